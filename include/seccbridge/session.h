@@ -1,0 +1,210 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Power-side session state machine for the ADVANTICS Generic EVSE CAN
+ * interface v2 (rules R1..R47 of the protocol summary).
+ *
+ * Pure: no I/O, no clock, no allocation.  Every entry point takes the current
+ * time (CLOCK_MONOTONIC in microseconds, read once by the caller).  Output goes
+ * through the callbacks given at init: frames to transmit, and the converter
+ * command whenever it changes (already clamped to the limits in force).
+ * After every call the shell re-arms one timer to session_next_deadline().
+ */
+#ifndef SECCBRIDGE_SESSION_H
+#define SECCBRIDGE_SESSION_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "seccbridge/codec.h"
+#include "seccbridge/power.h"
+
+#define SESSION_NO_DEADLINE UINT64_MAX
+
+/* Where a Sequence_Control level flag comes from. */
+enum session_flag_source {
+        SESSION_FLAG_AUTO,      /* the session sets it by itself */
+        SESSION_FLAG_EXTERNAL,  /* an operator sets it through the API */
+};
+
+struct session_config {
+        uint8_t pistol;                         /* 1..31 */
+        struct power_limits limits;             /* static limits, never exceeded */
+
+        uint64_t controller_timeout_us;         /* R1; default 200 ms */
+        uint64_t status_period_us;              /* R2; default 100 ms */
+        uint64_t limits_min_interval_us;        /* R15; default 100 ms */
+        uint64_t sequence_resend_us;            /* E.8 periodic re-send; 0 = on change only; default 1 s */
+        uint64_t button_hold_us;                /* R10 how long an edge flag stays 1; default 300 ms */
+        uint64_t estop_release_us;              /* R46 E-stop gone after this much silence; default 1 s */
+
+        bool use_sequence_flags;                /* send Sequence_Control at all (R6); default true */
+        enum session_flag_source start_authorisation;   /* R9 */
+        enum session_flag_source ccs_authorisation;     /* R11 */
+        enum session_flag_source charge_parameters;     /* R13 */
+
+        uint16_t insulation_min_ohm_per_volt;   /* R40 interlock threshold; default 100 */
+};
+
+struct session_callbacks {
+        /* A frame to transmit now.  Must not call back into the session. */
+        void (*tx_frame)(const struct codec_frame *frame, void *userdata);
+        /* The converter command changed (or must be re-issued).  Must not
+         * call back into the session. */
+        void (*power_command)(const struct power_command *cmd, void *userdata);
+        void *userdata;
+};
+
+/* Why System_Enable is Not_Allowed / the converter was forced off. */
+enum session_fault {
+        SESSION_FAULT_NONE,
+        SESSION_FAULT_CONTROLLER_TIMEOUT,       /* R1 */
+        SESSION_FAULT_CONTROLLER_RESTART,       /* controller back in a pre-session state mid-session */
+        SESSION_FAULT_EMERGENCY_STOP,           /* R45 */
+        SESSION_FAULT_INSULATION,               /* R40 */
+        SESSION_FAULT_CONVERTER_LINK,           /* backend lost the converter */
+        SESSION_FAULT_CONVERTER,                /* converter reports a fault */
+        SESSION_FAULT_SHUTDOWN,                 /* daemon stopping */
+};
+
+/* The last power request received from the controller. */
+enum session_request {
+        SESSION_REQUEST_NONE,
+        SESSION_REQUEST_INSULATION_TEST,
+        SESSION_REQUEST_PRECHARGE,
+        SESSION_REQUEST_CHARGE,
+        SESSION_REQUEST_STANDBY,
+};
+
+struct session_counters {
+        uint64_t frames_in;             /* frames of ours decoded */
+        uint64_t frames_out;            /* frames handed to tx_frame */
+        uint64_t malformed;             /* -EBADMSG */
+        uint64_t foreign;               /* -ENOMSG: other pistol, unknown ID */
+        uint64_t rejected_requests;     /* power requests refused (wrong state, fault, invalid values) */
+        uint64_t controller_timeouts;
+        uint64_t emergency_stops;
+};
+
+/* A snapshot for status reporting (sd_notify STATUS=, D-Bus). */
+struct session_status {
+        bool controller_alive;
+        uint8_t controller_state;               /* last Advantics_Controller_Status.State */
+        bool in_session;                        /* Power_Modules_Status window open (R2) */
+        bool system_enable;                     /* value currently reported */
+        enum session_fault fault;               /* NONE when healthy */
+        bool emergency_stop_latched;
+        uint8_t emergency_stop_origin;
+        bool charge_started;                    /* Charge_Status_Change seen in this session */
+        struct codec_new_charge_session ev;     /* last New_Charge_Session of this session */
+        enum session_request request;
+        uint16_t request_voltage_dv;
+        int16_t request_current_da;
+        struct power_command command;           /* what the converter was told */
+        struct power_measurement measurement;   /* last converter measurement */
+        struct codec_sequence_control flags;    /* last Sequence_Control content */
+        struct power_limits limits;             /* limits in force (static and dynamic) */
+        struct session_counters counters;
+};
+
+/* Private state: embed it, never touch its fields from outside the core. */
+struct session {
+        struct session_config cfg;
+        struct session_callbacks cb;
+        struct power_limits dynamic;            /* operator limits, clamped to cfg.limits */
+        struct power_limits effective;
+
+        uint64_t now_us;
+        uint64_t last_heartbeat_us;
+        bool heartbeat_seen;
+        bool controller_alive;
+        uint8_t controller_state;
+
+        bool in_session;
+        bool system_enable;
+        enum session_fault fault;               /* latched until a new session */
+        bool estop_latched;
+        uint8_t estop_origin;
+        uint64_t last_estop_us;
+        bool insulation_test_done;
+        bool charge_started;
+        bool shutting_down;
+        struct codec_new_charge_session ev;
+
+        enum session_request request;
+        uint16_t request_voltage_dv;
+        int16_t request_current_da;
+        struct power_command command;
+        bool command_valid;
+        struct power_measurement meas;
+        bool meas_valid;
+
+        uint64_t next_status_us;
+
+        struct codec_sequence_control flags;
+        bool flags_sent;
+        bool flags_dirty;
+        uint64_t last_flags_us;
+        uint64_t user_stop_release_us;          /* 0 = not pressed */
+        uint64_t chademo_start_release_us;
+
+        bool limits_dirty;
+        bool limits_sent;
+        uint64_t last_limits_us;
+
+        struct session_counters counters;
+};
+
+/* Fill a config with the defaults named above (pistol 1, limits 0). */
+void session_config_defaults(struct session_config *cfg);
+/* 0, or -EINVAL when the config cannot be used (pistol, zero limits, ...). */
+int session_config_check(const struct session_config *cfg);
+
+/* 0, or -EINVAL (bad config or callbacks).  Issues the initial OFF command. */
+int session_init(struct session *s, const struct session_config *cfg,
+                 const struct session_callbacks *cb, uint64_t now_us);
+
+/* Apply a new config (reload).  Limits tighten at once; the pistol index may
+ * not change (-EINVAL).  0 or -EINVAL; on error nothing changes. */
+int session_reconfigure(struct session *s, const struct session_config *cfg,
+                        uint64_t now_us);
+
+/* A received frame.  0: ours and handled; -ENOMSG: not ours (counted);
+ * -EBADMSG: malformed (counted, dropped). */
+int session_on_frame(struct session *s, const struct codec_frame *frame,
+                     uint64_t now_us);
+
+/* A converter measurement (also reports link state, readiness, faults). */
+void session_on_measurement(struct session *s, const struct power_measurement *m,
+                            uint64_t now_us);
+
+/* Time passed: run whatever is due (heartbeat supervision, periodic frames). */
+void session_tick(struct session *s, uint64_t now_us);
+
+/* When session_tick() must run next; SESSION_NO_DEADLINE when nothing is due. */
+uint64_t session_next_deadline(const struct session *s);
+
+/* Operator inputs; each returns -EPERM when the flag is configured AUTO. */
+int session_set_start_authorisation(struct session *s, bool allowed, uint64_t now_us);
+int session_set_ccs_authorisation(struct session *s, bool valid, uint64_t now_us);
+int session_set_charge_parameters_done(struct session *s, bool done, uint64_t now_us);
+/* Edge flags (R10): 0, or -EBUSY while the previous press is still held. */
+int session_press_user_stop(struct session *s, uint64_t now_us);
+int session_press_chademo_start(struct session *s, uint64_t now_us);
+
+/* Dynamic limits (operator, load management), each clamped to the static
+ * limits; a zero field means "static limit".  0 or -EINVAL. */
+int session_set_dynamic_limits(struct session *s, const struct power_limits *l,
+                               uint64_t now_us);
+
+/* Orderly stop: converter off, one last Power_Modules_Status with
+ * System_Enable = Not_Allowed.  Afterwards the session stays off. */
+void session_shutdown(struct session *s, uint64_t now_us);
+
+void session_get_status(const struct session *s, struct session_status *out);
+/* The command currently in force (for replay after a converter reconnect). */
+const struct power_command *session_command(const struct session *s);
+
+const char *session_fault_name(enum session_fault fault);
+const char *session_request_name(enum session_request request);
+
+#endif

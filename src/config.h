@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Daemon configuration: INI text (inih) parsed into a plain struct, then a
+ * separate validation pass.  Every error names file, line, key and reason.
+ * Every key is documented with its default and unit in conf/seccbridge.conf.
+ */
+#ifndef SECCBRIDGE_CONFIG_H
+#define SECCBRIDGE_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "seccbridge/session.h"
+#include "sim_model.h"
+
+#define CONFIG_DEFAULT_PATH SECCBRIDGE_SYSCONFDIR "/seccbridge/seccbridge.conf"
+#define CONFIG_EXIT_BAD 78      /* EX_CONFIG */
+
+struct config_can {
+        char interface[32];             /* IFNAMSIZ-bounded */
+        uint8_t pistol_index;           /* 1..31 */
+        uint32_t bitrate;               /* bit/s; 0 = leave as configured */
+        uint32_t restart_ms;            /* bus-off auto restart; 0 = leave */
+};
+
+struct config_converter {
+        char backend[32];               /* "sim" (default), "modbus-rtu", "modbus-tcp" */
+};
+
+struct config {
+        char path[4096];                /* file it was read from */
+        struct config_can can;
+        struct session_config session;  /* [limits], [sequence], [safety] */
+        struct config_converter converter;
+        struct sim_params sim;          /* [sim] */
+};
+
+/* Where a config error was found (line 0 = whole file / missing key). */
+struct config_error {
+        char file[4096];
+        unsigned line;
+        char key[64];                   /* "section.key" or "" */
+        char reason[256];
+};
+
+void config_defaults(struct config *cfg);
+
+/* Read and validate a file.  0, or -errno with *err filled in:
+ * -ENOENT/-EACCES... for the file itself, -EINVAL for a bad key or value. */
+int config_load(const char *path, struct config *cfg, struct config_error *err);
+
+/* "file:line: key: reason" (or "file: reason" for file errors). */
+void config_error_format(const struct config_error *err, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,14 @@
+/* SPDX-License-Identifier: MIT */
+/* seccsim: controller-side simulator and CAN codec toolbox. */
+#ifndef SECCSIM_H
+#define SECCSIM_H
+
+/* Each sub-command gets argv starting at its own name; returns the exit code. */
+int seccsim_encode_main(int argc, char **argv);   /* tool_codec.c */
+int seccsim_decode_main(int argc, char **argv);   /* tool_codec.c (stdin) and live_decode.c (-i IFACE) */
+int seccsim_session_main(int argc, char **argv);  /* controller.c */
+
+/* Live decoding of a CAN interface (decode -i IFACE). */
+int seccsim_decode_live(const char *ifname, int pistol_filter);
+
+#endif
