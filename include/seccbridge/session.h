@@ -36,6 +36,8 @@ struct session_config {
         uint64_t sequence_resend_us;            /* E.8 periodic re-send; 0 = on change only; default 1 s */
         uint64_t button_hold_us;                /* R10 how long an edge flag stays 1; default 300 ms */
         uint64_t estop_release_us;              /* R46 E-stop gone after this much silence; default 1 s */
+        uint32_t current_ramp_da_per_s;         /* R37 ramp-up rate of the current setpoint, 0.1 A/s; 0 = step; default 2000 (200 A/s) */
+        uint64_t ramp_step_us;                  /* R37 interval between ramp steps; default 100 ms */
 
         bool use_sequence_flags;                /* send Sequence_Control at all (R6); default true */
         enum session_flag_source start_authorisation;   /* R9 */
