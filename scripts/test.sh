@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Run every test of seccbridge on Debian 12: installs the dependencies, builds
+# with warnings as errors, runs the unit, tool and Modbus suites natively and
+# the CAN integration suite on a real vcan (natively when the kernel has CAN,
+# otherwise inside a throwaway VM booting Debian's kernel).
+#
+#   scripts/test.sh [--no-install] [--build-dir DIR]
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$here"
+
+install=1
+build_dir=build-test
+while [ $# -gt 0 ]; do
+        case "$1" in
+        --no-install) install=0 ;;
+        --build-dir) build_dir=$2; shift ;;
+        -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
+        *) echo "test.sh: unknown option $1" >&2; exit 2 ;;
+        esac
+        shift
+done
+
+if [ "$install" = 1 ]; then
+        scripts/install-deps.sh
+fi
+
+echo "== build ($build_dir, -Werror)"
+if [ -d "$build_dir" ]; then
+        meson setup --reconfigure "$build_dir" -Dwerror=true >/dev/null
+else
+        meson setup "$build_dir" -Dwerror=true >/dev/null
+fi
+ninja -C "$build_dir"
+
+passed=0
+failed=0
+skipped=0
+
+echo "== unit, tool and Modbus tests (meson test)"
+meson_rc=0
+meson test -C "$build_dir" --print-errorlogs || meson_rc=$?
+# Count from meson's own log so the summary line adds up with the VM suite.
+read -r mp mf ms < <(/usr/bin/python3 - "$build_dir/meson-logs/testlog.json" <<'PY'
+import json, sys
+p = f = s = 0
+for line in open(sys.argv[1]):
+    r = json.loads(line)["result"]
+    if r in ("OK", "EXPECTEDFAIL"):
+        p += 1
+    elif r == "SKIP":
+        s += 1
+    else:
+        f += 1
+print(p, f, s)
+PY
+)
+passed=$((passed + mp)); failed=$((failed + mf)); skipped=$((skipped + ms))
+if [ "$meson_rc" -ne 0 ] && [ "$mf" -eq 0 ]; then
+        failed=$((failed + 1))
+fi
+
+echo "== CAN integration tests (real vcan)"
+integ_log=$(mktemp)
+integ_rc=0
+BUILD_DIR="$build_dir" bash tests/integration/run.sh 2>&1 | tee "$integ_log" || integ_rc=$?
+line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$integ_log" | tail -n 1 || true)
+rm -f "$integ_log"
+if [ -n "$line" ]; then
+        ip=$(sed -E 's/^([0-9]+) passed.*/\1/' <<<"$line")
+        if_=$(sed -E 's/^[0-9]+ passed, ([0-9]+) failed.*/\1/' <<<"$line")
+        is=$(sed -nE 's/.*, ([0-9]+) skipped.*/\1/p' <<<"$line")
+        passed=$((passed + ip)); failed=$((failed + if_)); skipped=$((skipped + ${is:-0}))
+fi
+if [ "$integ_rc" -ne 0 ] && { [ -z "$line" ] || [ "${if_:-0}" -eq 0 ]; }; then
+        failed=$((failed + 1))
+fi
+
+echo
+echo "== summary"
+if [ "$skipped" -gt 0 ]; then
+        echo "$passed passed, $failed failed, $skipped skipped"
+else
+        echo "$passed passed, $failed failed"
+fi
+[ "$failed" -eq 0 ]
