@@ -1,3 +1,139 @@
 /* SPDX-License-Identifier: MIT */
-/* placeholder: being written */
-typedef int seccbridge_placeholder_limits;
+/*
+ * Limit arithmetic: limits in force (static and dynamic) and clamping of a
+ * converter command.  Integer only, no state.
+ */
+#include <errno.h>
+
+#include "seccbridge/limits.h"
+
+static uint16_t min_u16(uint16_t a, uint16_t b)
+{
+        return a < b ? a : b;
+}
+
+/* The smaller of a static limit and a dynamic one; 0 = no dynamic limit. */
+static uint16_t lower_u16(uint16_t static_limit, uint16_t dynamic)
+{
+        if (dynamic == 0)
+                return static_limit;
+        return min_u16(static_limit, dynamic);
+}
+
+static uint32_t lower_u32(uint32_t static_limit, uint32_t dynamic)
+{
+        if (dynamic == 0 || dynamic > static_limit)
+                return static_limit;
+        return dynamic;
+}
+
+int limits_check(const struct power_limits *l)
+{
+        if (!l)
+                return -EINVAL;
+        if (l->max_voltage_dv == 0 || l->max_current_da == 0 || l->max_power_w == 0 ||
+            l->precharge_max_current_da == 0 || l->insulation_max_current_da == 0)
+                return -EINVAL;
+        return 0;
+}
+
+void limits_effective(const struct power_limits *static_limits,
+                      const struct power_limits *dynamic,
+                      struct power_limits *out)
+{
+        struct power_limits r;
+
+        r.max_voltage_dv = lower_u16(static_limits->max_voltage_dv, dynamic->max_voltage_dv);
+        r.max_current_da = lower_u16(static_limits->max_current_da, dynamic->max_current_da);
+        r.max_power_w = lower_u32(static_limits->max_power_w, dynamic->max_power_w);
+        r.precharge_max_current_da = lower_u16(static_limits->precharge_max_current_da,
+                                               dynamic->precharge_max_current_da);
+        r.insulation_max_current_da = lower_u16(static_limits->insulation_max_current_da,
+                                                dynamic->insulation_max_current_da);
+        /* A cap above the general current limit would be meaningless. */
+        r.precharge_max_current_da = min_u16(r.precharge_max_current_da, r.max_current_da);
+        r.insulation_max_current_da = min_u16(r.insulation_max_current_da, r.max_current_da);
+        *out = r;
+}
+
+bool limits_equal(const struct power_limits *a, const struct power_limits *b)
+{
+        return a->max_voltage_dv == b->max_voltage_dv &&
+               a->max_current_da == b->max_current_da &&
+               a->max_power_w == b->max_power_w &&
+               a->precharge_max_current_da == b->precharge_max_current_da &&
+               a->insulation_max_current_da == b->insulation_max_current_da;
+}
+
+uint16_t limits_power_current_da(uint32_t max_power_w, uint16_t voltage_dv)
+{
+        uint64_t da;
+
+        if (voltage_dv == 0)
+                return UINT16_MAX;
+        /* V x I = (dV / 10) x (dA / 10) W, hence dV x dA <= 100 x W. */
+        da = (uint64_t)max_power_w * 100u / voltage_dv;
+        return da > UINT16_MAX ? UINT16_MAX : (uint16_t)da;
+}
+
+/* Current cap of a regulating mode, before the power limit. */
+static uint16_t mode_current_cap(const struct power_limits *l, enum power_mode mode)
+{
+        switch (mode) {
+        case POWER_OFF:
+        case POWER_STANDBY:
+                return 0;
+        case POWER_INSULATION_TEST:
+                return min_u16(l->max_current_da, l->insulation_max_current_da);
+        case POWER_PRECHARGE:
+                /* R32: never above the precharge cap. */
+                return min_u16(l->max_current_da, l->precharge_max_current_da);
+        case POWER_CHARGE:
+                return l->max_current_da;
+        }
+        return 0;
+}
+
+void limits_clamp(const struct power_limits *l, const struct power_command *want,
+                  struct power_command *out)
+{
+        struct power_command r = { .mode = want->mode };
+
+        switch (want->mode) {
+        case POWER_OFF:
+                r.discharge = true;
+                break;
+        case POWER_STANDBY:
+                r.discharge = want->discharge;
+                break;
+        case POWER_INSULATION_TEST:
+        case POWER_PRECHARGE:
+        case POWER_CHARGE:
+                r.voltage_dv = min_u16(want->voltage_dv, l->max_voltage_dv);
+                r.current_da = min_u16(want->current_da, mode_current_cap(l, want->mode));
+                r.current_da = min_u16(r.current_da,
+                                       limits_power_current_da(l->max_power_w, r.voltage_dv));
+                r.discharge = false;
+                break;
+        }
+        *out = r;
+}
+
+bool limits_within(const struct power_limits *l, const struct power_command *cmd)
+{
+        switch (cmd->mode) {
+        case POWER_OFF:
+                return cmd->voltage_dv == 0 && cmd->current_da == 0 && cmd->discharge;
+        case POWER_STANDBY:
+                return cmd->voltage_dv == 0 && cmd->current_da == 0;
+        case POWER_INSULATION_TEST:
+        case POWER_PRECHARGE:
+        case POWER_CHARGE:
+                return cmd->voltage_dv <= l->max_voltage_dv &&
+                       cmd->current_da <= mode_current_cap(l, cmd->mode) &&
+                       (uint64_t)cmd->voltage_dv * cmd->current_da <=
+                               (uint64_t)l->max_power_w * 100u &&
+                       !cmd->discharge;
+        }
+        return false;
+}
