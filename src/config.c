@@ -1,0 +1,664 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The config file: inih reads key = value pairs into a parser state (text
+ * and numbers as written), then config_validate() checks every range and
+ * cross-constraint and converts to the core's fixed-point units.  The first
+ * error stops everything and is reported as "file:line: section.key: reason".
+ *
+ * inih is fed through our own line reader so that we know the line number of
+ * every key (the handler of the inih build we link against has no line
+ * argument), can see section headers (an unknown, empty section is an error
+ * too) and can refuse a line longer than inih's buffer instead of letting it
+ * be split into two lines silently.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <ini.h>
+
+#include "build-config.h"
+#include "config.h"
+#include "converter.h"
+
+enum config_key_type {
+        CONFIG_STRING,
+        CONFIG_UINT,            /* non-negative integer */
+        CONFIG_DECIMAL,         /* non-negative decimal number */
+        CONFIG_BOOL,
+        CONFIG_FLAG_SOURCE,     /* auto | external */
+};
+
+enum config_key_id {
+        KEY_CAN_INTERFACE,
+        KEY_CAN_PISTOL_INDEX,
+        KEY_CAN_BITRATE,
+        KEY_CAN_RESTART_MS,
+        KEY_LIMITS_MAX_VOLTAGE,
+        KEY_LIMITS_MAX_CURRENT,
+        KEY_LIMITS_MAX_POWER,
+        KEY_LIMITS_PRECHARGE_MAX_CURRENT,
+        KEY_LIMITS_INSULATION_MAX_CURRENT,
+        KEY_SEQUENCE_USE_SEQUENCE_FLAGS,
+        KEY_SEQUENCE_START_AUTHORISATION,
+        KEY_SEQUENCE_CCS_AUTHORISATION,
+        KEY_SEQUENCE_CHARGE_PARAMETERS,
+        KEY_SEQUENCE_RESEND_MS,
+        KEY_SEQUENCE_BUTTON_HOLD_MS,
+        KEY_SAFETY_CONTROLLER_TIMEOUT_MS,
+        KEY_SAFETY_ESTOP_RELEASE_MS,
+        KEY_SAFETY_INSULATION_MIN_OHM_PER_VOLT,
+        KEY_SAFETY_CURRENT_RAMP,
+        KEY_CONVERTER_BACKEND,
+        KEY_COUNT
+};
+
+struct config_key {
+        const char *section;
+        const char *name;
+        enum config_key_type type;
+        bool required;
+        double min;             /* numbers: allowed range */
+        double max;
+        bool zero_allowed;      /* 0 is allowed below min (0 = off/leave) */
+        const char *unit;       /* for messages */
+};
+
+static const struct config_key config_keys[KEY_COUNT] = {
+        [KEY_CAN_INTERFACE] = { "can", "interface", CONFIG_STRING, false, 0, 0, false, "" },
+        [KEY_CAN_PISTOL_INDEX] = { "can", "pistol_index", CONFIG_UINT, false, 1, 31, false, "" },
+        [KEY_CAN_BITRATE] = { "can", "bitrate", CONFIG_UINT, false, 5000, 1000000, true, " bit/s" },
+        [KEY_CAN_RESTART_MS] = { "can", "restart_ms", CONFIG_UINT, false, 1, 60000, true, " ms" },
+        [KEY_LIMITS_MAX_VOLTAGE] = { "limits", "max_voltage", CONFIG_DECIMAL, true, 1, 6553.5, false, " V" },
+        /* Charging_Loop and Power_Modules_Limits carry currents as signed
+         * 16-bit 0.1 A: 3276.7 A is the most the protocol can express. */
+        [KEY_LIMITS_MAX_CURRENT] = { "limits", "max_current", CONFIG_DECIMAL, true, 0.1, 3276.7, false, " A" },
+        [KEY_LIMITS_MAX_POWER] = { "limits", "max_power", CONFIG_DECIMAL, true, 1, 10000000, false, " W" },
+        [KEY_LIMITS_PRECHARGE_MAX_CURRENT] = { "limits", "precharge_max_current", CONFIG_DECIMAL, false, 0.1, 3276.7, false, " A" },
+        [KEY_LIMITS_INSULATION_MAX_CURRENT] = { "limits", "insulation_max_current", CONFIG_DECIMAL, false, 0.1, 3276.7, false, " A" },
+        [KEY_SEQUENCE_USE_SEQUENCE_FLAGS] = { "sequence", "use_sequence_flags", CONFIG_BOOL, false, 0, 0, false, "" },
+        [KEY_SEQUENCE_START_AUTHORISATION] = { "sequence", "start_authorisation", CONFIG_FLAG_SOURCE, false, 0, 0, false, "" },
+        [KEY_SEQUENCE_CCS_AUTHORISATION] = { "sequence", "ccs_authorisation", CONFIG_FLAG_SOURCE, false, 0, 0, false, "" },
+        [KEY_SEQUENCE_CHARGE_PARAMETERS] = { "sequence", "charge_parameters", CONFIG_FLAG_SOURCE, false, 0, 0, false, "" },
+        [KEY_SEQUENCE_RESEND_MS] = { "sequence", "resend_ms", CONFIG_UINT, false, 100, 60000, true, " ms" },
+        [KEY_SEQUENCE_BUTTON_HOLD_MS] = { "sequence", "button_hold_ms", CONFIG_UINT, false, 100, 10000, false, " ms" },
+        /* R1: the controller must be declared lost within 200 ms. */
+        [KEY_SAFETY_CONTROLLER_TIMEOUT_MS] = { "safety", "controller_timeout_ms", CONFIG_UINT, false, 20, 200, false, " ms" },
+        /* R46: Emergency_Stop repeats every 100 ms; releasing after less
+         * than three periods would release between two frames. */
+        [KEY_SAFETY_ESTOP_RELEASE_MS] = { "safety", "estop_release_ms", CONFIG_UINT, false, 300, 60000, false, " ms" },
+        /* R40: 100 ohm/V is the protocol's interlock threshold; a lower one
+         * would be weaker than the controller's own. */
+        [KEY_SAFETY_INSULATION_MIN_OHM_PER_VOLT] = { "safety", "insulation_min_ohm_per_volt", CONFIG_UINT, false, 100, 10000, false, " ohm/V" },
+        [KEY_SAFETY_CURRENT_RAMP] = { "safety", "current_ramp", CONFIG_DECIMAL, false, 1, 100000, true, " A/s" },
+        [KEY_CONVERTER_BACKEND] = { "converter", "backend", CONFIG_STRING, false, 0, 0, false, "" },
+};
+
+static const char *const config_sections[] = {
+        "can", "limits", "sequence", "safety", "converter", "sim",
+};
+#define CONFIG_N_SECTIONS (sizeof(config_sections) / sizeof(config_sections[0]))
+#define CONFIG_SIM_MAX_KEYS 64
+
+struct config_parser {
+        FILE *file;
+        struct config *cfg;
+        struct config_error *err;
+        bool failed;
+
+        unsigned line;                          /* line being parsed */
+        unsigned next_line;
+        unsigned section_line[CONFIG_N_SECTIONS];       /* first header line, 0 = absent */
+
+        unsigned key_line[KEY_COUNT];           /* 0 = not set in the file */
+        double number[KEY_COUNT];               /* CONFIG_UINT / CONFIG_DECIMAL as read */
+
+        struct {
+                char name[48];
+                unsigned line;
+        } sim_keys[CONFIG_SIM_MAX_KEYS];
+        size_t n_sim_keys;
+};
+
+static void config_fail(struct config_parser *p, unsigned line, const char *section,
+                        const char *key, const char *fmt, ...)
+        __attribute__((format(printf, 5, 6)));
+
+static void config_fail(struct config_parser *p, unsigned line, const char *section,
+                        const char *key, const char *fmt, ...)
+{
+        va_list ap;
+
+        if (p->failed)
+                return;         /* the first error is the one reported */
+        p->failed = true;
+        p->err->line = line;
+        if (section && key)
+                snprintf(p->err->key, sizeof(p->err->key), "%s.%s", section, key);
+        else if (section)
+                snprintf(p->err->key, sizeof(p->err->key), "[%s]", section);
+        else if (key)
+                snprintf(p->err->key, sizeof(p->err->key), "%s", key);
+        else
+                p->err->key[0] = '\0';
+        va_start(ap, fmt);
+        vsnprintf(p->err->reason, sizeof(p->err->reason), fmt, ap);
+        va_end(ap);
+}
+
+static int config_section_index(const char *name)
+{
+        for (size_t i = 0; i < CONFIG_N_SECTIONS; i++)
+                if (strcmp(config_sections[i], name) == 0)
+                        return (int)i;
+        return -1;
+}
+
+/* Section headers are looked at here, where the line number is known:
+ * inih only reports keys to the handler. */
+static void config_scan_header(struct config_parser *p, const char *text)
+{
+        char name[64];
+        const char *end;
+        size_t len;
+        int idx;
+
+        if (p->line == 1 && strncmp(text, "\xEF\xBB\xBF", 3) == 0)
+                text += 3;
+        while (isspace((unsigned char)*text))
+                text++;
+        if (*text != '[')
+                return;
+        end = strchr(text + 1, ']');
+        if (!end)
+                return;         /* inih reports the syntax error */
+        len = (size_t)(end - (text + 1));
+        if (len >= sizeof(name))
+                len = sizeof(name) - 1;
+        memcpy(name, text + 1, len);
+        name[len] = '\0';
+
+        idx = config_section_index(name);
+        if (idx < 0) {
+                config_fail(p, p->line, name, NULL,
+                            "unknown section (known: [can], [limits], [sequence], [safety], [converter], [sim])");
+                return;
+        }
+        if (p->section_line[idx] == 0)
+                p->section_line[idx] = p->line;
+}
+
+/* fgets() for inih that counts lines and refuses truncated ones. */
+static char *config_read_line(char *str, int num, void *stream)
+{
+        struct config_parser *p = stream;
+        size_t len;
+
+        if (p->failed)
+                return NULL;    /* stop inih at the first error */
+        if (!fgets(str, num, p->file))
+                return NULL;
+
+        p->line = ++p->next_line;
+        len = strlen(str);
+        if (len > 0 && str[len - 1] != '\n' && !feof(p->file)) {
+                config_fail(p, p->line, NULL, NULL, "line longer than %d characters", num - 2);
+                return NULL;
+        }
+        config_scan_header(p, str);
+        return p->failed ? NULL : str;
+}
+
+static int config_find_key(const char *section, const char *name, const char **hint)
+{
+        *hint = NULL;
+        for (int i = 0; i < KEY_COUNT; i++) {
+                if (strcmp(config_keys[i].section, section) != 0)
+                        continue;
+                if (strcmp(config_keys[i].name, name) == 0)
+                        return i;
+                if (strcasecmp(config_keys[i].name, name) == 0)
+                        *hint = config_keys[i].name;
+        }
+        return -1;
+}
+
+/* A number as a person writes it: optional '+', digits, optional fraction.
+ * No sign for negatives (no key takes one), no exponent, no hex, no "inf". */
+static int config_parse_number(const char *value, bool integer, double *out)
+{
+        const char *s = value;
+        char *end;
+        double v;
+        bool digits = false;
+
+        if (*s == '+')
+                s++;
+        for (const char *c = s; *c; c++) {
+                if (isdigit((unsigned char)*c))
+                        digits = true;
+                else if (*c != '.' || integer)
+                        return -EINVAL;
+        }
+        if (!digits)
+                return -EINVAL;
+        errno = 0;
+        v = strtod(s, &end);
+        if (errno != 0 || end == s || *end != '\0' || !isfinite(v))
+                return -EINVAL;
+        *out = v;
+        return 0;
+}
+
+static int config_parse_bool(const char *value, bool *out)
+{
+        static const char *const yes[] = { "true", "yes", "on", "1" };
+        static const char *const no[] = { "false", "no", "off", "0" };
+
+        for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+                if (strcasecmp(value, yes[i]) == 0) {
+                        *out = true;
+                        return 0;
+                }
+                if (strcasecmp(value, no[i]) == 0) {
+                        *out = false;
+                        return 0;
+                }
+        }
+        return -EINVAL;
+}
+
+static int config_parse_flag_source(const char *value, enum session_flag_source *out)
+{
+        if (strcmp(value, "auto") == 0) {
+                *out = SESSION_FLAG_AUTO;
+                return 0;
+        }
+        if (strcmp(value, "external") == 0) {
+                *out = SESSION_FLAG_EXTERNAL;
+                return 0;
+        }
+        return -EINVAL;
+}
+
+static void config_set_sim(struct config_parser *p, const char *name, const char *value)
+{
+        char reason[sizeof(p->err->reason)] = "";
+        int r;
+
+        for (size_t i = 0; i < p->n_sim_keys; i++) {
+                if (strcmp(p->sim_keys[i].name, name) == 0) {
+                        config_fail(p, p->line, "sim", name, "set twice (first on line %u)",
+                                    p->sim_keys[i].line);
+                        return;
+                }
+        }
+        r = sim_params_set(&p->cfg->sim, name, value, reason, sizeof(reason));
+        if (r == -ENOENT) {
+                config_fail(p, p->line, "sim", name, "unknown key");
+                return;
+        }
+        if (r < 0) {
+                config_fail(p, p->line, "sim", name, "%s", reason[0] ? reason : "invalid value");
+                return;
+        }
+        if (p->n_sim_keys < CONFIG_SIM_MAX_KEYS) {
+                snprintf(p->sim_keys[p->n_sim_keys].name, sizeof(p->sim_keys[0].name), "%s", name);
+                p->sim_keys[p->n_sim_keys].line = p->line;
+                p->n_sim_keys++;
+        }
+}
+
+/* inih handler: 1 to go on, 0 on error (the reason is in the parser). */
+static int config_handle_key(void *user, const char *section, const char *name, const char *value)
+{
+        struct config_parser *p = user;
+        const struct config_key *k;
+        const char *hint;
+        bool b;
+        enum session_flag_source src;
+        int idx;
+
+        if (p->failed)
+                return 0;
+        if (!value)
+                value = "";
+        if (section[0] == '\0') {
+                config_fail(p, p->line, NULL, name, "key outside a section");
+                return 0;
+        }
+        if (strcmp(section, "sim") == 0) {
+                config_set_sim(p, name, value);
+                return p->failed ? 0 : 1;
+        }
+
+        idx = config_find_key(section, name, &hint);
+        if (idx < 0) {
+                if (hint)
+                        config_fail(p, p->line, section, name, "unknown key (keys are lower case: %s)", hint);
+                else
+                        config_fail(p, p->line, section, name, "unknown key");
+                return 0;
+        }
+        k = &config_keys[idx];
+        if (p->key_line[idx] != 0) {
+                config_fail(p, p->line, section, name, "set twice (first on line %u)", p->key_line[idx]);
+                return 0;
+        }
+        p->key_line[idx] = p->line;
+
+        switch (k->type) {
+        case CONFIG_STRING:
+                if (idx == KEY_CAN_INTERFACE) {
+                        if (strlen(value) >= sizeof(p->cfg->can.interface)) {
+                                config_fail(p, p->line, section, name, "too long");
+                                return 0;
+                        }
+                        strcpy(p->cfg->can.interface, value);
+                } else {
+                        if (strlen(value) >= sizeof(p->cfg->converter.backend)) {
+                                config_fail(p, p->line, section, name, "unknown backend '%s'", value);
+                                return 0;
+                        }
+                        strcpy(p->cfg->converter.backend, value);
+                }
+                break;
+        case CONFIG_UINT:
+        case CONFIG_DECIMAL:
+                if (config_parse_number(value, k->type == CONFIG_UINT, &p->number[idx]) < 0) {
+                        config_fail(p, p->line, section, name, "'%s' is not %s", value,
+                                    k->type == CONFIG_UINT ? "a whole number" : "a number");
+                        return 0;
+                }
+                break;
+        case CONFIG_BOOL:
+                if (config_parse_bool(value, &b) < 0) {
+                        config_fail(p, p->line, section, name, "'%s' is not a boolean (true or false)", value);
+                        return 0;
+                }
+                p->cfg->session.use_sequence_flags = b;
+                break;
+        case CONFIG_FLAG_SOURCE:
+                if (config_parse_flag_source(value, &src) < 0) {
+                        config_fail(p, p->line, section, name, "'%s' is neither auto nor external", value);
+                        return 0;
+                }
+                if (idx == KEY_SEQUENCE_START_AUTHORISATION)
+                        p->cfg->session.start_authorisation = src;
+                else if (idx == KEY_SEQUENCE_CCS_AUTHORISATION)
+                        p->cfg->session.ccs_authorisation = src;
+                else
+                        p->cfg->session.charge_parameters = src;
+                break;
+        }
+        return 1;
+}
+
+/* Where to point at for a key: its own line, else its section header. */
+static unsigned config_key_where(const struct config_parser *p, int idx)
+{
+        int s;
+
+        if (p->key_line[idx])
+                return p->key_line[idx];
+        s = config_section_index(config_keys[idx].section);
+        return s >= 0 ? p->section_line[s] : 0;
+}
+
+static void config_check_range(struct config_parser *p, int idx)
+{
+        const struct config_key *k = &config_keys[idx];
+        double v = p->number[idx];
+
+        if (p->failed || !p->key_line[idx])
+                return;         /* defaults are in range by construction */
+        if (k->zero_allowed && v == 0)
+                return;
+        if (v >= k->min && v <= k->max)
+                return;
+        if (k->zero_allowed)
+                config_fail(p, p->key_line[idx], k->section, k->name,
+                            "%g%s is out of range (0, or %g to %g)", v, k->unit, k->min, k->max);
+        else
+                config_fail(p, p->key_line[idx], k->section, k->name,
+                            "%g%s is out of range (%g to %g)", v, k->unit, k->min, k->max);
+}
+
+static uint32_t config_round(double v, double scale)
+{
+        return (uint32_t)lround(v * scale);
+}
+
+static void config_check_interface(struct config_parser *p)
+{
+        const char *name = p->cfg->can.interface;
+        int idx = KEY_CAN_INTERFACE;
+
+        if (name[0] == '\0' || strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
+                config_fail(p, config_key_where(p, idx), "can", "interface", "not an interface name");
+                return;
+        }
+        if (strlen(name) > 15) {
+                config_fail(p, config_key_where(p, idx), "can", "interface",
+                            "'%s' is longer than 15 characters", name);
+                return;
+        }
+        for (const char *c = name; *c; c++) {
+                if (*c == '/' || *c == ':' || isspace((unsigned char)*c) || !isprint((unsigned char)*c)) {
+                        config_fail(p, config_key_where(p, idx), "can", "interface",
+                                    "'%s' is not a valid interface name", name);
+                        return;
+                }
+        }
+}
+
+static void config_check_backend(struct config_parser *p)
+{
+        const char *name = p->cfg->converter.backend;
+        unsigned line = config_key_where(p, KEY_CONVERTER_BACKEND);
+
+        if (converter_find(name))
+                return;
+        if (strcmp(name, "modbus-rtu") == 0 || strcmp(name, "modbus-tcp") == 0)
+                config_fail(p, line, "converter", "backend",
+                            "'%s' is not available in this build yet (use sim)", name);
+        else
+                config_fail(p, line, "converter", "backend",
+                            "unknown backend '%s' (known: sim, modbus-rtu, modbus-tcp)", name);
+}
+
+static void config_check_sim(struct config_parser *p)
+{
+        char reason[sizeof(p->err->reason)] = "";
+        const char *key = NULL;
+        unsigned line;
+
+        if (sim_params_validate(&p->cfg->sim, &key, reason, sizeof(reason)) == 0)
+                return;
+        line = p->section_line[config_section_index("sim")];
+        for (size_t i = 0; key && i < p->n_sim_keys; i++)
+                if (strcmp(p->sim_keys[i].name, key) == 0)
+                        line = p->sim_keys[i].line;
+        config_fail(p, line, "sim", key ? key : NULL, "%s", reason[0] ? reason : "invalid");
+}
+
+/* The validation pass: required keys, ranges, cross-checks, then the
+ * conversion into the core's units (0.1 V, 0.1 A, W, us). */
+static void config_validate(struct config_parser *p)
+{
+        struct config *cfg = p->cfg;
+        struct session_config *s = &cfg->session;
+        double max_current;
+
+        for (int i = 0; i < KEY_COUNT; i++) {
+                if (config_keys[i].required && !p->key_line[i] && !p->failed) {
+                        int sec = config_section_index(config_keys[i].section);
+
+                        config_fail(p, p->section_line[sec], config_keys[i].section, config_keys[i].name,
+                                    p->section_line[sec] ? "required key missing in this section (power limits have no default)"
+                                                         : "required key missing (power limits have no default)");
+                }
+        }
+        for (int i = 0; i < KEY_COUNT; i++)
+                if (config_keys[i].type == CONFIG_UINT || config_keys[i].type == CONFIG_DECIMAL)
+                        config_check_range(p, i);
+        if (p->failed)
+                return;
+
+        max_current = p->number[KEY_LIMITS_MAX_CURRENT];
+        if (p->number[KEY_LIMITS_PRECHARGE_MAX_CURRENT] > max_current) {
+                config_fail(p, config_key_where(p, KEY_LIMITS_PRECHARGE_MAX_CURRENT), "limits",
+                            "precharge_max_current", "%g A is above limits.max_current (%g A)",
+                            p->number[KEY_LIMITS_PRECHARGE_MAX_CURRENT], max_current);
+                return;
+        }
+        if (p->number[KEY_LIMITS_INSULATION_MAX_CURRENT] > max_current) {
+                config_fail(p, config_key_where(p, KEY_LIMITS_INSULATION_MAX_CURRENT), "limits",
+                            "insulation_max_current", "%g A is above limits.max_current (%g A)",
+                            p->number[KEY_LIMITS_INSULATION_MAX_CURRENT], max_current);
+                return;
+        }
+        config_check_interface(p);
+        config_check_backend(p);
+        config_check_sim(p);
+        if (p->failed)
+                return;
+
+        cfg->can.pistol_index = (uint8_t)p->number[KEY_CAN_PISTOL_INDEX];
+        cfg->can.bitrate = (uint32_t)p->number[KEY_CAN_BITRATE];
+        cfg->can.restart_ms = (uint32_t)p->number[KEY_CAN_RESTART_MS];
+
+        s->pistol = cfg->can.pistol_index;
+        s->limits.max_voltage_dv = (uint16_t)config_round(p->number[KEY_LIMITS_MAX_VOLTAGE], 10);
+        s->limits.max_current_da = (uint16_t)config_round(max_current, 10);
+        s->limits.max_power_w = config_round(p->number[KEY_LIMITS_MAX_POWER], 1);
+        s->limits.precharge_max_current_da =
+                (uint16_t)config_round(p->number[KEY_LIMITS_PRECHARGE_MAX_CURRENT], 10);
+        s->limits.insulation_max_current_da =
+                (uint16_t)config_round(p->number[KEY_LIMITS_INSULATION_MAX_CURRENT], 10);
+        s->sequence_resend_us = (uint64_t)p->number[KEY_SEQUENCE_RESEND_MS] * 1000;
+        s->button_hold_us = (uint64_t)p->number[KEY_SEQUENCE_BUTTON_HOLD_MS] * 1000;
+        s->controller_timeout_us = (uint64_t)p->number[KEY_SAFETY_CONTROLLER_TIMEOUT_MS] * 1000;
+        s->estop_release_us = (uint64_t)p->number[KEY_SAFETY_ESTOP_RELEASE_MS] * 1000;
+        s->insulation_min_ohm_per_volt = (uint16_t)p->number[KEY_SAFETY_INSULATION_MIN_OHM_PER_VOLT];
+        s->current_ramp_da_per_s = config_round(p->number[KEY_SAFETY_CURRENT_RAMP], 10);
+
+        if (session_config_check(s) < 0)
+                config_fail(p, 0, NULL, NULL, "limits, sequence or safety settings refused by the protocol core");
+}
+
+/* Defaults of the numeric keys, in the units written in the file. */
+static void config_parser_defaults(struct config_parser *p)
+{
+        p->number[KEY_CAN_PISTOL_INDEX] = 1;
+        p->number[KEY_CAN_BITRATE] = 0;
+        p->number[KEY_CAN_RESTART_MS] = 0;
+        p->number[KEY_LIMITS_PRECHARGE_MAX_CURRENT] = 2.0;
+        p->number[KEY_LIMITS_INSULATION_MAX_CURRENT] = 2.0;
+        p->number[KEY_SEQUENCE_RESEND_MS] = 1000;
+        p->number[KEY_SEQUENCE_BUTTON_HOLD_MS] = 300;
+        p->number[KEY_SAFETY_CONTROLLER_TIMEOUT_MS] = 200;
+        p->number[KEY_SAFETY_ESTOP_RELEASE_MS] = 1000;
+        p->number[KEY_SAFETY_INSULATION_MIN_OHM_PER_VOLT] = 100;
+        p->number[KEY_SAFETY_CURRENT_RAMP] = 200;
+}
+
+void config_defaults(struct config *cfg)
+{
+        memset(cfg, 0, sizeof(*cfg));
+        snprintf(cfg->can.interface, sizeof(cfg->can.interface), "can0");
+        cfg->can.pistol_index = 1;
+        session_config_defaults(&cfg->session);
+        cfg->session.pistol = 1;
+        cfg->session.use_sequence_flags = true;
+        cfg->session.start_authorisation = SESSION_FLAG_AUTO;
+        cfg->session.ccs_authorisation = SESSION_FLAG_AUTO;
+        cfg->session.charge_parameters = SESSION_FLAG_AUTO;
+        cfg->session.controller_timeout_us = 200 * 1000;
+        cfg->session.sequence_resend_us = 1000 * 1000;
+        cfg->session.button_hold_us = 300 * 1000;
+        cfg->session.estop_release_us = 1000 * 1000;
+        cfg->session.insulation_min_ohm_per_volt = 100;
+        cfg->session.current_ramp_da_per_s = 2000;
+        cfg->session.limits.precharge_max_current_da = 20;
+        cfg->session.limits.insulation_max_current_da = 20;
+        snprintf(cfg->converter.backend, sizeof(cfg->converter.backend), "sim");
+        sim_params_defaults(&cfg->sim);
+}
+
+int config_load(const char *path, struct config *cfg, struct config_error *err)
+{
+        struct config_parser *p;
+        struct stat st;
+        FILE *f;
+        int r;
+
+        memset(err, 0, sizeof(*err));
+        snprintf(err->file, sizeof(err->file), "%s", path);
+
+        f = fopen(path, "re");
+        if (!f) {
+                r = -errno;
+                snprintf(err->reason, sizeof(err->reason), "cannot open: %s", strerror(-r));
+                return r;
+        }
+        if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+                fclose(f);
+                snprintf(err->reason, sizeof(err->reason), "cannot open: %s", strerror(EISDIR));
+                return -EISDIR;
+        }
+
+        /* About 1 KiB of parser state plus a whole config: keep it off the
+         * stack of a signal-driven reload. */
+        p = calloc(1, sizeof(*p) + sizeof(struct config));
+        if (!p) {
+                fclose(f);
+                snprintf(err->reason, sizeof(err->reason), "out of memory");
+                return -ENOMEM;
+        }
+        p->file = f;
+        p->err = err;
+        p->cfg = (struct config *)(p + 1);
+        config_defaults(p->cfg);
+        snprintf(p->cfg->path, sizeof(p->cfg->path), "%s", path);
+        config_parser_defaults(p);
+
+        r = ini_parse_stream(config_read_line, p, config_handle_key, p);
+        if (ferror(f) && !p->failed) {
+                config_fail(p, 0, NULL, NULL, "read error: %s", strerror(errno));
+        } else if (r > 0 && !p->failed) {
+                /* inih found a line that is neither a section, a key = value
+                 * pair nor a comment (the handler never saw it). */
+                config_fail(p, (unsigned)r, NULL, NULL, "syntax error (expected [section] or key = value)");
+        } else if (r < 0 && !p->failed) {
+                config_fail(p, 0, NULL, NULL, "cannot parse (inih error %d)", r);
+        }
+        if (!p->failed)
+                config_validate(p);
+
+        fclose(f);
+        if (p->failed) {
+                free(p);
+                return -EINVAL;
+        }
+        *cfg = *p->cfg;
+        free(p);
+        return 0;
+}
+
+void config_error_format(const struct config_error *err, char *buf, size_t len)
+{
+        if (err->line > 0 && err->key[0])
+                snprintf(buf, len, "%s:%u: %s: %s", err->file, err->line, err->key, err->reason);
+        else if (err->line > 0)
+                snprintf(buf, len, "%s:%u: %s", err->file, err->line, err->reason);
+        else if (err->key[0])
+                snprintf(buf, len, "%s: %s: %s", err->file, err->key, err->reason);
+        else
+                snprintf(buf, len, "%s: %s", err->file, err->reason);
+}
