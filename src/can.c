@@ -1,0 +1,547 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <linux/can.h>
+#include <linux/can/error.h>
+#include <linux/can/raw.h>
+
+#include "can.h"
+#include "canframe.h"
+
+#define LOG_MODULE "can"
+
+#define CAN_REOPEN_INTERVAL 1.0         /* s */
+/* ENOBUFS means the device queue (qdisc) is full.  poll() still reports the
+ * socket writable then, so waiting for EV_WRITE would spin: retry after a
+ * few frame times instead (a frame takes about 0.25 ms at 500 kbit/s). */
+#define CAN_TX_RETRY_INTERVAL 0.005     /* s */
+#define CAN_RX_DROPS_QUIET_US (10 * 1000 * 1000)
+
+/* Error classes we want to hear about.  Lost arbitration is left out: it is
+ * part of normal life on a shared bus. */
+#define CAN_ERROR_MASK (CAN_ERR_TX_TIMEOUT | CAN_ERR_CRTL | CAN_ERR_PROT | CAN_ERR_TRX | \
+                        CAN_ERR_ACK | CAN_ERR_BUSOFF | CAN_ERR_BUSERROR | CAN_ERR_RESTARTED)
+
+static void can_rx_cb(struct ev_loop *loop, ev_io *w, int revents);
+static void can_tx_cb(struct ev_loop *loop, ev_io *w, int revents);
+static void can_tx_retry_cb(struct ev_loop *loop, ev_timer *w, int revents);
+static void can_reopen_cb(struct ev_loop *loop, ev_timer *w, int revents);
+
+static uint64_t can_now_us(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+const char *can_bus_state_name(enum can_bus_state state)
+{
+        switch (state) {
+        case CAN_BUS_STATE_UNKNOWN:
+                return "unknown";
+        case CAN_BUS_STATE_ERROR_ACTIVE:
+                return "error-active";
+        case CAN_BUS_STATE_ERROR_WARNING:
+                return "error-warning";
+        case CAN_BUS_STATE_ERROR_PASSIVE:
+                return "error-passive";
+        case CAN_BUS_STATE_BUS_OFF:
+                return "bus-off";
+        case CAN_BUS_STATE_STOPPED:
+                return "stopped";
+        }
+        return "unknown";
+}
+
+int can_init(struct can *c, struct ev_loop *loop, const char *ifname,
+             const uint32_t *ids, size_t n_ids, const struct can_callbacks *cb)
+{
+        if (strlen(ifname) >= sizeof(c->ifname) || n_ids > CAN_MAX_FILTERS || !cb || !cb->rx)
+                return -EINVAL;
+
+        memset(c, 0, sizeof(*c));
+        c->loop = loop;
+        c->fd = -1;
+        strcpy(c->ifname, ifname);
+        memcpy(c->ids, ids, n_ids * sizeof(ids[0]));
+        c->n_ids = n_ids;
+        c->cb = *cb;
+        c->rx_enabled = true;
+
+        ev_init(&c->rx_io, can_rx_cb);
+        c->rx_io.data = c;
+        ev_init(&c->tx_io, can_tx_cb);
+        c->tx_io.data = c;
+        ev_init(&c->tx_retry, can_tx_retry_cb);
+        c->tx_retry.data = c;
+        ev_init(&c->reopen, can_reopen_cb);
+        c->reopen.repeat = CAN_REOPEN_INTERVAL;
+        c->reopen.data = c;
+
+        log_fault_init(&c->down, LOG_MODULE, c->ifname);
+        log_fault_init(&c->tx_full, LOG_MODULE, "transmit queue");
+        log_fault_init(&c->tx_error, LOG_MODULE, "transmit");
+        log_fault_init(&c->rx_drops, LOG_MODULE, "receive queue");
+        log_fault_init(&c->bus_errors, LOG_MODULE, "bus errors");
+        return 0;
+}
+
+/* Open, filter and bind a socket on c->ifname.  The fd, or -errno with a
+ * reason for the log. */
+static int can_socket_open(struct can *c, char *reason, size_t len)
+{
+        struct can_filter filters[CAN_MAX_FILTERS];
+        can_err_mask_t err_mask = CAN_ERROR_MASK;
+        struct sockaddr_can addr;
+        struct ifreq ifr;
+        unsigned idx;
+        int one = 1;
+        int fd;
+        int r;
+
+        fd = socket(PF_CAN, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, CAN_RAW);
+        if (fd < 0) {
+                r = -errno;
+                if (r == -EAFNOSUPPORT)
+                        snprintf(reason, len, "this kernel has no CAN support (%s)", strerror(-r));
+                else
+                        snprintf(reason, len, "cannot create a CAN socket: %s", strerror(-r));
+                return r;
+        }
+
+        for (size_t i = 0; i < c->n_ids; i++) {
+                filters[i].can_id = (c->ids[i] & CAN_EFF_MASK) | CAN_EFF_FLAG;
+                filters[i].can_mask = CAN_EFF_FLAG | CAN_RTR_FLAG | CAN_EFF_MASK;
+        }
+        if (setsockopt(fd, SOL_CAN_RAW, CAN_RAW_FILTER, filters,
+                       (socklen_t)(c->n_ids * sizeof(filters[0]))) < 0 ||
+            setsockopt(fd, SOL_CAN_RAW, CAN_RAW_ERR_FILTER, &err_mask, sizeof(err_mask)) < 0 ||
+            setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof(one)) < 0) {
+                r = -errno;
+                snprintf(reason, len, "cannot set socket options: %s", strerror(-r));
+                goto fail;
+        }
+
+        idx = if_nametoindex(c->ifname);
+        if (idx == 0) {
+                r = -ENODEV;
+                snprintf(reason, len, "no such interface");
+                goto fail;
+        }
+        memset(&addr, 0, sizeof(addr));
+        addr.can_family = AF_CAN;
+        addr.can_ifindex = (int)idx;
+        if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+                r = -errno;
+                if (r == -ENODEV)
+                        snprintf(reason, len, "not a CAN interface");
+                else
+                        snprintf(reason, len, "cannot bind: %s", strerror(-r));
+                goto fail;
+        }
+
+        /* A socket binds to a down interface without complaint; it would
+         * then only fail at the first send. */
+        memset(&ifr, 0, sizeof(ifr));
+        snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", c->ifname);
+        if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0) {
+                r = -errno;
+                snprintf(reason, len, "cannot read interface flags: %s", strerror(-r));
+                goto fail;
+        }
+        if (!(ifr.ifr_flags & IFF_UP)) {
+                r = -ENETDOWN;
+                snprintf(reason, len, "interface is down");
+                goto fail;
+        }
+        return fd;
+
+fail:
+        close(fd);
+        return r;
+}
+
+static void can_start_io(struct can *c, int fd)
+{
+        c->fd = fd;
+        c->rxq_ovfl = 0;
+        ev_io_set(&c->rx_io, fd, EV_READ);
+        ev_io_set(&c->tx_io, fd, EV_WRITE);
+        if (c->rx_enabled)
+                ev_io_start(c->loop, &c->rx_io);
+}
+
+static void can_queue_clear(struct can *c)
+{
+        c->counters.tx_dropped_down += c->q_len;
+        c->q_head = 0;
+        c->q_len = 0;
+}
+
+static void can_close_fd(struct can *c)
+{
+        ev_io_stop(c->loop, &c->rx_io);
+        ev_io_stop(c->loop, &c->tx_io);
+        ev_timer_stop(c->loop, &c->tx_retry);
+        if (c->fd >= 0)
+                close(c->fd);
+        c->fd = -1;
+        /* Frames queued for a bus we no longer reach are stale by the time
+         * it is back: drop them. */
+        can_queue_clear(c);
+}
+
+/* The interface went away (down, deleted, renamed) or another error made
+ * the socket useless: close it and retry every second.
+ *
+ * Nothing else has to happen for safety: with the socket closed no
+ * Advantics_Controller_Status can arrive, so the core's controller timeout
+ * (R1, 200 ms at most) switches the converter off by itself. */
+static void can_lost(struct can *c, int r, uint64_t now_us)
+{
+        log_fault_raise(&c->down, LOG_WARNING, now_us, "%s; retrying every second", strerror(-r));
+        can_close_fd(c);
+        if (!ev_is_active(&c->reopen)) {
+                ev_timer_set(&c->reopen, CAN_REOPEN_INTERVAL, CAN_REOPEN_INTERVAL);
+                ev_timer_start(c->loop, &c->reopen);
+        }
+        if (c->cb.link)
+                c->cb.link(false, now_us, c->cb.userdata);
+}
+
+static bool can_errno_is_link_loss(int r)
+{
+        return r == -ENETDOWN || r == -ENODEV || r == -ENXIO || r == -ENETUNREACH;
+}
+
+int can_open(struct can *c, uint64_t now_us)
+{
+        char reason[128];
+        int fd;
+
+        fd = can_socket_open(c, reason, sizeof(reason));
+        if (fd >= 0) {
+                can_start_io(c, fd);
+                log_info("listening on %s", c->ifname);
+                if (c->cb.link)
+                        c->cb.link(true, now_us, c->cb.userdata);
+                return 0;
+        }
+        if (fd == -ENETDOWN) {
+                /* Probably still being configured (networkd, a hotplugged
+                 * adapter): wait for it rather than fail. */
+                log_fault_raise(&c->down, LOG_WARNING, now_us, "%s; waiting for it to come up", reason);
+                ev_timer_set(&c->reopen, CAN_REOPEN_INTERVAL, CAN_REOPEN_INTERVAL);
+                ev_timer_start(c->loop, &c->reopen);
+                return 0;
+        }
+        log_err("%s: %s", c->ifname, reason);
+        return fd;
+}
+
+static void can_reopen_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+        struct can *c = w->data;
+        uint64_t now_us = can_now_us();
+        char reason[128];
+        int fd;
+
+        fd = can_socket_open(c, reason, sizeof(reason));
+        if (fd < 0) {
+                log_fault_raise(&c->down, LOG_WARNING, now_us, "%s; retrying every second", reason);
+                return;
+        }
+        ev_timer_stop(loop, w);
+        can_start_io(c, fd);
+        c->counters.reopens++;
+        log_fault_clear(&c->down, now_us);
+        if (c->cb.link)
+                c->cb.link(true, now_us, c->cb.userdata);
+}
+
+int can_set_interface(struct can *c, const char *ifname, uint64_t now_us)
+{
+        char reason[128];
+        int fd;
+
+        if (strlen(ifname) >= sizeof(c->ifname))
+                return -EINVAL;
+        if (c->fd >= 0 && c->cb.link)
+                c->cb.link(false, now_us, c->cb.userdata);
+        can_close_fd(c);
+        ev_timer_stop(c->loop, &c->reopen);
+        log_fault_clear(&c->down, now_us);
+        strcpy(c->ifname, ifname);
+
+        fd = can_socket_open(c, reason, sizeof(reason));
+        if (fd < 0) {
+                log_fault_raise(&c->down, LOG_WARNING, now_us, "%s; retrying every second", reason);
+                ev_timer_set(&c->reopen, CAN_REOPEN_INTERVAL, CAN_REOPEN_INTERVAL);
+                ev_timer_start(c->loop, &c->reopen);
+                return 0;
+        }
+        can_start_io(c, fd);
+        log_info("listening on %s", c->ifname);
+        if (c->cb.link)
+                c->cb.link(true, now_us, c->cb.userdata);
+        return 0;
+}
+
+static void can_handle_error_frame(struct can *c, const struct can_frame *f, uint64_t now_us)
+{
+        enum can_bus_state state = CAN_BUS_STATE_UNKNOWN;
+        canid_t e = f->can_id & CAN_ERR_MASK;
+
+        c->counters.error_frames++;
+
+        if (e & CAN_ERR_BUSOFF) {
+                state = CAN_BUS_STATE_BUS_OFF;
+        } else if (e & CAN_ERR_RESTARTED) {
+                state = CAN_BUS_STATE_ERROR_ACTIVE;
+        } else if (e & CAN_ERR_CRTL) {
+                uint8_t d = f->data[1];
+
+                if (d & (CAN_ERR_CRTL_RX_PASSIVE | CAN_ERR_CRTL_TX_PASSIVE))
+                        state = CAN_BUS_STATE_ERROR_PASSIVE;
+                else if (d & (CAN_ERR_CRTL_RX_WARNING | CAN_ERR_CRTL_TX_WARNING))
+                        state = CAN_BUS_STATE_ERROR_WARNING;
+                else if (d & CAN_ERR_CRTL_ACTIVE)
+                        state = CAN_BUS_STATE_ERROR_ACTIVE;
+                if (d & (CAN_ERR_CRTL_RX_OVERFLOW | CAN_ERR_CRTL_TX_OVERFLOW))
+                        log_fault_raise(&c->bus_errors, LOG_WARNING, now_us, "controller buffer overflow");
+        }
+        if (state != CAN_BUS_STATE_UNKNOWN && c->cb.bus_state)
+                c->cb.bus_state(state, now_us, c->cb.userdata);
+
+        /* Logged once per episode; the episode ends with the next good
+         * frame received. */
+        if (e & CAN_ERR_ACK)
+                log_fault_raise(&c->bus_errors, LOG_WARNING, now_us,
+                                "no acknowledgement (is the controller connected and powered?)");
+        else if (e & CAN_ERR_TRX)
+                log_fault_raise(&c->bus_errors, LOG_WARNING, now_us, "transceiver error 0x%02x (wiring?)",
+                                f->data[4]);
+        else if (e & (CAN_ERR_PROT | CAN_ERR_BUSERROR))
+                log_fault_raise(&c->bus_errors, LOG_WARNING, now_us,
+                                "protocol errors (bitrate, termination, wiring?)");
+        else if (e & CAN_ERR_TX_TIMEOUT)
+                log_fault_raise(&c->bus_errors, LOG_WARNING, now_us, "transmit timeout in the driver");
+}
+
+static void can_rx_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+        struct can *c = w->data;
+        struct codec_frame frames[CAN_RX_BATCH];
+        uint64_t now_us = can_now_us();
+        size_t n = 0;
+
+        for (int i = 0; i < CAN_RX_BATCH; i++) {
+                char control[CMSG_SPACE(sizeof(uint32_t))];
+                struct can_frame f;
+                struct iovec iov = { .iov_base = &f, .iov_len = sizeof(f) };
+                struct msghdr msg = {
+                        .msg_iov = &iov,
+                        .msg_iovlen = 1,
+                        .msg_control = control,
+                        .msg_controllen = sizeof(control),
+                };
+                ssize_t len;
+
+                len = recvmsg(c->fd, &msg, 0);
+                if (len < 0) {
+                        int r = -errno;
+
+                        if (r == -EAGAIN || r == -EINTR)
+                                break;
+                        /* Deliver what was read before the link went. */
+                        if (n > 0)
+                                c->cb.rx(frames, n, now_us, c->cb.userdata);
+                        can_lost(c, r, now_us);
+                        return;
+                }
+
+                for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
+                        uint32_t dropped;
+
+                        if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SO_RXQ_OVFL)
+                                continue;
+                        memcpy(&dropped, CMSG_DATA(cm), sizeof(dropped));
+                        if (dropped != c->rxq_ovfl) {
+                                c->counters.rx_kernel_drops += (uint32_t)(dropped - c->rxq_ovfl);
+                                c->rxq_ovfl = dropped;
+                                log_fault_raise(&c->rx_drops, LOG_WARNING, now_us,
+                                                "overflow, the kernel dropped frames (%llu so far)",
+                                                (unsigned long long)c->counters.rx_kernel_drops);
+                        }
+                }
+
+                if ((size_t)len != sizeof(f))
+                        continue;       /* not a classic CAN frame */
+                if (f.can_id & CAN_ERR_FLAG) {
+                        can_handle_error_frame(c, &f, now_us);
+                        continue;
+                }
+                if (canframe_to_codec(&f, &frames[n]) < 0)
+                        continue;       /* RTR */
+                c->counters.rx_frames++;
+                n++;
+        }
+
+        log_fault_clear_if_quiet(&c->rx_drops, now_us, CAN_RX_DROPS_QUIET_US);
+        if (n > 0) {
+                log_fault_clear(&c->bus_errors, now_us);
+                c->cb.rx(frames, n, now_us, c->cb.userdata);
+        }
+}
+
+/* 0, or -errno of write(). */
+static int can_write(struct can *c, const struct can_frame *f)
+{
+        ssize_t n = write(c->fd, f, sizeof(*f));
+
+        if (n < 0)
+                return -errno;
+        if ((size_t)n != sizeof(*f))
+                return -EIO;
+        c->counters.tx_frames++;
+        return 0;
+}
+
+static void can_queue_push(struct can *c, const struct can_frame *f, uint64_t now_us)
+{
+        if (c->q_len == CAN_TX_QUEUE_LEN) {
+                /* The newest state matters more than the oldest. */
+                c->q_head = (c->q_head + 1) % CAN_TX_QUEUE_LEN;
+                c->q_len--;
+                c->counters.tx_dropped_overflow++;
+                log_fault_raise(&c->tx_full, LOG_WARNING, now_us,
+                                "full, dropping the oldest frames (bus-off or no other node?)");
+        }
+        c->queue[(c->q_head + c->q_len) % CAN_TX_QUEUE_LEN] = *f;
+        c->q_len++;
+}
+
+static void can_wait_writable(struct can *c, int r)
+{
+        if (r == -ENOBUFS) {
+                if (!ev_is_active(&c->tx_retry)) {
+                        ev_timer_set(&c->tx_retry, CAN_TX_RETRY_INTERVAL, 0.);
+                        ev_timer_start(c->loop, &c->tx_retry);
+                }
+        } else {
+                ev_io_start(c->loop, &c->tx_io);
+        }
+}
+
+static void can_flush(struct can *c, uint64_t now_us)
+{
+        while (c->q_len > 0) {
+                int r = can_write(c, &c->queue[c->q_head]);
+
+                if (r == -EAGAIN || r == -ENOBUFS) {
+                        can_wait_writable(c, r);
+                        return;
+                }
+                if (can_errno_is_link_loss(r)) {
+                        can_lost(c, r, now_us);
+                        return;
+                }
+                if (r < 0) {
+                        c->counters.tx_errors++;
+                        log_fault_raise(&c->tx_error, LOG_WARNING, now_us, "%s", strerror(-r));
+                } else {
+                        log_fault_clear(&c->tx_error, now_us);
+                }
+                c->q_head = (c->q_head + 1) % CAN_TX_QUEUE_LEN;
+                c->q_len--;
+        }
+        ev_io_stop(c->loop, &c->tx_io);
+        log_fault_clear(&c->tx_full, now_us);
+        if (c->cb.tx_drained)
+                c->cb.tx_drained(c->cb.userdata);
+}
+
+static void can_tx_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+        struct can *c = w->data;
+
+        ev_io_stop(loop, w);
+        can_flush(c, can_now_us());
+}
+
+static void can_tx_retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+        struct can *c = w->data;
+
+        can_flush(c, can_now_us());
+}
+
+int can_send(struct can *c, const struct codec_frame *frame, uint64_t now_us)
+{
+        struct can_frame f;
+        int r;
+
+        if (c->fd < 0) {
+                c->counters.tx_dropped_down++;
+                return -ENETDOWN;
+        }
+        canframe_from_codec(frame, &f);
+
+        /* Keep the order: behind a queue, a frame waits its turn. */
+        if (c->q_len > 0) {
+                can_queue_push(c, &f, now_us);
+                return 0;
+        }
+
+        r = can_write(c, &f);
+        if (r == 0) {
+                log_fault_clear(&c->tx_error, now_us);
+                return 0;
+        }
+        if (r == -EAGAIN || r == -ENOBUFS) {
+                can_queue_push(c, &f, now_us);
+                can_wait_writable(c, r);
+                return 0;
+        }
+        if (can_errno_is_link_loss(r)) {
+                c->counters.tx_dropped_down++;
+                can_lost(c, r, now_us);
+                return -ENETDOWN;
+        }
+        c->counters.tx_errors++;
+        log_fault_raise(&c->tx_error, LOG_WARNING, now_us, "%s", strerror(-r));
+        return r;
+}
+
+void can_stop_rx(struct can *c)
+{
+        c->rx_enabled = false;
+        ev_io_stop(c->loop, &c->rx_io);
+}
+
+bool can_tx_idle(const struct can *c)
+{
+        return c->q_len == 0;
+}
+
+bool can_is_open(const struct can *c)
+{
+        return c->fd >= 0;
+}
+
+void can_close(struct can *c)
+{
+        if (!c->loop)
+                return;
+        can_close_fd(c);
+        ev_timer_stop(c->loop, &c->reopen);
+}
