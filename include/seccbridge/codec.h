@@ -29,6 +29,7 @@
 #define CODEC_ID_BASE_MASK 0x00FFFFFFu
 #define CODEC_ID_EXT_MASK 0x1FFFFFFFu
 #define CODEC_MAX_DLC 8
+#define CODEC_MAX_SIGNALS 16    /* most signals in one message, Reserved included */
 
 /* A classic CAN frame, independent of any socket header. */
 struct codec_frame {
@@ -277,7 +278,8 @@ int codec_decode(const struct codec_frame *frame, uint8_t pistol,
 int codec_encode(const struct codec_message *msg, uint8_t pistol,
                  struct codec_frame *out);
 
-/* On-bus 29-bit identifier of a message for a pistol (base | pistol << 24). */
+/* On-bus 29-bit identifier of a message for a pistol (base | pistol << 24);
+ * 0 for an invalid type or a pistol outside 1..31. */
 uint32_t codec_frame_id(enum codec_msg_type type, uint8_t pistol);
 
 /* ---- descriptive layer ---- */
@@ -327,7 +329,8 @@ const struct codec_signal_info *codec_signal_by_name(const struct codec_msg_info
 
 /* Raw value of a signal from frame data (sign-extended when signed). */
 int64_t codec_signal_get_raw(const uint8_t *data, const struct codec_signal_info *sig);
-/* Write a raw value, clamped to the signal's raw range. */
+/* Write a raw value, clamped to the signal's raw range.  Only the signal's
+ * own bits are touched; a reserved signal is always written as 0. */
 void codec_signal_put_raw(uint8_t *data, const struct codec_signal_info *sig, int64_t raw);
 /* Raw range of a signal. */
 int64_t codec_signal_raw_min(const struct codec_signal_info *sig);
@@ -337,6 +340,17 @@ double codec_signal_to_phys(const struct codec_signal_info *sig, int64_t raw);
 /* Physical value to raw (rounded to nearest).  -ERANGE when outside the raw
  * range or the database min/max, 0 otherwise. */
 int codec_signal_from_phys(const struct codec_signal_info *sig, double phys, int64_t *raw);
+/* Fixed-point physical value: physical x 10^decimals, exact (0.1 V signals
+ * in dV, offset temperatures in degC, 2 kOhm/bit in kOhm): the unit of the
+ * typed structs. */
+int64_t codec_signal_to_fixed(const struct codec_signal_info *sig, int64_t raw);
+/* Fixed-point value to raw (rounded to nearest, halves away from zero).
+ * -ERANGE when outside the raw range or the database min/max, 0 otherwise. */
+int codec_signal_from_fixed(const struct codec_signal_info *sig, int64_t fixed, int64_t *raw);
+/* Allowed fixed-point range: the raw range intersected with the database
+ * min/max. */
+int64_t codec_signal_fixed_min(const struct codec_signal_info *sig);
+int64_t codec_signal_fixed_max(const struct codec_signal_info *sig);
 /* Label for a raw value, or NULL. */
 const char *codec_signal_label(const struct codec_signal_info *sig, int64_t raw);
 /* Raw value for a label: 0 or -ENOENT. */
