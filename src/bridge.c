@@ -1,0 +1,554 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "bridge.h"
+
+#define LOG_MODULE "bridge"
+
+/* Time allowed for the last frames (final Power_Modules_Status) to leave
+ * the transmit queue at shutdown. */
+#define BRIDGE_STOP_FLUSH_S 0.25
+/* A stream of malformed frames is one fault until this much silence. */
+#define BRIDGE_MALFORMED_QUIET_US (10 * 1000 * 1000)
+
+static uint64_t bridge_clock_us(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* Called at the start of every callback: the one clock read it makes. */
+static uint64_t bridge_enter(struct bridge *b)
+{
+        b->now_us = bridge_clock_us();
+        return b->now_us;
+}
+
+/* ---- state reporting ---- */
+
+static void bridge_format_dv(char *buf, size_t len, uint32_t dv)
+{
+        snprintf(buf, len, "%u.%u", dv / 10, dv % 10);
+}
+
+static const char *bridge_yes_no(bool v)
+{
+        return v ? "yes" : "no";
+}
+
+static void bridge_status_line(const struct bridge *b, const struct session_status *st, char *buf, size_t len)
+{
+        const struct power_measurement *m = &st->measurement;
+        const char *conv;
+
+        if (!m->link_ok)
+                conv = "link down";
+        else if (m->fault)
+                conv = "fault";
+        else if (m->ready)
+                conv = "ready";
+        else
+                conv = "not ready";
+
+        snprintf(buf, len, "controller %s; session %s; System_Enable %d; fault %s; converter %s (%s); CAN %s %s",
+                 st->controller_alive ? codec_controller_state_name(st->controller_state) : "absent",
+                 st->in_session ? "open" : "closed", st->system_enable ? 1 : 0,
+                 session_fault_name(st->fault), power_mode_name(st->command.mode), conv,
+                 b->can.ifname, can_is_open(&b->can) ? "up" : "down");
+}
+
+/* Log what changed since the last call, and update STATUS=. */
+static void bridge_report(struct bridge *b)
+{
+        struct session_status st;
+        const struct session_status *old = &b->last;
+        char line[256];
+
+        session_get_status(&b->session, &st);
+
+        if (!b->last_valid || st.controller_alive != old->controller_alive) {
+                if (st.controller_alive)
+                        log_info("controller: heartbeat present, state %s",
+                                 codec_controller_state_name(st.controller_state));
+                else if (b->last_valid)
+                        log_warning("controller: heartbeat lost");
+        } else if (st.controller_alive && st.controller_state != old->controller_state) {
+                log_info("controller: %s -> %s", codec_controller_state_name(old->controller_state),
+                         codec_controller_state_name(st.controller_state));
+        }
+
+        if (b->last_valid && st.in_session != old->in_session) {
+                if (st.in_session) {
+                        char v[16], i[16];
+
+                        bridge_format_dv(v, sizeof(v), st.ev.ev_maximum_voltage_dv);
+                        bridge_format_dv(i, sizeof(i), st.ev.ev_maximum_current_da);
+                        log_info("session: opened (protocol %u, plug %u, EV max %s V / %s A, SoC %u %%)",
+                                 st.ev.communication_protocol, st.ev.plug_and_pins, v, i,
+                                 st.ev.state_of_charge_pct);
+                } else {
+                        log_info("session: closed");
+                }
+        }
+        if (b->last_valid && st.system_enable != old->system_enable)
+                log_info("session: System_Enable %s", st.system_enable ? "Allowed" : "Not_Allowed");
+
+        if (b->last_valid ? st.fault != old->fault : st.fault != SESSION_FAULT_NONE) {
+                if (st.fault != SESSION_FAULT_NONE)
+                        log_warning("session: fault %s, converter kept off", session_fault_name(st.fault));
+                else
+                        log_notice("session: fault %s cleared", session_fault_name(old->fault));
+        }
+        if (b->last_valid && st.emergency_stop_latched != old->emergency_stop_latched) {
+                if (st.emergency_stop_latched)
+                        log_warning("session: Emergency_Stop from %s",
+                                    st.emergency_stop_origin == CODEC_ESTOP_ORIGIN_PEV ? "the vehicle"
+                                    : st.emergency_stop_origin == CODEC_ESTOP_ORIGIN_EVSE ? "the charger"
+                                                                                          : "unknown origin");
+                else
+                        log_notice("session: Emergency_Stop released");
+        }
+
+        if (b->last_valid && (st.measurement.link_ok != old->measurement.link_ok ||
+                              st.measurement.ready != old->measurement.ready ||
+                              st.measurement.fault != old->measurement.fault))
+                log_info("converter: link %s, ready %s, fault %s", st.measurement.link_ok ? "up" : "down",
+                         bridge_yes_no(st.measurement.ready), bridge_yes_no(st.measurement.fault));
+
+        b->last = st;
+        b->last_valid = true;
+
+        bridge_status_line(b, &st, line, sizeof(line));
+        notify_status(&b->notify, line);
+}
+
+/* ---- the core timer ---- */
+
+/* After every core call: re-arm the one timer to the core's deadline (or the
+ * idle tick when nothing is due), then report changes. */
+static void bridge_after_core(struct bridge *b, bool from_timer)
+{
+        uint64_t now = b->now_us;
+        uint64_t deadline = session_next_deadline(&b->session);
+        uint64_t idle = now + notify_idle_tick_us(&b->notify);
+        uint64_t delay_us;
+
+        if (b->stopping)
+                return;
+
+        if (deadline == SESSION_NO_DEADLINE || deadline > idle)
+                deadline = idle;
+        delay_us = deadline > now ? deadline - now : 0;
+        /* Just ticked and still overdue: the core has nothing it can do
+         * now; do not spin on it. */
+        if (from_timer && delay_us == 0)
+                delay_us = 1000;
+
+        ev_timer_stop(b->loop, &b->core_timer);
+        ev_timer_set(&b->core_timer, (double)delay_us / 1e6, 0.);
+        ev_timer_start(b->loop, &b->core_timer);
+
+        bridge_report(b);
+}
+
+static void bridge_core_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+        struct bridge *b = w->data;
+        uint64_t now = bridge_enter(b);
+
+        notify_core_ticked(&b->notify, now);
+        session_tick(&b->session, now);
+        log_fault_clear_if_quiet(&b->malformed, now, BRIDGE_MALFORMED_QUIET_US);
+        bridge_after_core(b, true);
+}
+
+/* ---- session callbacks ---- */
+
+static void bridge_tx_frame(const struct codec_frame *frame, void *userdata)
+{
+        struct bridge *b = userdata;
+
+        /* Failures are counted and logged (once) by the can module; the
+         * controller notices a missing Power_Modules_Status by itself (R3). */
+        (void)can_send(&b->can, frame, b->now_us);
+}
+
+static void bridge_power_command(const struct power_command *cmd, void *userdata)
+{
+        struct bridge *b = userdata;
+        char v[16], i[16];
+
+        bridge_format_dv(v, sizeof(v), cmd->voltage_dv);
+        bridge_format_dv(i, sizeof(i), cmd->current_da);
+        /* Mode changes are news; setpoint changes within a mode happen at
+         * every Charging_Loop and ramp step. */
+        if (!b->command_valid || cmd->mode != b->command.mode || cmd->discharge != b->command.discharge)
+                log_info("converter: %s %s V / %s A%s", power_mode_name(cmd->mode), v, i,
+                         cmd->discharge ? ", discharge" : "");
+        else
+                log_debug("converter: %s %s V / %s A", power_mode_name(cmd->mode), v, i);
+        b->command = *cmd;
+        b->command_valid = true;
+
+        if (b->converter_ready)
+                converter_command(&b->conv, cmd);
+}
+
+/* ---- converter ---- */
+
+static void bridge_measurement(const struct power_measurement *m, void *userdata)
+{
+        struct bridge *b = userdata;
+
+        if (!b->session_ready || b->stopping)
+                return;
+        bridge_enter(b);
+        session_on_measurement(&b->session, m, b->now_us);
+        bridge_after_core(b, false);
+}
+
+/* ---- CAN ---- */
+
+static void bridge_can_rx(const struct codec_frame *frames, size_t n, uint64_t now_us, void *userdata)
+{
+        struct bridge *b = userdata;
+
+        if (!b->session_ready || b->stopping)
+                return;
+        b->now_us = now_us;     /* read once by the can callback */
+        for (size_t k = 0; k < n; k++) {
+                int r = session_on_frame(&b->session, &frames[k], now_us);
+
+                if (r == -EBADMSG) {
+                        /* Counted by the core; logged here once per episode. */
+                        if (b->malformed.active)
+                                log_fault_again(&b->malformed, now_us);
+                        else
+                                log_fault_raise(&b->malformed, LOG_WARNING, now_us,
+                                                "frame %08X with %u bytes is shorter than its message; dropping such frames",
+                                                (unsigned)frames[k].id, (unsigned)frames[k].len);
+                } else if (r == -ENOMSG) {
+                        log_debug("frame %08X [%u] is not ours, ignored", (unsigned)frames[k].id,
+                                  (unsigned)frames[k].len);
+                }
+        }
+        bridge_after_core(b, false);
+}
+
+static void bridge_can_bus_state(enum can_bus_state state, uint64_t now_us, void *userdata)
+{
+        struct bridge *b = userdata;
+
+        can_link_observe(&b->link, state, now_us);
+}
+
+static void bridge_can_link(bool up, uint64_t now_us, void *userdata)
+{
+        struct bridge *b = userdata;
+
+        can_link_socket(&b->link, up, now_us);
+        if (b->session_ready && !b->stopping) {
+                b->now_us = now_us;
+                bridge_report(b);
+        }
+}
+
+static void bridge_can_tx_drained(void *userdata)
+{
+        struct bridge *b = userdata;
+
+        if (b->stopping)
+                ev_break(b->loop, EVBREAK_ALL);
+}
+
+/* ---- stop and reload ---- */
+
+static void bridge_stop_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+        log_warning("transmit queue not empty after %g s, stopping anyway", BRIDGE_STOP_FLUSH_S);
+        ev_break(loop, EVBREAK_ALL);
+}
+
+static void bridge_stop(struct bridge *b, const char *why)
+{
+        uint64_t now = bridge_enter(b);
+
+        if (b->stopping) {
+                log_notice("%s again, stopping at once", why);
+                ev_break(b->loop, EVBREAK_ALL);
+                return;
+        }
+        log_info("%s: stopping", why);
+        notify_stopping(&b->notify);
+
+        /* Converter off and a last Power_Modules_Status with System_Enable =
+         * Not_Allowed, before anything else stops. */
+        session_shutdown(&b->session, now);
+        bridge_report(b);
+        b->stopping = true;
+
+        ev_timer_stop(b->loop, &b->core_timer);
+        can_stop_rx(&b->can);
+        if (can_tx_idle(&b->can)) {
+                ev_break(b->loop, EVBREAK_ALL);
+                return;
+        }
+        ev_timer_set(&b->stop_timer, BRIDGE_STOP_FLUSH_S, 0.);
+        ev_timer_start(b->loop, &b->stop_timer);
+}
+
+static void bridge_reload(struct bridge *b)
+{
+        struct config *next = b->cfg == &b->cfgs[0] ? &b->cfgs[1] : &b->cfgs[0];
+        struct config *cur = b->cfg;
+        struct config_error err;
+        char msg[sizeof(err.file) + sizeof(err.key) + sizeof(err.reason) + 16];
+        uint64_t now = bridge_enter(b);
+        bool can_changed;
+        int r;
+
+        notify_reloading(&b->notify);
+        log_info("SIGHUP: reloading %s", cur->path);
+
+        r = config_load(cur->path, next, &err);
+        if (r < 0) {
+                config_error_format(&err, msg, sizeof(msg));
+                log_err("reload: %s; keeping the running config", msg);
+                goto done;
+        }
+        if (next->can.pistol_index != cur->can.pistol_index) {
+                log_err("reload: %s: can.pistol_index cannot change while running (%u -> %u); "
+                        "restart the service to change it; keeping the running config",
+                        cur->path, cur->can.pistol_index, next->can.pistol_index);
+                goto done;
+        }
+        if (strcmp(next->converter.backend, cur->converter.backend) != 0) {
+                log_err("reload: %s: converter.backend cannot change while running (%s -> %s); "
+                        "restart the service to change it; keeping the running config",
+                        cur->path, cur->converter.backend, next->converter.backend);
+                goto done;
+        }
+
+        r = converter_reconfigure(&b->conv, next);
+        if (r < 0) {
+                log_err("reload: the converter refused the new settings (%s); keeping the running config",
+                        strerror(-r));
+                goto done;
+        }
+        r = session_reconfigure(&b->session, &next->session, now);
+        if (r < 0) {
+                log_err("reload: the protocol core refused the new settings (%s); keeping the running config",
+                        strerror(-r));
+                (void)converter_reconfigure(&b->conv, cur);
+                goto done;
+        }
+        b->conv.cfg = next;
+        b->cfg = next;
+
+        can_changed = strcmp(next->can.interface, cur->can.interface) != 0;
+        if (can_changed || next->can.bitrate != cur->can.bitrate || next->can.restart_ms != cur->can.restart_ms) {
+                /* Failures are logged; the socket keeps retrying and the
+                 * controller timeout keeps the converter off meanwhile. */
+                (void)can_link_reconfigure(&b->link, next->can.interface, next->can.bitrate,
+                                           next->can.restart_ms);
+                if (can_changed) {
+                        log_info("reload: moving from %s to %s", cur->can.interface, next->can.interface);
+                        (void)can_set_interface(&b->can, next->can.interface, now);
+                }
+        }
+        log_info("reload: applied %s", next->path);
+
+done:
+        notify_reloaded(&b->notify);
+        bridge_after_core(b, false);
+}
+
+static void bridge_signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+        struct bridge *b = w->data;
+
+        switch (w->signum) {
+        case SIGTERM:
+                bridge_stop(b, "SIGTERM");
+                break;
+        case SIGINT:
+                bridge_stop(b, "SIGINT");
+                break;
+        case SIGHUP:
+                if (!b->stopping)
+                        bridge_reload(b);
+                break;
+        default:
+                break;
+        }
+}
+
+/* ---- life cycle ---- */
+
+/* The controller -> power side identifiers of our pistol: the kernel
+ * filters let nothing else in. */
+static size_t bridge_filter_ids(uint8_t pistol, uint32_t *ids, size_t max)
+{
+        size_t n = 0;
+
+        for (int t = 0; t < CODEC_MSG_COUNT && n < max; t++) {
+                const struct codec_msg_info *info = codec_msg_info((enum codec_msg_type)t);
+
+                if (info && info->dir == CODEC_DIR_OUT)
+                        ids[n++] = codec_frame_id((enum codec_msg_type)t, pistol);
+        }
+        return n;
+}
+
+int bridge_init(struct bridge *b, struct ev_loop *loop, const struct config *cfg)
+{
+        const struct can_callbacks can_cb = {
+                .rx = bridge_can_rx,
+                .bus_state = bridge_can_bus_state,
+                .link = bridge_can_link,
+                .tx_drained = bridge_can_tx_drained,
+                .userdata = b,
+        };
+        uint32_t ids[CAN_MAX_FILTERS];
+        size_t n_ids;
+        int r;
+
+        memset(b, 0, sizeof(*b));
+        b->loop = loop;
+        b->cfgs[0] = *cfg;
+        b->cfg = &b->cfgs[0];
+        log_fault_init(&b->malformed, LOG_MODULE, "malformed frames");
+
+        r = notify_init(&b->notify, loop);
+        if (r < 0)
+                return r;
+        can_link_init(&b->link, loop, b->cfg->can.interface, b->cfg->can.bitrate, b->cfg->can.restart_ms);
+        n_ids = bridge_filter_ids(b->cfg->can.pistol_index, ids, CAN_MAX_FILTERS);
+        r = can_init(&b->can, loop, b->cfg->can.interface, ids, n_ids, &can_cb);
+        if (r < 0) {
+                log_err("cannot prepare the CAN socket: %s", strerror(-r));
+                return r;
+        }
+
+        ev_init(&b->core_timer, bridge_core_timer_cb);
+        b->core_timer.data = b;
+        ev_init(&b->stop_timer, bridge_stop_timer_cb);
+        b->stop_timer.data = b;
+        ev_signal_init(&b->sig_term, bridge_signal_cb, SIGTERM);
+        b->sig_term.data = b;
+        ev_signal_init(&b->sig_int, bridge_signal_cb, SIGINT);
+        b->sig_int.data = b;
+        ev_signal_init(&b->sig_hup, bridge_signal_cb, SIGHUP);
+        b->sig_hup.data = b;
+        return 0;
+}
+
+int bridge_open_can(struct bridge *b)
+{
+        int r;
+
+        r = can_link_apply(&b->link);
+        if (r < 0)
+                return r;
+        r = can_open(&b->can, bridge_enter(b));
+        if (r < 0)
+                return r;
+        b->can_ready = true;
+        return 0;
+}
+
+int bridge_open_converter(struct bridge *b)
+{
+        int r;
+
+        r = converter_open(&b->conv, b->loop, b->cfg, bridge_measurement, b);
+        if (r < 0)
+                return r;
+        b->converter_ready = true;
+        return 0;
+}
+
+int bridge_start(struct bridge *b)
+{
+        const struct session_callbacks cb = {
+                .tx_frame = bridge_tx_frame,
+                .power_command = bridge_power_command,
+                .userdata = b,
+        };
+        uint64_t now = bridge_enter(b);
+        int r;
+
+        /* Signals first: a SIGTERM from here on is an orderly stop. */
+        ev_signal_start(b->loop, &b->sig_term);
+        ev_signal_start(b->loop, &b->sig_int);
+        ev_signal_start(b->loop, &b->sig_hup);
+
+        r = session_init(&b->session, &b->cfg->session, &cb, now);
+        if (r < 0) {
+                log_err("the protocol core refused the configuration: %s", strerror(-r));
+                return r;
+        }
+        b->session_ready = true;
+
+        bridge_after_core(b, false);
+        {
+                char line[256];
+
+                bridge_status_line(b, &b->last, line, sizeof(line));
+                notify_ready(&b->notify, line, now);
+        }
+        log_info("ready: pistol %u on %s, converter %s", b->cfg->can.pistol_index, b->cfg->can.interface,
+                 b->cfg->converter.backend);
+        return 0;
+}
+
+static void bridge_log_counters(struct bridge *b)
+{
+        struct session_status st;
+        const struct can_counters *c = &b->can.counters;
+
+        if (!b->session_ready)
+                return;
+        session_get_status(&b->session, &st);
+        log_info("counters: frames in %llu, out %llu, malformed %llu, foreign %llu, rejected requests %llu, "
+                 "controller timeouts %llu, emergency stops %llu",
+                 (unsigned long long)st.counters.frames_in, (unsigned long long)st.counters.frames_out,
+                 (unsigned long long)st.counters.malformed, (unsigned long long)st.counters.foreign,
+                 (unsigned long long)st.counters.rejected_requests,
+                 (unsigned long long)st.counters.controller_timeouts,
+                 (unsigned long long)st.counters.emergency_stops);
+        log_info("counters: CAN rx %llu, tx %llu, tx dropped (queue full) %llu, tx dropped (interface down) %llu, "
+                 "tx errors %llu, kernel rx drops %llu, error frames %llu, reopens %llu",
+                 (unsigned long long)c->rx_frames, (unsigned long long)c->tx_frames,
+                 (unsigned long long)c->tx_dropped_overflow, (unsigned long long)c->tx_dropped_down,
+                 (unsigned long long)c->tx_errors, (unsigned long long)c->rx_kernel_drops,
+                 (unsigned long long)c->error_frames, (unsigned long long)c->reopens);
+}
+
+void bridge_finish(struct bridge *b)
+{
+        if (!b->loop)
+                return;
+        bridge_log_counters(b);
+
+        ev_timer_stop(b->loop, &b->stop_timer);
+        ev_timer_stop(b->loop, &b->core_timer);
+        ev_signal_stop(b->loop, &b->sig_hup);
+        ev_signal_stop(b->loop, &b->sig_int);
+        ev_signal_stop(b->loop, &b->sig_term);
+        b->session_ready = false;
+
+        if (b->converter_ready) {
+                converter_close(&b->conv);
+                b->converter_ready = false;
+        }
+        can_close(&b->can);
+        b->can_ready = false;
+        can_link_close(&b->link);
+        notify_finish(&b->notify);
+}
