@@ -208,7 +208,11 @@ static void can_close_fd(struct can *c)
  * (R1, 200 ms at most) switches the converter off by itself. */
 static void can_lost(struct can *c, int r, uint64_t now_us)
 {
-        log_fault_raise(&c->down, LOG_WARNING, now_us, "%s; retrying every second", strerror(-r));
+        const char *reason = r == -ENETDOWN ? "interface is down"
+                             : r == -ENODEV || r == -ENXIO ? "no such interface"
+                                                           : strerror(-r);
+
+        log_fault_raise(&c->down, LOG_WARNING, now_us, "%s; retrying every second", reason);
         can_close_fd(c);
         if (!ev_is_active(&c->reopen)) {
                 ev_timer_set(&c->reopen, CAN_REOPEN_INTERVAL, CAN_REOPEN_INTERVAL);

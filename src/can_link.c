@@ -59,6 +59,7 @@ int can_link_apply(struct can_link *l)
         struct can_bittiming bt;
         uint32_t restart_ms = 0;
         bool set_bitrate, set_restart;
+        int state;
         int r;
 
         if (l->bitrate == 0 && l->restart_ms == 0)
@@ -68,14 +69,21 @@ int can_link_apply(struct can_link *l)
                 return -ENODEV;
         }
 
-        memset(&bt, 0, sizeof(bt));
+        /* Only a CAN controller has a bus state: virtual CAN (vcan) and
+         * other interfaces have no bitrate to set. */
         errno = 0;
-        if (can_get_bittiming(l->ifname, &bt) < 0 || can_get_restart_ms(l->ifname, &restart_ms) < 0) {
+        if (can_get_state(l->ifname, &state) < 0) {
                 r = can_link_errno();
-                log_err("%s: cannot read its bit timing (%s); bitrate and restart_ms need a hardware CAN interface",
+                log_err("%s: not a hardware CAN interface (%s); bitrate and restart_ms must be 0 for it",
                         l->ifname, strerror(-r));
-                return r;
+                return r == -EIO ? -ENODEV : r;
         }
+        /* The kernel reports no bit timing until a bitrate was set once. */
+        memset(&bt, 0, sizeof(bt));
+        if (can_get_bittiming(l->ifname, &bt) < 0)
+                bt.bitrate = 0;
+        if (can_get_restart_ms(l->ifname, &restart_ms) < 0)
+                restart_ms = 0;
         set_bitrate = l->bitrate != 0 && bt.bitrate != l->bitrate;
         set_restart = l->restart_ms != 0 && restart_ms != l->restart_ms;
         if (!set_bitrate && !set_restart) {
