@@ -370,6 +370,10 @@ static int config_handle_key(void *user, const char *section, const char *name, 
                 break;
         case CONFIG_UINT:
         case CONFIG_DECIMAL:
+                if (value[0] == '-') {
+                        config_fail(p, p->line, section, name, "'%s': negative values are not allowed", value);
+                        return 0;
+                }
                 if (config_parse_number(value, k->type == CONFIG_UINT, &p->number[idx]) < 0) {
                         config_fail(p, p->line, section, name, "'%s' is not %s", value,
                                     k->type == CONFIG_UINT ? "a whole number" : "a number");
@@ -423,10 +427,10 @@ static void config_check_range(struct config_parser *p, int idx)
                 return;
         if (k->zero_allowed)
                 config_fail(p, p->key_line[idx], k->section, k->name,
-                            "%g%s is out of range (0, or %g to %g)", v, k->unit, k->min, k->max);
+                            "%.10g%s is out of range (0, or %.10g to %.10g)", v, k->unit, k->min, k->max);
         else
                 config_fail(p, p->key_line[idx], k->section, k->name,
-                            "%g%s is out of range (%g to %g)", v, k->unit, k->min, k->max);
+                            "%.10g%s is out of range (%.10g to %.10g)", v, k->unit, k->min, k->max);
 }
 
 static uint32_t config_round(double v, double scale)
@@ -513,13 +517,13 @@ static void config_validate(struct config_parser *p)
         max_current = p->number[KEY_LIMITS_MAX_CURRENT];
         if (p->number[KEY_LIMITS_PRECHARGE_MAX_CURRENT] > max_current) {
                 config_fail(p, config_key_where(p, KEY_LIMITS_PRECHARGE_MAX_CURRENT), "limits",
-                            "precharge_max_current", "%g A is above limits.max_current (%g A)",
+                            "precharge_max_current", "%.10g A is above limits.max_current (%.10g A)",
                             p->number[KEY_LIMITS_PRECHARGE_MAX_CURRENT], max_current);
                 return;
         }
         if (p->number[KEY_LIMITS_INSULATION_MAX_CURRENT] > max_current) {
                 config_fail(p, config_key_where(p, KEY_LIMITS_INSULATION_MAX_CURRENT), "limits",
-                            "insulation_max_current", "%g A is above limits.max_current (%g A)",
+                            "insulation_max_current", "%.10g A is above limits.max_current (%.10g A)",
                             p->number[KEY_LIMITS_INSULATION_MAX_CURRENT], max_current);
                 return;
         }
