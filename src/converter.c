@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Converter backends by name, and the calls that dispatch to them through
+ * struct converter_ops.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <syslog.h>
+
+#include "config.h"
+#include "converter.h"
+
+/* Backends built in, by the name [converter] backend gives.  The Modbus RTU
+ * and TCP backends join this list when they exist. */
+static const struct converter_ops *const converter_backends[] = {
+        &converter_sim_ops,
+};
+
+/* Kept to one helper so the daemon's log module can take its place. */
+__attribute__((format(printf, 2, 3)))
+static void converter_log(int priority, const char *fmt, ...)
+{
+        va_list ap;
+
+        fprintf(stderr, "<%d>converter: ", priority);
+        va_start(ap, fmt);
+        vfprintf(stderr, fmt, ap);
+        va_end(ap);
+        fputc('\n', stderr);
+}
+
+const struct converter_ops *converter_find(const char *name)
+{
+        if (!name)
+                return NULL;
+        for (size_t i = 0; i < sizeof(converter_backends) / sizeof(converter_backends[0]); i++)
+                if (strcmp(converter_backends[i]->name, name) == 0)
+                        return converter_backends[i];
+        return NULL;
+}
+
+int converter_open(struct converter *conv, struct ev_loop *loop, const struct config *cfg,
+                   converter_measurement_cb cb, void *userdata)
+{
+        const struct converter_ops *ops = converter_find(cfg->converter.backend);
+        int r;
+
+        if (!ops) {
+                /* config_load() already refuses unknown names. */
+                converter_log(LOG_ERR, "unknown backend '%s'", cfg->converter.backend);
+                return -ENOENT;
+        }
+        *conv = (struct converter) {
+                .ops = ops,
+                .loop = loop,
+                .cfg = cfg,
+                .on_measurement = cb,
+                .userdata = userdata,
+        };
+        r = ops->open(conv);
+        if (r < 0) {
+                /* Logged by the backend.  Leave conv as never opened, so
+                 * converter_close() on it is harmless. */
+                *conv = (struct converter) { 0 };
+                return r;
+        }
+        return 0;
+}
+
+void converter_command(struct converter *conv, const struct power_command *cmd)
+{
+        if (!conv || !conv->ops)
+                return;
+        conv->ops->command(conv, cmd);
+}
+
+/* A reloaded config.  The backend itself cannot change without a restart:
+ * -EOPNOTSUPP if [converter] backend names another one, and the old config
+ * stays in force.  On success conv->cfg points to cfg. */
+int converter_reconfigure(struct converter *conv, const struct config *cfg)
+{
+        int r;
+
+        if (!conv || !conv->ops)
+                return -EINVAL;
+        if (strcmp(cfg->converter.backend, conv->ops->name) != 0) {
+                converter_log(LOG_WARNING, "backend '%s' needs a restart, '%s' stays in use",
+                              cfg->converter.backend, conv->ops->name);
+                return -EOPNOTSUPP;
+        }
+        if (conv->ops->reconfigure) {
+                r = conv->ops->reconfigure(conv, cfg);
+                if (r < 0)
+                        return r;
+        }
+        conv->cfg = cfg;
+        return 0;
+}
+
+void converter_close(struct converter *conv)
+{
+        if (!conv || !conv->ops)
+                return;
+        conv->ops->close(conv);
+        conv->ops = NULL;
+        conv->data = NULL;
+}
