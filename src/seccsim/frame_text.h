@@ -14,7 +14,9 @@
 #define FRAME_TEXT_LINE_MAX 512
 
 /* Parse "01068009#07" (8 hex digits = extended ID, 3 = standard) or a
- * candump -L line "(1700000000.000000) vcan0 01068009#07".  0 or -EINVAL. */
+ * candump -L line "(1700000000.000000) vcan0 01068009#07" (optionally
+ * followed by T or R), or candump's default "vcan0  01068009   [1]  07".
+ * RTR, CAN FD and error frames are -EINVAL.  0 or -EINVAL. */
 int frame_text_parse(const char *line, struct codec_frame *out);
 
 /* Format in cansend syntax: "01068009#07" (extended) or "123#0102". */

@@ -344,7 +344,8 @@ static void decode_usage(FILE *out)
 {
         fputs("Usage: seccsim decode [--pistol N] [-i IFACE]\n"
               "\n"
-              "Decode frames of the v2.7 database, one output line per input line.\n"
+              "Decode frames of the v2.7 database: one output line per non-blank\n"
+              "input line, flushed at once.\n"
               "Input (stdin): candump -L lines '(1700000000.000000) vcan0 01068009#07',\n"
               "bare cansend frames '01068009#07', or candump's default format.\n"
               "Output: 'MESSAGE pistol=N SIGNAL=VALUE ...', or 'unknown ID#DATA',\n"
