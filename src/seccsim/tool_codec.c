@@ -7,6 +7,7 @@
  * Exit codes: 0 success, 2 usage error or a value the database does not
  * allow.  decode never fails on bad input lines: it reports them and goes on.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -362,10 +363,9 @@ static void trim(char *s)
         size_t n = strlen(s);
         size_t start = 0;
 
-        while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == '\r' || s[n - 1] == ' ' ||
-                         s[n - 1] == '\t'))
+        while (n > 0 && isspace((unsigned char)s[n - 1]))
                 s[--n] = '\0';
-        while (s[start] == ' ' || s[start] == '\t')
+        while (isspace((unsigned char)s[start]))
                 start++;
         if (start > 0)
                 memmove(s, s + start, n - start + 1);
@@ -375,15 +375,25 @@ static int decode_stream(FILE *in, int pistol_filter)
 {
         char *line = NULL;
         size_t cap = 0;
+        ssize_t n;
 
-        while (getline(&line, &cap, in) != -1) {
+        while ((n = getline(&line, &cap, in)) != -1) {
                 struct codec_frame f;
                 char text[FRAME_TEXT_LINE_MAX];
+                bool has_nul = false;
 
+                /* A NUL byte would silently cut the line short: make it
+                 * visible and call the line invalid. */
+                for (ssize_t i = 0; i < n; i++) {
+                        if (line[i] == '\0') {
+                                line[i] = '?';
+                                has_nul = true;
+                        }
+                }
                 trim(line);
                 if (line[0] == '\0')
                         continue;
-                if (frame_text_parse(line, &f) < 0) {
+                if (has_nul || frame_text_parse(line, &f) < 0) {
                         printf("invalid %s\n", line);
                 } else {
                         frame_text_describe_filtered(&f, pistol_filter, text, sizeof(text));

@@ -129,6 +129,7 @@ checks=$((checks + 1))
         printf 'this is not a frame\n'
         printf '\n'
         printf '\001\002\377 binary junk\n'
+        printf '01068009#07\000\n'       # a NUL must not cut the line short
         head -c 100000 /dev/zero | tr '\0' 'x'
         printf '\n'
         printf '01068005#9411\n'
@@ -144,6 +145,7 @@ checks=$((checks + 1))
 [ "$rc" -eq 0 ] || fail "decode exit $rc on bad input"
 cat >"$TMP/want" <<'EOF'
 Advantics_Controller_Status pistol=1 State=Charging
+invalid
 invalid
 invalid
 invalid
@@ -164,6 +166,8 @@ if ! cmp -s "$TMP/got" "$TMP/want"; then
 fi
 checks=$((checks + 1))
 grep -q '^invalid this is not a frame$' "$TMP/out" || fail "invalid line not echoed"
+checks=$((checks + 1))
+grep -q '^invalid 01068009#07?$' "$TMP/out" || fail "line with a NUL byte not reported"
 
 # Output is flushed per line: a reader sees the answer before EOF.
 checks=$((checks + 1))
