@@ -31,6 +31,9 @@
 #   SECCBRIDGE_VM_SHARE     extra host paths (colon separated) under /tmp,
 #                           /run or /var/tmp that must stay visible in the guest
 #   SECCBRIDGE_VCAN_IF      name of the vcan interface to create (vcan0)
+#   SECCBRIDGE_VM_ACCEL     QEMU accelerator (default tcg,thread=multi: software
+#                           emulation, which works where KVM does not)
+#   SECCBRIDGE_VM_CPU       QEMU CPU model (default max)
 #   SECCBRIDGE_VM_VERBOSE   1: print the guest console and QEMU log at the end
 #   SECCBRIDGE_VM_KEEP      1: keep the run directory (for debugging)
 #   QEMU                    QEMU binary (qemu-system-x86_64)
@@ -251,9 +254,11 @@ build_initrd() {
         (cd "$stage" && find . -mindepth 1 | LC_ALL=C sort \
                 | cpio --quiet -o -H newc -R 0:0) >"$stage.cpio"
         rm -rf "$stage"
-        # Drop images for kernels or formats no longer in use, then publish
-        # atomically so that concurrent runs never see a half-written file.
-        find "$cache" -maxdepth 1 -name 'initrd-*.cpio' ! -name "$(basename "$initrd")" -delete
+        # Drop images for kernels or formats no longer in use (not those a
+        # concurrent run may have just built), then publish atomically so
+        # that concurrent runs never see a half-written file.
+        find "$cache" -maxdepth 1 -name 'initrd-*.cpio' ! -name "$(basename "$initrd")" \
+                -mmin +60 -delete
         mv -f "$stage.cpio" "$initrd"
 }
 
@@ -293,7 +298,7 @@ if ! is_elf "$kernel" && grep -qs '^CONFIG_PVH=y' "/boot/config-$kver"; then
         kernel_hash=$(stat -L -c '%n %s %Y' "$kernel" | sha256sum | cut -c1-16)
         vmlinux=$cache/vmlinux-$kver-$kernel_hash
         if [ ! -s "$vmlinux" ]; then
-                find "$cache" -maxdepth 1 -name 'vmlinux-*' -delete
+                find "$cache" -maxdepth 1 -name 'vmlinux-*' -mmin +60 -delete
                 unpack_kernel "$vmlinux" || say "cannot unpack $kernel; booting it compressed (slower)"
         fi
         [ ! -s "$vmlinux" ] || boot_kernel=$vmlinux
@@ -420,7 +425,7 @@ fi
 qemu_args=(
         -name seccbridge-vm
         -nodefaults -no-user-config
-        -accel "tcg,thread=multi" -cpu max
+        -accel "${SECCBRIDGE_VM_ACCEL:-tcg,thread=multi}" -cpu "${SECCBRIDGE_VM_CPU:-max}"
         -m "$mem_mb" -smp "$cpus"
         -display none -monitor none
         -serial "file:$run/console.log"
