@@ -13,6 +13,12 @@
 # SECCBRIDGE_* and a few more variables.  COMMAND therefore runs the very
 # binaries built on the host, against a real SocketCAN stack.
 #
+# The guest caches what it reads of the host's file system, except in the
+# working directory, BUILD_DIR and SECCBRIDGE_VM_SHARE: there it sees every
+# change the host makes at once, and the host sees its writes at once.
+# Elsewhere, files the host changes while the VM runs may look stale to the
+# guest, and the guest's writes reach the host by the time the VM is off.
+#
 # COMMAND's stdout and stderr are streamed to this script's stdout and
 # stderr; its exit status is this script's exit status.  Harness failures:
 #   124  COMMAND did not finish within the timeout (the VM is killed)
@@ -28,8 +34,8 @@
 #   SECCBRIDGE_VM_KERNEL    kernel image (default /boot/vmlinuz-KVER)
 #   SECCBRIDGE_VM_MODULES   extra modules to load, e.g. "vxcan can-gw"
 #   SECCBRIDGE_VM_ENV       extra variable names to pass into the guest
-#   SECCBRIDGE_VM_SHARE     extra host paths (colon separated) under /tmp,
-#                           /run or /var/tmp that must stay visible in the guest
+#   SECCBRIDGE_VM_SHARE     extra host paths (colon separated) that the guest
+#                           must see uncached, as the host does (see below)
 #   SECCBRIDGE_VCAN_IF      name of the vcan interface to create (vcan0)
 #   SECCBRIDGE_VM_ACCEL     QEMU accelerator (default tcg,thread=multi: software
 #                           emulation, which works where KVM does not)
@@ -174,22 +180,17 @@ for w in $(cat /proc/cmdline); do
         case "$w" in seccbridge.run=*) run=${w#*=} ;; esac
 done
 [ -n "$run" ] || halt "no seccbridge.run= on the kernel command line"
-mkdir -p /host /keep
-mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144,cache=mmap host /host \
+# The host's root twice: "host", cached by the guest (starting programs from
+# it is about twice as fast), becomes the root of the chroot; "tree",
+# uncached and so always as the host sees it, supplies the working
+# directory, the build directory and the run directory, bound over the
+# cached view.
+mkdir -p /host /tree
+mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144,cache=loose host /host \
         || halt "cannot mount the host root over 9p"
-[ -f "/host$run/guest.sh" ] || halt "run directory $run not visible in the guest"
-# Host paths that must stay visible although they lie under a directory
-# that gets a fresh tmpfs below: bind them aside first, back in place after.
-mkdir -p /keep/run && mount -o bind "/host$run" /keep/run || halt "cannot bind $run"
-i=0
-if [ -f "/host$run/binds" ]; then
-        while IFS= read -r p; do
-                [ -n "$p" ] || continue
-                i=$((i + 1))
-                mkdir -p "/keep/$i" && mount -o bind "/host$p" "/keep/$i" \
-                        || halt "cannot bind $p"
-        done < "/host$run/binds"
-fi
+mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144,cache=mmap tree /tree \
+        || halt "cannot mount the host tree over 9p"
+[ -f "/tree$run/guest.sh" ] || halt "run directory $run not visible in the guest"
 mount -t proc proc /host/proc
 mount -t sysfs sysfs /host/sys
 mount -t devtmpfs devtmpfs /host/dev
@@ -204,15 +205,14 @@ mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /host/tmp
 [ ! -d /host/var/tmp ] || mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /host/var/tmp
 mount -t tmpfs -o mode=755,nosuid,nodev tmpfs /host/run
 mkdir -p /host/run/lock /host/run/seccbridge-vm
-mount -o bind /keep/run /host/run/seccbridge-vm
-j=0
-if [ -f /keep/run/binds ]; then
+mount -o bind "/tree$run" /host/run/seccbridge-vm || halt "cannot bind $run"
+# Also brings back what lies under the fresh tmpfs mounts above.
+if [ -f "/tree$run/binds" ]; then
         while IFS= read -r p; do
                 [ -n "$p" ] || continue
-                j=$((j + 1))
-                mkdir -p "/host$p" && mount -o bind "/keep/$j" "/host$p" \
-                        || halt "cannot restore $p"
-        done < /keep/run/binds
+                mkdir -p "/host$p" && mount -o bind "/tree$p" "/host$p" \
+                        || halt "cannot bind $p"
+        done < "/tree$run/binds"
 fi
 chroot /host /usr/bin/env -i /bin/bash /run/seccbridge-vm/guest.sh \
         </dev/null >/dev/console 2>&1 || msg "guest script failed"
@@ -235,7 +235,7 @@ build_initrd() {
         fi
         stage=$(mktemp -d "$cache/stage.XXXXXX")
         mkdir -p "$stage/bin" "$stage/dev" "$stage/proc" "$stage/sys" \
-                "$stage/modules" "$stage/host" "$stage/keep"
+                "$stage/modules" "$stage/host" "$stage/tree"
         cp "$busybox" "$stage/bin/busybox"
         ln -s busybox "$stage/bin/sh"
         printf '%s\n' "$init_script" >"$stage/init"
@@ -341,27 +341,31 @@ trap 'exit 129' HUP
 cwd=$(pwd -P)
 vcan_if=${SECCBRIDGE_VCAN_IF:-vcan0}
 
-# Host paths that lie under the guest's fresh tmpfs mounts but must stay the
-# host's: the working directory, an absolute build directory, extra ones.
+# Host paths the guest must see exactly as the host does, also while the
+# host changes them, and also when they lie under /tmp, /run or /var/tmp:
+# the working directory, the build directory, extra ones.  Parents first;
+# paths inside one already listed are left out.
 binds=()
 want_bind() {
-        local p
+        local p q
         p=$(cd "$1" 2>/dev/null && pwd -P) || return 0
-        case "$p" in
-        /tmp/*|/run/*|/var/tmp/*|/tmp|/run|/var/tmp) ;;
-        *) return 0 ;;
-        esac
         case "$p" in
         *$'\n'*) die "path with a newline cannot be shared: $p" ;;
         esac
+        for q in "${binds[@]}"; do
+                case "$p/" in "${q%/}/"*) return 0 ;; esac
+        done
         binds+=("$p")
 }
-want_bind "$cwd"
-case "${BUILD_DIR:-}" in /*) want_bind "$BUILD_DIR" ;; *) ;; esac
+bind_candidates=("$cwd")
+[ -z "${BUILD_DIR:-}" ] || bind_candidates+=("$BUILD_DIR")
 IFS=: read -r -a extra_share <<<"${SECCBRIDGE_VM_SHARE:-}"
-for p in "${extra_share[@]}"; do
-        [ -n "$p" ] && want_bind "$p"
-done
+bind_candidates+=("${extra_share[@]}")
+while IFS= read -r p; do
+        [ -z "$p" ] || want_bind "$p"
+done < <(for p in "${bind_candidates[@]}"; do
+                [ -z "$p" ] || (cd "$p" 2>/dev/null && pwd -P)
+        done | awk '{ print length($0) "\t" $0 }' | sort -n | cut -f2-)
 : >"$run/binds"
 [ ${#binds[@]} -eq 0 ] || printf '%s\n' "${binds[@]}" >"$run/binds"
 
@@ -435,6 +439,7 @@ qemu_args=(
         -initrd "$initrd"
         -append "console=ttyS0 quiet panic=-1 seccbridge.run=$run"
         -virtfs "local,path=/,mount_tag=host,security_model=$security_model,id=host0,multidevs=remap"
+        -virtfs "local,path=/,mount_tag=tree,security_model=$security_model,id=tree0,multidevs=remap"
 )
 
 start=$SECONDS
