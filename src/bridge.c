@@ -75,7 +75,8 @@ static void bridge_report(struct bridge *b)
                 if (st.controller_alive)
                         log_info("controller: heartbeat present, state %s",
                                  codec_controller_state_name(st.controller_state));
-                else if (b->last_valid)
+                else if (b->last_valid && !(st.fault == SESSION_FAULT_CONTROLLER_TIMEOUT &&
+                                            old->fault != SESSION_FAULT_CONTROLLER_TIMEOUT))
                         log_warning("controller: heartbeat lost");
         } else if (st.controller_alive && st.controller_state != old->controller_state) {
                 log_info("controller: %s -> %s", codec_controller_state_name(old->controller_state),
@@ -99,7 +100,12 @@ static void bridge_report(struct bridge *b)
                 log_info("session: System_Enable %s", st.system_enable ? "Allowed" : "Not_Allowed");
 
         if (b->last_valid ? st.fault != old->fault : st.fault != SESSION_FAULT_NONE) {
-                if (st.fault != SESSION_FAULT_NONE)
+                if (st.fault == SESSION_FAULT_CONTROLLER_TIMEOUT)
+                        log_warning("session: controller heartbeat lost (fault %s), converter kept off",
+                                    session_fault_name(st.fault));
+                else if (st.fault == SESSION_FAULT_SHUTDOWN)
+                        log_info("session: converter off for shutdown");
+                else if (st.fault != SESSION_FAULT_NONE)
                         log_warning("session: fault %s, converter kept off", session_fault_name(st.fault));
                 else
                         log_notice("session: fault %s cleared", session_fault_name(old->fault));
@@ -135,7 +141,10 @@ static void bridge_after_core(struct bridge *b, bool from_timer)
 {
         uint64_t now = b->now_us;
         uint64_t deadline = session_next_deadline(&b->session);
-        uint64_t idle = now + notify_idle_tick_us(&b->notify);
+        /* The idle tick counts from the last tick, not from now: frames and
+         * measurements re-arm the timer all the time and must not keep
+         * pushing an idle tick into the future. */
+        uint64_t idle = b->last_tick_us + notify_idle_tick_us(&b->notify);
         uint64_t delay_us;
 
         if (b->stopping)
@@ -161,6 +170,7 @@ static void bridge_core_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
         struct bridge *b = w->data;
         uint64_t now = bridge_enter(b);
 
+        b->last_tick_us = now;
         notify_core_ticked(&b->notify, now);
         session_tick(&b->session, now);
         log_fault_clear_if_quiet(&b->malformed, now, BRIDGE_MALFORMED_QUIET_US);
@@ -494,6 +504,7 @@ int bridge_start(struct bridge *b)
                 return r;
         }
         b->session_ready = true;
+        b->last_tick_us = now;
 
         bridge_after_core(b, false);
         {

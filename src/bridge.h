@@ -54,6 +54,7 @@ struct bridge {
         bool stopping;
 
         ev_timer core_timer;
+        uint64_t last_tick_us;          /* last run of the core timer callback */
         ev_timer stop_timer;            /* bounds the final transmit flush */
         ev_signal sig_term;
         ev_signal sig_int;
