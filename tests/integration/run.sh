@@ -187,6 +187,7 @@ if ! created=$(vcan_ensure "$VCAN_IF" 2>&1); then
         created=
         vcan_ok=0
 fi
+[ "$created" != created ] || VCAN_OWNED=1
 
 passed=0
 failed=0
