@@ -85,8 +85,8 @@ qemu=${QEMU:-qemu-system-x86_64}
 if ! command -v "$qemu" >/dev/null 2>&1; then
         die "$qemu not found: install the Debian package qemu-system-x86"
 fi
-for tool in modinfo timeout tail; do
-        command -v "$tool" >/dev/null 2>&1 || die "$tool not found (packages kmod, coreutils)"
+for tool in modinfo timeout tail ip; do
+        command -v "$tool" >/dev/null 2>&1 || die "$tool not found (packages kmod, coreutils, iproute2)"
 done
 
 # The newest installed kernel whose modules include vcan.
