@@ -79,6 +79,10 @@ int can_init(struct can *c, struct ev_loop *loop, const char *ifname,
 
         ev_init(&c->rx_io, can_rx_cb);
         c->rx_io.data = c;
+        /* Frames first: when the process was held up for a while, the
+         * heartbeats that arrived meanwhile must be read before the core
+         * timer decides that the controller went silent (R1). */
+        ev_set_priority(&c->rx_io, EV_MAXPRI);
         ev_init(&c->tx_io, can_tx_cb);
         c->tx_io.data = c;
         ev_init(&c->tx_retry, can_tx_retry_cb);
