@@ -1,0 +1,383 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The simulated controller's CAN side: one raw socket that sends the
+ * controller's frames and receives what the power side sends (every pistol,
+ * so that an answer on the wrong pistol is seen), one send-only socket for
+ * the bus load, the traffic log in candump -L form and the --verbose print.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+
+#include <linux/can.h>
+#include <linux/can/raw.h>
+
+#include "../canframe.h"
+#include "controller_state.h"
+#include "frame_text.h"
+
+/* Bits 23..16 = 0x06 (generic interface), bit 15 = 0 (sent to the
+ * controller): every power-side frame of the database, whatever the pistol
+ * (PROTOCOL.md part B). */
+#define POWER_SIDE_ID 0x00060000u
+#define POWER_SIDE_MASK 0x00FF8000u
+
+/* A full device queue clears within a few frame times (0.25 ms each at
+ * 500 kbit/s); wait a little rather than lose a controller frame. */
+#define TX_RETRIES 5
+#define TX_RETRY_WAIT_MS 10
+
+/* Bus load: never more than this many frames in one go, so that the
+ * controller's own timers keep their pace; a backlog older than
+ * LOAD_MAX_BACKLOG_US is dropped rather than sent as a burst. */
+#define LOAD_BURST_MAX 400
+#define LOAD_MAX_BACKLOG_US 200000u
+/* Foreign traffic: module type 0xFE in bits 23..16 is no generic-interface
+ * frame, so these IDs belong to no pistol of the database. */
+#define LOAD_ID_BASE 0x18FE0000u
+
+struct ctl_can {
+        int fd;
+        int load_fd;
+        ev_io rx;
+        FILE *log;
+        int64_t realtime_offset_us;     /* CLOCK_REALTIME - CLOCK_MONOTONIC */
+        uint64_t load_due_base_us;
+        uint64_t load_sent;
+        uint32_t load_seq;
+};
+
+static uint64_t realtime_us(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static void log_frame(struct ctl *c, const struct codec_frame *f, uint64_t rt_us)
+{
+        char text[64];
+
+        if (!c->can->log)
+                return;
+        frame_text_format(f, text, sizeof(text));
+        fprintf(c->can->log, "(%llu.%06llu) %s %s\n", (unsigned long long)(rt_us / 1000000u),
+                (unsigned long long)(rt_us % 1000000u), c->o.ifname, text);
+}
+
+static void print_frame(struct ctl *c, const char *dir, const struct codec_frame *f, uint64_t t_us)
+{
+        char raw[64];
+        char text[FRAME_TEXT_LINE_MAX];
+
+        if (!c->o.verbose)
+                return;
+        frame_text_format(f, raw, sizeof(raw));
+        frame_text_describe(f, text, sizeof(text));
+        printf("[%9.3f] %s %-24s %s\n", ctl_rel_s(c, t_us), dir, raw, text);
+}
+
+static int open_socket(const char *ifname, bool receive, char *why, size_t why_len)
+{
+        struct sockaddr_can addr;
+        struct ifreq ifr;
+        unsigned ifindex;
+        int fd, r;
+
+        fd = socket(PF_CAN, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, CAN_RAW);
+        if (fd < 0) {
+                r = -errno;
+                snprintf(why, why_len, "cannot create a CAN socket: %s%s", strerror(-r),
+                         r == -EAFNOSUPPORT ? " (this kernel has no CAN support)" : "");
+                return r;
+        }
+        if (receive) {
+                struct can_filter filter = {
+                        .can_id = CAN_EFF_FLAG | POWER_SIDE_ID,
+                        .can_mask = CAN_EFF_FLAG | CAN_RTR_FLAG | POWER_SIDE_MASK,
+                };
+                int one = 1;
+
+                if (setsockopt(fd, SOL_CAN_RAW, CAN_RAW_FILTER, &filter, sizeof(filter)) < 0 ||
+                    setsockopt(fd, SOL_SOCKET, SO_TIMESTAMP, &one, sizeof(one)) < 0) {
+                        r = -errno;
+                        snprintf(why, why_len, "cannot set up the CAN socket: %s", strerror(-r));
+                        goto fail;
+                }
+        } else {
+                /* Send only: an empty filter list lets nothing in. */
+                if (setsockopt(fd, SOL_CAN_RAW, CAN_RAW_FILTER, NULL, 0) < 0) {
+                        r = -errno;
+                        snprintf(why, why_len, "cannot set up the CAN socket: %s", strerror(-r));
+                        goto fail;
+                }
+        }
+
+        ifindex = if_nametoindex(ifname);
+        if (ifindex == 0) {
+                r = -ENODEV;
+                snprintf(why, why_len, "no CAN interface '%s'", ifname);
+                goto fail;
+        }
+        memset(&ifr, 0, sizeof(ifr));
+        snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+        if (ioctl(fd, SIOCGIFFLAGS, &ifr) == 0 && !(ifr.ifr_flags & IFF_UP)) {
+                /* bind() would succeed and every frame would be lost. */
+                r = -ENETDOWN;
+                snprintf(why, why_len, "interface '%s' is down", ifname);
+                goto fail;
+        }
+        memset(&addr, 0, sizeof(addr));
+        addr.can_family = AF_CAN;
+        addr.can_ifindex = (int)ifindex;
+        if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+                r = -errno;
+                snprintf(why, why_len, "cannot bind to '%s': %s", ifname, strerror(-r));
+                goto fail;
+        }
+        return fd;
+fail:
+        close(fd);
+        return r;
+}
+
+static void rx_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+        ctl_can_drain(w->data);
+}
+
+int ctl_can_open(struct ctl *c)
+{
+        struct ctl_can *k;
+        char why[160];
+        int r;
+
+        k = calloc(1, sizeof(*k));
+        if (!k)
+                return -ENOMEM;
+        k->fd = -1;
+        k->load_fd = -1;
+        c->can = k;
+
+        k->realtime_offset_us = (int64_t)realtime_us() - (int64_t)ctl_now_us();
+
+        r = open_socket(c->o.ifname, true, why, sizeof(why));
+        if (r < 0)
+                goto fail;
+        k->fd = r;
+        if (c->o.bus_load) {
+                r = open_socket(c->o.ifname, false, why, sizeof(why));
+                if (r < 0)
+                        goto fail;
+                k->load_fd = r;
+        }
+        if (c->o.log_path) {
+                k->log = fopen(c->o.log_path, "we");
+                if (!k->log) {
+                        r = -errno;
+                        snprintf(why, sizeof(why), "cannot write %s: %s", c->o.log_path, strerror(-r));
+                        goto fail;
+                }
+                setvbuf(k->log, NULL, _IOLBF, 0);
+        }
+        ev_io_init(&k->rx, rx_cb, k->fd, EV_READ);
+        k->rx.data = c;
+        ev_io_start(c->loop, &k->rx);
+        return 0;
+fail:
+        fprintf(stderr, "seccsim session: %s\n", why);
+        ctl_can_close(c);
+        return r;
+}
+
+void ctl_can_close(struct ctl *c)
+{
+        struct ctl_can *k = c->can;
+
+        if (!k)
+                return;
+        if (k->fd >= 0) {
+                ev_io_stop(c->loop, &k->rx);
+                close(k->fd);
+        }
+        if (k->load_fd >= 0)
+                close(k->load_fd);
+        if (k->log)
+                fclose(k->log);
+        free(k);
+        c->can = NULL;
+}
+
+static int write_frame(int fd, const struct can_frame *cf)
+{
+        for (int attempt = 0;; attempt++) {
+                ssize_t n = write(fd, cf, sizeof(*cf));
+
+                if (n == (ssize_t)sizeof(*cf))
+                        return 0;
+                if (n >= 0)
+                        return -EIO;
+                if (errno == EINTR)
+                        continue;
+                if ((errno != EAGAIN && errno != ENOBUFS) || attempt >= TX_RETRIES)
+                        return -errno;
+                /* ENOBUFS leaves the socket writable in poll(); sleep instead. */
+                poll(NULL, 0, TX_RETRY_WAIT_MS);
+        }
+}
+
+int ctl_can_send(struct ctl *c, const struct codec_frame *f)
+{
+        struct can_frame cf;
+        uint64_t now = ctl_now_us();
+        int r;
+
+        if (!c->can || c->can->fd < 0)
+                return -EBADF;
+        canframe_from_codec(f, &cf);
+        r = write_frame(c->can->fd, &cf);
+        if (r < 0)
+                return r;
+        c->tx_frames++;
+        log_frame(c, f, now + (uint64_t)c->can->realtime_offset_us);
+        print_frame(c, "TX", f, now);
+        return 0;
+}
+
+int ctl_send_msg(struct ctl *c, const struct codec_message *m, uint8_t pistol)
+{
+        struct codec_frame f;
+        int r;
+
+        r = codec_encode(m, pistol, &f);
+        if (r < 0)
+                return r;
+        r = ctl_can_send(c, &f);
+        if (r < 0 && !c->failed)
+                ctl_fail(c, "cannot send %s: %s", codec_msg_info(m->type)->name, strerror(-r));
+        return r;
+}
+
+/* Reception time of a frame on the monotonic clock: the kernel's stamp when
+ * there is one, never later than now. */
+static uint64_t rx_time(struct ctl *c, struct msghdr *msg, uint64_t now, uint64_t *rt_us)
+{
+        for (struct cmsghdr *cm = CMSG_FIRSTHDR(msg); cm; cm = CMSG_NXTHDR(msg, cm)) {
+                if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_TIMESTAMP) {
+                        struct timeval tv;
+                        int64_t t;
+
+                        memcpy(&tv, CMSG_DATA(cm), sizeof(tv));
+                        *rt_us = (uint64_t)tv.tv_sec * 1000000u + (uint64_t)tv.tv_usec;
+                        t = (int64_t)*rt_us - c->can->realtime_offset_us;
+                        if (t < 0 || (uint64_t)t > now)
+                                return now;
+                        return (uint64_t)t;
+                }
+        }
+        *rt_us = now + (uint64_t)c->can->realtime_offset_us;
+        return now;
+}
+
+void ctl_can_drain(struct ctl *c)
+{
+        struct ctl_can *k = c->can;
+
+        while (k && k->fd >= 0) {
+                char control[CMSG_SPACE(sizeof(struct timeval)) + 64];
+                struct can_frame cf;
+                struct iovec iov = { .iov_base = &cf, .iov_len = sizeof(cf) };
+                struct msghdr msg = {
+                        .msg_iov = &iov,
+                        .msg_iovlen = 1,
+                        .msg_control = control,
+                        .msg_controllen = sizeof(control),
+                };
+                struct codec_frame f;
+                uint64_t now, t, rt;
+                ssize_t n;
+
+                n = recvmsg(k->fd, &msg, MSG_DONTWAIT);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        if (errno != EAGAIN && errno != EWOULDBLOCK && !c->failed)
+                                ctl_fail(c, "CAN receive failed: %s", strerror(errno));
+                        return;
+                }
+                if ((size_t)n < sizeof(cf))
+                        continue;       /* not a classic CAN frame */
+                now = ctl_now_us();
+                t = rx_time(c, &msg, now, &rt);
+                if (canframe_to_codec(&cf, &f) < 0)
+                        continue;
+                c->rx_frames++;
+                log_frame(c, &f, rt);
+                print_frame(c, "RX", &f, t);
+                ctl_check_frame(c, &f, t);
+                /* A check may have ended the program and closed the socket. */
+                k = c->can;
+        }
+}
+
+void ctl_can_load(struct ctl *c, uint64_t now)
+{
+        struct ctl_can *k = c->can;
+        uint64_t due;
+        unsigned burst = 0;
+
+        if (!k || k->load_fd < 0)
+                return;
+        if (c->load_started_us == 0) {
+                c->load_started_us = now;
+                k->load_due_base_us = now;
+                k->load_sent = 0;
+        }
+        due = (now - k->load_due_base_us) * c->o.bus_load_rate / 1000000u;
+        if (due > k->load_sent + (uint64_t)c->o.bus_load_rate * LOAD_MAX_BACKLOG_US / 1000000u) {
+                /* Too far behind (the machine was busy): restart the count
+                 * instead of flooding. */
+                c->load_deferred += due - k->load_sent;
+                k->load_due_base_us = now;
+                k->load_sent = 0;
+                return;
+        }
+        while (k->load_sent < due && burst < LOAD_BURST_MAX) {
+                struct can_frame cf;
+                uint32_t seq = k->load_seq;
+                ssize_t n;
+
+                memset(&cf, 0, sizeof(cf));
+                cf.can_id = CAN_EFF_FLAG | (LOAD_ID_BASE + (seq & 0xFFFFu));
+                cf.len = 8;
+                for (int i = 0; i < 8; i++)
+                        cf.data[i] = (uint8_t)(seq >> ((i & 3) * 8));
+                n = write(k->load_fd, &cf, sizeof(cf));
+                if (n != (ssize_t)sizeof(cf)) {
+                        if (n < 0 && (errno == EAGAIN || errno == ENOBUFS)) {
+                                /* The queue is full: the bus is saturated,
+                                 * which is the point; try again later. */
+                                c->load_deferred++;
+                                return;
+                        }
+                        if (!c->failed)
+                                ctl_fail(c, "bus load: cannot send: %s", n < 0 ? strerror(errno) : "short write");
+                        return;
+                }
+                k->load_seq++;
+                k->load_sent++;
+                c->load_frames++;
+                burst++;
+        }
+        c->load_stopped_us = now;
+}

@@ -1,0 +1,1068 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The simulated controller's sequence, one step per 100 ms tick, following
+ * the vendor's description (PROTOCOL.md C.1 and the rules cited below):
+ *
+ *   Initialising -> [Not_Available] -> Waiting_For_PEV -> Negotiating_Connection
+ *   -> [CCS_Authorisation_Process] -> Connected_With_Full_Info -> Insulation_Test
+ *   -> [Precharge] -> Waiting_For_Charge -> Charging -> Ending_Charge
+ *   -> [Welding_Detection] -> Closing_Communication -> Waiting_For_PEV
+ *
+ * Every tick sends Advantics_Controller_Status first (R1), then what the
+ * step sends periodically; single-shot frames go out once, when a step is
+ * entered.  A step changes at the end of a tick, so the new state is on the
+ * bus before the first frame that belongs to it.
+ *
+ * Injected faults and extra traffic live here too: the controller going
+ * silent, Emergency_Stop, a fake session of another pistol, short frames of
+ * our identifiers.  The bus load has its own timer (controller_can.c).
+ */
+#include <string.h>
+
+#include "controller_state.h"
+
+/* R43: CHAdeMO unlocks at <= 10 V; R41: the EV waits for <= 1 A (CCS) /
+ * 5 A (CHAdeMO); R29: <= 20 V after the test; R33: within 20 V. */
+#define UNLOCK_VOLTAGE_DV 100
+#define END_CURRENT_CCS_DA 10
+#define END_CURRENT_CHADEMO_DA 50
+#define DISCHARGED_VOLTAGE_DV 200
+#define PRECHARGE_WINDOW_DV 200
+/* The clean-up after a failure: a few heartbeats in Closing_Communication,
+ * then a few in Waiting_For_PEV, so that the power side sees an orderly
+ * end rather than a lost controller. */
+#define ABORT_CLOSING_TICKS 3
+#define ABORT_WAITING_TICKS 3
+/* Default time in a state before a fault, outside Charging. */
+#define FAULT_DEFAULT_DELAY_US 500000u
+
+static uint64_t ms_us(uint32_t ms)
+{
+        return (uint64_t)ms * 1000u;
+}
+
+const char *ctl_step_name(enum ctl_step step)
+{
+        switch (step) {
+        case STEP_INITIALISING:
+                return "initialising";
+        case STEP_NOT_AVAILABLE:
+                return "not available";
+        case STEP_WAITING_FOR_PEV:
+                return "waiting for the EV";
+        case STEP_NEGOTIATING:
+                return "negotiating";
+        case STEP_CCS_AUTHORISATION:
+                return "CCS authorisation";
+        case STEP_CONNECTED:
+                return "connected";
+        case STEP_INSULATION_TEST:
+                return "insulation test";
+        case STEP_INSULATION_END:
+                return "end of insulation test";
+        case STEP_PRECHARGE:
+                return "precharge";
+        case STEP_WAITING_FOR_CHARGE:
+                return "waiting for charge";
+        case STEP_CHARGING:
+                return "charging";
+        case STEP_ENDING_CHARGE:
+                return "ending charge";
+        case STEP_WELDING_DETECTION:
+                return "welding detection";
+        case STEP_CLOSING:
+                return "closing";
+        case STEP_COOLDOWN:
+                return "cool-down";
+        case STEP_SILENT:
+                return "silent";
+        case STEP_EMERGENCY:
+                return "emergency stop";
+        case STEP_ABORT:
+                return "clean-up";
+        case STEP_DONE:
+                return "done";
+        }
+        return "?";
+}
+
+/* The wire state of a step; the fault steps keep the state they froze. */
+static uint8_t step_state(const struct ctl *c, enum ctl_step step)
+{
+        switch (step) {
+        case STEP_INITIALISING:
+                return CODEC_STATE_INITIALISING;
+        case STEP_NOT_AVAILABLE:
+                return CODEC_STATE_NOT_AVAILABLE;
+        case STEP_WAITING_FOR_PEV:
+        case STEP_DONE:
+                return CODEC_STATE_WAITING_FOR_PEV;
+        case STEP_NEGOTIATING:
+                return CODEC_STATE_NEGOTIATING_CONNECTION;
+        case STEP_CCS_AUTHORISATION:
+                return CODEC_STATE_CCS_AUTHORISATION_PROCESS;
+        case STEP_CONNECTED:
+                return CODEC_STATE_CONNECTED_WITH_FULL_INFO;
+        case STEP_INSULATION_TEST:
+        case STEP_INSULATION_END:
+                return CODEC_STATE_INSULATION_TEST;
+        case STEP_PRECHARGE:
+                return CODEC_STATE_PRECHARGE;
+        case STEP_WAITING_FOR_CHARGE:
+                return CODEC_STATE_WAITING_FOR_CHARGE;
+        case STEP_CHARGING:
+                return CODEC_STATE_CHARGING;
+        case STEP_ENDING_CHARGE:
+                return CODEC_STATE_ENDING_CHARGE;
+        case STEP_WELDING_DETECTION:
+                return CODEC_STATE_WELDING_DETECTION;
+        case STEP_CLOSING:
+        case STEP_COOLDOWN:
+        case STEP_ABORT:
+                return CODEC_STATE_CLOSING_COMMUNICATION;
+        case STEP_SILENT:
+        case STEP_EMERGENCY:
+                return c->wire_state;
+        }
+        return c->wire_state;
+}
+
+static void set_step(struct ctl *c, enum ctl_step step, uint64_t now)
+{
+        uint8_t state = step_state(c, step);
+
+        if (c->step == STEP_CHARGING)
+                c->charge_time_us += now - c->step_since_us;
+        c->step = step;
+        c->step_since_us = now;
+        c->step_entered = false;
+        c->step_ticks = 0;
+        if (state != c->wire_state) {
+                c->wire_state = state;
+                c->state_since_us = now;
+                ctl_log(c, "state %s (%u)", ctl_state_name(state), state);
+        }
+}
+
+static uint64_t in_step(const struct ctl *c, uint64_t now)
+{
+        return now - c->step_since_us;
+}
+
+/* ---- frames of the controller ---- */
+
+static void send(struct ctl *c, const struct codec_message *m)
+{
+        ctl_send_msg(c, m, c->o.pistol);
+}
+
+static void send_heartbeat(struct ctl *c, uint8_t state, uint64_t now)
+{
+        struct codec_message m = { .type = CODEC_ADVANTICS_CONTROLLER_STATUS };
+
+        m.u.advantics_controller_status.state = state;
+        send(c, &m);
+        c->last_heartbeat_us = now;
+}
+
+static void fill_new_charge_session(const struct ctl *c, struct codec_message *m)
+{
+        *m = (struct codec_message){ .type = CODEC_NEW_CHARGE_SESSION };
+        m->u.new_charge_session = (struct codec_new_charge_session){
+                .communication_protocol = c->o.comm_protocol,
+                .plug_and_pins = c->o.plug,
+                .ev_maximum_voltage_dv = c->o.ev_max_voltage_dv,
+                .ev_maximum_current_da = c->o.ev_max_current_da,
+                .battery_capacity_kwh = c->o.capacity_kwh,
+                .state_of_charge_pct = c->o.soc_pct,
+        };
+}
+
+static void send_insulation_test(struct ctl *c, uint16_t dv)
+{
+        struct codec_message m = { .type = CODEC_INSULATION_TEST };
+
+        m.u.insulation_test.test_voltage_dv = dv;
+        send(c, &m);
+}
+
+static void fill_precharge(struct codec_message *m, uint16_t dv, uint16_t da)
+{
+        *m = (struct codec_message){ .type = CODEC_PRECHARGE };
+        m->u.precharge.target_voltage_dv = dv;
+        m->u.precharge.maximum_current_da = da;
+}
+
+static uint8_t present_soc(const struct ctl *c)
+{
+        double soc = c->o.soc_pct;
+
+        if (c->o.capacity_kwh > 0)
+                soc += c->energy_wh / (c->o.capacity_kwh * 1000.0) * 100.0;
+        return soc > 100.0 ? 100 : (uint8_t)soc;
+}
+
+static void fill_loop(const struct ctl *c, struct codec_message *m, uint16_t dv, int16_t da)
+{
+        *m = (struct codec_message){ .type = CODEC_CHARGING_LOOP };
+        m->u.charging_loop.target_voltage_dv = dv;
+        m->u.charging_loop.target_current_da = da;
+        m->u.charging_loop.state_of_charge_pct = present_soc(c);
+}
+
+/* R24: 0 V and 0 A, the standby command. */
+static void send_standby(struct ctl *c)
+{
+        struct codec_message m;
+
+        fill_loop(c, &m, 0, 0);
+        m.u.charging_loop.state_of_charge_pct = 0;
+        send(c, &m);
+}
+
+static void send_charge_status(struct ctl *c, uint8_t ready)
+{
+        struct codec_message m = { .type = CODEC_CHARGE_STATUS_CHANGE };
+
+        m.u.charge_status_change.vehicle_ready_for_charging = ready;
+        send(c, &m);
+}
+
+static void send_estop(struct ctl *c, uint64_t now)
+{
+        struct codec_message m = { .type = CODEC_EMERGENCY_STOP };
+
+        m.u.emergency_stop.origin = CODEC_ESTOP_ORIGIN_EVSE;
+        send(c, &m);
+        c->estop_last_us = now;
+        c->estop_count++;
+}
+
+static void send_session_finished(struct ctl *c, uint8_t state)
+{
+        struct codec_message m = { .type = CODEC_CHARGE_SESSION_FINISHED };
+
+        m.u.charge_session_finished.state = state;
+        send(c, &m);
+}
+
+/* ---- extra traffic ---- */
+
+/* --wrong-pistol: every controller message of a whole session, for another
+ * pistol, every tick, with values that would be dangerous if obeyed.  The
+ * power side must not react to any of them (R5). */
+static void send_other_pistol(struct ctl *c)
+{
+        struct codec_message m[8];
+        uint8_t other = c->o.other_pistol;
+
+        m[0] = (struct codec_message){ .type = CODEC_ADVANTICS_CONTROLLER_STATUS };
+        m[0].u.advantics_controller_status.state = CODEC_STATE_CHARGING;
+        fill_new_charge_session(c, &m[1]);
+        m[2] = (struct codec_message){ .type = CODEC_INSULATION_TEST };
+        m[2].u.insulation_test.test_voltage_dv = 10000;
+        fill_precharge(&m[3], 8000, 500);
+        m[4] = (struct codec_message){ .type = CODEC_CHARGE_STATUS_CHANGE };
+        m[4].u.charge_status_change.vehicle_ready_for_charging = CODEC_CHARGE_STARTED;
+        fill_loop(c, &m[5], 9000, 5000);
+        m[6] = (struct codec_message){ .type = CODEC_EMERGENCY_STOP };
+        m[6].u.emergency_stop.origin = CODEC_ESTOP_ORIGIN_EVSE;
+        m[7] = (struct codec_message){ .type = CODEC_CHARGE_SESSION_FINISHED };
+        m[7].u.charge_session_finished.state = CODEC_FINISHED_RUSHED_STOP;
+        for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++)
+                if (ctl_send_msg(c, &m[i], other) == 0)
+                        c->tx_other_pistol++;
+}
+
+/* --malformed: frames of our identifiers, shorter than their message.  If
+ * the power side padded them with zeros or ones it would read a heartbeat,
+ * an emergency stop, an end of session or a huge request; it must drop
+ * them (codec -EBADMSG) and go on. */
+static const struct {
+        enum codec_msg_type type;
+        uint8_t len;
+} malformed_frames[] = {
+        { CODEC_ADVANTICS_CONTROLLER_STATUS, 0 },
+        { CODEC_CHARGING_LOOP, 4 },
+        { CODEC_EMERGENCY_STOP, 0 },
+        { CODEC_NEW_CHARGE_SESSION, 7 },
+        { CODEC_CHARGE_SESSION_FINISHED, 0 },
+        { CODEC_INSULATION_TEST, 1 },
+        { CODEC_PRECHARGE, 3 },
+        { CODEC_CHARGE_STATUS_CHANGE, 0 },
+};
+
+#define MALFORMED_PER_TICK 2
+
+static void send_malformed(struct ctl *c)
+{
+        size_t n = sizeof(malformed_frames) / sizeof(malformed_frames[0]);
+
+        for (int k = 0; k < MALFORMED_PER_TICK; k++) {
+                struct codec_frame f;
+                size_t i = c->malformed_next++ % n;
+
+                memset(&f, 0, sizeof(f));
+                f.id = codec_frame_id(malformed_frames[i].type, c->o.pistol);
+                f.extended = true;
+                f.len = malformed_frames[i].len;
+                memset(f.data, 0xFF, f.len);
+                if (ctl_can_send(c, &f) == 0)
+                        c->tx_malformed++;
+        }
+}
+
+/* ---- faults ---- */
+
+static uint64_t fault_delay_us(const struct ctl *c)
+{
+        if (c->o.fault_delay_ms >= 0)
+                return (uint64_t)c->o.fault_delay_ms * 1000u;
+        /* Charging: in the middle of the first current plateau, where the
+         * current is steady and far from 0. */
+        if (c->o.fault_state == CODEC_STATE_CHARGING)
+                return ms_us(c->o.charge_ms) * 3 / 8;
+        return FAULT_DEFAULT_DELAY_US;
+}
+
+/* A fault armed for the current state holds the step there until it fired. */
+static bool fault_holds(const struct ctl *c)
+{
+        return (c->o.fault == CTL_FAULT_HEARTBEAT_STOP || c->o.fault == CTL_FAULT_ESTOP) &&
+               !c->fault_fired && c->wire_state == c->o.fault_state;
+}
+
+/* The controller's own emergency stop (R45): Emergency_Stop every tick from
+ * now on, the state frozen. */
+static void start_emergency(struct ctl *c, uint64_t now, const char *why)
+{
+        ctl_log(c, "Emergency_Stop (Origin = EVSE): %s", why);
+        c->frozen_state = c->wire_state;
+        set_step(c, STEP_EMERGENCY, now);
+        c->estop_active = true;
+        c->estop_first_us = now;
+        send_estop(c, now);
+}
+
+static void fire_fault(struct ctl *c, uint64_t now)
+{
+        uint64_t margin = ms_us(c->o.margin_ms);
+
+        c->fault_fired = true;
+        c->fault_us = now;
+        /* The power side must come back for a second session (the latch
+         * ends with a new one). */
+        c->sessions_wanted++;
+        switch (c->o.fault) {
+        case CTL_FAULT_HEARTBEAT_STOP:
+                ctl_log(c, "fault: the controller goes silent in %s (R1)", ctl_state_name(c->wire_state));
+                set_step(c, STEP_SILENT, now);
+                /* R1: 200 ms without a heartbeat, then one status period
+                 * for the report, and the measurement margin. */
+                ctl_check_expect_off(c, "the heartbeat stopped", now,
+                                     c->last_heartbeat_us + 200000u + CTL_TICK_US + margin, false);
+                break;
+        case CTL_FAULT_ESTOP:
+                /* Keep asking for power during the stop: the latch must
+                 * hold against requests (R45, R46). */
+                c->frozen_request_valid = true;
+                switch (c->step) {
+                case STEP_INSULATION_TEST:
+                        c->frozen_request = (struct codec_message){ .type = CODEC_INSULATION_TEST };
+                        c->frozen_request.u.insulation_test.test_voltage_dv = c->o.test_voltage_dv;
+                        break;
+                case STEP_PRECHARGE:
+                        fill_precharge(&c->frozen_request, c->o.battery_voltage_dv, c->o.precharge_current_da);
+                        break;
+                case STEP_CHARGING:
+                        fill_loop(c, &c->frozen_request, c->req_dv, c->req_da);
+                        break;
+                case STEP_INITIALISING:
+                case STEP_NOT_AVAILABLE:
+                case STEP_WAITING_FOR_PEV:
+                case STEP_NEGOTIATING:
+                case STEP_CCS_AUTHORISATION:
+                case STEP_CONNECTED:
+                case STEP_INSULATION_END:
+                case STEP_WAITING_FOR_CHARGE:
+                case STEP_ENDING_CHARGE:
+                case STEP_WELDING_DETECTION:
+                case STEP_CLOSING:
+                case STEP_COOLDOWN:
+                case STEP_SILENT:
+                case STEP_EMERGENCY:
+                case STEP_ABORT:
+                case STEP_DONE:
+                        c->frozen_request_valid = false;
+                        break;
+                }
+                ctl_log(c, "fault: Emergency_Stop in %s (R45)", ctl_state_name(c->wire_state));
+                start_emergency(c, now, "injected fault");
+                /* At once: one status period and the margin. */
+                ctl_check_expect_off(c, "Emergency_Stop", now, now + CTL_TICK_US + margin, false);
+                break;
+        case CTL_FAULT_INSULATION:
+        case CTL_FAULT_NONE:
+                break;
+        }
+}
+
+static void maybe_fire_fault(struct ctl *c, uint64_t now)
+{
+        if (!fault_holds(c))
+                return;
+        switch (c->step) {
+        case STEP_SILENT:
+        case STEP_EMERGENCY:
+        case STEP_ABORT:
+        case STEP_DONE:
+                return;
+        case STEP_INITIALISING:
+        case STEP_NOT_AVAILABLE:
+        case STEP_WAITING_FOR_PEV:
+        case STEP_NEGOTIATING:
+        case STEP_CCS_AUTHORISATION:
+        case STEP_CONNECTED:
+        case STEP_INSULATION_TEST:
+        case STEP_INSULATION_END:
+        case STEP_PRECHARGE:
+        case STEP_WAITING_FOR_CHARGE:
+        case STEP_CHARGING:
+        case STEP_ENDING_CHARGE:
+        case STEP_WELDING_DETECTION:
+        case STEP_CLOSING:
+        case STEP_COOLDOWN:
+                break;
+        }
+        if (now - c->state_since_us >= fault_delay_us(c))
+                fire_fault(c, now);
+}
+
+/* ---- the steps ---- */
+
+static bool fresh(const struct ctl *c, uint64_t since)
+{
+        return c->st.valid && c->st.t_us >= since;
+}
+
+static void step_initialising(struct ctl *c, uint64_t now)
+{
+        if (in_step(c, now) < ms_us(c->o.init_ms))
+                return;
+        set_step(c, c->o.sequence_flags ? STEP_NOT_AVAILABLE : STEP_WAITING_FOR_PEV, now);
+}
+
+static bool start_authorised(const struct ctl *c)
+{
+        return c->flags_seen && c->flags.start_charge_authorisation;
+}
+
+static void step_not_available(struct ctl *c, uint64_t now)
+{
+        if (!c->step_entered)
+                ctl_log(c, "waiting for Start_Charge_Authorisation = 1 in Sequence_Control (R9)");
+        if (start_authorised(c)) {
+                set_step(c, STEP_WAITING_FOR_PEV, now);
+                return;
+        }
+        if (in_step(c, now) >= ms_us(c->o.auth_timeout_ms))
+                ctl_fail(c, "Start_Charge_Authorisation still 0 after %.1f s: the controller stays Not_Available (R9)",
+                         c->o.auth_timeout_ms / 1000.0);
+}
+
+static void step_waiting(struct ctl *c, uint64_t now)
+{
+        /* R9: a level; withdrawn before the session -> Not_Available. */
+        if (c->o.sequence_flags && !start_authorised(c)) {
+                set_step(c, STEP_NOT_AVAILABLE, now);
+                return;
+        }
+        if (c->sessions_done >= c->sessions_wanted) {
+                if (in_step(c, now) >= ms_us(c->o.after_ms))
+                        set_step(c, STEP_DONE, now);
+                return;
+        }
+        if (in_step(c, now) >= ms_us(c->o.idle_ms)) {
+                if (c->sessions_done > 0)
+                        ctl_log(c, "session %u: an EV plugs in", c->sessions_done + 1);
+                set_step(c, STEP_NEGOTIATING, now);
+        }
+}
+
+static void step_negotiating(struct ctl *c, uint64_t now)
+{
+        if (in_step(c, now) < ms_us(c->o.negotiate_ms))
+                return;
+        if (c->o.external_auth)
+                set_step(c, STEP_CCS_AUTHORISATION, now);
+        else
+                set_step(c, STEP_CONNECTED, now);
+}
+
+static void step_ccs_authorisation(struct ctl *c, uint64_t now)
+{
+        if (!c->step_entered)
+                ctl_log(c, "waiting for CCS_Authorisation_Done = 1 (R11)");
+        if (c->flags_seen && c->flags.ccs_authorisation_done) {
+                if (!c->flags.ccs_authorisation_valid) {
+                        ctl_fail(c, "the power side refused the authorisation (CCS_Authorisation_Valid = 0, R11)");
+                        return;
+                }
+                ctl_log(c, "authorisation valid (R11)");
+                set_step(c, STEP_CONNECTED, now);
+                return;
+        }
+        if (in_step(c, now) >= ms_us(c->o.auth_timeout_ms))
+                ctl_fail(c, "CCS_Authorisation_Done still 0 after %.1f s (R11)", c->o.auth_timeout_ms / 1000.0);
+}
+
+static void step_connected(struct ctl *c, uint64_t now)
+{
+        struct codec_message m;
+
+        if (!c->step_entered) {
+                const struct codec_new_charge_session *n;
+
+                fill_new_charge_session(c, &m);
+                n = &m.u.new_charge_session;
+                ctl_check_window_open(c, now);
+                c->no_enable_until_ncs = false;
+                c->reaction.armed = false;
+                c->power_phase_reached = false;
+                ctl_log(c, "New_Charge_Session: protocol %u, plug %u, EV max %.1f V %.1f A, %u kWh, SoC %u %% (R19)",
+                        n->communication_protocol, n->plug_and_pins, n->ev_maximum_voltage_dv / 10.0,
+                        n->ev_maximum_current_da / 10.0, n->battery_capacity_kwh, n->state_of_charge_pct);
+        }
+        if (c->enabled) {
+                /* R23: one standby right after System_Enable = Allowed. */
+                if (!c->enable_ack_sent) {
+                        send_standby(c);
+                        c->enable_ack_sent = true;
+                }
+                /* R13: with sequence flags, the limits must be final. */
+                if (c->o.sequence_flags && !(c->flags_seen && c->flags.charge_parameters_done)) {
+                        if (in_step(c, now) >= ms_us(c->o.enable_timeout_ms))
+                                ctl_fail(c, "Charge_Parameters_Done still 0 %.1f s after New_Charge_Session (R13)",
+                                         c->o.enable_timeout_ms / 1000.0);
+                        return;
+                }
+                if (!fault_holds(c))
+                        set_step(c, STEP_INSULATION_TEST, now);
+                return;
+        }
+        /* R19: repeated until System_Enable = Allowed. */
+        fill_new_charge_session(c, &m);
+        send(c, &m);
+        if (in_step(c, now) >= ms_us(c->o.enable_timeout_ms))
+                ctl_fail(c, "System_Enable still Not_Allowed %.1f s after New_Charge_Session (R20)",
+                         c->o.enable_timeout_ms / 1000.0);
+}
+
+static void insulation_failed(struct ctl *c, uint64_t now, const char *what)
+{
+        if (c->o.fault != CTL_FAULT_INSULATION) {
+                ctl_fail(c, "insulation test failed: %s (R27, R28)", what);
+                return;
+        }
+        c->insulation_failed = true;
+        ctl_log(c, "insulation test failed as expected: %s", what);
+        snprintf(c->reaction_report, sizeof(c->reaction_report), "insulation test failed: %s", what);
+        start_emergency(c, now, "insulation test failed (R28)");
+        ctl_check_expect_off(c, "the Emergency_Stop after the failed insulation test", now,
+                             now + CTL_TICK_US + ms_us(c->o.margin_ms), true);
+}
+
+static void step_insulation_test(struct ctl *c, uint64_t now)
+{
+        uint16_t test = c->o.test_voltage_dv;
+        /* R27: 100 ohm/V of the test voltage: kOhm >= V / 10. */
+        uint16_t threshold_kohm = (uint16_t)(test / 100u);
+        char what[128];
+
+        if (!c->step_entered) {
+                c->power_phase_reached = true;
+                c->ins_good = 0;
+                c->ins_bad = 0;
+                c->ins_reached = false;
+                c->ins_min_kohm = UINT16_MAX;
+                ctl_log(c, "Insulation_Test at %.1f V: pass with >= %u kOhm for %u iterations once at >= %.1f V (R27)",
+                        test / 10.0, threshold_kohm, c->o.insulation_iterations, test * 0.9 / 10.0);
+        }
+        if (fresh(c, c->step_since_us)) {
+                const struct ctl_status *s = &c->st;
+
+                if (!c->ins_reached && (uint32_t)s->voltage_dv * 10u >= (uint32_t)test * 9u) {
+                        c->ins_reached = true;
+                        if (c->ins_reached_us == 0)
+                                c->ins_reached_us = s->t_us - c->step_since_us;
+                        ctl_log(c, "Present_Voltage %.1f V reached 90 %% of the test voltage after %.2f s",
+                                s->voltage_dv / 10.0, (double)(s->t_us - c->step_since_us) / 1e6);
+                }
+                if (c->ins_reached) {
+                        if (s->insulation_kohm < c->ins_min_kohm)
+                                c->ins_min_kohm = s->insulation_kohm;
+                        if (s->insulation_kohm >= threshold_kohm) {
+                                c->ins_good++;
+                                c->ins_bad = 0;
+                        } else {
+                                c->ins_bad++;
+                                c->ins_good = 0;
+                        }
+                }
+        }
+        if (c->ins_good >= c->o.insulation_iterations && !fault_holds(c)) {
+                if (c->o.fault == CTL_FAULT_INSULATION) {
+                        ctl_fail(c, "the insulation test passed (%u iterations, lowest %u kOhm >= %u kOhm) although an insulation fault was expected",
+                                 c->ins_good, c->ins_min_kohm, threshold_kohm);
+                        return;
+                }
+                ctl_log(c, "insulation test passed: %u iterations, lowest %u kOhm (>= %u kOhm)", c->ins_good,
+                        c->ins_min_kohm, threshold_kohm);
+                set_step(c, STEP_INSULATION_END, now);
+                return;
+        }
+        if (c->ins_bad >= c->o.insulation_iterations) {
+                snprintf(what, sizeof(what), "%u kOhm < %u kOhm for %u iterations at %.1f V", c->st.insulation_kohm,
+                         threshold_kohm, c->ins_bad, c->st.voltage_dv / 10.0);
+                insulation_failed(c, now, what);
+                return;
+        }
+        if (in_step(c, now) >= ms_us(c->o.insulation_timeout_ms)) {
+                if (!c->ins_reached)
+                        snprintf(what, sizeof(what), "timed out after %.1f s, Present_Voltage %.1f V never reached 90 %% of %.1f V",
+                                 c->o.insulation_timeout_ms / 1000.0, c->st.voltage_dv / 10.0, test / 10.0);
+                else
+                        snprintf(what, sizeof(what), "timed out after %.1f s, %u kOhm (threshold %u kOhm)",
+                                 c->o.insulation_timeout_ms / 1000.0, c->st.insulation_kohm, threshold_kohm);
+                insulation_failed(c, now, what);
+                return;
+        }
+        send_insulation_test(c, test);
+}
+
+static void step_insulation_end(struct ctl *c, uint64_t now)
+{
+        if (!c->step_entered)
+                c->end_frames_sent = false;
+        /* R29: repeated while Present_Voltage > 20 V. */
+        if (c->end_frames_sent && fresh(c, c->end_frames_us) && c->st.voltage_dv <= DISCHARGED_VOLTAGE_DV &&
+            !fault_holds(c)) {
+                ctl_log(c, "output at %.1f V %.2f s after the end of the test (R29: <= 20 V)",
+                        c->st.voltage_dv / 10.0, (double)(c->st.t_us - c->step_since_us) / 1e6);
+                /* R30: CHAdeMO closes its contactors now, no precharge. */
+                set_step(c, c->o.protocol == CTL_PROTOCOL_CCS ? STEP_PRECHARGE : STEP_WAITING_FOR_CHARGE, now);
+                return;
+        }
+        if (in_step(c, now) >= ms_us(c->o.discharge_timeout_ms)) {
+                ctl_fail(c, "Present_Voltage still %.1f V %.1f s after the end of the insulation test (R29: <= 20 V)",
+                         c->st.voltage_dv / 10.0, c->o.discharge_timeout_ms / 1000.0);
+                return;
+        }
+        send_insulation_test(c, 0);
+        send_standby(c);
+        if (!c->end_frames_sent) {
+                c->end_frames_sent = true;
+                c->end_frames_us = now;
+        }
+}
+
+static void step_precharge(struct ctl *c, uint64_t now)
+{
+        struct codec_message m;
+        int32_t diff;
+
+        if (!c->step_entered)
+                ctl_log(c, "Precharge to %.1f V, at most %.1f A (R31)", c->o.battery_voltage_dv / 10.0,
+                        c->o.precharge_current_da / 10.0);
+        diff = (int32_t)c->st.voltage_dv - c->o.battery_voltage_dv;
+        if (c->step_ticks > 0 && fresh(c, c->step_since_us) && diff <= PRECHARGE_WINDOW_DV &&
+            diff >= -PRECHARGE_WINDOW_DV && !fault_holds(c)) {
+                /* R33: the EV closes its contactors; one Precharge with
+                 * 0 A, then one standby. */
+                ctl_log(c, "precharge done at %.1f V after %.2f s; the EV closes its contactors (R33)",
+                        c->st.voltage_dv / 10.0, (double)in_step(c, now) / 1e6);
+                fill_precharge(&m, c->o.battery_voltage_dv, 0);
+                send(c, &m);
+                send_standby(c);
+                set_step(c, STEP_WAITING_FOR_CHARGE, now);
+                return;
+        }
+        if (in_step(c, now) >= ms_us(c->o.precharge_timeout_ms)) {
+                ctl_fail(c, "precharge: Present_Voltage %.1f V not within 20 V of %.1f V after %.1f s (R33)",
+                         c->st.voltage_dv / 10.0, c->o.battery_voltage_dv / 10.0,
+                         c->o.precharge_timeout_ms / 1000.0);
+                return;
+        }
+        fill_precharge(&m, c->o.battery_voltage_dv, c->o.precharge_current_da);
+        send(c, &m);
+}
+
+static void step_waiting_for_charge(struct ctl *c, uint64_t now)
+{
+        if (!c->step_entered) {
+                /* R35: once each. */
+                send_charge_status(c, CODEC_CHARGE_STARTED);
+                send_standby(c);
+        }
+        if (in_step(c, now) >= ms_us(c->o.wait_charge_ms) && !fault_holds(c))
+                set_step(c, STEP_CHARGING, now);
+}
+
+/* The current profile: ramp to A over the first quarter, hold A, step to
+ * B, step to C (R37: steps without ramps). */
+static int16_t profile_da(const struct ctl *c, uint64_t t)
+{
+        uint64_t q = ms_us(c->o.charge_ms) / 4;
+
+        if (t < q)
+                return (int16_t)((uint64_t)c->o.profile_da[0] * t / q);
+        if (t < 2 * q)
+                return (int16_t)c->o.profile_da[0];
+        if (t < 3 * q)
+                return (int16_t)c->o.profile_da[1];
+        return (int16_t)c->o.profile_da[2];
+}
+
+static void step_charging(struct ctl *c, uint64_t now)
+{
+        uint64_t t = in_step(c, now);
+        int16_t want;
+        int quarter;
+        bool due;
+
+        if (!c->step_entered) {
+                uint64_t q = ms_us(c->o.charge_ms) / 4;
+                uint64_t room;
+
+                c->charge_start_us = now;
+                c->req_da = 0;
+                c->prev_req_da = 0;
+                c->req_dv = 0;
+                c->req_change_us = now;
+                c->loop_sent = false;
+                c->charge_quarter = 0;
+                c->gap_done = false;
+                c->gap_start_us = 0;
+                c->gap_end_us = 0;
+                /* R38: one long pause of the CCS loop, inside the plateau
+                 * at B, after the settling time, shortened to fit. */
+                if (c->o.protocol == CTL_PROTOCOL_CCS && c->o.ccs_gap_ms > 0) {
+                        uint64_t start = 2 * q + q / 4;
+                        uint64_t len = ms_us(c->o.ccs_gap_ms);
+
+                        room = 3 * q > start + CTL_TICK_US ? 3 * q - start - CTL_TICK_US : 0;
+                        if (len > room)
+                                len = room;
+                        if (len >= 2 * CTL_TICK_US) {
+                                c->gap_start_us = now + start;
+                                c->gap_end_us = now + start + len;
+                        }
+                }
+                ctl_log(c, "Charging_Loop at %.1f V: ramp to %.1f A, then %.1f A, then %.1f A over %.1f s (%s)",
+                        c->o.charge_voltage_dv / 10.0, c->o.profile_da[0] / 10.0, c->o.profile_da[1] / 10.0,
+                        c->o.profile_da[2] / 10.0, c->o.charge_ms / 1000.0,
+                        c->o.protocol == CTL_PROTOCOL_CCS ? "CCS: the EV sets the pace" : "CHAdeMO: every 100 ms");
+        }
+        /* R14: the power side's stop button asks for a normal end. */
+        if (c->user_stop_seen && c->o.sequence_flags) {
+                c->user_stop_seen = false;
+                ctl_log(c, "User_Stop_Button pressed: normal end of charge (R14)");
+                set_step(c, STEP_ENDING_CHARGE, now);
+                return;
+        }
+        if (t >= ms_us(c->o.charge_ms) && !fault_holds(c)) {
+                if (c->o.expect_shutdown && c->o.shutdown_state == CODEC_STATE_CHARGING && !c->shutdown_seen) {
+                        ctl_fail(c, "System_Enable stayed Allowed through Charging although a shutdown was expected");
+                        return;
+                }
+                set_step(c, STEP_ENDING_CHARGE, now);
+                return;
+        }
+
+        want = profile_da(c, t);
+        quarter = (int)(t / (ms_us(c->o.charge_ms) / 4));
+        if (quarter != c->charge_quarter && quarter >= 1 && quarter <= 3) {
+                c->charge_quarter = quarter;
+                ctl_log(c, "requesting %.1f A at %.1f V", want / 10.0, c->o.charge_voltage_dv / 10.0);
+        }
+        if (c->o.protocol == CTL_PROTOCOL_CHADEMO) {
+                due = true;
+        } else if (c->gap_start_us && now >= c->gap_start_us && now < c->gap_end_us) {
+                if (!c->gap_done) {
+                        c->gap_done = true;
+                        ctl_log(c, "the EV pauses its requests for %.1f s; the power side must hold %.1f A (R38)",
+                                (double)(c->gap_end_us - c->gap_start_us) / 1e6, c->req_da / 10.0);
+                }
+                due = false;
+        } else {
+                due = !c->loop_sent || want != c->req_da ||
+                      now - c->loop_sent_us >= ms_us(c->o.loop_period_ms);
+        }
+        if (due) {
+                struct codec_message m;
+
+                fill_loop(c, &m, c->o.charge_voltage_dv, want);
+                send(c, &m);
+                c->loop_sent = true;
+                c->loop_sent_us = now;
+                ctl_check_request(c, want, c->o.charge_voltage_dv, now);
+        }
+}
+
+static void step_ending_charge(struct ctl *c, uint64_t now)
+{
+        int16_t limit = c->o.protocol == CTL_PROTOCOL_CCS ? END_CURRENT_CCS_DA : END_CURRENT_CHADEMO_DA;
+
+        if (!c->step_entered) {
+                /* R41: once each. */
+                send_charge_status(c, CODEC_CHARGE_STOPPED);
+                send_standby(c);
+                ctl_check_request(c, 0, 0, now);
+                return;
+        }
+        if (fresh(c, c->step_since_us) && c->st.current_da <= limit && c->st.current_da >= -limit &&
+            !fault_holds(c)) {
+                ctl_log(c, "current down to %.1f A %.2f s after Charge_Stopped (R41: <= %.0f A)",
+                        c->st.current_da / 10.0, (double)(c->st.t_us - c->step_since_us) / 1e6, limit / 10.0);
+                set_step(c, c->o.welding ? STEP_WELDING_DETECTION : STEP_CLOSING, now);
+                return;
+        }
+        if (in_step(c, now) >= ms_us(c->o.end_timeout_ms))
+                ctl_fail(c, "Present_Current still %.1f A %.1f s after Charge_Stopped (R41: <= %.0f A)",
+                         c->st.current_da / 10.0, c->o.end_timeout_ms / 1000.0, limit / 10.0);
+}
+
+static void step_welding(struct ctl *c, uint64_t now)
+{
+        /* R42: nothing to send; the status must keep coming (gap check). */
+        if (in_step(c, now) >= ms_us(c->o.welding_ms) && !fault_holds(c))
+                set_step(c, STEP_CLOSING, now);
+}
+
+static void finish_session(struct ctl *c, uint64_t now, uint8_t how)
+{
+        send_session_finished(c, how);
+        ctl_check_window_close(c, now);
+        c->sessions_done++;
+        ctl_log(c, "Charge_Session_Finished (%s): session %u over (R44)",
+                how == CODEC_FINISHED_CLEAN_STOP ? "Clean_Stop" : "Rushed_Stop", c->sessions_done);
+}
+
+static void step_closing(struct ctl *c, uint64_t now)
+{
+        if (c->o.protocol == CTL_PROTOCOL_CHADEMO) {
+                /* R43: the connector unlocks at <= 10 V. */
+                if (!(fresh(c, c->step_since_us) && c->st.voltage_dv <= UNLOCK_VOLTAGE_DV)) {
+                        if (in_step(c, now) >= ms_us(c->o.unlock_timeout_ms))
+                                ctl_fail(c, "Present_Voltage still %.1f V %.1f s into Closing_Communication: the CHAdeMO connector stays locked (R43: <= 10 V)",
+                                         c->st.voltage_dv / 10.0, c->o.unlock_timeout_ms / 1000.0);
+                        return;
+                }
+                ctl_log(c, "output at %.1f V: the connector unlocks (R43)", c->st.voltage_dv / 10.0);
+        }
+        if (fault_holds(c))
+                return;
+        finish_session(c, now, CODEC_FINISHED_CLEAN_STOP);
+        set_step(c, STEP_COOLDOWN, now);
+}
+
+static void step_cooldown(struct ctl *c, uint64_t now)
+{
+        if (in_step(c, now) < ms_us(c->o.cooldown_ms))
+                return;
+        if (c->estop_active) {
+                /* R46: the controller passes through a state that
+                 * re-evaluates the stop; the cause is gone. */
+                c->estop_active = false;
+                ctl_log(c, "Emergency_Stop frames stop (%llu sent, R46)", (unsigned long long)c->estop_count);
+        }
+        set_step(c, STEP_WAITING_FOR_PEV, now);
+}
+
+static void step_silent(struct ctl *c, uint64_t now)
+{
+        if (in_step(c, now) < ms_us(c->o.silence_ms))
+                return;
+        /* Back, as after a restart, outside any session: the power side
+         * closes its window and keeps System_Enable at 0 until a new
+         * New_Charge_Session. */
+        ctl_log(c, "the controller is back after %.1f s of silence", (double)in_step(c, now) / 1e6);
+        ctl_check_window_close(c, now);
+        c->sessions_done++;
+        c->no_enable_until_ncs = true;
+        set_step(c, STEP_WAITING_FOR_PEV, now);
+}
+
+static void step_emergency(struct ctl *c, uint64_t now)
+{
+        const struct ctl_reaction *re = &c->reaction;
+
+        if (c->frozen_request_valid)
+                send(c, &c->frozen_request);
+        if (in_step(c, now) < ms_us(c->o.estop_ms))
+                return;
+        /* Wait for the reaction's own deadlines rather than end the
+         * session under them. */
+        if (re->armed && (!re->confirmed || (re->need_discharge && !re->discharged)))
+                return;
+        c->no_enable_until_ncs = true;
+        finish_session(c, now, CODEC_FINISHED_RUSHED_STOP);
+        set_step(c, STEP_COOLDOWN, now);
+}
+
+static void step_abort(struct ctl *c, uint64_t now)
+{
+        if (!c->step_entered) {
+                if (c->power_phase_reached)
+                        send_standby(c);
+                if (c->window_open)
+                        finish_session(c, now, CODEC_FINISHED_RUSHED_STOP);
+        }
+        if (c->step_ticks == ABORT_CLOSING_TICKS)
+                c->wire_state = CODEC_STATE_WAITING_FOR_PEV;
+        if (c->step_ticks >= ABORT_CLOSING_TICKS + ABORT_WAITING_TICKS)
+                set_step(c, STEP_DONE, now);
+}
+
+/* ---- entry points ---- */
+
+void ctl_flow_start(struct ctl *c)
+{
+        uint64_t now = ctl_now_us();
+
+        c->sessions_wanted = 1;
+        c->step = STEP_INITIALISING;
+        c->step_since_us = now;
+        c->state_since_us = now;
+        c->wire_state = CODEC_STATE_INITIALISING;
+        c->last_print_us = now;
+        ctl_log(c, "seccsim session: pistol %u on %s, %s%s", c->o.pistol, c->o.ifname,
+                c->o.protocol == CTL_PROTOCOL_CCS ? "CCS" : "CHAdeMO",
+                c->o.sequence_flags ? ", sequence flags" : "");
+        ctl_log(c, "state %s (%u)", ctl_state_name(c->wire_state), c->wire_state);
+}
+
+bool ctl_flow_finished(const struct ctl *c)
+{
+        return c->step == STEP_DONE;
+}
+
+void ctl_flow_abort(struct ctl *c, uint64_t now)
+{
+        if (c->step == STEP_ABORT || c->step == STEP_DONE)
+                return;
+        c->estop_active = false;
+        if (c->step == STEP_CHARGING)
+                c->charge_time_us += now - c->step_since_us;
+        c->step = STEP_ABORT;
+        c->step_since_us = now;
+        c->step_entered = false;
+        c->step_ticks = 0;
+        if (c->wire_state != CODEC_STATE_CLOSING_COMMUNICATION) {
+                c->wire_state = CODEC_STATE_CLOSING_COMMUNICATION;
+                ctl_log(c, "clean-up: state %s, requests stopped", ctl_state_name(c->wire_state));
+        }
+}
+
+void ctl_flow_tick(struct ctl *c, uint64_t now)
+{
+        enum ctl_step step = c->step;
+        bool ours = step != STEP_SILENT && step != STEP_DONE;
+
+        if (step == STEP_DONE)
+                return;
+        /* R1: the heartbeat first, every 100 ms. */
+        if (ours)
+                send_heartbeat(c, c->wire_state, now);
+        /* R45: repeated every 100 ms while the stop lasts (the first one
+         * went out when it started). */
+        if (c->estop_active)
+                send_estop(c, now);
+        if (!c->failed) {
+                if (c->o.wrong_pistol)
+                        send_other_pistol(c);
+                if (c->o.malformed && ours)
+                        send_malformed(c);
+        }
+
+        /* --expect-shutdown: the controller answers a System_Enable = 0
+         * during charging with its own emergency stop (R22, R47). */
+        if (c->shutdown_seen && !c->estop_active && !c->failed && step != STEP_ABORT) {
+                start_emergency(c, now, "System_Enable = Not_Allowed during the power phase (R22)");
+                return;
+        }
+        maybe_fire_fault(c, now);
+        if (c->step != step) {
+                /* The fault took over: its step starts with the next tick. */
+                return;
+        }
+
+        switch (c->step) {
+        case STEP_INITIALISING:
+                step_initialising(c, now);
+                break;
+        case STEP_NOT_AVAILABLE:
+                step_not_available(c, now);
+                break;
+        case STEP_WAITING_FOR_PEV:
+                step_waiting(c, now);
+                break;
+        case STEP_NEGOTIATING:
+                step_negotiating(c, now);
+                break;
+        case STEP_CCS_AUTHORISATION:
+                step_ccs_authorisation(c, now);
+                break;
+        case STEP_CONNECTED:
+                step_connected(c, now);
+                break;
+        case STEP_INSULATION_TEST:
+                step_insulation_test(c, now);
+                break;
+        case STEP_INSULATION_END:
+                step_insulation_end(c, now);
+                break;
+        case STEP_PRECHARGE:
+                step_precharge(c, now);
+                break;
+        case STEP_WAITING_FOR_CHARGE:
+                step_waiting_for_charge(c, now);
+                break;
+        case STEP_CHARGING:
+                step_charging(c, now);
+                break;
+        case STEP_ENDING_CHARGE:
+                step_ending_charge(c, now);
+                break;
+        case STEP_WELDING_DETECTION:
+                step_welding(c, now);
+                break;
+        case STEP_CLOSING:
+                step_closing(c, now);
+                break;
+        case STEP_COOLDOWN:
+                step_cooldown(c, now);
+                break;
+        case STEP_SILENT:
+                step_silent(c, now);
+                break;
+        case STEP_EMERGENCY:
+                step_emergency(c, now);
+                break;
+        case STEP_ABORT:
+                step_abort(c, now);
+                break;
+        case STEP_DONE:
+                break;
+        }
+        if (c->step == step) {
+                c->step_entered = true;
+                c->step_ticks++;
+        }
+
+        if (c->o.print_ms > 0 && now - c->last_print_us >= ms_us(c->o.print_ms) &&
+            (c->window_open || c->step == STEP_SILENT || c->step == STEP_EMERGENCY)) {
+                c->last_print_us = now;
+                ctl_print_measurement(c, now);
+        }
+}
