@@ -987,7 +987,8 @@ void ctl_flow_tick(struct ctl *c, uint64_t now)
 
         /* --expect-shutdown: the controller answers a System_Enable = 0
          * during charging with its own emergency stop (R22, R47). */
-        if (c->shutdown_seen && !c->estop_active && !c->failed && step != STEP_ABORT) {
+        if (c->shutdown_seen && !c->shutdown_answered && !c->failed) {
+                c->shutdown_answered = true;
                 start_emergency(c, now, "System_Enable = Not_Allowed during the power phase (R22)");
                 return;
         }

@@ -276,6 +276,7 @@ struct ctl {
         struct ctl_reaction reaction;
         char reaction_report[CTL_REASON_MAX];
         bool shutdown_seen;             /* --expect-shutdown: System_Enable went 0 */
+        bool shutdown_answered;         /* and the controller's Emergency_Stop began */
         uint64_t shutdown_us;
         bool insulation_failed;         /* --fault insulation: the test failed as expected */
         uint8_t frozen_state;           /* state kept during STEP_EMERGENCY */
