@@ -393,7 +393,7 @@ static const struct option long_options[] = {
         { NULL, 0, NULL, 0 },
 };
 
-static int parse_fault(const char *s, struct ctl_options *o, bool *state_given)
+static int parse_fault(const char *s, struct ctl_options *o)
 {
         const char *at = strchr(s, '@');
         size_t n = at ? (size_t)(at - s) : strlen(s);
@@ -413,7 +413,6 @@ static int parse_fault(const char *s, struct ctl_options *o, bool *state_given)
                 return 0;
         if (o->fault == CTL_FAULT_INSULATION)
                 return usage_error("--fault insulation takes no state (it is the insulation test)");
-        *state_given = true;
         return parse_state("--fault", at + 1, &o->fault_state);
 }
 
@@ -440,7 +439,7 @@ static int parse_profile(const char *s, struct ctl_options *o)
 }
 
 /* Cross-checks once every option is known. */
-static int options_check(struct ctl_options *o, bool loop_period_given, bool fault_state_given)
+static int options_check(struct ctl_options *o, bool loop_period_given)
 {
         bool chademo = o->protocol == CTL_PROTOCOL_CHADEMO;
         uint64_t hb_deadline_ms;
@@ -495,7 +494,6 @@ static int options_check(struct ctl_options *o, bool loop_period_given, bool fau
                 if (!o->welding && o->fault_state == CODEC_STATE_WELDING_DETECTION)
                         return usage_error("--fault: Welding_Detection is skipped (--no-welding)");
         }
-        (void)fault_state_given;
         if (o->fault == CTL_FAULT_HEARTBEAT_STOP) {
                 /* R1 200 ms + one status period + the margin, and some time
                  * to see the converter stay off. */
@@ -529,7 +527,7 @@ static int options_check(struct ctl_options *o, bool loop_period_given, bool fau
 /* 0, -EINVAL (usage error, reported), or 1 for --help. */
 static int parse_options(int argc, char **argv, struct ctl_options *o)
 {
-        bool loop_period_given = false, fault_state_given = false;
+        bool loop_period_given = false;
         unsigned long u;
         uint32_t ms;
         int opt, r = 0;
@@ -687,7 +685,7 @@ static int parse_options(int argc, char **argv, struct ctl_options *o)
                         break;
                 }
                 case OPT_FAULT:
-                        r = parse_fault(a, o, &fault_state_given);
+                        r = parse_fault(a, o);
                         break;
                 case OPT_FAULT_DELAY:
                         r = parse_duration("--fault-delay", a, 1, &ms);
@@ -743,7 +741,7 @@ static int parse_options(int argc, char **argv, struct ctl_options *o)
         }
         if (optind < argc)
                 return usage_error("unexpected argument '%s'", argv[optind]);
-        return options_check(o, loop_period_given, fault_state_given);
+        return options_check(o, loop_period_given);
 }
 
 /* ---- the loop ---- */

@@ -154,9 +154,12 @@ static void check_charging(struct ctl *c, const struct ctl_status *s)
         if (abs(dev) > abs(c->worst_follow_da))
                 c->worst_follow_da = abs(dev);
         if (abs(dev) > c->o.current_tolerance_da) {
-                ctl_fail(c, "Present_Current %.1f A does not follow the request %.1f A: expected %.1f A +- %.1f A, %.1f s after the last change (R36)",
+                ctl_fail(c, "Present_Current %.1f A does not follow the request %.1f A: expected %.1f A +- %.1f A, %.1f s after the last change (R36)%s",
                          s->current_da / 10.0, c->req_da / 10.0, expected / 10.0,
-                         c->o.current_tolerance_da / 10.0, (double)since_change / 1e6);
+                         c->o.current_tolerance_da / 10.0, (double)since_change / 1e6,
+                         dev < 0 && c->o.charger_power_w == 0
+                                 ? "; a charger limited by its power needs --charger-power"
+                                 : "");
                 return;
         }
         if (s->voltage_dv + c->o.voltage_tolerance_dv < c->o.battery_voltage_dv ||
