@@ -67,9 +67,9 @@ check syntax 78 "syntax\\.conf:5: syntax error"
 printf '%s\nmax_current = 100\n' "$limits" >"$TEST_TMP/twice.conf"
 check twice 78 "twice\\.conf:5: limits\\.max_current: set twice \\(first on line 3\\)$"
 
-# --- reserved backends are refused clearly
-printf '%s\n[converter]\nbackend = modbus-rtu\n' "$limits" >"$TEST_TMP/backend.conf"
-check backend 78 "backend\\.conf:6: converter\\.backend: 'modbus-rtu' is not available in this build yet"
+# --- an unknown backend, with the known ones
+printf '%s\n[converter]\nbackend = canopen\n' "$limits" >"$TEST_TMP/backend.conf"
+check backend 78 "backend\\.conf:6: converter\\.backend: unknown backend 'canopen' \\(known: sim, modbus-rtu, modbus-tcp\\)$"
 
 # --- a [sim] key goes to the simulated converter's own checks
 printf '%s\n[sim]\nno_such_sim_key = 1\n' "$limits" >"$TEST_TMP/sim.conf"
