@@ -95,6 +95,7 @@ struct session_status {
         bool system_enable;                     /* value currently reported */
         enum session_fault fault;               /* NONE when healthy */
         bool emergency_stop_latched;
+        bool emergency_stop_active;             /* Emergency_Stop frames still coming (R46) */
         uint8_t emergency_stop_origin;
         bool charge_started;                    /* Charge_Status_Change seen in this session */
         struct codec_new_charge_session ev;     /* last New_Charge_Session of this session */
@@ -108,50 +109,85 @@ struct session_status {
         struct session_counters counters;
 };
 
+/* Private: where the session stands, as far as the discharge decision of a
+ * standby goes (R24, R29, R34, R42/R43).  See doc/session.md. */
+enum session_phase {
+        SESSION_PHASE_IDLE,             /* window open, before the insulation test */
+        SESSION_PHASE_INSULATION,       /* insulation test running (R26) */
+        SESSION_PHASE_POST_INSULATION,  /* test ended: bring the output to <= 20 V (R29) */
+        SESSION_PHASE_BATTERY,          /* precharge onwards: a battery may be on the output (R24, R34) */
+        SESSION_PHASE_ENDING,           /* welding detection / closing: lower the output (R42, R43) */
+};
+
 /* Private state: embed it, never touch its fields from outside the core. */
 struct session {
         struct session_config cfg;
         struct session_callbacks cb;
-        struct power_limits dynamic;            /* operator limits, clamped to cfg.limits */
-        struct power_limits effective;
+        struct power_limits dynamic;            /* operator limits (0 = none) */
+        struct power_limits effective;          /* limits in force */
 
-        uint64_t now_us;
+        uint64_t now_us;                        /* latest time seen */
+
+        /* R1 controller supervision */
         uint64_t last_heartbeat_us;
-        bool heartbeat_seen;
         bool controller_alive;
+        bool controller_state_known;
         uint8_t controller_state;
+        bool controller_up;                     /* left Initialising (E.8, R17) */
 
+        /* R2 Power_Modules_Status window */
         bool in_session;
-        bool system_enable;
+        uint64_t session_start_us;
+        bool session_state_seen;                /* a state 3..10/13 seen in this window */
+        enum session_phase phase;
+        uint64_t next_status_us;
+        bool system_enable;                     /* last value reported */
+
+        /* latches */
         enum session_fault fault;               /* latched until a new session */
-        bool estop_latched;
+        bool estop_latched;                     /* R45/R46 */
+        bool estop_active;                      /* Emergency_Stop frames still coming */
         uint8_t estop_origin;
         uint64_t last_estop_us;
-        bool insulation_test_done;
-        bool charge_started;
         bool shutting_down;
+
+        bool charge_started;
         struct codec_new_charge_session ev;
 
+        /* last power request received (status only) */
         enum session_request request;
         uint16_t request_voltage_dv;
         int16_t request_current_da;
-        struct power_command command;
-        bool command_valid;
+
+        struct power_command target;            /* wanted, before limits and ramp */
+        struct power_command command;           /* in force, as last issued */
+        bool command_issued;
+
+        /* R37 current ramp */
+        bool ramp_pending;
+        bool ramp_stepped;
+        uint64_t ramp_last_step_us;
+
         struct power_measurement meas;
         bool meas_valid;
 
-        uint64_t next_status_us;
-
-        struct codec_sequence_control flags;
-        bool flags_sent;
-        bool flags_dirty;
+        /* Sequence_Control (R6..R14) */
+        struct codec_sequence_control flags;    /* content in force */
+        struct codec_sequence_control flags_last_sent;
+        bool flags_sent;                        /* since the controller left Initialising */
         uint64_t last_flags_us;
-        uint64_t user_stop_release_us;          /* 0 = not pressed */
+        bool user_stop_held;
+        uint64_t user_stop_release_us;
+        bool chademo_start_held;
         uint64_t chademo_start_release_us;
 
-        bool limits_dirty;
-        bool limits_sent;
+        /* Power_Modules_Limits (R15..R18) */
+        bool limits_pending;
+        bool limits_ever_sent;
+        bool limits_sent_in_session;            /* drives an AUTO Charge_Parameters_Done */
         uint64_t last_limits_us;
+        uint16_t limits_sent_voltage_dv;
+        int16_t limits_sent_current_da;
 
         struct session_counters counters;
 };
@@ -189,7 +225,9 @@ uint64_t session_next_deadline(const struct session *s);
 int session_set_start_authorisation(struct session *s, bool allowed, uint64_t now_us);
 int session_set_ccs_authorisation(struct session *s, bool valid, uint64_t now_us);
 int session_set_charge_parameters_done(struct session *s, bool done, uint64_t now_us);
-/* Edge flags (R10): 0, or -EBUSY while the previous press is still held. */
+/* Edge flags (R10): 0, or -EBUSY while the previous press is still held,
+ * -ENOTSUP when use_sequence_flags is false, -EAGAIN while the controller
+ * has not left Initialising (the press could not be signalled). */
 int session_press_user_stop(struct session *s, uint64_t now_us);
 int session_press_chademo_start(struct session *s, uint64_t now_us);
 

@@ -1,3 +1,1197 @@
 /* SPDX-License-Identifier: MIT */
-/* placeholder: being written */
-typedef int seccbridge_placeholder_session;
+/*
+ * Power-side session state machine, ADVANTICS Generic EVSE CAN interface v2
+ * (message set of database v2.7).  Rule numbers (R1..R47, E.x) refer to the
+ * protocol summary; doc/session.md describes the design.
+ *
+ * Every entry point follows the same three steps:
+ *   1. run_timers(): what fell due up to `now` (heartbeat timeout, E-stop
+ *      quiet time, button release), so that deadlines are exact whatever the
+ *      shell's timer latency;
+ *   2. the event itself, which only changes state (target command, latches,
+ *      flags, window);
+ *   3. settle(): derive the converter command from that state (clamped,
+ *      ramped, issued only on change) and send whatever frames are due.
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <string.h>
+
+#include "seccbridge/limits.h"
+#include "seccbridge/session.h"
+
+#define MS 1000u
+
+/* ---- small helpers ---- */
+
+static uint64_t add_sat(uint64_t a, uint64_t b)
+{
+        return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+
+static uint64_t min_u64(uint64_t a, uint64_t b)
+{
+        return a < b ? a : b;
+}
+
+static bool command_equal(const struct power_command *a, const struct power_command *b)
+{
+        return a->mode == b->mode && a->voltage_dv == b->voltage_dv &&
+               a->current_da == b->current_da && a->discharge == b->discharge;
+}
+
+static bool flags_equal(const struct codec_sequence_control *a,
+                        const struct codec_sequence_control *b)
+{
+        return a->start_charge_authorisation == b->start_charge_authorisation &&
+               a->chademo_start_button == b->chademo_start_button &&
+               a->ccs_authorisation_done == b->ccs_authorisation_done &&
+               a->ccs_authorisation_valid == b->ccs_authorisation_valid &&
+               a->charge_parameters_done == b->charge_parameters_done &&
+               a->user_stop_button == b->user_stop_button;
+}
+
+/* States before a session: the window is closed there (R2, E.10). */
+static bool state_is_pre_session(uint8_t state)
+{
+        return state == CODEC_STATE_INITIALISING || state == CODEC_STATE_WAITING_FOR_PEV ||
+               state == CODEC_STATE_NEGOTIATING_CONNECTION ||
+               state == CODEC_STATE_CCS_AUTHORISATION_PROCESS ||
+               state == CODEC_STATE_NOT_AVAILABLE;
+}
+
+static bool state_is_session(uint8_t state)
+{
+        return (state >= CODEC_STATE_CONNECTED_WITH_FULL_INFO &&
+                state <= CODEC_STATE_CLOSING_COMMUNICATION) ||
+               state == CODEC_STATE_CHARGE_PAUSE;
+}
+
+/* E.28: the controller state in which a power function may be started.  One
+ * state earlier is accepted as well, because the request can arrive just
+ * before the status frame announcing the new state. */
+static bool state_fits(enum power_mode mode, uint8_t state)
+{
+        switch (mode) {
+        case POWER_OFF:
+        case POWER_STANDBY:
+                return true;
+        case POWER_INSULATION_TEST:
+                return state == CODEC_STATE_CONNECTED_WITH_FULL_INFO ||
+                       state == CODEC_STATE_INSULATION_TEST;
+        case POWER_PRECHARGE:
+                return state == CODEC_STATE_INSULATION_TEST || state == CODEC_STATE_PRECHARGE;
+        case POWER_CHARGE:
+                return state == CODEC_STATE_PRECHARGE ||
+                       state == CODEC_STATE_WAITING_FOR_CHARGE ||
+                       state == CODEC_STATE_CHARGING || state == CODEC_STATE_CHARGE_PAUSE;
+        }
+        return false;
+}
+
+static bool session_is_chademo(const struct session *s)
+{
+        return s->ev.plug_and_pins == CODEC_PLUG_CHADEMO ||
+               s->ev.communication_protocol == CODEC_PROTOCOL_CHADEMO_V0_9 ||
+               s->ev.communication_protocol == CODEC_PROTOCOL_CHADEMO_V1_0_V1_1_V1_2 ||
+               s->ev.communication_protocol == CODEC_PROTOCOL_CHADEMO_V2_0;
+}
+
+/* ---- config ---- */
+
+void session_config_defaults(struct session_config *cfg)
+{
+        memset(cfg, 0, sizeof(*cfg));
+        cfg->pistol = 1;
+        cfg->controller_timeout_us = 200 * MS;
+        cfg->status_period_us = 100 * MS;
+        cfg->limits_min_interval_us = 100 * MS;
+        cfg->sequence_resend_us = 1000 * MS;
+        cfg->button_hold_us = 300 * MS;
+        cfg->estop_release_us = 1000 * MS;
+        cfg->current_ramp_da_per_s = 2000;
+        cfg->ramp_step_us = 100 * MS;
+        cfg->use_sequence_flags = true;
+        cfg->start_authorisation = SESSION_FLAG_AUTO;
+        cfg->ccs_authorisation = SESSION_FLAG_AUTO;
+        cfg->charge_parameters = SESSION_FLAG_AUTO;
+        cfg->insulation_min_ohm_per_volt = 100;
+}
+
+static bool flag_source_valid(enum session_flag_source src)
+{
+        switch (src) {
+        case SESSION_FLAG_AUTO:
+        case SESSION_FLAG_EXTERNAL:
+                return true;
+        }
+        return false;
+}
+
+int session_config_check(const struct session_config *cfg)
+{
+        if (!cfg)
+                return -EINVAL;
+        if (cfg->pistol < CODEC_PISTOL_MIN || cfg->pistol > CODEC_PISTOL_MAX)
+                return -EINVAL;
+        if (limits_check(&cfg->limits) < 0)
+                return -EINVAL;
+        if (cfg->controller_timeout_us == 0 || cfg->status_period_us == 0 ||
+            cfg->button_hold_us == 0 || cfg->estop_release_us == 0)
+                return -EINVAL;
+        /* R15: never more often than every 100 ms. */
+        if (cfg->limits_min_interval_us < 100 * MS)
+                return -EINVAL;
+        if (cfg->current_ramp_da_per_s > 0 && cfg->ramp_step_us == 0)
+                return -EINVAL;
+        if (!flag_source_valid(cfg->start_authorisation) ||
+            !flag_source_valid(cfg->ccs_authorisation) ||
+            !flag_source_valid(cfg->charge_parameters))
+                return -EINVAL;
+        /* R40 cannot be switched off. */
+        if (cfg->insulation_min_ohm_per_volt == 0)
+                return -EINVAL;
+        return 0;
+}
+
+/* ---- output ---- */
+
+static void tx(struct session *s, const struct codec_message *msg)
+{
+        struct codec_frame frame;
+
+        if (codec_encode(msg, s->cfg.pistol, &frame) < 0)
+                return;
+        s->counters.frames_out++;
+        s->cb.tx_frame(&frame, s->cb.userdata);
+}
+
+static void issue_command(struct session *s, const struct power_command *cmd)
+{
+        if (s->command_issued && command_equal(&s->command, cmd))
+                return;
+        s->command = *cmd;
+        s->command_issued = true;
+        s->cb.power_command(&s->command, s->cb.userdata);
+}
+
+/* ---- System_Enable (R19..R22) ---- */
+
+static bool forced_off(const struct session *s)
+{
+        return s->shutting_down || s->fault != SESSION_FAULT_NONE || s->estop_latched ||
+               !s->in_session;
+}
+
+static bool system_enable_allowed(const struct session *s)
+{
+        return !forced_off(s) && s->controller_alive && s->meas_valid && s->meas.link_ok &&
+               s->meas.ready && !s->meas.fault;
+}
+
+/* ---- the converter command ---- */
+
+static void set_target(struct session *s, enum power_mode mode, uint16_t voltage_dv,
+                       uint16_t current_da, bool discharge)
+{
+        if (forced_off(s) && mode != POWER_OFF)
+                return;
+        s->target = (struct power_command){
+                .mode = mode,
+                .voltage_dv = voltage_dv,
+                .current_da = current_da,
+                .discharge = discharge,
+        };
+}
+
+static bool standby_discharges(const struct session *s)
+{
+        switch (s->phase) {
+        case SESSION_PHASE_IDLE:
+        case SESSION_PHASE_BATTERY:
+                /* R24, R34: a battery may be on the output; leave it alone. */
+                return false;
+        case SESSION_PHASE_INSULATION:
+        case SESSION_PHASE_POST_INSULATION:
+                /* R29: bring the output to <= 20 V after the test. */
+                return true;
+        case SESSION_PHASE_ENDING:
+                /* R42/R43: lower the output for the unlock (<= 10 V CHAdeMO). */
+                return true;
+        }
+        return true;
+}
+
+static void set_standby(struct session *s)
+{
+        set_target(s, POWER_STANDBY, 0, 0, standby_discharges(s));
+}
+
+static void latch_fault(struct session *s, enum session_fault fault)
+{
+        if (s->fault == SESSION_FAULT_NONE || fault == SESSION_FAULT_SHUTDOWN)
+                s->fault = fault;
+        set_target(s, POWER_OFF, 0, 0, true);
+}
+
+static uint16_t ramp_step_da(const struct session *s)
+{
+        uint64_t step = (uint64_t)s->cfg.current_ramp_da_per_s * s->cfg.ramp_step_us / 1000000u;
+
+        if (step == 0)
+                return 1;
+        return step > UINT16_MAX ? UINT16_MAX : (uint16_t)step;
+}
+
+/* Derive the command from the target: forced OFF, clamped to the limits in
+ * force, current ramped up (R37); issued only when it changes. */
+static void update_command(struct session *s, uint64_t now)
+{
+        struct power_command want = s->target;
+
+        if (forced_off(s))
+                want = (struct power_command){ .mode = POWER_OFF, .discharge = true };
+        limits_clamp(&s->effective, &want, &want);
+
+        s->ramp_pending = false;
+        if (want.mode == POWER_CHARGE && s->cfg.current_ramp_da_per_s > 0) {
+                uint16_t base = 0;
+
+                if (s->command_issued && s->command.mode == POWER_CHARGE)
+                        base = s->command.current_da;
+                /* R37: decreases apply at once, increases in steps. */
+                if (want.current_da > base) {
+                        if (!s->ramp_stepped ||
+                            now >= add_sat(s->ramp_last_step_us, s->cfg.ramp_step_us)) {
+                                uint32_t next = (uint32_t)base + ramp_step_da(s);
+
+                                s->ramp_stepped = true;
+                                s->ramp_last_step_us = now;
+                                if (next < want.current_da) {
+                                        want.current_da = (uint16_t)next;
+                                        s->ramp_pending = true;
+                                }
+                        } else {
+                                want.current_da = base;
+                                s->ramp_pending = true;
+                        }
+                }
+        }
+        issue_command(s, &want);
+}
+
+/* ---- Sequence_Control flags (R6..R14, E.8, E.9) ---- */
+
+static void update_auto_flags(struct session *s)
+{
+        /* R9: authorised as soon as the power side can deliver. */
+        if (s->cfg.start_authorisation == SESSION_FLAG_AUTO)
+                s->flags.start_charge_authorisation = true;
+        /* R11, E.9: Done and Valid together, in one frame. */
+        if (s->cfg.ccs_authorisation == SESSION_FLAG_AUTO) {
+                s->flags.ccs_authorisation_done = true;
+                s->flags.ccs_authorisation_valid = true;
+        }
+        /* R13: the limits of this session went out, they are final. */
+        if (s->cfg.charge_parameters == SESSION_FLAG_AUTO)
+                s->flags.charge_parameters_done = s->in_session && s->limits_sent_in_session;
+}
+
+static bool may_send_flags(const struct session *s)
+{
+        /* R6: never without sequence flags; E.8: once out of Initialising. */
+        return s->cfg.use_sequence_flags && s->controller_up && !s->shutting_down;
+}
+
+static void send_flags(struct session *s, uint64_t now)
+{
+        struct codec_message m = { .type = CODEC_SEQUENCE_CONTROL };
+
+        /* R8: the codec writes unused bits as 0. */
+        m.u.sequence_control = s->flags;
+        tx(s, &m);
+        s->flags_last_sent = s->flags;
+        s->flags_sent = true;
+        s->last_flags_us = now;
+}
+
+static void flush_flags(struct session *s, uint64_t now)
+{
+        if (!may_send_flags(s))
+                return;
+        if (!s->flags_sent || !flags_equal(&s->flags, &s->flags_last_sent) ||
+            (s->cfg.sequence_resend_us > 0 &&
+             now >= add_sat(s->last_flags_us, s->cfg.sequence_resend_us)))
+                send_flags(s, now);
+}
+
+/* ---- Power_Modules_Limits (R15..R18) ---- */
+
+static void advertised_limits(const struct session *s, uint16_t *voltage_dv, int16_t *current_da)
+{
+        *voltage_dv = s->effective.max_voltage_dv;
+        /* R18, E.2: the field is signed; never negative. */
+        *current_da = s->effective.max_current_da > INT16_MAX ? INT16_MAX
+                                                               : (int16_t)s->effective.max_current_da;
+}
+
+static bool may_send_limits(const struct session *s)
+{
+        return (s->controller_up || s->in_session) && !s->shutting_down;
+}
+
+static uint64_t limits_due_us(const struct session *s)
+{
+        if (!s->limits_ever_sent)
+                return 0;
+        return add_sat(s->last_limits_us, s->cfg.limits_min_interval_us);
+}
+
+static void flush_limits(struct session *s, uint64_t now)
+{
+        struct codec_message m = { .type = CODEC_POWER_MODULES_LIMITS };
+
+        if (!s->limits_pending || !may_send_limits(s))
+                return;
+        /* R15: a change inside the interval waits for its end. */
+        if (now < limits_due_us(s))
+                return;
+        advertised_limits(s, &m.u.power_modules_limits.maximum_voltage_dv,
+                          &m.u.power_modules_limits.maximum_current_da);
+        tx(s, &m);
+        s->limits_pending = false;
+        s->limits_ever_sent = true;
+        s->last_limits_us = now;
+        s->limits_sent_voltage_dv = m.u.power_modules_limits.maximum_voltage_dv;
+        s->limits_sent_current_da = m.u.power_modules_limits.maximum_current_da;
+        if (s->in_session)
+                s->limits_sent_in_session = true;
+}
+
+/* Recompute the limits in force; a change of the advertised values is sent
+ * (R15), and the command is re-clamped by the next update_command(). */
+static void refresh_limits(struct session *s)
+{
+        uint16_t v;
+        int16_t i;
+
+        limits_effective(&s->cfg.limits, &s->dynamic, &s->effective);
+        advertised_limits(s, &v, &i);
+        if (!s->limits_ever_sent || v != s->limits_sent_voltage_dv ||
+            i != s->limits_sent_current_da)
+                s->limits_pending = true;
+}
+
+/* ---- Power_Modules_Status (R2, R4, R26, R40, E.3, E.10) ---- */
+
+static bool insulation_test_running(const struct session *s)
+{
+        return s->phase == SESSION_PHASE_INSULATION ||
+               (s->controller_state_known &&
+                s->controller_state == CODEC_STATE_INSULATION_TEST);
+}
+
+static int16_t reported_temperature(int16_t c)
+{
+        /* E.3: unknown -> 0 degC (raw 40), never raw 0 (= -40 degC). */
+        if (c == POWER_TEMPERATURE_UNKNOWN)
+                return 0;
+        if (c < -40)
+                return -40;
+        if (c > 215)
+                return 215;
+        return c;
+}
+
+static uint16_t reported_insulation(const struct session *s)
+{
+        uint16_t kohm = s->meas_valid ? s->meas.insulation_kohm : POWER_INSULATION_UNKNOWN;
+
+        if (kohm == POWER_INSULATION_UNKNOWN) {
+                /* No monitor: "valid" (raw 255) outside the test, "invalid"
+                 * (raw 0) during it, so that a charger without a monitor
+                 * never passes the insulation test by accident (R26, R40). */
+                return insulation_test_running(s) ? 0 : 510;
+        }
+        return kohm > 510 ? 510 : kohm;
+}
+
+static void send_status(struct session *s)
+{
+        struct codec_message m = { .type = CODEC_POWER_MODULES_STATUS };
+        struct codec_power_modules_status *st = &m.u.power_modules_status;
+        bool enable = system_enable_allowed(s);
+
+        /* R4: the latest readings. */
+        st->present_voltage_dv = s->meas_valid ? s->meas.voltage_dv : 0;
+        st->present_current_da = s->meas_valid ? s->meas.current_da : 0;
+        st->power_modules_temperature_c =
+                reported_temperature(s->meas_valid ? s->meas.module_temp_c : POWER_TEMPERATURE_UNKNOWN);
+        st->enclosure_temperature_c =
+                reported_temperature(s->meas_valid ? s->meas.enclosure_temp_c : POWER_TEMPERATURE_UNKNOWN);
+        st->system_enable = enable ? CODEC_SYSTEM_ENABLE_ALLOWED : CODEC_SYSTEM_ENABLE_NOT_ALLOWED;
+        st->insulation_resistance_kohm = reported_insulation(s);
+        tx(s, &m);
+        s->system_enable = enable;
+}
+
+static void flush_status(struct session *s, uint64_t now)
+{
+        if (!s->in_session || s->shutting_down || now < s->next_status_us)
+                return;
+        send_status(s);
+        /* R2: no drift; resynchronise when more than a period late. */
+        s->next_status_us = add_sat(s->next_status_us, s->cfg.status_period_us);
+        if (s->next_status_us <= now)
+                s->next_status_us = add_sat(now, s->cfg.status_period_us);
+}
+
+/* ---- the three steps ---- */
+
+static uint64_t advance(struct session *s, uint64_t now)
+{
+        /* The clock is monotonic; never let an older time undo a deadline. */
+        if (now < s->now_us)
+                now = s->now_us;
+        s->now_us = now;
+        return now;
+}
+
+static void run_timers(struct session *s, uint64_t now)
+{
+        if (s->shutting_down)
+                return;
+        /* R1: exact deadline, now >= last + timeout. */
+        if (s->controller_alive &&
+            now >= add_sat(s->last_heartbeat_us, s->cfg.controller_timeout_us)) {
+                s->controller_alive = false;
+                s->counters.controller_timeouts++;
+                latch_fault(s, SESSION_FAULT_CONTROLLER_TIMEOUT);
+        }
+        /* R46: the stop is over once its frames stayed away long enough. */
+        if (s->estop_active && now >= add_sat(s->last_estop_us, s->cfg.estop_release_us))
+                s->estop_active = false;
+        /* R10: edge flags go back to 0 after the hold time. */
+        if (s->user_stop_held && now >= s->user_stop_release_us) {
+                s->user_stop_held = false;
+                s->flags.user_stop_button = false;
+        }
+        if (s->chademo_start_held && now >= s->chademo_start_release_us) {
+                s->chademo_start_held = false;
+                s->flags.chademo_start_button = false;
+        }
+}
+
+static void settle(struct session *s, uint64_t now)
+{
+        update_auto_flags(s);
+        update_command(s, now);
+        if (s->shutting_down)
+                return;
+        /* Order on the bus: status first (it opens the window), then the
+         * limits, then the flags that may declare them final (R13). */
+        flush_status(s, now);
+        flush_limits(s, now);
+        update_auto_flags(s);
+        flush_flags(s, now);
+}
+
+/* ---- session window ---- */
+
+static void reset_ramp(struct session *s)
+{
+        s->ramp_pending = false;
+        s->ramp_stepped = false;
+}
+
+static void end_session(struct session *s, enum session_fault fault)
+{
+        if (fault != SESSION_FAULT_NONE)
+                latch_fault(s, fault);
+        s->in_session = false;
+        s->phase = SESSION_PHASE_IDLE;
+        s->charge_started = false;
+        s->limits_sent_in_session = false;
+        set_target(s, POWER_OFF, 0, 0, true);
+        reset_ramp(s);
+        /* Operator decisions belong to one session. */
+        if (s->cfg.ccs_authorisation == SESSION_FLAG_EXTERNAL) {
+                s->flags.ccs_authorisation_done = false;
+                s->flags.ccs_authorisation_valid = false;
+        }
+        if (s->cfg.charge_parameters == SESSION_FLAG_EXTERNAL)
+                s->flags.charge_parameters_done = false;
+}
+
+static void controller_came_up(struct session *s)
+{
+        if (s->controller_up)
+                return;
+        s->controller_up = true;
+        /* R17: limits early; E.8: initial Sequence_Control. */
+        s->limits_pending = true;
+        s->flags_sent = false;
+}
+
+static void start_session(struct session *s, const struct codec_new_charge_session *ncs,
+                          uint64_t now)
+{
+        bool keep = false;
+
+        /* The latches of the previous session end here, if their cause is
+         * gone: the controller is back (R1), no Emergency_Stop for
+         * estop_release_us (R46). */
+        switch (s->fault) {
+        case SESSION_FAULT_NONE:
+                break;
+        case SESSION_FAULT_CONTROLLER_TIMEOUT:
+                keep = !s->controller_alive;
+                break;
+        case SESSION_FAULT_EMERGENCY_STOP:
+                keep = s->estop_active;
+                break;
+        case SESSION_FAULT_SHUTDOWN:
+                keep = true;
+                break;
+        case SESSION_FAULT_CONTROLLER_RESTART:
+        case SESSION_FAULT_INSULATION:
+        case SESSION_FAULT_CONVERTER_LINK:
+        case SESSION_FAULT_CONVERTER:
+                break;
+        }
+        if (!keep)
+                s->fault = SESSION_FAULT_NONE;
+        if (s->estop_latched && !s->estop_active)
+                s->estop_latched = false;
+        if (s->estop_latched && s->fault == SESSION_FAULT_NONE)
+                s->fault = SESSION_FAULT_EMERGENCY_STOP;
+
+        s->in_session = true;
+        s->session_start_us = now;
+        s->session_state_seen = false;
+        s->phase = SESSION_PHASE_IDLE;
+        s->charge_started = false;
+        s->ev = *ncs;
+        s->request = SESSION_REQUEST_NONE;
+        s->request_voltage_dv = 0;
+        s->request_current_da = 0;
+        reset_ramp(s);
+        /* E.10: the first status at once. */
+        s->next_status_us = now;
+        /* R17: limits at the start of each session; R13 follows them. */
+        s->limits_pending = true;
+        s->limits_sent_in_session = false;
+        controller_came_up(s);
+        /* R19, E.10: New_Charge_Session wakes the converter. */
+        set_target(s, POWER_STANDBY, 0, 0, false);
+}
+
+/* ---- controller frames ---- */
+
+/* E.25, E.28: the state is a second source for sequencing. */
+static void on_state_entered(struct session *s, uint8_t state)
+{
+        enum power_mode mode = s->target.mode;
+
+        switch (state) {
+        case CODEC_STATE_PRECHARGE:
+        case CODEC_STATE_WAITING_FOR_CHARGE:
+        case CODEC_STATE_CHARGING:
+        case CODEC_STATE_ENDING_CHARGE:
+        case CODEC_STATE_CHARGE_PAUSE:
+                if (s->phase != SESSION_PHASE_ENDING)
+                        s->phase = SESSION_PHASE_BATTERY;
+                break;
+        case CODEC_STATE_WELDING_DETECTION:
+        case CODEC_STATE_CLOSING_COMMUNICATION:
+                s->phase = SESSION_PHASE_ENDING;
+                break;
+        default:
+                break;
+        }
+
+        switch (mode) {
+        case POWER_OFF:
+                return;
+        case POWER_STANDBY:
+                /* Re-decide the discharge for the new phase. */
+                set_standby(s);
+                return;
+        case POWER_INSULATION_TEST:
+        case POWER_PRECHARGE:
+        case POWER_CHARGE:
+                break;
+        }
+        /* R41 (8), E.16 (13), R42/R43 (9, 10): a power function ends when
+         * the controller has left the states it belongs to. */
+        if (state == CODEC_STATE_CHARGE_PAUSE || !state_fits(mode, state))
+                set_standby(s);
+}
+
+static void on_controller_status(struct session *s, uint8_t state, uint64_t now)
+{
+        bool changed = !s->controller_state_known || s->controller_state != state;
+
+        s->last_heartbeat_us = now;
+        s->controller_alive = true;
+        s->controller_state_known = true;
+        s->controller_state = state;
+
+        if (state == CODEC_STATE_INITIALISING) {
+                /* E.8: the controller restarted; flags and limits again
+                 * once it leaves Initialising. */
+                s->controller_up = false;
+                s->flags_sent = false;
+        } else {
+                controller_came_up(s);
+        }
+
+        if (!s->in_session)
+                return;
+        if (state_is_session(state))
+                s->session_state_seen = true;
+        if (state == CODEC_STATE_INITIALISING) {
+                /* Restart in the middle of a session. */
+                end_session(s, SESSION_FAULT_CONTROLLER_RESTART);
+                return;
+        }
+        if (state_is_pre_session(state)) {
+                /* R44, E.10: back before a session -> the window closes.  A
+                 * stale status frame just after New_Charge_Session is not
+                 * taken for that. */
+                if (s->session_state_seen ||
+                    now >= add_sat(s->session_start_us, s->cfg.controller_timeout_us))
+                        end_session(s, SESSION_FAULT_NONE);
+                return;
+        }
+        if (changed)
+                on_state_entered(s, state);
+}
+
+/* E.28: a power function may start only in a session, with System_Enable
+ * allowed and the controller in a fitting state. */
+static bool power_request_ok(const struct session *s, enum power_mode mode)
+{
+        return system_enable_allowed(s) && s->controller_state_known &&
+               state_fits(mode, s->controller_state);
+}
+
+static void record_request(struct session *s, enum session_request req, uint16_t v, int16_t i)
+{
+        s->request = req;
+        s->request_voltage_dv = v;
+        s->request_current_da = i;
+}
+
+/* R24: 0 V and 0 A = standby. */
+static void on_standby_request(struct session *s)
+{
+        /* R29: Charging_Loop(0,0) also ends the insulation test. */
+        if (s->phase == SESSION_PHASE_INSULATION)
+                s->phase = SESSION_PHASE_POST_INSULATION;
+        set_standby(s);
+}
+
+static void on_insulation_test(struct session *s, const struct codec_insulation_test *m)
+{
+        record_request(s, SESSION_REQUEST_INSULATION_TEST, m->test_voltage_dv, 0);
+        if (m->test_voltage_dv == 0) {
+                /* R29: end of test, discharge to <= 20 V. */
+                if (s->target.mode == POWER_INSULATION_TEST ||
+                    s->phase == SESSION_PHASE_INSULATION) {
+                        s->phase = SESSION_PHASE_POST_INSULATION;
+                        set_standby(s);
+                }
+                return;
+        }
+        if (!power_request_ok(s, POWER_INSULATION_TEST)) {
+                s->counters.rejected_requests++;
+                return;
+        }
+        /* R26: apply the test voltage; the current is the insulation cap
+         * (limits_clamp). */
+        s->phase = SESSION_PHASE_INSULATION;
+        set_target(s, POWER_INSULATION_TEST, m->test_voltage_dv, UINT16_MAX, false);
+}
+
+static void on_precharge(struct session *s, const struct codec_precharge *m)
+{
+        record_request(s, SESSION_REQUEST_PRECHARGE, m->target_voltage_dv,
+                       m->maximum_current_da > INT16_MAX ? INT16_MAX
+                                                         : (int16_t)m->maximum_current_da);
+        if (m->maximum_current_da == 0) {
+                /* R33/R34: end of precharge, the battery is connected. */
+                if (s->target.mode == POWER_PRECHARGE) {
+                        s->phase = SESSION_PHASE_BATTERY;
+                        set_standby(s);
+                }
+                return;
+        }
+        /* R30: CHAdeMO has no precharge. */
+        if (session_is_chademo(s) || !power_request_ok(s, POWER_PRECHARGE)) {
+                s->counters.rejected_requests++;
+                return;
+        }
+        /* R32: the precharge cap is applied by limits_clamp. */
+        s->phase = SESSION_PHASE_BATTERY;
+        set_target(s, POWER_PRECHARGE, m->target_voltage_dv, m->maximum_current_da, false);
+}
+
+static void on_charging_loop(struct session *s, const struct codec_charging_loop *m)
+{
+        /* R39: State_of_Charge is not looked at. */
+        if (m->target_voltage_dv == 0 && m->target_current_da == 0) {
+                record_request(s, SESSION_REQUEST_STANDBY, 0, 0);
+                on_standby_request(s);
+                return;
+        }
+        record_request(s, SESSION_REQUEST_CHARGE, m->target_voltage_dv, m->target_current_da);
+        if (m->target_current_da < 0) {
+                /* E.1: a v2 power side never discharges the EV; invalid,
+                 * treated as 0 A, i.e. standby. */
+                s->counters.rejected_requests++;
+                on_standby_request(s);
+                return;
+        }
+        if (!power_request_ok(s, POWER_CHARGE)) {
+                s->counters.rejected_requests++;
+                return;
+        }
+        /* R36: follow the request; limits and ramp in update_command().
+         * R38: held until the next request, however long that takes. */
+        s->phase = SESSION_PHASE_BATTERY;
+        set_target(s, POWER_CHARGE, m->target_voltage_dv, (uint16_t)m->target_current_da, false);
+}
+
+static void on_charge_status_change(struct session *s, const struct codec_charge_status_change *m)
+{
+        if (!s->in_session)
+                return;
+        if (m->vehicle_ready_for_charging == CODEC_CHARGE_STARTED) {
+                /* R35: ready at any time from now on; a battery is (or will
+                 * be) on the output, so a standby no longer discharges. */
+                s->charge_started = true;
+                if (s->phase != SESSION_PHASE_ENDING)
+                        s->phase = SESSION_PHASE_BATTERY;
+                if (s->target.mode == POWER_STANDBY)
+                        set_standby(s);
+        } else if (m->vehicle_ready_for_charging == CODEC_CHARGE_STOPPED) {
+                /* R41: bring the current to 0, battery stays connected. */
+                s->charge_started = false;
+                if (s->target.mode == POWER_CHARGE)
+                        set_standby(s);
+        }
+}
+
+static void on_emergency_stop(struct session *s, const struct codec_emergency_stop *m,
+                              uint64_t now)
+{
+        /* R45: off at once, latched (R46). */
+        if (!s->estop_active)
+                s->counters.emergency_stops++;
+        s->estop_active = true;
+        s->estop_latched = true;
+        s->estop_origin = m->origin;
+        s->last_estop_us = now;
+        latch_fault(s, SESSION_FAULT_EMERGENCY_STOP);
+}
+
+static void on_new_charge_session(struct session *s, const struct codec_new_charge_session *m,
+                                  uint64_t now)
+{
+        if (!s->in_session)
+                start_session(s, m, now);
+        else
+                s->ev = *m;     /* R19: repeated until System_Enable = 1 */
+}
+
+/* Frames the controller produces (OUT in the database). */
+static bool sent_by_controller(enum codec_msg_type type)
+{
+        switch (type) {
+        case CODEC_NEW_CHARGE_SESSION:
+        case CODEC_INSULATION_TEST:
+        case CODEC_PRECHARGE:
+        case CODEC_CHARGE_STATUS_CHANGE:
+        case CODEC_CHARGING_LOOP:
+        case CODEC_EMERGENCY_STOP:
+        case CODEC_CHARGE_SESSION_FINISHED:
+        case CODEC_ADVANTICS_CONTROLLER_STATUS:
+        case CODEC_ADM_CO_CUI1_INPUTS:
+        case CODEC_ADM_CS_SECC_INPUTS:
+        case CODEC_EV_ID_CCS_PART2_DIN:
+        case CODEC_ADM_CS_SPCC_INPUTS:
+        case CODEC_CCS_EXTRA_INFORMATION:
+        case CODEC_MCS_EXTRA_INFORMATION:
+                return true;
+        case CODEC_POWER_MODULES_STATUS:
+        case CODEC_POWER_MODULES_LIMITS:
+        case CODEC_SEQUENCE_CONTROL:
+        case CODEC_ADM_CS_SECC_OUTPUTS:
+        case CODEC_ADM_CS_SPCC_OUTPUTS:
+        case CODEC_MSG_COUNT:
+                return false;
+        }
+        return false;
+}
+
+static void handle_message(struct session *s, const struct codec_message *msg, uint64_t now)
+{
+        switch (msg->type) {
+        case CODEC_ADVANTICS_CONTROLLER_STATUS:
+                on_controller_status(s, msg->u.advantics_controller_status.state, now);
+                break;
+        case CODEC_NEW_CHARGE_SESSION:
+                on_new_charge_session(s, &msg->u.new_charge_session, now);
+                break;
+        case CODEC_INSULATION_TEST:
+                on_insulation_test(s, &msg->u.insulation_test);
+                break;
+        case CODEC_PRECHARGE:
+                on_precharge(s, &msg->u.precharge);
+                break;
+        case CODEC_CHARGE_STATUS_CHANGE:
+                on_charge_status_change(s, &msg->u.charge_status_change);
+                break;
+        case CODEC_CHARGING_LOOP:
+                on_charging_loop(s, &msg->u.charging_loop);
+                break;
+        case CODEC_EMERGENCY_STOP:
+                on_emergency_stop(s, &msg->u.emergency_stop, now);
+                break;
+        case CODEC_CHARGE_SESSION_FINISHED:
+                /* R44: off, the window closes. */
+                if (s->in_session)
+                        end_session(s, SESSION_FAULT_NONE);
+                break;
+        case CODEC_ADM_CO_CUI1_INPUTS:
+        case CODEC_ADM_CS_SECC_INPUTS:
+        case CODEC_EV_ID_CCS_PART2_DIN:
+        case CODEC_ADM_CS_SPCC_INPUTS:
+        case CODEC_CCS_EXTRA_INFORMATION:
+        case CODEC_MCS_EXTRA_INFORMATION:
+                /* informative only */
+                break;
+        case CODEC_POWER_MODULES_STATUS:
+        case CODEC_POWER_MODULES_LIMITS:
+        case CODEC_SEQUENCE_CONTROL:
+        case CODEC_ADM_CS_SECC_OUTPUTS:
+        case CODEC_ADM_CS_SPCC_OUTPUTS:
+        case CODEC_MSG_COUNT:
+                /* not sent by the controller; filtered by the caller */
+                break;
+        }
+}
+
+/* ---- public API ---- */
+
+int session_init(struct session *s, const struct session_config *cfg,
+                 const struct session_callbacks *cb, uint64_t now_us)
+{
+        if (!s || !cb || !cb->tx_frame || !cb->power_command)
+                return -EINVAL;
+        if (session_config_check(cfg) < 0)
+                return -EINVAL;
+
+        memset(s, 0, sizeof(*s));
+        s->cfg = *cfg;
+        s->cb = *cb;
+        s->now_us = now_us;
+        s->phase = SESSION_PHASE_IDLE;
+        s->fault = SESSION_FAULT_NONE;
+        s->request = SESSION_REQUEST_NONE;
+        s->target = (struct power_command){ .mode = POWER_OFF, .discharge = true };
+        refresh_limits(s);
+        update_auto_flags(s);
+        /* The initial OFF command. */
+        update_command(s, now_us);
+        return 0;
+}
+
+int session_reconfigure(struct session *s, const struct session_config *cfg,
+                        uint64_t now_us)
+{
+        struct session_config old;
+
+        if (!s || session_config_check(cfg) < 0 || cfg->pistol != s->cfg.pistol)
+                return -EINVAL;
+        now_us = advance(s, now_us);
+        run_timers(s, now_us);
+
+        old = s->cfg;
+        s->cfg = *cfg;
+        /* A flag handed to the operator starts from 0 (R8). */
+        if (old.start_authorisation == SESSION_FLAG_AUTO &&
+            cfg->start_authorisation == SESSION_FLAG_EXTERNAL)
+                s->flags.start_charge_authorisation = false;
+        if (old.ccs_authorisation == SESSION_FLAG_AUTO &&
+            cfg->ccs_authorisation == SESSION_FLAG_EXTERNAL) {
+                s->flags.ccs_authorisation_done = false;
+                s->flags.ccs_authorisation_valid = false;
+        }
+        if (old.charge_parameters == SESSION_FLAG_AUTO &&
+            cfg->charge_parameters == SESSION_FLAG_EXTERNAL)
+                s->flags.charge_parameters_done = false;
+        if (!old.use_sequence_flags && cfg->use_sequence_flags)
+                s->flags_sent = false;
+        /* New limits apply at once: the command is re-clamped in settle(). */
+        refresh_limits(s);
+        settle(s, now_us);
+        return 0;
+}
+
+int session_on_frame(struct session *s, const struct codec_frame *frame, uint64_t now_us)
+{
+        struct codec_message msg;
+        int r;
+
+        now_us = advance(s, now_us);
+        run_timers(s, now_us);
+
+        r = codec_decode(frame, s->cfg.pistol, &msg);
+        if (r == -EBADMSG) {
+                s->counters.malformed++;
+                settle(s, now_us);
+                return r;
+        }
+        if (r < 0 || !sent_by_controller(msg.type)) {
+                /* another pistol, an unknown ID, or a power-side frame */
+                s->counters.foreign++;
+                settle(s, now_us);
+                return -ENOMSG;
+        }
+        s->counters.frames_in++;
+        if (!s->shutting_down)
+                handle_message(s, &msg, now_us);
+        settle(s, now_us);
+        return 0;
+}
+
+void session_on_measurement(struct session *s, const struct power_measurement *m,
+                            uint64_t now_us)
+{
+        bool had_link = s->meas_valid && s->meas.link_ok;
+
+        now_us = advance(s, now_us);
+        run_timers(s, now_us);
+
+        s->meas = *m;
+        s->meas_valid = true;
+        if (!s->shutting_down) {
+                if (had_link && !m->link_ok)
+                        latch_fault(s, SESSION_FAULT_CONVERTER_LINK);
+                if (m->fault)
+                        latch_fault(s, SESSION_FAULT_CONVERTER);
+                /* R40: below insulation_min_ohm_per_volt x measured voltage
+                 * while a power function runs after the test. */
+                if ((s->command.mode == POWER_PRECHARGE || s->command.mode == POWER_CHARGE) &&
+                    m->insulation_kohm != POWER_INSULATION_UNKNOWN &&
+                    (uint64_t)m->insulation_kohm * 10000u <
+                            (uint64_t)s->cfg.insulation_min_ohm_per_volt * m->voltage_dv)
+                        latch_fault(s, SESSION_FAULT_INSULATION);
+        }
+        settle(s, now_us);
+}
+
+void session_tick(struct session *s, uint64_t now_us)
+{
+        now_us = advance(s, now_us);
+        run_timers(s, now_us);
+        settle(s, now_us);
+}
+
+uint64_t session_next_deadline(const struct session *s)
+{
+        uint64_t d = SESSION_NO_DEADLINE;
+
+        if (s->shutting_down)
+                return d;
+        if (s->controller_alive)
+                d = min_u64(d, add_sat(s->last_heartbeat_us, s->cfg.controller_timeout_us));
+        if (s->in_session)
+                d = min_u64(d, s->next_status_us);
+        if (s->limits_pending && may_send_limits(s))
+                d = min_u64(d, limits_due_us(s));
+        if (may_send_flags(s) && s->flags_sent && s->cfg.sequence_resend_us > 0)
+                d = min_u64(d, add_sat(s->last_flags_us, s->cfg.sequence_resend_us));
+        if (s->user_stop_held)
+                d = min_u64(d, s->user_stop_release_us);
+        if (s->chademo_start_held)
+                d = min_u64(d, s->chademo_start_release_us);
+        if (s->ramp_pending)
+                d = min_u64(d, add_sat(s->ramp_last_step_us, s->cfg.ramp_step_us));
+        if (s->estop_active)
+                d = min_u64(d, add_sat(s->last_estop_us, s->cfg.estop_release_us));
+        return d;
+}
+
+static int set_level_flag(struct session *s, enum session_flag_source src, uint64_t now_us)
+{
+        if (src == SESSION_FLAG_AUTO)
+                return -EPERM;
+        now_us = advance(s, now_us);
+        run_timers(s, now_us);
+        return 0;
+}
+
+int session_set_start_authorisation(struct session *s, bool allowed, uint64_t now_us)
+{
+        int r = set_level_flag(s, s->cfg.start_authorisation, now_us);
+
+        if (r < 0)
+                return r;
+        /* R9: a level; 0 keeps the controller Not_Available. */
+        s->flags.start_charge_authorisation = allowed;
+        settle(s, s->now_us);
+        return 0;
+}
+
+int session_set_ccs_authorisation(struct session *s, bool valid, uint64_t now_us)
+{
+        int r = set_level_flag(s, s->cfg.ccs_authorisation, now_us);
+
+        if (r < 0)
+                return r;
+        /* R11, E.9: Valid and Done in the same frame. */
+        s->flags.ccs_authorisation_valid = valid;
+        s->flags.ccs_authorisation_done = true;
+        settle(s, s->now_us);
+        return 0;
+}
+
+int session_set_charge_parameters_done(struct session *s, bool done, uint64_t now_us)
+{
+        int r = set_level_flag(s, s->cfg.charge_parameters, now_us);
+
+        if (r < 0)
+                return r;
+        /* R13: the limits are final. */
+        s->flags.charge_parameters_done = done;
+        settle(s, s->now_us);
+        return 0;
+}
+
+static int press(struct session *s, bool *held, uint64_t *release, bool *flag, uint64_t now_us)
+{
+        now_us = advance(s, now_us);
+        run_timers(s, now_us);
+        if (!s->cfg.use_sequence_flags)
+                return -ENOTSUP;
+        if (*held)
+                return -EBUSY;
+        if (!may_send_flags(s))
+                return -EAGAIN;
+        /* R10: 0 -> 1 now, back to 0 after button_hold_us. */
+        *flag = true;
+        *held = true;
+        *release = add_sat(now_us, s->cfg.button_hold_us);
+        settle(s, now_us);
+        return 0;
+}
+
+int session_press_user_stop(struct session *s, uint64_t now_us)
+{
+        return press(s, &s->user_stop_held, &s->user_stop_release_us,
+                     &s->flags.user_stop_button, now_us);
+}
+
+int session_press_chademo_start(struct session *s, uint64_t now_us)
+{
+        return press(s, &s->chademo_start_held, &s->chademo_start_release_us,
+                     &s->flags.chademo_start_button, now_us);
+}
+
+int session_set_dynamic_limits(struct session *s, const struct power_limits *l,
+                               uint64_t now_us)
+{
+        if (!s || !l)
+                return -EINVAL;
+        now_us = advance(s, now_us);
+        run_timers(s, now_us);
+        s->dynamic = *l;
+        refresh_limits(s);
+        settle(s, now_us);
+        return 0;
+}
+
+void session_shutdown(struct session *s, uint64_t now_us)
+{
+        if (s->shutting_down)
+                return;
+        now_us = advance(s, now_us);
+        s->shutting_down = true;
+        latch_fault(s, SESSION_FAULT_SHUTDOWN);
+        update_command(s, now_us);
+        /* One last status with System_Enable = 0, even outside the window. */
+        send_status(s);
+        s->in_session = false;
+        s->ramp_pending = false;
+}
+
+void session_get_status(const struct session *s, struct session_status *out)
+{
+        memset(out, 0, sizeof(*out));
+        out->controller_alive = s->controller_alive;
+        out->controller_state = s->controller_state;
+        out->in_session = s->in_session;
+        out->system_enable = s->system_enable;
+        out->fault = s->fault;
+        out->emergency_stop_latched = s->estop_latched;
+        out->emergency_stop_active = s->estop_active;
+        out->emergency_stop_origin = s->estop_origin;
+        out->charge_started = s->charge_started;
+        out->ev = s->ev;
+        out->request = s->request;
+        out->request_voltage_dv = s->request_voltage_dv;
+        out->request_current_da = s->request_current_da;
+        out->command = s->command;
+        out->measurement = s->meas;
+        out->flags = s->flags;
+        out->limits = s->effective;
+        out->counters = s->counters;
+}
+
+const struct power_command *session_command(const struct session *s)
+{
+        return &s->command;
+}
+
+const char *session_fault_name(enum session_fault fault)
+{
+        switch (fault) {
+        case SESSION_FAULT_NONE:
+                return "none";
+        case SESSION_FAULT_CONTROLLER_TIMEOUT:
+                return "controller-timeout";
+        case SESSION_FAULT_CONTROLLER_RESTART:
+                return "controller-restart";
+        case SESSION_FAULT_EMERGENCY_STOP:
+                return "emergency-stop";
+        case SESSION_FAULT_INSULATION:
+                return "insulation";
+        case SESSION_FAULT_CONVERTER_LINK:
+                return "converter-link";
+        case SESSION_FAULT_CONVERTER:
+                return "converter";
+        case SESSION_FAULT_SHUTDOWN:
+                return "shutdown";
+        }
+        return "unknown";
+}
+
+const char *session_request_name(enum session_request request)
+{
+        switch (request) {
+        case SESSION_REQUEST_NONE:
+                return "none";
+        case SESSION_REQUEST_INSULATION_TEST:
+                return "insulation-test";
+        case SESSION_REQUEST_PRECHARGE:
+                return "precharge";
+        case SESSION_REQUEST_CHARGE:
+                return "charge";
+        case SESSION_REQUEST_STANDBY:
+                return "standby";
+        }
+        return "unknown";
+}
