@@ -43,6 +43,8 @@
 #   SECCBRIDGE_VM_VERBOSE   1: print the guest console and QEMU log at the end
 #   SECCBRIDGE_VM_KEEP      1: keep the run directory (for debugging)
 #   QEMU                    QEMU binary (qemu-system-x86_64)
+#   BUSYBOX                 statically linked busybox for the initramfs
+#                           (/bin/busybox)
 set -euo pipefail
 
 prog="run-in-vm"
@@ -112,7 +114,7 @@ if [ -z "$kver" ]; then
 fi
 kernel=${SECCBRIDGE_VM_KERNEL:-/boot/vmlinuz-$kver}
 [ -e "$kernel" ] || die "kernel image $kernel not found: install linux-image-amd64"
-[ -r "$kernel" ] || die "kernel image $kernel is not readable (Debian installs it mode 0600): run as root or point SECCBRIDGE_VM_KERNEL at a readable copy"
+[ -r "$kernel" ] || die "kernel image $kernel is not readable (some distributions install it mode 0600): run as root or point SECCBRIDGE_VM_KERNEL at a readable copy"
 modinfo -k "$kver" -n vcan >/dev/null 2>&1 || die "kernel $kver has no vcan module under /lib/modules/$kver"
 
 cache=${SECCBRIDGE_VM_CACHE:-${XDG_CACHE_HOME:-${HOME:-/root}/.cache}/seccbridge-vm}
