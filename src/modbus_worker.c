@@ -191,6 +191,17 @@ static void modbus_worker_set_problem(struct modbus_dev *d, const char *reason)
         snprintf(d->problem, sizeof(d->problem), "%s", reason);
 }
 
+/* What the device holds is unknown again (after a (re)connect or a long
+ * silence): start it over. */
+static void modbus_dev_reset(struct modbus_dev *d, uint64_t now)
+{
+        d->need_init = true;
+        d->next_poll_us = now;
+        d->off_confirmed = false;
+        for (int o = 0; o < OUT_COUNT; o++)
+                d->written[o].valid = false;
+}
+
 /* The bus misbehaved on a request for d: record and log the reason (once
  * per episode, see log_fault), then bring the bus back into a known state.
  * Returns err. */
@@ -218,6 +229,11 @@ static int modbus_worker_failed(struct modbus_worker *w, struct modbus_dev *d, i
                 modbus_sleep_ms(d->params.response_timeout_ms);
                 (void)modbus_io_flush(w->io);
                 w->last_request_end_us = modbus_now_us();
+                /* Silent for the whole link timeout: when it answers again
+                 * it is treated like a reconnect (it may have restarted):
+                 * OFF first if wanted, init sequence, capabilities. */
+                if (!d->ever_ok || now >= d->last_ok_us + (uint64_t)w->t.link_timeout_ms * 1000)
+                        modbus_dev_reset(d, now);
                 return err;
         }
         /* The serial port itself failed (adapter unplugged...). */
@@ -638,9 +654,10 @@ static int modbus_worker_service(struct modbus_worker *w)
                         } else {
                                 r = modbus_worker_apply_power(w, d, now);
                         }
-                        if (r == -ECANCELED)
-                                return r;
-                        if (r < 0 && !w->connected)
+                        /* A write that got no answer is retried before
+                         * anything else: no reads until it went through
+                         * (an exception is an answer: go on). */
+                        if (r < 0 && !modbus_io_error_is_exception(r))
                                 return r;
                 }
         }
@@ -666,7 +683,7 @@ static void modbus_worker_connect(struct modbus_worker *w, uint64_t now)
 
         r = modbus_io_connect(w->io, &what);
         if (r < 0) {
-                snprintf(reason, sizeof(reason), "%.100s %s: %.60s", w->bus_name, what, modbus_io_strerror(r));
+                snprintf(reason, sizeof(reason), "%s: %.100s", what, modbus_io_strerror(r));
                 for (size_t k = 0; k < w->n_dev; k++) {
                         modbus_worker_set_problem(&w->dev[k], reason);
                         log_fault_raise(&w->dev[k].link_log, r == -ENOTTY || r == -EINVAL ? LOG_ERR : LOG_WARNING,
@@ -681,15 +698,8 @@ static void modbus_worker_connect(struct modbus_worker *w, uint64_t now)
         w->ok_since_connect = false;
         w->unit = -1;
         w->last_request_end_us = 0;
-        for (size_t k = 0; k < w->n_dev; k++) {
-                struct modbus_dev *d = &w->dev[k];
-
-                d->need_init = true;
-                d->next_poll_us = now;
-                d->off_confirmed = false;
-                for (int o = 0; o < OUT_COUNT; o++)
-                        d->written[o].valid = false;
-        }
+        for (size_t k = 0; k < w->n_dev; k++)
+                modbus_dev_reset(&w->dev[k], now);
         /* Next failure without a good cycle in between waits longer. */
         w->backoff_ms = w->backoff_ms * 2 > w->dev[0].params.reconnect_max_ms
                                 ? w->dev[0].params.reconnect_max_ms : w->backoff_ms * 2;
@@ -837,8 +847,9 @@ static void modbus_worker_shutdown(struct modbus_worker *w)
         bool tried = false;
 
         w->cmd = (struct power_command) { .mode = POWER_OFF, .discharge = true };
-        /* The stop bumped the OFF counter to cut short what was under way;
-         * from here every request is part of the shutdown. */
+        /* The stop bumped the OFF counter (before it set the flag) to cut
+         * short what was under way; from here every request is part of
+         * the shutdown. */
         w->urgent_seen = atomic_load(&w->urgent);
         while (conv && (!tried || now < deadline)) {
                 tried = true;
@@ -1001,11 +1012,12 @@ void modbus_worker_stop(struct modbus_worker *w)
         if (!w)
                 return;
         pthread_mutex_lock(&w->lock);
+        /* Cut short what is under way (a request in flight still ends
+         * within its timeout); the shutdown starts from a clean count. */
+        atomic_fetch_add(&w->urgent, 1);
         w->stop = true;
         pthread_cond_signal(&w->cond);
         pthread_mutex_unlock(&w->lock);
-        /* Any request in flight still ends within its timeout. */
-        atomic_fetch_add(&w->urgent, 1);
         if (w->thread_started)
                 pthread_join(w->thread, NULL);
         pthread_cond_destroy(&w->cond);
