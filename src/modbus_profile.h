@@ -25,7 +25,7 @@
 
 #define MODBUS_PROFILE_MAX_STEPS 16     /* per [init] / [shutdown] */
 #define MODBUS_PROFILE_MAX_BLOCKS 16    /* reads per cycle, at most */
-#define MODBUS_PROFILE_BIT_NAME_MAX 24
+#define MODBUS_PROFILE_BIT_NAME_MAX 32
 #define MODBUS_PROFILE_MAX_REGISTERS 125 /* the protocol's limit for one read */
 #define MODBUS_PROFILE_MAX_BITS 256     /* our limit for one coil/discrete read */
 
