@@ -1,0 +1,899 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The Modbus backends against a real Modbus server (converter_server.py,
+ * pymodbus), over TCP on loopback or RTU through a socat pty pair.  The
+ * backend runs as in the daemon: config_load() of a config file, then
+ * converter_open() on a libev loop; this program plays the protocol core
+ * (sends commands, and switches the converter off when the link is lost or
+ * a fault is reported) and checks both sides: what the server's registers
+ * saw and what the measurements said.
+ *
+ * Usage: test-modbus-backend tcp|rtu SERVER_SCRIPT PROFILE_DIR [CASE...]
+ * Output: TAP.  Exit 77 (skip) without python3-pymodbus or socat.
+ *
+ * Every libmodbus call runs through modbus_io.c, which aborts when it is
+ * called on the thread that opened the converter (this one, the loop
+ * thread): any such call would end this program with SIGABRT.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <ev.h>
+
+#include "config.h"
+#include "converter.h"
+#include "log.h"
+#include "modbus_backend.h"
+
+struct log_settings log_settings = { .max_priority = LOG_INFO, .prefix = false };
+
+#define PYTHON "/usr/bin/python3"
+#define SOCAT "/usr/bin/socat"
+#define MAX_SAMPLES 20000
+
+static const char *transport;
+static const char *server_script;
+static const char *profile_dir;
+
+struct sample {
+        uint64_t t_us;
+        struct power_measurement m;
+};
+
+struct env {
+        struct ev_loop *loop;
+        char dir[64];
+        pid_t socat;
+        pid_t server;
+        int ctl;
+        int port;
+        char device[128];       /* RTU: our end of the pty pair */
+        char monitor_unit[8];
+        struct config cfg;
+        struct converter conv;
+        bool open;
+        bool core;              /* act as the core: OFF on link loss or fault */
+        bool had_link;
+        struct power_command cmd;
+        struct sample *samples;
+        size_t n;
+        unsigned core_offs;     /* OFF commands the "core" sent */
+};
+
+static int failures;
+static int test_number;
+
+static uint64_t now_us(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+__attribute__((format(printf, 2, 3)))
+static bool check(bool ok, const char *fmt, ...)
+{
+        va_list ap;
+
+        if (ok)
+                return true;
+        failures++;
+        printf("#   FAILED: ");
+        va_start(ap, fmt);
+        vprintf(fmt, ap);
+        va_end(ap);
+        printf("\n");
+        fflush(stdout);
+        return false;
+}
+
+/* ---- processes ----------------------------------------------------------- */
+
+static pid_t spawn(char *const argv[], int *out_fd)
+{
+        int pfd[2] = { -1, -1 };
+        pid_t pid;
+
+        if (out_fd && pipe(pfd) < 0)
+                return -1;
+        pid = fork();
+        if (pid == 0) {
+                if (out_fd) {
+                        dup2(pfd[1], STDOUT_FILENO);
+                        close(pfd[0]);
+                        close(pfd[1]);
+                } else {
+                        int null = open("/dev/null", O_WRONLY);
+
+                        dup2(null, STDOUT_FILENO);
+                        dup2(null, STDERR_FILENO);
+                }
+                setpgid(0, 0);
+                execv(argv[0], argv);
+                _exit(127);
+        }
+        if (out_fd) {
+                close(pfd[1]);
+                *out_fd = pfd[0];
+        }
+        return pid;
+}
+
+static void reap(pid_t *pid)
+{
+        if (*pid <= 0)
+                return;
+        kill(*pid, SIGTERM);
+        waitpid(*pid, NULL, 0);
+        *pid = 0;
+}
+
+/* A line from fd within timeout_ms, or -ETIMEDOUT / -EIO. */
+static int read_line(int fd, char *buf, size_t len, int timeout_ms)
+{
+        size_t n = 0;
+        uint64_t end = now_us() + (uint64_t)timeout_ms * 1000;
+
+        while (n + 1 < len) {
+                struct pollfd p = { .fd = fd, .events = POLLIN };
+                int left = (int)((end > now_us() ? end - now_us() : 0) / 1000);
+                ssize_t r;
+
+                if (poll(&p, 1, left) <= 0)
+                        return -ETIMEDOUT;
+                r = read(fd, buf + n, 1);
+                if (r <= 0)
+                        return -EIO;
+                if (buf[n] == '\n')
+                        break;
+                n++;
+        }
+        buf[n] = '\0';
+        return 0;
+}
+
+/* ---- the server's control port -------------------------------------------- */
+
+static char ctl_reply[1 << 20];
+
+/* Send a command, return the reply after "ok " (or NULL on error). */
+__attribute__((format(printf, 2, 3)))
+static const char *ctl(struct env *e, const char *fmt, ...)
+{
+        char line[256];
+        va_list ap;
+        int n;
+
+        va_start(ap, fmt);
+        n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
+        va_end(ap);
+        line[n++] = '\n';
+        if (write(e->ctl, line, (size_t)n) != n)
+                return NULL;
+        if (read_line(e->ctl, ctl_reply, sizeof(ctl_reply), 5000) < 0)
+                return NULL;
+        if (strncmp(ctl_reply, "ok", 2) != 0) {
+                printf("# control '%.*s': %s\n", n - 1, line, ctl_reply);
+                return NULL;
+        }
+        return ctl_reply[2] ? ctl_reply + 3 : ctl_reply + 2;
+}
+
+static long ctl_get(struct env *e, const char *area, unsigned addr)
+{
+        const char *r = ctl(e, "get %s %u", area, addr);
+
+        return r ? strtol(r, NULL, 10) : -1;
+}
+
+struct request {
+        uint64_t t_us;
+        int fc;
+        unsigned addr;
+        unsigned count;
+        long value;             /* first value written, -1 for reads */
+        char action[24];
+        int unit;
+};
+
+/* The server's request log. */
+static size_t ctl_log(struct env *e, struct request *out, size_t max)
+{
+        const char *r = ctl(e, "log");
+        size_t n = 0;
+        char *save = NULL, *copy, *entry;
+
+        if (!r)
+                return 0;
+        copy = strdup(r);
+        entry = strchr(copy, ' ');
+        for (entry = entry ? strtok_r(entry + 1, ";", &save) : NULL; entry && n < max;
+             entry = strtok_r(NULL, ";", &save)) {
+                struct request q = { .value = -1 };
+                char vals[64] = "";
+
+                if (sscanf(entry, "%lu,%d,%u,%u,%63[^,],%23[^,],%d", &q.t_us, &q.fc, &q.addr, &q.count, vals,
+                           q.action, &q.unit) == 7) {
+                        q.value = strtol(vals, NULL, 10);
+                } else if (sscanf(entry, "%lu,%d,%u,%u,,%23[^,],%d", &q.t_us, &q.fc, &q.addr, &q.count,
+                                  q.action, &q.unit) != 6) {
+                        continue;
+                }
+                out[n++] = q;
+        }
+        free(copy);
+        return n;
+}
+
+static struct request log_buf[8192];
+
+/* ---- the loop and the "core" --------------------------------------------- */
+
+static void on_measurement(const struct power_measurement *m, void *userdata)
+{
+        struct env *e = userdata;
+
+        if (e->n < MAX_SAMPLES)
+                e->samples[e->n++] = (struct sample) { .t_us = now_us(), .m = *m };
+        if (m->link_ok)
+                e->had_link = true;
+        /* Like the protocol core: a lost link or a fault switches off. */
+        if (e->core && e->cmd.mode != POWER_OFF && ((e->had_link && !m->link_ok) || m->fault)) {
+                e->cmd = (struct power_command) { .mode = POWER_OFF, .discharge = true };
+                e->core_offs++;
+                converter_command(&e->conv, &e->cmd);
+        }
+}
+
+static void command(struct env *e, enum power_mode mode, double volts, double amps)
+{
+        e->cmd = (struct power_command) {
+                .mode = mode,
+                .voltage_dv = (uint16_t)(volts * 10),
+                .current_da = (uint16_t)(amps * 10),
+                .discharge = mode == POWER_OFF,
+        };
+        converter_command(&e->conv, &e->cmd);
+}
+
+static void run_for(struct env *e, int ms)
+{
+        uint64_t end = now_us() + (uint64_t)ms * 1000;
+
+        while (now_us() < end)
+                ev_run(e->loop, EVRUN_ONCE | EVRUN_NOWAIT), usleep(2000);
+}
+
+static const struct power_measurement *last(const struct env *e)
+{
+        static const struct power_measurement none = { .link_ok = false };
+
+        return e->n ? &e->samples[e->n - 1].m : &none;
+}
+
+typedef bool (*pred_fn)(struct env *e, const void *arg);
+
+static bool run_until(struct env *e, pred_fn pred, const void *arg, int timeout_ms)
+{
+        uint64_t end = now_us() + (uint64_t)timeout_ms * 1000;
+
+        while (now_us() < end) {
+                ev_run(e->loop, EVRUN_ONCE | EVRUN_NOWAIT);
+                if (pred(e, arg))
+                        return true;
+                usleep(2000);
+        }
+        return pred(e, arg);
+}
+
+static bool p_link_up(struct env *e, const void *arg)
+{
+        return last(e)->link_ok && last(e)->ready;
+}
+
+static bool p_link_down(struct env *e, const void *arg)
+{
+        return e->n && !last(e)->link_ok;
+}
+
+static bool p_fault(struct env *e, const void *arg)
+{
+        return last(e)->fault == *(const bool *)arg;
+}
+
+static bool p_voltage(struct env *e, const void *arg)
+{
+        int want = *(const int *)arg;
+
+        return last(e)->link_ok && abs((int)last(e)->voltage_dv - want) <= 5;
+}
+
+struct reg_want {
+        const char *area;
+        unsigned addr;
+        long value;
+};
+
+static bool p_register(struct env *e, const void *arg)
+{
+        const struct reg_want *w = arg;
+
+        return ctl_get(e, w->area, w->addr) == w->value;
+}
+
+/* ---- set-up --------------------------------------------------------------- */
+
+static bool have_tools(void)
+{
+        return access(PYTHON, X_OK) == 0 &&
+               system(PYTHON " -c 'import pymodbus.framer.rtu_framer' >/dev/null 2>&1") == 0 &&
+               (strcmp(transport, "tcp") == 0 || access(SOCAT, X_OK) == 0);
+}
+
+/* Timing of the tests: a fast poll, short timeouts; a case's extra lines
+ * replace them key by key. */
+static const char *const base_timing[] = {
+        "poll_interval_ms = 50", "response_timeout_ms = 200", "byte_timeout_ms = 50",
+        "link_timeout_ms = 400", "reconnect_max_ms = 400", "setpoint_refresh_ms = 500",
+        "shutdown_timeout_ms = 1500", "min_gap_ms = 2",
+};
+
+/* extra: more [modbus] lines. */
+static bool env_start(struct env *e, const char *extra, const char *extra_sections)
+{
+        char line[256], path[128], tcp[16];
+        char *argv[12];
+        int out = -1, argc = 0;
+        FILE *f;
+        struct config_error err;
+        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        int ctlport = 0;
+
+        memset(e, 0, sizeof(*e));
+        e->ctl = -1;
+        e->core = true;
+        e->samples = calloc(MAX_SAMPLES, sizeof(*e->samples));
+        e->loop = ev_loop_new(EVFLAG_AUTO);
+        snprintf(e->dir, sizeof(e->dir), "/tmp/test-modbus-XXXXXX");
+        if (!mkdtemp(e->dir))
+                return check(false, "mkdtemp: %s", strerror(errno));
+
+        if (strcmp(transport, "rtu") == 0) {
+                char a[160], b[160];
+                char *sargv[] = { SOCAT, "pty,raw,echo=0,link=", "pty,raw,echo=0,link=", NULL };
+
+                snprintf(a, sizeof(a), "pty,raw,echo=0,link=%s/A", e->dir);
+                snprintf(b, sizeof(b), "pty,raw,echo=0,link=%s/B", e->dir);
+                sargv[1] = a;
+                sargv[2] = b;
+                e->socat = spawn(sargv, NULL);
+                snprintf(e->device, sizeof(e->device), "%s/A", e->dir);
+                for (int i = 0; i < 200; i++) {
+                        char bpath[160];
+
+                        snprintf(bpath, sizeof(bpath), "%s/B", e->dir);
+                        if (access(e->device, F_OK) == 0 && access(bpath, F_OK) == 0)
+                                break;
+                        usleep(10000);
+                }
+        }
+        argv[argc++] = PYTHON;
+        argv[argc++] = (char *)server_script;
+        if (strcmp(transport, "rtu") == 0) {
+                snprintf(path, sizeof(path), "%s/B", e->dir);
+                argv[argc++] = "--rtu";
+                argv[argc++] = path;
+        } else {
+                argv[argc++] = "--tcp";
+                argv[argc++] = "0";
+        }
+        if (e->monitor_unit[0] || (extra_sections && strstr(extra_sections, "[insulation_monitor]"))) {
+                argv[argc++] = "--monitor-unit";
+                argv[argc++] = "3";
+        }
+        argv[argc] = NULL;
+        e->server = spawn(argv, &out);
+        if (read_line(out, line, sizeof(line), 10000) < 0 ||
+            sscanf(line, "READY tcp=%d control=%d", &e->port, &ctlport) != 2)
+                return check(false, "server did not start: '%s'", line);
+        close(out);
+        e->ctl = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sa.sin_port = htons((uint16_t)ctlport);
+        if (connect(e->ctl, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+                return check(false, "control port: %s", strerror(errno));
+
+        snprintf(path, sizeof(path), "%s/seccbridge.conf", e->dir);
+        f = fopen(path, "w");
+        snprintf(tcp, sizeof(tcp), "%d", e->port);
+        fprintf(f, "[can]\ninterface = vcan0\n[limits]\nmax_voltage = 1000\nmax_current = 200\nmax_power = 100000\n"
+                   "[converter]\nbackend = modbus-%s\n[modbus]\n", transport);
+        if (strcmp(transport, "rtu") == 0)
+                fprintf(f, "device = %s\nbaudrate = 115200\n", e->device);
+        else
+                fprintf(f, "host = 127.0.0.1\nport = %s\n", tcp);
+        fprintf(f, "profile = %s/generic.conf\n%s", profile_dir, extra ? extra : "");
+        for (size_t i = 0; i < sizeof(base_timing) / sizeof(base_timing[0]); i++) {
+                char key[48];
+
+                snprintf(key, sizeof(key), "%.*s", (int)strcspn(base_timing[i], " "), base_timing[i]);
+                if (!extra || !strstr(extra, key))
+                        fprintf(f, "%s\n", base_timing[i]);
+        }
+        if (extra_sections) {
+                fprintf(f, "%s", extra_sections);
+                /* The monitor shares the converter's bus. */
+                if (strstr(extra_sections, "[insulation_monitor]")) {
+                        if (strcmp(transport, "rtu") == 0)
+                                fprintf(f, "transport = rtu\ndevice = %s\nbaudrate = 115200\n", e->device);
+                        else
+                                fprintf(f, "transport = tcp\nhost = 127.0.0.1\nport = %s\n", tcp);
+                        fprintf(f, "poll_interval_ms = 50\nresponse_timeout_ms = 200\nbyte_timeout_ms = 50\n"
+                                   "link_timeout_ms = 400\nmin_gap_ms = 2\n");
+                }
+        }
+        fclose(f);
+        if (config_load(path, &e->cfg, &err) < 0) {
+                char msg[1024];
+
+                config_error_format(&err, msg, sizeof(msg));
+                return check(false, "config: %s", msg);
+        }
+        e->cmd = (struct power_command) { .mode = POWER_OFF, .discharge = true };
+        if (converter_open(&e->conv, e->loop, &e->cfg, on_measurement, e) < 0)
+                return check(false, "converter_open failed");
+        e->open = true;
+        return true;
+}
+
+static void env_stop(struct env *e)
+{
+        char cmdline[128];
+
+        if (e->open)
+                converter_close(&e->conv);
+        e->open = false;
+        if (e->ctl >= 0) {
+                (void)!write(e->ctl, "quit\n", 5);
+                close(e->ctl);
+        }
+        reap(&e->server);
+        reap(&e->socat);
+        snprintf(cmdline, sizeof(cmdline), "rm -rf '%s'", e->dir);
+        (void)!system(cmdline);
+        ev_loop_destroy(e->loop);
+        free(e->samples);
+}
+
+/* Up and charging at 400 V / 50 A, confirmed on the server. */
+static bool charging(struct env *e)
+{
+        int v = 4000;
+
+        if (!check(run_until(e, p_link_up, NULL, 3000), "link up and ready within 3 s"))
+                return false;
+        command(e, POWER_CHARGE, 400, 50);
+        return check(run_until(e, p_voltage, &v, 3000), "measured 400 V within 3 s (last %u dV)",
+                     last(e)->voltage_dv) &&
+               check(ctl_get(e, "coil", 0) == 1, "output enabled on the server") &&
+               check(ctl_get(e, "holding", 0) == 4000 && ctl_get(e, "holding", 1) == 500,
+                     "setpoints 400.0 V / 50.0 A on the server");
+}
+
+/* The first request of the log at or after t with function fc (and, for a
+ * write, value v; -1: any). */
+static const struct request *find(const struct request *log, size_t n, uint64_t t, int fc, unsigned addr, long v)
+{
+        for (size_t i = 0; i < n; i++)
+                if (log[i].t_us >= t && log[i].fc == fc && log[i].addr == addr && (v < 0 || log[i].value == v))
+                        return &log[i];
+        return NULL;
+}
+
+/* ---- cases ----------------------------------------------------------------- */
+
+static void case_charge_and_off(struct env *e)
+{
+        const struct request *off;
+        uint64_t t0;
+        size_t n;
+
+        if (!charging(e))
+                return;
+        check(last(e)->module_temp_c == 35 && last(e)->enclosure_temp_c == 25, "temperatures 35/25 degC (got %d/%d)",
+              last(e)->module_temp_c, last(e)->enclosure_temp_c);
+        check(last(e)->insulation_kohm == 1000, "insulation 1000 kOhm from the f32 point (got %u)",
+              last(e)->insulation_kohm);
+        check(last(e)->current_da == 500, "current 50.0 A (got %d dA)", last(e)->current_da);
+        ctl(e, "clearlog");
+        t0 = now_us();
+        command(e, POWER_OFF, 0, 0);
+        run_for(e, 400);
+        n = ctl_log(e, log_buf, 8192);
+        off = find(log_buf, n, t0, 5, 0, 0);
+        check(off != NULL, "output-disable write seen by the server");
+        if (off)
+                check(off->t_us - t0 < 150000, "output disabled %lu ms after OFF (limit 150)",
+                      (unsigned long)((off->t_us - t0) / 1000));
+        check(ctl_get(e, "coil", 0) == 0, "output off on the server");
+        check(ctl_get(e, "holding", 1) == 0 && ctl_get(e, "holding", 0) == 0, "setpoints zeroed after OFF");
+}
+
+static void case_limits(struct env *e)
+{
+        size_t n;
+        long vmax = 0, imax = 0;
+
+        if (!check(run_until(e, p_link_up, NULL, 3000), "link up"))
+                return;
+        ctl(e, "clearlog");
+        /* Above the rated 500 V / 100 A / 30 kW of the server. */
+        command(e, POWER_CHARGE, 800, 200);
+        run_for(e, 600);
+        n = ctl_log(e, log_buf, 8192);
+        for (size_t i = 0; i < n; i++) {
+                if (log_buf[i].fc == 6 && log_buf[i].addr == 0 && log_buf[i].value > vmax)
+                        vmax = log_buf[i].value;
+                if (log_buf[i].fc == 6 && log_buf[i].addr == 1 && log_buf[i].value > imax)
+                        imax = log_buf[i].value;
+        }
+        check(vmax == 5000, "voltage setpoint clamped to the rated 500.0 V (max written %ld dV)", vmax);
+        check(imax <= 600 && imax > 0, "current clamped to 30 kW / 500 V = 60.0 A (max written %ld dA)", imax);
+        check(vmax * imax <= 3000000, "written V x I within the rated power");
+}
+
+static void case_init_order(struct env *e)
+{
+        size_t n;
+        int off = -1, remote = -1;
+
+        if (!check(run_until(e, p_link_up, NULL, 3000), "link up"))
+                return;
+        n = ctl_log(e, log_buf, 8192);
+        for (size_t i = 0; i < n; i++) {
+                if (off < 0 && log_buf[i].fc == 5 && log_buf[i].addr == 0 && log_buf[i].value == 0)
+                        off = (int)i;
+                if (remote < 0 && log_buf[i].fc == 6 && log_buf[i].addr == 10 && log_buf[i].value == 1)
+                        remote = (int)i;
+        }
+        check(off >= 0 && remote >= 0 && off < remote, "output-disable write before the init sequence "
+              "(disable #%d, remote #%d)", off, remote);
+        check(ctl_get(e, "holding", 10) == 1, "init sequence put the converter under remote control");
+        check(log_buf[0].fc == 5, "the very first request is the disable write (fc %d)", log_buf[0].fc);
+}
+
+static void case_grouping_and_refresh(struct env *e)
+{
+        size_t n;
+        unsigned reads = 0, other_reads = 0, vwrites = 0, coil_reads = 0;
+
+        if (!charging(e))
+                return;
+        ctl(e, "clearlog");
+        run_for(e, 1200);
+        n = ctl_log(e, log_buf, 8192);
+        for (size_t i = 0; i < n; i++) {
+                if (log_buf[i].fc == 4 && log_buf[i].addr == 0 && log_buf[i].count == 8)
+                        reads++;
+                else if (log_buf[i].fc == 4 || log_buf[i].fc == 3)
+                        other_reads++;
+                if (log_buf[i].fc == 1 && log_buf[i].addr == 0 && log_buf[i].count == 1)
+                        coil_reads++;
+                if (log_buf[i].fc == 6 && log_buf[i].addr == 0)
+                        vwrites++;
+        }
+        check(reads >= 12, "measurements read each cycle in one request of 8 registers (%u in 1.2 s)", reads);
+        check(other_reads == 0, "no other register reads (%u)", other_reads);
+        check(coil_reads >= 12, "output read back each cycle (%u)", coil_reads);
+        check(vwrites >= 1 && vwrites <= 3, "unchanged setpoint resent only on refresh (%u writes in 1.2 s, "
+              "refresh 500 ms)", vwrites);
+}
+
+static void case_server_restart(struct env *e)
+{
+        const struct request *first_write = NULL;
+        uint64_t t_stop;
+        size_t n;
+        int dv = 0;
+
+        if (!charging(e))
+                return;
+        t_stop = now_us();
+        ctl(e, "stop");
+        check(run_until(e, p_link_down, NULL, 1500), "link reported lost");
+        if (e->n)
+                check(now_us() - t_stop < 1500000, "within 1.5 s");
+        check(e->core_offs == 1, "the core commanded OFF once on the loss (%u)", e->core_offs);
+        run_for(e, 700);
+        ctl(e, "clearlog");
+        ctl(e, "start");
+        check(run_until(e, p_link_up, NULL, 3000), "link back after the server returned");
+        n = ctl_log(e, log_buf, 8192);
+        for (size_t i = 0; i < n && !first_write; i++)
+                if (log_buf[i].fc == 5 || log_buf[i].fc == 6 || log_buf[i].fc == 16)
+                        first_write = &log_buf[i];
+        if (!check(first_write && first_write->fc == 5 && first_write->addr == 0 && first_write->value == 0,
+                   "first write after the return is the output disable (the OFF wanted during the outage)"))
+                for (size_t i = 0; i < n && i < 12; i++)
+                        printf("#   request %zu: fc %d addr %u count %u value %ld %s\n", i, log_buf[i].fc,
+                               log_buf[i].addr, log_buf[i].count, log_buf[i].value, log_buf[i].action);
+        check(ctl_get(e, "coil", 0) == 0, "output stays off after recovery");
+        run_for(e, 300);
+        check(run_until(e, p_voltage, &dv, 2000), "measured voltage falls to 0");
+        check(find(log_buf, ctl_log(e, log_buf, 8192), 0, 5, 0, 1) == NULL, "never re-enabled after recovery");
+}
+
+static void case_drop_one(struct env *e)
+{
+        bool lost = false;
+        size_t from;
+
+        if (!charging(e))
+                return;
+        from = e->n;
+        ctl(e, "drop 1 4");
+        run_for(e, 1200);
+        for (size_t i = from; i < e->n; i++)
+                lost |= !e->samples[i].m.link_ok;
+        check(!lost, "one dropped answer does not lose the link (link_timeout_ms 400)");
+        check(ctl_get(e, "coil", 0) == 1, "still charging");
+}
+
+static void case_drop_all(struct env *e)
+{
+        if (!charging(e))
+                return;
+        ctl(e, "drop -1");
+        check(run_until(e, p_link_down, NULL, 2000), "no answers: link reported lost");
+        check(e->core_offs == 1, "the core commanded OFF");
+        ctl(e, "drop 0");
+        check(run_until(e, p_link_up, NULL, 3000), "answers again: link back");
+        check(run_until(e, p_register, &(struct reg_want) { "coil", 0, 0 }, 2000), "output off on the server");
+}
+
+static void case_late_reply(struct env *e)
+{
+        bool bad = false, lost = false;
+        size_t from;
+
+        if (!charging(e))
+                return;
+        from = e->n;
+        /* 300 ms late with a 200 ms response timeout, twice. */
+        ctl(e, "delay 300 2 4");
+        run_for(e, 1500);
+        for (size_t i = from; i < e->n; i++) {
+                const struct power_measurement *m = &e->samples[i].m;
+
+                if (m->link_ok && (m->voltage_dv > 4010 || m->module_temp_c != 35 || m->insulation_kohm != 1000))
+                        bad = true;
+                lost |= !m->link_ok;
+        }
+        check(!bad, "no measurement taken from a late or mismatched reply");
+        check(run_until(e, p_link_up, NULL, 2000), "link fine after the late replies");
+        check(ctl_get(e, "holding", 0) == 4000 && ctl_get(e, "holding", 1) == 500, "setpoints intact");
+        if (lost)
+                printf("# (the link was reported lost for a while: the core switched off)\n");
+}
+
+static void case_exception(struct env *e)
+{
+        char why[512];
+        long conns_before;
+        const char *r;
+
+        if (!charging(e))
+                return;
+        r = ctl(e, "conns");
+        conns_before = r ? strtol(r, NULL, 10) : -1;
+        ctl(e, "exception 4 -1 4");
+        check(run_until(e, p_link_down, NULL, 2000), "reads answered with exceptions: link reported lost");
+        modbus_backend_last_error(&e->conv, why, sizeof(why));
+        check(strstr(why, "read input") != NULL, "reason names the read: '%s'", why);
+        r = ctl(e, "conns");
+        if (strcmp(transport, "tcp") == 0)
+                check(r && strtol(r, NULL, 10) == conns_before, "no reconnect on an exception (connections %ld -> %s)",
+                      conns_before, r ? r : "?");
+        check(run_until(e, p_register, &(struct reg_want) { "coil", 0, 0 }, 1000), "OFF still written while reads fail");
+        ctl(e, "exception 0 0");
+        check(run_until(e, p_link_up, NULL, 2000), "link back");
+        modbus_backend_last_error(&e->conv, why, sizeof(why));
+        check(why[0] == '\0', "no reason left when healthy ('%s')", why);
+}
+
+static void case_fault(struct env *e)
+{
+        char why[512];
+        bool yes = true, no = false;
+
+        if (!charging(e))
+                return;
+        ctl(e, "fault 4");
+        check(run_until(e, p_fault, &yes, 1000), "converter fault reported");
+        check(run_until(e, p_register, &(struct reg_want) { "coil", 0, 0 }, 1000), "the core's OFF reached the server");
+        modbus_backend_last_error(&e->conv, why, sizeof(why));
+        check(strstr(why, "over-temperature") != NULL, "reason names the fault bit: '%s'", why);
+        check(!last(e)->ready, "not ready while faulted");
+        ctl(e, "fault 0");
+        check(run_until(e, p_fault, &no, 1000), "fault cleared");
+}
+
+static void case_off_preempts(struct env *e)
+{
+        const struct request *slow = NULL, *next = NULL;
+        uint64_t t_off;
+        size_t n;
+
+        if (!charging(e))
+                return;
+        ctl(e, "clearlog");
+        /* The next measurement read is answered 150 ms late (within the
+         * 200 ms response timeout): OFF arrives while it is in flight. */
+        ctl(e, "delay 150 1 4");
+        for (int i = 0; i < 200; i++) {
+                n = ctl_log(e, log_buf, 8192);
+                for (size_t k = 0; k < n; k++)
+                        if (strncmp(log_buf[k].action, "delayed", 7) == 0)
+                                slow = &log_buf[k];
+                if (slow)
+                        break;
+                run_for(e, 2);
+        }
+        if (!check(slow != NULL, "a slow read is in flight"))
+                return;
+        t_off = now_us();
+        command(e, POWER_OFF, 0, 0);
+        run_for(e, 500);
+        n = ctl_log(e, log_buf, 8192);
+        for (size_t k = 0; k + 1 < n; k++)
+                if (strncmp(log_buf[k].action, "delayed", 7) == 0)
+                        next = &log_buf[k + 1];
+        check(t_off - slow->t_us < 150000, "OFF commanded while the slow read was in flight");
+        check(next && next->fc == 5 && next->addr == 0 && next->value == 0,
+              "the request right after the slow read is the output disable (fc %d addr %u value %ld)",
+              next ? next->fc : -1, next ? next->addr : 0, next ? next->value : -1);
+        if (next)
+                check(next->t_us - t_off < 250000, "disable %lu ms after OFF", (unsigned long)((next->t_us - t_off) / 1000));
+}
+
+static void case_close_switches_off(struct env *e)
+{
+        if (!charging(e))
+                return;
+        /* No OFF command: close alone must leave the output off. */
+        converter_close(&e->conv);
+        e->open = false;
+        check(ctl_get(e, "coil", 0) == 0, "output off after close");
+        check(ctl_get(e, "holding", 10) == 0, "shutdown sequence released remote control");
+}
+
+static void case_monitor(struct env *e)
+{
+        char why[512];
+        bool yes = true;
+
+        if (!check(run_until(e, p_link_up, NULL, 3000), "link up with the monitor answering"))
+                return;
+        run_for(e, 200);
+        check(last(e)->insulation_kohm == 2000, "insulation from the monitor: 2000 kOhm (got %u)",
+              last(e)->insulation_kohm);
+        ctl(e, "monitor 150");
+        run_for(e, 300);
+        check(last(e)->insulation_kohm == 150, "monitor reading follows (got %u)", last(e)->insulation_kohm);
+        ctl(e, "monitor-error 1");
+        check(run_until(e, p_fault, &yes, 1000), "monitor device error is a fault");
+        modbus_backend_last_error(&e->conv, why, sizeof(why));
+        check(strstr(why, "insulation monitor") != NULL, "reason names the monitor: '%s'", why);
+        check(last(e)->insulation_kohm == POWER_INSULATION_UNKNOWN, "insulation unknown meanwhile");
+}
+
+static void case_rs485_on_pty(struct env *e)
+{
+        char why[512];
+
+        run_for(e, 800);
+        check(e->n > 0 && !last(e)->link_ok, "no link: a pty has no RS-485 mode");
+        modbus_backend_last_error(&e->conv, why, sizeof(why));
+        check(strstr(why, "RS-485") != NULL, "the reason says so: '%s'", why);
+}
+
+struct test_case {
+        const char *name;
+        void (*fn)(struct env *e);
+        const char *extra;              /* [modbus] lines */
+        const char *sections;           /* more sections */
+        bool rtu_only;
+};
+
+static const struct test_case cases[] = {
+        { "charge-and-off", case_charge_and_off, NULL, NULL, false },
+        { "limits", case_limits, NULL, NULL, false },
+        { "init-order", case_init_order, NULL, NULL, false },
+        { "grouping-and-refresh", case_grouping_and_refresh, NULL, NULL, false },
+        { "server-restart", case_server_restart, NULL, NULL, false },
+        { "drop-one", case_drop_one, "link_timeout_ms = 600\n", NULL, false },
+        { "drop-all", case_drop_all, NULL, NULL, false },
+        { "late-reply", case_late_reply, "link_timeout_ms = 1000\n", NULL, false },
+        { "exception", case_exception, NULL, NULL, false },
+        { "fault", case_fault, NULL, NULL, false },
+        { "off-preempts-slow-request", case_off_preempts, NULL, NULL, false },
+        { "close-switches-off", case_close_switches_off, NULL, NULL, false },
+        { "insulation-monitor", case_monitor, NULL, "[insulation_monitor]\nprofile = @MON@\nunit_id = 3\n", false },
+        { "rs485-mode-refused", case_rs485_on_pty, "rs485 = true\n", NULL, true },
+};
+
+int main(int argc, char **argv)
+{
+        size_t n_cases = sizeof(cases) / sizeof(cases[0]);
+        int planned = 0;
+
+        if (argc < 4) {
+                fprintf(stderr, "usage: %s tcp|rtu SERVER_SCRIPT PROFILE_DIR [CASE...]\n", argv[0]);
+                return 2;
+        }
+        transport = argv[1];
+        server_script = argv[2];
+        profile_dir = argv[3];
+        signal(SIGPIPE, SIG_IGN);
+        setvbuf(stdout, NULL, _IOLBF, 0);
+        if (!have_tools()) {
+                printf("1..0 # SKIP needs /usr/bin/python3 with python3-pymodbus%s\n",
+                       strcmp(transport, "rtu") == 0 ? " and socat" : "");
+                return 77;
+        }
+        for (size_t i = 0; i < n_cases; i++) {
+                bool wanted = argc == 4;
+
+                for (int a = 4; a < argc; a++)
+                        wanted |= strcmp(argv[a], cases[i].name) == 0;
+                if (wanted)
+                        planned++;
+        }
+        printf("1..%d\n", planned);
+        for (size_t i = 0; i < n_cases; i++) {
+                const struct test_case *c = &cases[i];
+                bool wanted = argc == 4;
+                int before = failures;
+                char sections[512] = "";
+                struct env e;
+
+                for (int a = 4; a < argc; a++)
+                        wanted |= strcmp(argv[a], c->name) == 0;
+                if (!wanted)
+                        continue;
+                test_number++;
+                if (c->rtu_only && strcmp(transport, "rtu") != 0) {
+                        printf("ok %d - %s # SKIP RTU only\n", test_number, c->name);
+                        continue;
+                }
+                if (c->sections) {
+                        /* The monitor shares the bus (and the server) at unit 3. */
+                        const char *at = strstr(c->sections, "@MON@");
+                        int pre = (int)(at - c->sections);
+
+                        snprintf(sections, sizeof(sections), "%.*s%s/bender-isocha425hv.conf%s", pre, c->sections,
+                                 profile_dir, at + 5);
+                }
+                printf("# %s\n", c->name);
+                if (env_start(&e, c->extra, c->sections ? sections : NULL))
+                        c->fn(&e);
+                env_stop(&e);
+                printf("%s %d - %s\n", failures == before ? "ok" : "not ok", test_number, c->name);
+        }
+        return failures ? 1 : 0;
+}
