@@ -100,10 +100,11 @@ static const struct config_key config_keys[KEY_COUNT] = {
 };
 
 static const char *const config_sections[] = {
-        "can", "limits", "sequence", "safety", "converter", "sim",
+        "can", "limits", "sequence", "safety", "converter", "sim", "modbus", "insulation_monitor",
 };
 #define CONFIG_N_SECTIONS (sizeof(config_sections) / sizeof(config_sections[0]))
 #define CONFIG_SIM_MAX_KEYS 64
+#define CONFIG_MODBUS_MAX_KEYS 32
 
 struct config_parser {
         FILE *file;
@@ -123,6 +124,12 @@ struct config_parser {
                 unsigned line;
         } sim_keys[CONFIG_SIM_MAX_KEYS];
         size_t n_sim_keys;
+
+        struct {                                /* [modbus], [insulation_monitor] */
+                char name[48];
+                unsigned line;
+        } modbus_keys[2][CONFIG_MODBUS_MAX_KEYS];
+        size_t n_modbus_keys[2];
 };
 
 static void config_fail(struct config_parser *p, unsigned line, const char *section,
@@ -186,7 +193,8 @@ static void config_scan_header(struct config_parser *p, const char *text)
         idx = config_section_index(name);
         if (idx < 0) {
                 config_fail(p, p->line, name, NULL,
-                            "unknown section (known: [can], [limits], [sequence], [safety], [converter], [sim])");
+                            "unknown section (known: [can], [limits], [sequence], [safety], [converter], [sim], "
+                            "[modbus], [insulation_monitor])");
                 return;
         }
         if (p->section_line[idx] == 0)
@@ -314,6 +322,38 @@ static void config_set_sim(struct config_parser *p, const char *name, const char
         }
 }
 
+/* [modbus] (which 0) and [insulation_monitor] (which 1), like [sim]. */
+static void config_set_modbus(struct config_parser *p, int which, const char *name, const char *value)
+{
+        static const char *const sections[2] = { "modbus", "insulation_monitor" };
+        struct modbus_params *mp = which == 0 ? &p->cfg->modbus : &p->cfg->insulation_monitor;
+        char reason[sizeof(p->err->reason)] = "";
+        size_t *n = &p->n_modbus_keys[which];
+        int r;
+
+        for (size_t i = 0; i < *n; i++) {
+                if (strcmp(p->modbus_keys[which][i].name, name) == 0) {
+                        config_fail(p, p->line, sections[which], name, "set twice (first on line %u)",
+                                    p->modbus_keys[which][i].line);
+                        return;
+                }
+        }
+        r = modbus_params_set(mp, name, value, reason, sizeof(reason));
+        if (r == -ENOENT) {
+                config_fail(p, p->line, sections[which], name, "unknown key");
+                return;
+        }
+        if (r < 0) {
+                config_fail(p, p->line, sections[which], name, "%s", reason[0] ? reason : "invalid value");
+                return;
+        }
+        if (*n < CONFIG_MODBUS_MAX_KEYS) {
+                snprintf(p->modbus_keys[which][*n].name, sizeof(p->modbus_keys[0][0].name), "%s", name);
+                p->modbus_keys[which][*n].line = p->line;
+                (*n)++;
+        }
+}
+
 /* inih handler: 1 to go on, 0 on error (the reason is in the parser). */
 static int config_handle_key(void *user, const char *section, const char *name, const char *value)
 {
@@ -334,6 +374,10 @@ static int config_handle_key(void *user, const char *section, const char *name, 
         }
         if (strcmp(section, "sim") == 0) {
                 config_set_sim(p, name, value);
+                return p->failed ? 0 : 1;
+        }
+        if (strcmp(section, "modbus") == 0 || strcmp(section, "insulation_monitor") == 0) {
+                config_set_modbus(p, strcmp(section, "modbus") == 0 ? 0 : 1, name, value);
                 return p->failed ? 0 : 1;
         }
 
@@ -491,6 +535,45 @@ static void config_check_sim(struct config_parser *p)
         config_fail(p, line, "sim", key ? key : NULL, "%s", reason[0] ? reason : "invalid");
 }
 
+/* [modbus] and [insulation_monitor] with a Modbus backend: every key, then
+ * the profile (its errors name the profile file and line). */
+static void config_check_modbus(struct config_parser *p)
+{
+        static const char *const sections[2] = { "modbus", "insulation_monitor" };
+        struct config *cfg = p->cfg;
+        const char *backend = cfg->converter.backend;
+        enum modbus_transport t = strcmp(backend, "modbus-rtu") == 0   ? MODBUS_TRANSPORT_RTU
+                                  : strcmp(backend, "modbus-tcp") == 0 ? MODBUS_TRANSPORT_TCP
+                                                                       : MODBUS_TRANSPORT_NONE;
+        char reason[sizeof(p->err->reason)] = "";
+        const char *key = NULL;
+        int which = 0;
+        unsigned line;
+
+        if (p->failed || t == MODBUS_TRANSPORT_NONE)
+                return;         /* the sections are only read by the Modbus backends */
+        if (modbus_params_validate(&cfg->modbus, t, MODBUS_ROLE_CONVERTER, cfg->path, &key, reason,
+                                   sizeof(reason)) < 0)
+                goto fail;
+        if (!p->section_line[config_section_index("insulation_monitor")]) {
+                cfg->insulation_monitor.transport = MODBUS_TRANSPORT_NONE;
+                return;
+        }
+        which = 1;
+        if (modbus_params_validate(&cfg->insulation_monitor, MODBUS_TRANSPORT_NONE, MODBUS_ROLE_MONITOR,
+                                   cfg->path, &key, reason, sizeof(reason)) < 0 ||
+            modbus_params_check_pair(&cfg->modbus, &cfg->insulation_monitor, &key, reason, sizeof(reason)) < 0)
+                goto fail;
+        return;
+
+fail:
+        line = p->section_line[config_section_index(sections[which])];
+        for (size_t i = 0; key && i < p->n_modbus_keys[which]; i++)
+                if (strcmp(p->modbus_keys[which][i].name, key) == 0)
+                        line = p->modbus_keys[which][i].line;
+        config_fail(p, line, sections[which], key, "%s", reason[0] ? reason : "invalid");
+}
+
 /* The validation pass: required keys, ranges, cross-checks, then the
  * conversion into the core's units (0.1 V, 0.1 A, W, us). */
 static void config_validate(struct config_parser *p)
@@ -530,6 +613,7 @@ static void config_validate(struct config_parser *p)
         config_check_interface(p);
         config_check_backend(p);
         config_check_sim(p);
+        config_check_modbus(p);
         if (p->failed)
                 return;
 
@@ -593,6 +677,8 @@ void config_defaults(struct config *cfg)
         cfg->session.limits.insulation_max_current_da = 20;
         snprintf(cfg->converter.backend, sizeof(cfg->converter.backend), "sim");
         sim_params_defaults(&cfg->sim);
+        modbus_params_defaults(&cfg->modbus);
+        modbus_params_defaults(&cfg->insulation_monitor);
 }
 
 int config_load(const char *path, struct config *cfg, struct config_error *err)

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "modbus_params.h"
 #include "seccbridge/session.h"
 #include "sim_model.h"
 
@@ -34,6 +35,8 @@ struct config {
         struct session_config session;  /* [limits], [sequence], [safety] */
         struct config_converter converter;
         struct sim_params sim;          /* [sim] */
+        struct modbus_params modbus;    /* [modbus] */
+        struct modbus_params insulation_monitor; /* [insulation_monitor]; transport NONE = none */
 };
 
 /* Where a config error was found (line 0 = whole file / missing key). */
