@@ -11,11 +11,13 @@
 
 #include "config.h"
 #include "converter.h"
+#include "modbus_backend.h"
 
-/* Backends built in, by the name [converter] backend gives.  The Modbus RTU
- * and TCP backends join this list when they exist. */
+/* Backends built in, by the name [converter] backend gives. */
 static const struct converter_ops *const converter_backends[] = {
         &converter_sim_ops,
+        &converter_modbus_rtu_ops,
+        &converter_modbus_tcp_ops,
 };
 
 /* Kept to one helper so the daemon's log module can take its place. */
