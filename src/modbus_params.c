@@ -213,14 +213,17 @@ int modbus_params_set(struct modbus_params *p, const char *key, const char *valu
         return -ENOENT;
 }
 
-/* NAME -> MODBUS_PROFILE_DIR/NAME.conf; a path with '/' is taken as it is,
- * relative to the config file's directory. */
+/* NAME -> MODBUS_PROFILE_DIR/NAME.conf; a path (with a '/' or ending in
+ * ".conf") is taken as it is, relative to the config file's directory. */
 static int modbus_params_profile_path(const char *name, const char *config_path, char *out, size_t len)
 {
         const char *slash;
         int n;
 
-        if (!strchr(name, '/')) {
+        size_t n_name = strlen(name);
+        bool is_path = strchr(name, '/') || (n_name > 5 && strcmp(name + n_name - 5, ".conf") == 0);
+
+        if (!is_path) {
                 for (const char *c = name; *c; c++)
                         if (!isalnum((unsigned char)*c) && *c != '-' && *c != '_' && *c != '.')
                                 return -EINVAL;

@@ -52,7 +52,7 @@ struct modbus_params {
         uint32_t link_timeout_ms;       /* no complete cycle for this long: link lost */
         uint32_t reconnect_max_ms;      /* reconnect backoff ceiling */
         uint32_t shutdown_timeout_ms;   /* at exit, how long to insist on output off */
-        char profile_name[256];         /* as written: NAME or a path */
+        char profile_name[256];         /* as written: NAME, or a path (a '/' or .conf) */
         struct modbus_profile profile;  /* loaded by modbus_params_validate() */
 };
 
