@@ -16,7 +16,7 @@ build_pkgs=(
 # (qemu, linux-image-amd64, busybox-static, cpio, kmod); a real Modbus server
 # (python3-pymodbus) over TCP and over a socat pty pair; systemd-analyze.
 test_pkgs=(
-        can-utils iproute2 kmod
+        can-utils iproute2 kmod xz-utils
         qemu-system-x86 linux-image-amd64 busybox-static cpio
         python3 python3-pymodbus python3-serial python3-serial-asyncio socat
         systemd
