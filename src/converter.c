@@ -4,14 +4,16 @@
  * struct converter_ops.
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <syslog.h>
 
 #include "config.h"
 #include "converter.h"
+#include "log.h"
 #include "modbus_backend.h"
+
+#define LOG_MODULE "converter"
 
 /* Backends built in, by the name [converter] backend gives. */
 static const struct converter_ops *const converter_backends[] = {
@@ -19,19 +21,6 @@ static const struct converter_ops *const converter_backends[] = {
         &converter_modbus_rtu_ops,
         &converter_modbus_tcp_ops,
 };
-
-/* Kept to one helper so the daemon's log module can take its place. */
-__attribute__((format(printf, 2, 3)))
-static void converter_log(int priority, const char *fmt, ...)
-{
-        va_list ap;
-
-        fprintf(stderr, "<%d>converter: ", priority);
-        va_start(ap, fmt);
-        vfprintf(stderr, fmt, ap);
-        va_end(ap);
-        fputc('\n', stderr);
-}
 
 const struct converter_ops *converter_find(const char *name)
 {
@@ -51,7 +40,7 @@ int converter_open(struct converter *conv, struct ev_loop *loop, const struct co
 
         if (!ops) {
                 /* config_load() already refuses unknown names. */
-                converter_log(LOG_ERR, "unknown backend '%s'", cfg->converter.backend);
+                log_err("unknown backend '%s'", cfg->converter.backend);
                 return -ENOENT;
         }
         *conv = (struct converter) {
@@ -88,7 +77,7 @@ int converter_reconfigure(struct converter *conv, const struct config *cfg)
         if (!conv || !conv->ops)
                 return -EINVAL;
         if (strcmp(cfg->converter.backend, conv->ops->name) != 0) {
-                converter_log(LOG_WARNING, "backend '%s' needs a restart, '%s' stays in use",
+                log_warning("backend '%s' needs a restart, '%s' stays in use",
                               cfg->converter.backend, conv->ops->name);
                 return -EOPNOTSUPP;
         }

@@ -24,7 +24,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,7 +33,10 @@
 
 #include "config.h"
 #include "converter.h"
+#include "log.h"
 #include "sim_model.h"
+
+#define LOG_MODULE "sim"
 
 /* A loop stalled for longer (debugger, suspend) does not make the model
  * jump: the simulated time simply stands still for the rest. */
@@ -62,19 +64,6 @@ struct converter_sim {
         struct converter_sim_control control;
 };
 
-/* Kept to one helper so the daemon's log module can take its place. */
-__attribute__((format(printf, 2, 3)))
-static void converter_sim_log(int priority, const char *fmt, ...)
-{
-        va_list ap;
-
-        fprintf(stderr, "<%d>sim: ", priority);
-        va_start(ap, fmt);
-        vfprintf(stderr, fmt, ap);
-        va_end(ap);
-        fputc('\n', stderr);
-}
-
 /* ---- control FIFO -------------------------------------------------------- */
 
 /* Make a fresh FIFO at path and open it.  The fd, or -errno (logged). */
@@ -85,7 +74,7 @@ static int converter_sim_fifo_create(const char *path)
 
         if (lstat(path, &st) == 0) {
                 if (!S_ISFIFO(st.st_mode)) {
-                        converter_sim_log(LOG_ERR, "control_path %s exists and is not a FIFO",
+                        log_err("control_path %s exists and is not a FIFO",
                                           path);
                         return -EEXIST;
                 }
@@ -93,18 +82,18 @@ static int converter_sim_fifo_create(const char *path)
                  * one is surely ours and 0600. */
                 if (unlink(path) < 0) {
                         r = -errno;
-                        converter_sim_log(LOG_ERR, "control_path %s: cannot remove the old FIFO: %s",
+                        log_err("control_path %s: cannot remove the old FIFO: %s",
                                           path, strerror(-r));
                         return r;
                 }
         } else if (errno != ENOENT) {
                 r = -errno;
-                converter_sim_log(LOG_ERR, "control_path %s: %s", path, strerror(-r));
+                log_err("control_path %s: %s", path, strerror(-r));
                 return r;
         }
         if (mkfifo(path, 0600) < 0) {
                 r = -errno;
-                converter_sim_log(LOG_ERR, "control_path %s: cannot create the FIFO: %s",
+                log_err("control_path %s: cannot create the FIFO: %s",
                                   path, strerror(-r));
                 return r;
         }
@@ -114,7 +103,7 @@ static int converter_sim_fifo_create(const char *path)
         fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW);
         if (fd < 0) {
                 r = -errno;
-                converter_sim_log(LOG_ERR, "control_path %s: cannot open the FIFO: %s",
+                log_err("control_path %s: cannot open the FIFO: %s",
                                   path, strerror(-r));
                 (void)unlink(path);
                 return r;
@@ -148,7 +137,7 @@ static void converter_sim_control_stop(struct converter_sim *s)
         close(c->fd);
         c->fd = -1;
         if (unlink(c->path) < 0 && errno != ENOENT)
-                converter_sim_log(LOG_WARNING, "control_path %s: cannot remove the FIFO: %s",
+                log_warning("control_path %s: cannot remove the FIFO: %s",
                                   c->path, strerror(errno));
 }
 
@@ -230,10 +219,10 @@ static void converter_sim_control_line(struct converter_sim *s, char *line)
         if (!arg || extra)
                 reason = "expected a command and one argument";
         else if (converter_sim_control_apply(s, word, arg, &reason) == 0) {
-                converter_sim_log(LOG_INFO, "control: %s %s", word, arg);
+                log_info("control: %s %s", word, arg);
                 return;
         }
-        converter_sim_log(LOG_WARNING, "control: ignoring \"%s\": %s", shown, reason);
+        log_warning("control: ignoring \"%s\": %s", shown, reason);
 }
 
 static void converter_sim_control_feed(struct converter_sim *s, const char *buf, size_t n)
@@ -253,7 +242,7 @@ static void converter_sim_control_feed(struct converter_sim *s, const char *buf,
                 if (c->overlong)
                         continue;
                 if (c->len + 1 >= sizeof(c->line)) {
-                        converter_sim_log(LOG_WARNING, "control: ignoring a line longer than %zu bytes",
+                        log_warning("control: ignoring a line longer than %zu bytes",
                                           sizeof(c->line) - 1);
                         c->overlong = true;
                         c->len = 0;
@@ -275,7 +264,7 @@ static void converter_sim_control_reopen(struct converter_sim *s)
         c->fd = -1;
         fd = open(c->path, O_RDWR | O_NONBLOCK | O_CLOEXEC | O_NOFOLLOW);
         if (fd < 0) {
-                converter_sim_log(LOG_ERR, "control_path %s: cannot reopen the FIFO, control off: %s",
+                log_err("control_path %s: cannot reopen the FIFO, control off: %s",
                                   c->path, strerror(errno));
                 (void)unlink(c->path);
                 return;
@@ -303,7 +292,7 @@ static void converter_sim_on_control(struct ev_loop *loop, ev_io *w, int revents
                         continue;
                 if (errno == EAGAIN || errno == EWOULDBLOCK)
                         return;
-                converter_sim_log(LOG_ERR, "control_path %s: read: %s", s->control.path,
+                log_err("control_path %s: read: %s", s->control.path,
                                   strerror(errno));
                 converter_sim_control_reopen(s);
                 return;
@@ -348,7 +337,7 @@ static int converter_sim_open(struct converter *conv)
 
         s = calloc(1, sizeof(*s));
         if (!s) {
-                converter_sim_log(LOG_ERR, "out of memory");
+                log_err("out of memory");
                 return -ENOMEM;
         }
         s->conv = conv;
@@ -367,7 +356,7 @@ static int converter_sim_open(struct converter *conv)
         s->last_step = ev_now(conv->loop);
         converter_sim_timer_start(s);
         conv->data = s;
-        converter_sim_log(LOG_INFO, "simulated converter, %.0f V / %.0f A / %.0f kW, step %u ms%s%s",
+        log_info("simulated converter, %.0f V / %.0f A / %.0f kW, step %u ms%s%s",
                           s->params.max_voltage_v, s->params.max_current_a,
                           s->params.max_power_kw, s->params.step_ms,
                           fd >= 0 ? ", control FIFO " : "", fd >= 0 ? s->control.path : "");
