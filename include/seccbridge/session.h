@@ -129,8 +129,10 @@ struct session {
         uint64_t now_us;                        /* latest time seen */
 
         /* R1 controller supervision */
-        uint64_t last_heartbeat_us;
+        uint64_t last_heartbeat_us;             /* or the session start, when none yet */
+        bool supervising;                       /* the R1 deadline is armed */
         bool controller_alive;
+        bool heartbeat_lost;                    /* timed out, not heard from since */
         bool controller_state_known;
         uint8_t controller_state;
         bool controller_up;                     /* left Initialising (E.8, R17) */

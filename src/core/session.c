@@ -249,7 +249,9 @@ static void update_command(struct session *s, uint64_t now)
 {
         struct power_command want = s->target;
 
-        if (forced_off(s))
+        /* R1: nothing but OFF without a controller heartbeat, not even the
+         * wake-up of a New_Charge_Session seen before any status frame. */
+        if (forced_off(s) || !s->controller_alive)
                 want = (struct power_command){ .mode = POWER_OFF, .discharge = true };
         limits_clamp(&s->effective, &want, &want);
 
@@ -462,9 +464,11 @@ static void run_timers(struct session *s, uint64_t now)
         if (s->shutting_down)
                 return;
         /* R1: exact deadline, now >= last + timeout. */
-        if (s->controller_alive &&
+        if (s->supervising &&
             now >= add_sat(s->last_heartbeat_us, s->cfg.controller_timeout_us)) {
+                s->supervising = false;
                 s->controller_alive = false;
+                s->heartbeat_lost = true;
                 s->counters.controller_timeouts++;
                 latch_fault(s, SESSION_FAULT_CONTROLLER_TIMEOUT);
         }
@@ -566,6 +570,13 @@ static void start_session(struct session *s, const struct codec_new_charge_sessi
         if (s->estop_latched && s->fault == SESSION_FAULT_NONE)
                 s->fault = SESSION_FAULT_EMERGENCY_STOP;
 
+        /* R1: a session needs a heartbeat; without one so far, it has
+         * controller_timeout_us from now to show up. */
+        if (!s->supervising) {
+                s->supervising = true;
+                s->last_heartbeat_us = now;
+        }
+
         s->in_session = true;
         s->session_start_us = now;
         s->session_state_seen = false;
@@ -633,6 +644,7 @@ static void on_controller_status(struct session *s, uint8_t state, uint64_t now)
         bool changed = !s->controller_state_known || s->controller_state != state;
 
         s->last_heartbeat_us = now;
+        s->supervising = true;
         s->controller_alive = true;
         s->controller_state_known = true;
         s->controller_state = state;
@@ -642,9 +654,15 @@ static void on_controller_status(struct session *s, uint8_t state, uint64_t now)
                  * once it leaves Initialising. */
                 s->controller_up = false;
                 s->flags_sent = false;
+        } else if (s->controller_up && s->heartbeat_lost) {
+                /* E.8: back after a silence it may have restarted through
+                 * unseen: flags and limits again. */
+                s->flags_sent = false;
+                s->limits_pending = true;
         } else {
                 controller_came_up(s);
         }
+        s->heartbeat_lost = false;
 
         if (!s->in_session)
                 return;
@@ -934,6 +952,9 @@ int session_reconfigure(struct session *s, const struct session_config *cfg,
                 s->flags.charge_parameters_done = false;
         if (!old.use_sequence_flags && cfg->use_sequence_flags)
                 s->flags_sent = false;
+        /* New timeouts apply at once too (a shorter R1 timeout may already
+         * have passed). */
+        run_timers(s, now_us);
         /* New limits apply at once: the command is re-clamped in settle(). */
         refresh_limits(s);
         settle(s, now_us);
@@ -1006,7 +1027,7 @@ uint64_t session_next_deadline(const struct session *s)
 
         if (s->shutting_down)
                 return d;
-        if (s->controller_alive)
+        if (s->supervising)
                 d = min_u64(d, add_sat(s->last_heartbeat_us, s->cfg.controller_timeout_us));
         if (s->in_session)
                 d = min_u64(d, s->next_status_us);
