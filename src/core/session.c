@@ -1102,6 +1102,9 @@ static int press(struct session *s, bool *held, uint64_t *release, bool *flag, u
                 return -EBUSY;
         if (!may_send_flags(s))
                 return -EAGAIN;
+        /* R10: a release not on the bus yet goes first, or the controller
+         * would see no new edge. */
+        settle(s, now_us);
         /* R10: 0 -> 1 now, back to 0 after button_hold_us. */
         *flag = true;
         *held = true;
