@@ -286,7 +286,8 @@ static void update_command(struct session *s, uint64_t now)
 
 static void update_auto_flags(struct session *s)
 {
-        /* R9: authorised as soon as the power side can deliver. */
+        /* R9, R12: AUTO = the station always allows a start; whether the
+         * converter can deliver is told by System_Enable (R20, R21). */
         if (s->cfg.start_authorisation == SESSION_FLAG_AUTO)
                 s->flags.start_charge_authorisation = true;
         /* R11, E.9: Done and Valid together, in one frame. */
@@ -508,6 +509,18 @@ static void reset_ramp(struct session *s)
         s->ramp_stepped = false;
 }
 
+/* Operator decisions belong to one vehicle (R11, R13): never carried over
+ * to the next one. */
+static void forget_operator_decisions(struct session *s)
+{
+        if (s->cfg.ccs_authorisation == SESSION_FLAG_EXTERNAL) {
+                s->flags.ccs_authorisation_done = false;
+                s->flags.ccs_authorisation_valid = false;
+        }
+        if (s->cfg.charge_parameters == SESSION_FLAG_EXTERNAL)
+                s->flags.charge_parameters_done = false;
+}
+
 static void end_session(struct session *s, enum session_fault fault)
 {
         if (fault != SESSION_FAULT_NONE)
@@ -518,13 +531,7 @@ static void end_session(struct session *s, enum session_fault fault)
         s->limits_sent_in_session = false;
         set_target(s, POWER_OFF, 0, 0, true);
         reset_ramp(s);
-        /* Operator decisions belong to one session. */
-        if (s->cfg.ccs_authorisation == SESSION_FLAG_EXTERNAL) {
-                s->flags.ccs_authorisation_done = false;
-                s->flags.ccs_authorisation_valid = false;
-        }
-        if (s->cfg.charge_parameters == SESSION_FLAG_EXTERNAL)
-                s->flags.charge_parameters_done = false;
+        forget_operator_decisions(s);
 }
 
 static void controller_came_up(struct session *s)
@@ -639,9 +646,22 @@ static void on_state_entered(struct session *s, uint8_t state)
                 set_standby(s);
 }
 
+/* States without a vehicle being dealt with. */
+static bool state_is_unplugged(uint8_t state)
+{
+        return state == CODEC_STATE_INITIALISING || state == CODEC_STATE_WAITING_FOR_PEV ||
+               state == CODEC_STATE_NOT_AVAILABLE;
+}
+
 static void on_controller_status(struct session *s, uint8_t state, uint64_t now)
 {
         bool changed = !s->controller_state_known || s->controller_state != state;
+
+        /* R11, R13: the vehicle left, with or without a session (e.g.
+         * authorised, then unplugged before New_Charge_Session). */
+        if (s->controller_state_known && !state_is_unplugged(s->controller_state) &&
+            state_is_unplugged(state))
+                forget_operator_decisions(s);
 
         s->last_heartbeat_us = now;
         s->supervising = true;
