@@ -615,9 +615,15 @@ static void on_state_entered(struct session *s, uint8_t state)
         case CODEC_STATE_PRECHARGE:
         case CODEC_STATE_WAITING_FOR_CHARGE:
         case CODEC_STATE_CHARGING:
-        case CODEC_STATE_ENDING_CHARGE:
         case CODEC_STATE_CHARGE_PAUSE:
                 if (s->phase != SESSION_PHASE_ENDING)
+                        s->phase = SESSION_PHASE_BATTERY;
+                break;
+        case CODEC_STATE_ENDING_CHARGE:
+                /* R41: after a charge the battery stays on the output.  A
+                 * test ended this way never had one: its voltage must still
+                 * go (R29). */
+                if (s->phase == SESSION_PHASE_IDLE)
                         s->phase = SESSION_PHASE_BATTERY;
                 break;
         case CODEC_STATE_WELDING_DETECTION:
