@@ -564,10 +564,15 @@ static void start_session(struct session *s, const struct codec_new_charge_sessi
         case SESSION_FAULT_SHUTDOWN:
                 keep = true;
                 break;
+        case SESSION_FAULT_CONVERTER_LINK:
+                /* The latest measurement still says so. */
+                keep = s->meas_valid && !s->meas.link_ok;
+                break;
+        case SESSION_FAULT_CONVERTER:
+                keep = s->meas_valid && s->meas.fault;
+                break;
         case SESSION_FAULT_CONTROLLER_RESTART:
         case SESSION_FAULT_INSULATION:
-        case SESSION_FAULT_CONVERTER_LINK:
-        case SESSION_FAULT_CONVERTER:
                 break;
         }
         if (!keep)
