@@ -12,72 +12,8 @@ need_cmd cansend candump
 need_net_admin "taking $VCAN_IF down"
 vcan_is_up "$VCAN_IF" || fail "$VCAN_IF is not up"
 
-# ---- helpers shared by the daemon tests (kept identical in each file) ----
-daemon=$BUILD_DIR/src/seccbridge
-# cyclic FRAME...: from now on a stand-in for the controller sends these
-# frames (cansend syntax) every 50 ms, twice its real rate so that a slow
-# machine never leaves 200 ms without a heartbeat; no argument: nothing.
-cyclic() {
-        printf '%s\n' "$@" >"$TEST_TMP/cyclic.new"
-        mv "$TEST_TMP/cyclic.new" "$TEST_TMP/cyclic"
-}
-cyclic_start() {
-        local python nice=()
-        python=$(command -v /usr/bin/python3 || command -v python3) || fail "python3 not found"
-        cat >"$TEST_TMP/cyclic.py" <<'EOF'
-import socket, struct, sys, time
-ifname, path = sys.argv[1], sys.argv[2]
-sock, due = None, time.monotonic()
-while True:
-    try:
-        frames = open(path).read().split()
-    except OSError:
-        frames = []
-    try:
-        if sock is None:
-            sock = socket.socket(socket.AF_CAN, socket.SOCK_RAW, socket.CAN_RAW)
-            sock.bind((ifname,))
-        for f in frames:
-            can_id, data = f.split("#")
-            data = bytes.fromhex(data)
-            sock.send(struct.pack("=IB3x8s", int(can_id, 16) | socket.CAN_EFF_FLAG,
-                                  len(data), data))
-    except OSError:
-        if sock is not None:
-            sock.close()
-        sock = None
-    due += 0.05
-    time.sleep(max(0.0, due - time.monotonic()))
-EOF
-        cyclic
-        # The controller is a real-time device: keep it ahead of the rest
-        # of the test on a busy machine.
-        [ "$(id -u)" -ne 0 ] || nice=(nice -n -10)
-        bg_start cyclic "${nice[@]}" "$python" "$TEST_TMP/cyclic.py" "$VCAN_IF" "$TEST_TMP/cyclic"
-}
-# daemon_conf [LINES...]: a config for pistol 1 on $VCAN_IF, lab limits, a
-# quick simulated converter; extra lines go at the end.
-daemon_conf() {
-        {
-                printf '[can]\ninterface = %s\npistol_index = 1\n\n' "$VCAN_IF"
-                printf '[limits]\nmax_voltage = 1000\nmax_current = 125\nmax_power = 50000\n\n'
-                printf '[sim]\nwakeup_ms = 200\n'
-                [ $# -eq 0 ] || printf '%s\n' "$@"
-        } >"$TEST_TMP/seccbridge.conf"
-}
-# daemon_start: start it on $TEST_TMP/seccbridge.conf, wait for "ready";
-# its log is in $log, and in the test's log at the end.
-daemon_start() {
-        bg_start daemon "$daemon" -v -c "$TEST_TMP/seccbridge.conf"
-        log=$(bg_log daemon)
-        at_exit sed "s/^/# daemon: /" "$log"
-        wait_for_line "$log" "ready: pistol 1 on $VCAN_IF"
-}
-# decoded FILE: a candump -L capture, decoded for pistol 1.
-decoded() { "$BUILD_DIR/src/seccsim/seccsim" decode --pistol 1 <"$1"; }
-# at_least N FILE REGEX: at least N lines of FILE match (for wait_until).
-at_least() { [ "$(count_lines "$2" "$3")" -ge "$1" ]; }
-# -------------------------------------------------------------------------
+# shellcheck source-path=SCRIPTDIR source=daemon-lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/daemon-lib.sh"
 
 cyclic_start
 daemon_conf

@@ -11,50 +11,17 @@
 test_begin "$@"
 need_build src/seccbridge src/seccsim/seccsim
 need_cmd cansend candump
-daemon=$BUILD_DIR/src/seccbridge
 seccsim=$BUILD_DIR/src/seccsim/seccsim
 vcan_is_up "$VCAN_IF" || fail "$VCAN_IF is not up"
 
 # ---- the controller's cyclic frames ------------------------------------
-# cyclic FRAME...: from now on, send these frames (cansend syntax) every
-# 50 ms, twice the controller's rate so that a slow machine never leaves
-# 200 ms without a heartbeat; without arguments, send nothing.
-python=$(command -v /usr/bin/python3 || command -v python3) || fail "python3 not found"
-cat >"$TEST_TMP/cyclic.py" <<'EOF'
-import socket, struct, sys, time
-ifname, path = sys.argv[1], sys.argv[2]
-sock, due = None, time.monotonic()
-while True:
-    try:
-        frames = open(path).read().split()
-    except OSError:
-        frames = []
-    try:
-        if sock is None:
-            sock = socket.socket(socket.AF_CAN, socket.SOCK_RAW, socket.CAN_RAW)
-            sock.bind((ifname,))
-        for f in frames:
-            can_id, data = f.split("#")
-            data = bytes.fromhex(data)
-            sock.send(struct.pack("=IB3x8s", int(can_id, 16) | socket.CAN_EFF_FLAG,
-                                  len(data), data))
-    except OSError:
-        if sock is not None:
-            sock.close()
-        sock = None
-    due += 0.05
-    time.sleep(max(0.0, due - time.monotonic()))
-EOF
-cyclic() {
-        printf '%s\n' "$@" >"$TEST_TMP/cyclic.new"
-        mv "$TEST_TMP/cyclic.new" "$TEST_TMP/cyclic"
-}
-cyclic
-# The controller is a real-time device: keep the sender ahead of the rest
-# of the test on a busy machine.
-nice=()
-[ "$(id -u)" -ne 0 ] || nice=(nice -n -10)
-bg_start cyclic "${nice[@]}" "$python" "$TEST_TMP/cyclic.py" "$VCAN_IF" "$TEST_TMP/cyclic"
+# The heartbeat and the requests the controller repeats while a phase lasts
+# come from daemon-lib.sh's cyclic sender (every 50 ms, twice the
+# controller's rate, so that a slow machine never leaves 200 ms without a
+# heartbeat); the one-shot frames are plain cansend lines.
+# shellcheck source-path=SCRIPTDIR source=daemon-lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/daemon-lib.sh"
+cyclic_start
 
 # ---- what crosses the bus ----------------------------------------------
 candump_start bus "$VCAN_IF"
