@@ -857,31 +857,9 @@ static void on_new_charge_session(struct session *s, const struct codec_new_char
 /* Frames the controller produces (OUT in the database). */
 static bool sent_by_controller(enum codec_msg_type type)
 {
-        switch (type) {
-        case CODEC_NEW_CHARGE_SESSION:
-        case CODEC_INSULATION_TEST:
-        case CODEC_PRECHARGE:
-        case CODEC_CHARGE_STATUS_CHANGE:
-        case CODEC_CHARGING_LOOP:
-        case CODEC_EMERGENCY_STOP:
-        case CODEC_CHARGE_SESSION_FINISHED:
-        case CODEC_ADVANTICS_CONTROLLER_STATUS:
-        case CODEC_ADM_CO_CUI1_INPUTS:
-        case CODEC_ADM_CS_SECC_INPUTS:
-        case CODEC_EV_ID_CCS_PART2_DIN:
-        case CODEC_ADM_CS_SPCC_INPUTS:
-        case CODEC_CCS_EXTRA_INFORMATION:
-        case CODEC_MCS_EXTRA_INFORMATION:
-                return true;
-        case CODEC_POWER_MODULES_STATUS:
-        case CODEC_POWER_MODULES_LIMITS:
-        case CODEC_SEQUENCE_CONTROL:
-        case CODEC_ADM_CS_SECC_OUTPUTS:
-        case CODEC_ADM_CS_SPCC_OUTPUTS:
-        case CODEC_MSG_COUNT:
-                return false;
-        }
-        return false;
+        const struct codec_msg_info *info = codec_msg_info(type);
+
+        return info && info->dir == CODEC_DIR_OUT;
 }
 
 static void handle_message(struct session *s, const struct codec_message *msg, uint64_t now)
