@@ -24,6 +24,7 @@
 
 #include "build-config.h"
 #include "config.h"
+#include "textparse.h"
 #include "converter.h"
 
 enum config_key_type {
@@ -263,24 +264,6 @@ static int config_parse_number(const char *value, bool integer, double *out)
         return 0;
 }
 
-static int config_parse_bool(const char *value, bool *out)
-{
-        static const char *const yes[] = { "true", "yes", "on", "1" };
-        static const char *const no[] = { "false", "no", "off", "0" };
-
-        for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
-                if (strcasecmp(value, yes[i]) == 0) {
-                        *out = true;
-                        return 0;
-                }
-                if (strcasecmp(value, no[i]) == 0) {
-                        *out = false;
-                        return 0;
-                }
-        }
-        return -EINVAL;
-}
-
 static int config_parse_flag_source(const char *value, enum session_flag_source *out)
 {
         if (strcmp(value, "auto") == 0) {
@@ -425,7 +408,7 @@ static int config_handle_key(void *user, const char *section, const char *name, 
                 }
                 break;
         case CONFIG_BOOL:
-                if (config_parse_bool(value, &b) < 0) {
+                if (textparse_bool(value, &b) < 0) {
                         config_fail(p, p->line, section, name, "'%s' is not a boolean (true or false)", value);
                         return 0;
                 }

@@ -35,6 +35,7 @@
 #include "converter.h"
 #include "log.h"
 #include "sim_model.h"
+#include "textparse.h"
 
 #define LOG_MODULE "sim"
 
@@ -141,20 +142,6 @@ static void converter_sim_control_stop(struct converter_sim *s)
                                   c->path, strerror(errno));
 }
 
-/* Strict number: the whole word. */
-static int converter_sim_parse_number(const char *s, double *out)
-{
-        char *end;
-        double v;
-
-        errno = 0;
-        v = strtod(s, &end);
-        if (end == s || *end != '\0' || errno == ERANGE)
-                return -EINVAL;
-        *out = v;
-        return 0;
-}
-
 /* Apply one control line.  0, or -EINVAL with a reason. */
 static int converter_sim_control_apply(struct converter_sim *s, const char *word,
                                        const char *arg, const char **reason)
@@ -179,7 +166,7 @@ static int converter_sim_control_apply(struct converter_sim *s, const char *word
                 return 0;
         }
         if (strcmp(word, "insulation") == 0) {
-                if (converter_sim_parse_number(arg, &v) < 0 ||
+                if (textparse_double(arg, &v) < 0 ||
                     sim_model_set_insulation_kohm(m, v) < 0) {
                         *reason = "usage: insulation KOHM (a number between 0 and 1000000)";
                         return -EINVAL;
@@ -187,7 +174,7 @@ static int converter_sim_control_apply(struct converter_sim *s, const char *word
                 return 0;
         }
         if (strcmp(word, "battery") == 0) {
-                if (converter_sim_parse_number(arg, &v) < 0 ||
+                if (textparse_double(arg, &v) < 0 ||
                     sim_model_set_battery_voltage(m, v) < 0) {
                         *reason = "usage: battery VOLTS (a number between 0 and 1500)";
                         return -EINVAL;

@@ -17,6 +17,7 @@
 #include <ini.h>
 
 #include "modbus_profile.h"
+#include "textparse.h"
 
 enum modbus_point_kind {
         KIND_SETPOINT,
@@ -236,21 +237,6 @@ static int modbus_parse_uint(const char *value, uint32_t max, uint32_t *out)
                 return -EINVAL;
         *out = (uint32_t)v;
         return 0;
-}
-
-static int modbus_parse_bool(const char *value, bool *out)
-{
-        if (!strcasecmp(value, "true") || !strcasecmp(value, "yes") || !strcasecmp(value, "on") ||
-            !strcmp(value, "1")) {
-                *out = true;
-                return 0;
-        }
-        if (!strcasecmp(value, "false") || !strcasecmp(value, "no") || !strcasecmp(value, "off") ||
-            !strcmp(value, "0")) {
-                *out = false;
-                return 0;
-        }
-        return -EINVAL;
 }
 
 static int modbus_parse_area(const char *value, enum modbus_area *out)
@@ -553,7 +539,7 @@ static void modbus_handle_point(struct modbus_profile_parser *ps, const char *se
                         pt->off = (uint16_t)u;
                 break;
         case PK_READBACK:
-                if (modbus_parse_bool(value, &pt->readback) < 0)
+                if (textparse_bool(value, &pt->readback) < 0)
                         modbus_profile_fail(ps, ps->line, section, name, "'%s' is not true or false", value);
                 break;
         case PK_VALUE:
@@ -617,7 +603,7 @@ static void modbus_handle_device(struct modbus_profile_parser *ps, const char *n
                 p->max_read_gap = (uint16_t)u;
                 break;
         case DK_ZERO_SETPOINTS_ON_OFF:
-                if (modbus_parse_bool(value, &p->zero_setpoints_on_off) < 0)
+                if (textparse_bool(value, &p->zero_setpoints_on_off) < 0)
                         modbus_profile_fail(ps, ps->line, "device", name, "'%s' is not true or false", value);
                 break;
         case DK_COUNT:

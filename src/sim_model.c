@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "sim_model.h"
+#include "textparse.h"
 
 /* Integration substep.  The discharge RC is 20 ms with the defaults; at
  * 0.5 ms the implicit Euler steps stay within about 1 % of the exact
@@ -134,25 +135,6 @@ static bool sim_param_in_range(const struct sim_param_desc *d, double v)
         return !(d->min_exclusive && v == d->min);
 }
 
-/* Strict number: the whole text, finite, no hex or inf/nan spellings. */
-static int sim_parse_double(const char *s, double *out)
-{
-        char *end;
-        double v;
-
-        for (const char *c = s; *c; c++)
-                if (!strchr("0123456789+-.eE", *c))
-                        return -EINVAL;
-        errno = 0;
-        v = strtod(s, &end);
-        if (end == s || *end != '\0' || errno == ERANGE)
-                return -EINVAL;
-        if (!(v >= -DBL_MAX && v <= DBL_MAX))
-                return -EINVAL;
-        *out = v;
-        return 0;
-}
-
 /* Strict unsigned decimal integer. */
 static int sim_parse_u32(const char *s, uint32_t *out)
 {
@@ -167,24 +149,6 @@ static int sim_parse_u32(const char *s, uint32_t *out)
                 return -EINVAL;
         *out = (uint32_t)v;
         return 0;
-}
-
-static int sim_parse_bool(const char *s, bool *out)
-{
-        static const char *const yes[] = { "true", "yes", "on", "1" };
-        static const char *const no[] = { "false", "no", "off", "0" };
-
-        for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
-                if (strcasecmp(s, yes[i]) == 0) {
-                        *out = true;
-                        return 0;
-                }
-                if (strcasecmp(s, no[i]) == 0) {
-                        *out = false;
-                        return 0;
-                }
-        }
-        return -EINVAL;
 }
 
 static int sim_check_path(const char *s, size_t size, char *err, size_t err_len)
@@ -219,7 +183,7 @@ int sim_params_set(struct sim_params *p, const char *key, const char *value,
         field = (char *)p + d->offset;
         switch (d->type) {
         case SIM_PARAM_DOUBLE:
-                r = sim_parse_double(value, &v);
+                r = textparse_double(value, &v);
                 if (r < 0 || !sim_param_in_range(d, v)) {
                         sim_param_range_reason(d, err, err_len);
                         return -EINVAL;
@@ -235,7 +199,7 @@ int sim_params_set(struct sim_params *p, const char *key, const char *value,
                 memcpy(field, &u, sizeof(u));
                 return 0;
         case SIM_PARAM_BOOL:
-                r = sim_parse_bool(value, &b);
+                r = textparse_bool(value, &b);
                 if (r < 0) {
                         snprintf(err, err_len, "must be true or false (yes/no, on/off, 1/0)");
                         return r;
