@@ -19,7 +19,7 @@ test_pkgs=(
         can-utils iproute2 kmod xz-utils
         qemu-system-x86 linux-image-amd64 busybox-static cpio
         python3 python3-pymodbus python3-serial python3-serial-asyncio socat
-        systemd
+        systemd dbus
 )
 
 pkgs=("${build_pkgs[@]}")
