@@ -56,6 +56,8 @@ enum config_key_id {
         KEY_SAFETY_INSULATION_MIN_OHM_PER_VOLT,
         KEY_SAFETY_CURRENT_RAMP,
         KEY_CONVERTER_BACKEND,
+        KEY_DBUS_ENABLE,
+        KEY_DBUS_ADDRESS,
         KEY_COUNT
 };
 
@@ -98,10 +100,12 @@ static const struct config_key config_keys[KEY_COUNT] = {
         [KEY_SAFETY_INSULATION_MIN_OHM_PER_VOLT] = { "safety", "insulation_min_ohm_per_volt", CONFIG_UINT, false, 100, 10000, false, " ohm/V" },
         [KEY_SAFETY_CURRENT_RAMP] = { "safety", "current_ramp", CONFIG_DECIMAL, false, 1, 100000, true, " A/s" },
         [KEY_CONVERTER_BACKEND] = { "converter", "backend", CONFIG_STRING, false, 0, 0, false, "" },
+        [KEY_DBUS_ENABLE] = { "dbus", "enable", CONFIG_BOOL, false, 0, 0, false, "" },
+        [KEY_DBUS_ADDRESS] = { "dbus", "address", CONFIG_STRING, false, 0, 0, false, "" },
 };
 
 static const char *const config_sections[] = {
-        "can", "limits", "sequence", "safety", "converter", "sim", "modbus", "insulation_monitor",
+        "can", "limits", "sequence", "safety", "converter", "sim", "modbus", "insulation_monitor", "dbus",
 };
 #define CONFIG_N_SECTIONS (sizeof(config_sections) / sizeof(config_sections[0]))
 #define CONFIG_SIM_MAX_KEYS 64
@@ -195,7 +199,7 @@ static void config_scan_header(struct config_parser *p, const char *text)
         if (idx < 0) {
                 config_fail(p, p->line, name, NULL,
                             "unknown section (known: [can], [limits], [sequence], [safety], [converter], [sim], "
-                            "[modbus], [insulation_monitor])");
+                            "[modbus], [insulation_monitor], [dbus])");
                 return;
         }
         if (p->section_line[idx] == 0)
@@ -387,6 +391,13 @@ static int config_handle_key(void *user, const char *section, const char *name, 
                                 return 0;
                         }
                         strcpy(p->cfg->can.interface, value);
+                } else if (idx == KEY_DBUS_ADDRESS) {
+                        if (strlen(value) >= sizeof(p->cfg->dbus.address)) {
+                                config_fail(p, p->line, section, name, "longer than %zu characters",
+                                            sizeof(p->cfg->dbus.address) - 1);
+                                return 0;
+                        }
+                        strcpy(p->cfg->dbus.address, value);
                 } else {
                         if (strlen(value) >= sizeof(p->cfg->converter.backend)) {
                                 config_fail(p, p->line, section, name, "unknown backend '%s'", value);
@@ -412,7 +423,10 @@ static int config_handle_key(void *user, const char *section, const char *name, 
                         config_fail(p, p->line, section, name, "'%s' is not a boolean (true or false)", value);
                         return 0;
                 }
-                p->cfg->session.use_sequence_flags = b;
+                if (idx == KEY_DBUS_ENABLE)
+                        p->cfg->dbus.enable = b;
+                else
+                        p->cfg->session.use_sequence_flags = b;
                 break;
         case CONFIG_FLAG_SOURCE:
                 if (config_parse_flag_source(value, &src) < 0) {
@@ -501,6 +515,18 @@ static void config_check_backend(struct config_parser *p)
         else
                 config_fail(p, line, "converter", "backend",
                             "unknown backend '%s' (known: sim, modbus-rtu, modbus-tcp)", name);
+}
+
+/* A D-Bus address is "transport:key=value,..."; sd-bus checks the rest
+ * when it connects.  An empty one means the system bus. */
+static void config_check_dbus_address(struct config_parser *p)
+{
+        const char *a = p->cfg->dbus.address;
+
+        if (a[0] == '\0' || strchr(a, ':'))
+                return;
+        config_fail(p, config_key_where(p, KEY_DBUS_ADDRESS), "dbus", "address",
+                    "'%s' is not a D-Bus address (e.g. unix:path=/run/dbus/system_bus_socket)", a);
 }
 
 static void config_check_sim(struct config_parser *p)
@@ -595,6 +621,7 @@ static void config_validate(struct config_parser *p)
         }
         config_check_interface(p);
         config_check_backend(p);
+        config_check_dbus_address(p);
         config_check_sim(p);
         config_check_modbus(p);
         if (p->failed)
@@ -659,6 +686,7 @@ void config_defaults(struct config *cfg)
         cfg->session.limits.precharge_max_current_da = 20;
         cfg->session.limits.insulation_max_current_da = 20;
         snprintf(cfg->converter.backend, sizeof(cfg->converter.backend), "sim");
+        cfg->dbus.enable = true;
         sim_params_defaults(&cfg->sim);
         modbus_params_defaults(&cfg->modbus);
         modbus_params_defaults(&cfg->insulation_monitor);

@@ -29,11 +29,17 @@ struct config_converter {
         char backend[32];               /* "sim" (default), "modbus-rtu", "modbus-tcp" */
 };
 
+struct config_dbus {
+        bool enable;                    /* offer the D-Bus interface (default true) */
+        char address[512];              /* bus address; "" = the system bus */
+};
+
 struct config {
         char path[4096];                /* file it was read from */
         struct config_can can;
         struct session_config session;  /* [limits], [sequence], [safety] */
         struct config_converter converter;
+        struct config_dbus dbus;        /* [dbus] */
         struct sim_params sim;          /* [sim] */
         struct modbus_params modbus;    /* [modbus] */
         struct modbus_params insulation_monitor; /* [insulation_monitor]; transport NONE = none */
