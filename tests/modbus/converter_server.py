@@ -225,6 +225,8 @@ class Server:
         count = getattr(req, "count", len(values) or 1)
         store = self.conv.store if req.unit_id == self.args.unit else self.mon.store
         action = "ok"
+        if req.unit_id == self.args.unit:
+            self.conv.tick()  # a read sees the converter as it is now
         if self.exc[1] and self.matches(self.exc[2], fc):
             self.exc[1] -= 1 if self.exc[1] > 0 else 0
             resp = req.doException(self.exc[0])
@@ -272,6 +274,7 @@ class Server:
         cmd = w[0]
         try:
             if cmd == "get":
+                self.conv.tick()
                 n = int(w[3]) if len(w) > 3 else 1
                 return "ok " + " ".join(str(int(v)) for v in self.conv.get(AREAS[w[1]], int(w[2], 0), n))
             if cmd == "set":
@@ -335,7 +338,13 @@ class Server:
         print(f"READY tcp={self.port or 0} control={self.ctl_port}", flush=True)
         deadline = time.monotonic() + self.args.lifetime
         while time.monotonic() < deadline:
-            for key, _ in self.sel.select(timeout=0.005):
+            # Requests and control commands bring the converter up to date
+            # themselves: wake up for a late reply that falls due, else
+            # seldom (an emulated machine has little CPU to spare).
+            wait = 0.05
+            if self.pending:
+                wait = min(wait, max(0.0, min(p[0] for p in self.pending) - time.monotonic()))
+            for key, _ in self.sel.select(timeout=wait):
                 kind, extra = key.data
                 if kind == "accept":
                     s, _ = key.fileobj.accept()
