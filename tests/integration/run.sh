@@ -22,6 +22,8 @@
 #   SECCBRIDGE_TEST_LOGDIR    where test logs go (default BUILD_DIR/integration-logs)
 #   SECCBRIDGE_TEST_VERBOSE   1: print every test's log, not only failures'
 #   SECCBRIDGE_VCAN_MODE      auto (default), native or vm
+#   SECCBRIDGE_VM_CAN_PAIR    1 (default): the VM has two emulated CAN
+#                             controllers on one bus (can0 <-> can1); 0: none
 #   SECCBRIDGE_VM_TIMEOUT     limit for the whole VM run (default: the
 #                             per-test timeouts added up, plus 180 s)
 #   and those of tests/vm/run-in-vm.sh and tests/integration/lib.sh.
@@ -113,8 +115,11 @@ if [ "$mode" = vm ]; then
         out=$(mktemp)
         trap 'rm -f "$out"' EXIT
         rc=0
+        # The VM also gets a pair of emulated CAN controllers (can0 <-> can1)
+        # for the tests of real controller settings.
         SECCBRIDGE_VCAN_MODE=native SECCBRIDGE_TEST_TIMEOUT=$per_test \
                 SECCBRIDGE_VM_SHARE=${share#:} \
+                SECCBRIDGE_VM_CAN_PAIR=${SECCBRIDGE_VM_CAN_PAIR:-1} \
                 "$root/tests/vm/run-in-vm.sh" --timeout "$vm_timeout" -- \
                 bash "$here/run.sh" "${tests[@]}" | tee "$out" || rc=${PIPESTATUS[0]}
         if grep -Eq '^[0-9]+ passed, [0-9]+ failed' "$out"; then

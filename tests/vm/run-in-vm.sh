@@ -33,6 +33,11 @@
 #   SECCBRIDGE_VM_KVER      kernel version to boot (default: newest with vcan)
 #   SECCBRIDGE_VM_KERNEL    kernel image (default /boot/vmlinuz-KVER)
 #   SECCBRIDGE_VM_MODULES   extra modules to load, e.g. "vxcan can-gw"
+#   SECCBRIDGE_VM_CAN_PAIR  1: also two emulated SJA1000 CAN controllers
+#                           (Kvaser PCI) on one emulated bus, can0 <-> can1,
+#                           for tests of real controller settings (bitrate,
+#                           restart-ms, bus state)
+#   SECCBRIDGE_VM_QEMU_ARGS extra QEMU arguments (split on white space)
 #   SECCBRIDGE_VM_ENV       extra variable names to pass into the guest
 #   SECCBRIDGE_VM_SHARE     extra host paths (colon separated) that the guest
 #                           must see uncached, as the host does (see below)
@@ -142,6 +147,9 @@ add_module() {
 }
 # virtio_pci + 9pnet_virtio + 9p: the shared root; the rest: SocketCAN.
 read -r -a extra_modules <<<"${SECCBRIDGE_VM_MODULES:-}"
+if [ "${SECCBRIDGE_VM_CAN_PAIR:-0}" = 1 ]; then
+        extra_modules+=(can-dev sja1000 kvaser_pci)
+fi
 for m in virtio_pci 9pnet_virtio 9p vcan can-raw can-bcm "${extra_modules[@]}"; do
         add_module "$m"
 done
@@ -443,6 +451,13 @@ qemu_args=(
         -virtfs "local,path=/,mount_tag=host,security_model=$security_model,id=host0,multidevs=remap"
         -virtfs "local,path=/,mount_tag=tree,security_model=$security_model,id=tree0,multidevs=remap"
 )
+if [ "${SECCBRIDGE_VM_CAN_PAIR:-0}" = 1 ]; then
+        qemu_args+=(-object can-bus,id=canbus0
+                    -device kvaser_pci,canbus=canbus0
+                    -device kvaser_pci,canbus=canbus0)
+fi
+read -r -a extra_qemu <<<"${SECCBRIDGE_VM_QEMU_ARGS:-}"
+qemu_args+=("${extra_qemu[@]}")
 
 start=$SECONDS
 # timeout(1) puts itself and QEMU into a process group of their own, so the
