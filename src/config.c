@@ -509,12 +509,8 @@ static void config_check_backend(struct config_parser *p)
 
         if (converter_find(name))
                 return;
-        if (strcmp(name, "modbus-rtu") == 0 || strcmp(name, "modbus-tcp") == 0)
-                config_fail(p, line, "converter", "backend",
-                            "'%s' is not available in this build yet (use sim)", name);
-        else
-                config_fail(p, line, "converter", "backend",
-                            "unknown backend '%s' (known: sim, modbus-rtu, modbus-tcp)", name);
+        config_fail(p, line, "converter", "backend",
+                    "unknown backend '%s' (known: sim, modbus-rtu, modbus-tcp)", name);
 }
 
 /* A D-Bus address is "transport:key=value,..."; sd-bus checks the rest
