@@ -1,0 +1,215 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The operator interface: a D-Bus service (sd-bus) on the daemon's libev
+ * loop, for a charger's HMI, payment terminal or OCPP client, and for
+ * seccbridgectl.
+ *
+ *   bus name   org.seccbridge.pistolN          (N = [can] pistol_index)
+ *   object     /org/seccbridge/pistol/N
+ *   interface  org.seccbridge.Bridge1
+ *
+ * so that one process per pistol can share a bus.  The full interface (every
+ * property, method and error) is described in doc/seccbridgectl.1.
+ *
+ * Properties are a snapshot of the session (session_get_status()) and of the
+ * shell (CAN, converter, config), taken at every loop iteration.  What
+ * changed during an iteration goes out as one PropertiesChanged signal just
+ * before the loop sleeps (ev_prepare), so a burst of frames gives one
+ * signal.  Counters change all the time and are not signalled
+ * (EmitsChangedSignal=false): read them with Get/GetAll.
+ *
+ * Methods hand operator inputs to the core (session_set_*, session_press_*,
+ * session_set_dynamic_limits()).  A flag configured "auto" is refused with
+ * org.seccbridge.Error.NotExternal.  Who may call them is decided by the bus
+ * policy (systemd/org.seccbridge.conf): root and the seccbridge group; anyone
+ * may read properties.
+ *
+ * The loop never waits for the bus: no synchronous call, no flush.  The
+ * connection is made and re-made in the background (backoff from 0.25 s to
+ * 10 s); being without a bus is logged when it starts and when it ends,
+ * never at every retry.  CAN and the converter never depend on it.
+ */
+#ifndef SECCBRIDGE_BUS_H
+#define SECCBRIDGE_BUS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <ev.h>
+
+#include "seccbridge/session.h"
+#include "can.h"
+#include "log.h"
+
+#define BUS_INTERFACE "org.seccbridge.Bridge1"
+#define BUS_NAME_PREFIX "org.seccbridge.pistol"         /* + pistol index */
+#define BUS_PATH_PREFIX "/org/seccbridge/pistol/"       /* + pistol index */
+
+#define BUS_ERROR_NOT_EXTERNAL "org.seccbridge.Error.NotExternal"
+#define BUS_ERROR_INVALID_LIMITS "org.seccbridge.Error.InvalidLimits"
+#define BUS_ERROR_BUSY "org.seccbridge.Error.Busy"
+#define BUS_ERROR_NOT_READY "org.seccbridge.Error.NotReady"
+#define BUS_ERROR_NO_SEQUENCE_FLAGS "org.seccbridge.Error.NoSequenceFlags"
+#define BUS_ERROR_SHUTTING_DOWN "org.seccbridge.Error.ShuttingDown"
+
+/* Used when neither the config nor DBUS_SYSTEM_BUS_ADDRESS names a bus. */
+#define BUS_SYSTEM_ADDRESS "unix:path=/run/dbus/system_bus_socket"
+
+#define BUS_TEXT_MAX 192
+
+/* What the daemon knows beside the session, filled by the bridge. */
+struct bus_shell_status {
+        const char *can_interface;
+        bool can_up;
+        struct can_counters can;
+        const char *converter_backend;
+        char converter_error[BUS_TEXT_MAX];     /* the backend's account of a problem, "" */
+        struct power_limits config_limits;      /* the static limits of the config */
+        bool use_sequence_flags;
+        enum session_flag_source start_authorisation;
+        enum session_flag_source ccs_authorisation;
+        enum session_flag_source charge_parameters;
+        bool stopping;                          /* orderly stop under way */
+};
+
+struct bus_callbacks {
+        void (*shell_status)(struct bus_shell_status *out, void *userdata);
+        /* Before an operator input: read the clock (once) for the core. */
+        uint64_t (*enter)(void *userdata);
+        /* After an operator input reached the core: re-arm the core timer,
+         * report what changed. */
+        void (*after)(void *userdata);
+        void *userdata;
+};
+
+/* The values behind the properties, in the units of the interface (V, A,
+ * W, degC, kOhm).  Private to bus.c; here only to be embedded. */
+struct bus_values {
+        uint8_t pistol;
+        char version[16];
+
+        char can_interface[16];
+        bool can_up;
+
+        bool controller_alive;
+        char controller_state[40];
+        bool session_active;
+        bool charge_started;
+        char protocol[40];
+        char plug[40];
+        double ev_max_voltage;
+        double ev_max_current;
+        uint16_t battery_capacity;
+        uint8_t state_of_charge;
+
+        char request[24];
+        double request_voltage;
+        double request_current;
+
+        char command_mode[24];
+        double command_voltage;
+        double command_current;
+        bool command_discharge;
+
+        double voltage;
+        double current;
+        int16_t module_temperature;             /* INT16_MIN: not measured */
+        int16_t enclosure_temperature;          /* INT16_MIN: not measured */
+        uint16_t insulation_resistance;         /* UINT16_MAX: not measured */
+
+        bool system_enable;
+        char fault[32];
+        bool emergency_stop;
+        bool emergency_stop_active;
+        char emergency_stop_origin[16];
+
+        char converter_backend[32];
+        bool converter_link;
+        bool converter_ready;
+        bool converter_fault;
+        char converter_error[BUS_TEXT_MAX];
+
+        bool sequence_flags;
+        bool start_authorisation;
+        bool ccs_authorisation_done;
+        bool ccs_authorisation_valid;
+        bool charge_parameters_done;
+        bool user_stop_button;
+        bool chademo_start_button;
+        char start_authorisation_source[12];
+        char ccs_authorisation_source[12];
+        char charge_parameters_source[12];
+
+        double max_voltage;
+        double max_current;
+        double max_power;
+        double precharge_max_current;
+        double insulation_max_current;
+        double config_max_voltage;
+        double config_max_current;
+        double config_max_power;
+        double dynamic_max_voltage;
+        double dynamic_max_current;
+        double dynamic_max_power;
+
+        uint64_t frames_in;
+        uint64_t frames_out;
+        uint64_t frames_malformed;
+        uint64_t frames_foreign;
+        uint64_t rejected_requests;
+        uint64_t controller_timeouts;
+        uint64_t emergency_stops;
+        uint64_t can_rx_frames;
+        uint64_t can_tx_frames;
+        uint64_t can_tx_dropped;
+        uint64_t can_tx_errors;
+        uint64_t can_rx_kernel_drops;
+        uint64_t can_error_frames;
+        uint64_t can_reopens;
+        uint64_t converter_errors;
+};
+
+struct sd_bus;
+
+struct bus {
+        struct ev_loop *loop;
+        struct session *session;
+        struct bus_callbacks cb;
+        bool enabled;
+        char address[512];
+        char name[48];
+        char path[48];
+
+        struct sd_bus *bus;             /* NULL while not connected */
+        bool name_owned;
+        ev_io io;
+        int io_events;                  /* EV_READ/EV_WRITE armed on io */
+        ev_timer timeout;               /* sd_bus_get_timeout() */
+        ev_timer retry;                 /* reconnect backoff */
+        double backoff_s;
+        ev_prepare prepare;             /* snapshot, coalesced signals */
+        bool started;
+
+        struct bus_values now;          /* the current values */
+        struct bus_values sent;         /* as last signalled */
+        struct power_limits dynamic;    /* the operator's limits (0 = none) */
+        bool have_previous;
+        bool previous_link_ok;
+        bool previous_fault;
+
+        struct log_fault down;          /* no connection to the bus */
+        struct log_fault name_fault;    /* the name cannot be owned */
+};
+
+/* Prepare, no I/O.  address: "" = the system bus.  0 or -EINVAL. */
+int bus_init(struct bus *b, struct ev_loop *loop, bool enabled, const char *address, uint8_t pistol,
+             struct session *session, const struct bus_callbacks *cb);
+
+/* Start offering the interface (the session must be initialised).  Never
+ * fails for want of a bus: it connects in the background.  Returns 0. */
+int bus_start(struct bus *b);
+
+/* Stop everything; accepts a never-started bus. */
+void bus_finish(struct bus *b);
+
+#endif
