@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "bridge.h"
+#include "modbus_backend.h"
 
 #define LOG_MODULE "bridge"
 
@@ -276,6 +277,37 @@ static void bridge_can_tx_drained(void *userdata)
                 ev_break(b->loop, EVBREAK_ALL);
 }
 
+/* ---- the D-Bus interface ---- */
+
+static void bridge_bus_shell_status(struct bus_shell_status *out, void *userdata)
+{
+        const struct bridge *b = userdata;
+
+        out->can_interface = b->can.ifname;
+        out->can_up = can_is_open(&b->can);
+        out->can = b->can.counters;
+        out->converter_backend = b->cfg->converter.backend;
+        if (b->converter_ready &&
+            (b->conv.ops == &converter_modbus_rtu_ops || b->conv.ops == &converter_modbus_tcp_ops))
+                modbus_backend_last_error(&b->conv, out->converter_error, sizeof(out->converter_error));
+        out->config_limits = b->cfg->session.limits;
+        out->use_sequence_flags = b->cfg->session.use_sequence_flags;
+        out->start_authorisation = b->cfg->session.start_authorisation;
+        out->ccs_authorisation = b->cfg->session.ccs_authorisation;
+        out->charge_parameters = b->cfg->session.charge_parameters;
+        out->stopping = b->stopping;
+}
+
+static uint64_t bridge_bus_enter(void *userdata)
+{
+        return bridge_enter(userdata);
+}
+
+static void bridge_bus_after(void *userdata)
+{
+        bridge_after_core(userdata, false);
+}
+
 /* ---- stop and reload ---- */
 
 static void bridge_stop_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -343,6 +375,9 @@ static void bridge_reload(struct bridge *b)
                         cur->path, cur->converter.backend, next->converter.backend);
                 goto done;
         }
+
+        if (next->dbus.enable != cur->dbus.enable || strcmp(next->dbus.address, cur->dbus.address) != 0)
+                log_notice("reload: [dbus] changes take effect at the next start");
 
         r = converter_reconfigure(&b->conv, next);
         if (r < 0) {
@@ -424,6 +459,12 @@ int bridge_init(struct bridge *b, struct ev_loop *loop, const struct config *cfg
                 .tx_drained = bridge_can_tx_drained,
                 .userdata = b,
         };
+        const struct bus_callbacks bus_cb = {
+                .shell_status = bridge_bus_shell_status,
+                .enter = bridge_bus_enter,
+                .after = bridge_bus_after,
+                .userdata = b,
+        };
         uint32_t ids[CAN_MAX_FILTERS];
         size_t n_ids;
         int r;
@@ -444,6 +485,10 @@ int bridge_init(struct bridge *b, struct ev_loop *loop, const struct config *cfg
                 log_err("cannot prepare the CAN socket: %s", strerror(-r));
                 return r;
         }
+        r = bus_init(&b->bus, loop, b->cfg->dbus.enable, b->cfg->dbus.address, b->cfg->can.pistol_index,
+                     &b->session, &bus_cb);
+        if (r < 0)
+                return r;
 
         ev_init(&b->core_timer, bridge_core_timer_cb);
         b->core_timer.data = b;
@@ -515,7 +560,9 @@ int bridge_start(struct bridge *b)
         }
         log_info("ready: pistol %u on %s, converter %s", b->cfg->can.pistol_index, b->cfg->can.interface,
                  b->cfg->converter.backend);
-        return 0;
+        /* The operator interface last: it reads the session, and the bus
+         * (or its absence) must never hold up the start. */
+        return bus_start(&b->bus);
 }
 
 static void bridge_log_counters(struct bridge *b)
@@ -547,6 +594,7 @@ void bridge_finish(struct bridge *b)
                 return;
         bridge_log_counters(b);
 
+        bus_finish(&b->bus);
         ev_timer_stop(b->loop, &b->stop_timer);
         ev_timer_stop(b->loop, &b->core_timer);
         ev_signal_stop(b->loop, &b->sig_hup);

@@ -26,6 +26,7 @@
 #include <ev.h>
 
 #include "seccbridge/session.h"
+#include "bus.h"
 #include "can.h"
 #include "can_link.h"
 #include "config.h"
@@ -47,6 +48,7 @@ struct bridge {
         struct can can;
         struct converter conv;
         struct session session;
+        struct bus bus;                 /* the D-Bus operator interface */
 
         bool can_ready;
         bool converter_ready;
