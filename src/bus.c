@@ -754,9 +754,14 @@ static int bus_on_request_name(sd_bus_message *m, void *userdata, sd_bus_error *
                 /* Connected, but the policy does not let us own the name:
                  * nobody can reach the interface, so it is an error. */
                 log_fault_clear(&b->down, bus_clock_us());
-                log_fault_raise(&b->name_fault, LOG_ERR, bus_clock_us(),
-                                "cannot own %s: %s (is the D-Bus policy org.seccbridge.conf installed?)", b->name,
-                                e->message ? e->message : e->name);
+                if (sd_bus_error_has_name(e, SD_BUS_ERROR_ACCESS_DENIED))
+                        log_fault_raise(&b->name_fault, LOG_ERR, bus_clock_us(),
+                                        "cannot own %s: refused by the bus policy (org.seccbridge.conf not in "
+                                        "dbus-1/system.d? not running as seccbridge?)",
+                                        b->name);
+                else
+                        log_fault_raise(&b->name_fault, LOG_ERR, bus_clock_us(), "cannot own %s: %s", b->name,
+                                        e->message ? e->message : e->name);
                 return 0;
         }
         r = sd_bus_message_read(m, "u", &reply);
