@@ -60,6 +60,7 @@ static void ctl_usage(FILE *out)
               "\n"
               "Commands:\n"
               "  status               what matters, on one screen\n"
+              "  get PROPERTY...      property values, one a line (see seccbridgectl(1))\n"
               "  watch                one line per property change, until Ctrl-C\n"
               "  list                 the pistols served on the bus\n"
               "  authorize            Start_Charge_Authorisation = 1\n"
@@ -83,7 +84,7 @@ static void ctl_usage(FILE *out)
               "      --version        the version\n"
               "\n"
               "Exit status: 0 done, 1 refused by the daemon or the bus policy,\n"
-              "2 usage error, 69 daemon not reachable.\n", out);
+              "2 usage error (an unknown property too), 69 daemon not reachable.\n", out);
 }
 
 static int ctl_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -415,6 +416,36 @@ static int ctl_status(struct ctl *c)
                 ctl_props_print_json(stdout, &props);
         else
                 ctl_props_print_status(stdout, c->name, &props);
+        return CTL_EXIT_OK;
+}
+
+/* get NAME...: the values, one a line, in the order asked. */
+static int ctl_get(struct ctl *c, int n, char **names)
+{
+        static struct ctl_props props;
+        struct ctl_props some = { .n = 0 };
+        int code;
+
+        code = ctl_get_all(c, &props, "get");
+        if (code != CTL_EXIT_OK)
+                return code;
+        for (int k = 0; k < n; k++) {
+                const struct ctl_value *v = ctl_props_find(&props, names[k]);
+
+                if (!v)
+                        return ctl_usage_error("get: %s has no property '%s'", c->name, names[k]);
+                (void)ctl_props_set(&some, v);
+        }
+        if (c->json) {
+                ctl_props_print_json(stdout, &some);
+                return CTL_EXIT_OK;
+        }
+        for (int k = 0; k < n; k++) {
+                char text[CTL_TEXT_MAX];
+
+                ctl_props_text(ctl_props_find(&some, names[k]), text, sizeof(text));
+                printf("%s\n", text);
+        }
         return CTL_EXIT_OK;
 }
 
@@ -814,7 +845,10 @@ int main(int argc, char **argv)
                                        cmd);
         if (strcmp(cmd, "limits") == 0 && limits.given && limits.clear)
                 return ctl_usage_error("%s", "limits: --clear goes alone");
-        if (strcmp(cmd, "ccs-auth") == 0) {
+        if (strcmp(cmd, "get") == 0) {
+                if (nargs < 1)
+                        return ctl_usage_error("%s", "get takes one or more property names");
+        } else if (strcmp(cmd, "ccs-auth") == 0) {
                 if (nargs != 1 || (strcmp(argv[optind + 1], "ok") != 0 && strcmp(argv[optind + 1], "fail") != 0))
                         return ctl_usage_error("%s", "ccs-auth takes one argument: ok or fail");
         } else if (strcmp(cmd, "status") == 0 || strcmp(cmd, "watch") == 0 || strcmp(cmd, "list") == 0 ||
@@ -840,6 +874,8 @@ int main(int argc, char **argv)
 
         if (strcmp(cmd, "status") == 0)
                 code = ctl_status(&c);
+        else if (strcmp(cmd, "get") == 0)
+                code = ctl_get(&c, nargs, argv + optind + 1);
         else if (strcmp(cmd, "watch") == 0)
                 code = ctl_watch(&c);
         else if (strcmp(cmd, "authorize") == 0)
