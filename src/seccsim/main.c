@@ -20,6 +20,8 @@ static void usage(FILE *out)
               "                 or live traffic from a CAN interface\n"
               "  session -i IFACE [OPTIONS]\n"
               "                 play the controller through a full charge session\n"
+              "  monitor -i IFACE [--pistol N] [--log FILE]\n"
+              "                 both sides of the interface on one live screen\n"
               "  help           this text\n"
               "\n"
               "Run 'seccsim COMMAND --help' for the options of a command.\n", out);
@@ -37,6 +39,8 @@ int main(int argc, char **argv)
                 return seccsim_decode_main(argc - 1, argv + 1);
         if (strcmp(argv[1], "session") == 0)
                 return seccsim_session_main(argc - 1, argv + 1);
+        if (strcmp(argv[1], "monitor") == 0)
+                return seccsim_monitor_main(argc - 1, argv + 1);
         if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
             strcmp(argv[1], "-h") == 0) {
                 usage(stdout);

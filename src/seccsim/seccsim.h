@@ -7,6 +7,7 @@
 int seccsim_encode_main(int argc, char **argv);   /* tool_codec.c */
 int seccsim_decode_main(int argc, char **argv);   /* tool_codec.c (stdin) and live_decode.c (-i IFACE) */
 int seccsim_session_main(int argc, char **argv);  /* controller.c */
+int seccsim_monitor_main(int argc, char **argv);  /* monitor.c */
 
 /* Live decoding of a CAN interface (decode -i IFACE). */
 int seccsim_decode_live(const char *ifname, int pistol_filter);
