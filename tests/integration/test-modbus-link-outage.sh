@@ -19,11 +19,14 @@ OUTAGE_S=2
 outage() {
         wait_for_line "$1" "state Charging \\(7\\)" 60
         sleep 3
-        echo "$EPOCHREALTIME" >"$TEST_TMP/stop.time"
+        local t
+        t=$EPOCHREALTIME
         mb_ctl stop
+        echo "$t $EPOCHREALTIME" >"$TEST_TMP/stop.time"
         sleep "$OUTAGE_S"
+        t=$EPOCHREALTIME
         mb_ctl start
-        echo "$EPOCHREALTIME" >"$TEST_TMP/start.time"
+        echo "$t $EPOCHREALTIME" >"$TEST_TMP/start.time"
 }
 # While the link is down the daemon cannot measure and repeats the last
 # readings (40 A): the controller's "converter off" check is System_Enable
@@ -38,8 +41,9 @@ expect_daemon_clean
 if [ ! -s "$TEST_TMP/stop.time" ] || [ ! -s "$TEST_TMP/start.time" ]; then
         fail "the outage was not staged while the controller ran"
 fi
-t_stop=$(cat "$TEST_TMP/stop.time")
-t_start=$(cat "$TEST_TMP/start.time")
+# Each: before the control command, after its answer.
+read -r t_stop t_stopped <"$TEST_TMP/stop.time"
+read -r t_start _ <"$TEST_TMP/start.time"
 assert_file_has "$S_OUT" "System_Enable = Not_Allowed during Charging, as expected" "seccsim saw the shutdown"
 
 # Not_Allowed once the link counts as lost.
@@ -54,7 +58,7 @@ bad=$(awk -v a="$t_ne" '$1 > a && /Power_Modules_Status pistol=1 .*System_Enable
 
 # Nothing reached the server while it was away; when it is back, the
 # output disable comes first, and the output stays off.
-n=$(awk -v a="$t_stop" -v b="$t_start" '$1 > a && $1 < b && $2 == "modbus"' "$MB_SLOG" | wc -l)
+n=$(awk -v a="$t_stopped" -v b="$t_start" '$1 > a && $1 < b && $2 == "modbus"' "$MB_SLOG" | wc -l)
 [ "$n" -eq 0 ] || fail "$n requests logged by the server while it was stopped"
 first=$(mb_first_request_after "$t_start")
 [ -n "$first" ] || fail "the daemon never came back to the converter"
@@ -68,7 +72,7 @@ t_csf=$(first_after "$t_stop" "Charge_Session_Finished pistol=1 ")
 [ -n "$t_csf" ] || fail "the session never finished"
 awk -v a="$t_start" -v b="$t_csf" 'BEGIN { exit !(a < b) }' \
         || fail "the converter came back only after the session ended: the test proves nothing"
-on=$(mb_enable_writes | awk -v t="$t_stop" '$1 > t && $2 == 1' | head -n 1)
+on=$(mb_enable_writes | awk -v t="$t_stopped" '$1 > t && $2 == 1' | head -n 1)
 [ -z "$on" ] || fail "output enabled again after the outage: $on"
 note "the converter was back $(ms_between "$t_start" "$t_csf") ms before the end of the session"
 # Fresh readings on the bus: the output is off.
