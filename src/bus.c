@@ -23,6 +23,8 @@
 
 #define BUS_BACKOFF_MIN_S 0.25
 #define BUS_BACKOFF_MAX_S 10.0
+/* Messages waiting for the bus beyond which no signal is added. */
+#define BUS_MAX_QUEUED_SIGNALS 16
 
 /* The largest values the interface can carry: Power_Modules_Limits and
  * Charging_Loop are 16-bit in 0.1 V / 0.1 A (signed current), and the
@@ -620,9 +622,15 @@ static bool bus_value_changed(const struct bus *b, char type, size_t offset)
 static void bus_emit_changes(struct bus *b)
 {
         char *names[sizeof(bus_vtable) / sizeof(bus_vtable[0]) + 1];
+        uint64_t queued = 0;
         size_t n = 0;
         int r;
 
+        /* A bus that does not read (stopped, overloaded) gets no more
+         * signals queued: the changes keep collecting against what was last
+         * signalled and go out as one when it reads again. */
+        if (sd_bus_get_n_queued_write(b->bus, &queued) >= 0 && queued >= BUS_MAX_QUEUED_SIGNALS)
+                return;
         for (const sd_bus_vtable *v = bus_vtable; v->type != _SD_BUS_VTABLE_END; v++) {
                 if (v->type != _SD_BUS_VTABLE_PROPERTY || !(v->flags & SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE))
                         continue;
