@@ -11,6 +11,7 @@
 #                               the simulated converter, [dbus] on this bus;
 #                               extra INI lines at the end
 #       dbus_daemon_start       start the daemon, wait until it owns its name
+#       calm_until SECONDS CMD  wait_until, polling 4 times a second
 #       ctl ARGS                seccbridgectl on the private bus
 #       ctl_as USER GROUPS ARGS the same as another user (setpriv)
 #       ctl_rc ARGS             its exit status (output in $TEST_TMP/ctl.out,
@@ -108,6 +109,16 @@ dbus_daemon_conf() {
         } >"$D_CONF"
 }
 
+# calm_until SECONDS COMMAND...: wait_until at a calm pace (4 polls a second).
+calm_until() {
+        local deadline=$(( ${EPOCHREALTIME/./} + $1 * 1000000 ))
+        shift
+        until "$@"; do
+                [ "${EPOCHREALTIME/./}" -lt "$deadline" ] || return 1
+                sleep 0.25
+        done
+}
+
 _dbus_owned() { "$CTL" --address "$DBUS_ADDR" list 2>/dev/null | grep -q "^pistol 1 "; }
 
 # dbus_daemon_start: the daemon on $D_CONF (with -v when D_VERBOSE=1);
@@ -119,7 +130,7 @@ dbus_daemon_start() {
         bg_start daemon "$BUILD_DIR/src/seccbridge" "${v[@]}" -c "$D_CONF"
         at_exit sed "s/^/# daemon: /" "$(bg_log daemon)"
         wait_for_line "$(bg_log daemon)" "ready: pistol 1 on $VCAN_IF" 20
-        wait_until 20 _dbus_owned || {
+        calm_until 20 _dbus_owned || {
                 show_file "$(bg_log daemon)"
                 fail "the daemon did not take org.seccbridge.pistol1 on the private bus"
         }
@@ -157,13 +168,18 @@ expect_ctl() {
 # prop NAME: one property as seccbridgectl prints it (yes/no, 450.0, text).
 prop() { ctl get "$1"; }
 
-# wait_prop NAME VALUE [SECONDS]: until the property has that value.
-_prop_is() { [ "$(prop "$1" 2>/dev/null)" = "$2" ]; }
+# wait_prop NAME VALUE [SECONDS]: until the property has that value.  Polls
+# at a calm pace: each poll starts a process, and on a slow (emulated)
+# machine a busy poll would stall the controller stand-ins.
 wait_prop() {
-        wait_until "${3:-10}" _prop_is "$1" "$2" || {
-                ctl status >&2 || true
-                fail "property $1 did not become $2 (is $(prop "$1" 2>/dev/null || echo '?'))"
-        }
+        local deadline=$(( ${EPOCHREALTIME/./} + ${3:-10} * 1000000 ))
+        until [ "$(prop "$1" 2>/dev/null)" = "$2" ]; do
+                if [ "${EPOCHREALTIME/./}" -ge "$deadline" ]; then
+                        ctl status >&2 || true
+                        fail "property $1 did not become $2 (is $(prop "$1" 2>/dev/null || echo '?'))"
+                fi
+                sleep 0.3
+        done
 }
 
 # ---------------------------------------------------------------- run directly

@@ -36,7 +36,7 @@ _on_bus() {
         grep -Eq -- "$1" "$TEST_TMP/decoded"
 }
 on_bus() {
-        wait_until "${2:-10}" _on_bus "$1" || {
+        calm_until "${2:-10}" _on_bus "$1" || {
                 show_file "$TEST_TMP/decoded"
                 fail "no frame matching /$1/ on the bus"
         }
@@ -223,7 +223,7 @@ refused org.seccbridge.Error.NoSequenceFlags chademo-start
 sed -e 's/^pistol_index = 1$/pistol_index = 2/' "$D_CONF" >"$TEST_TMP/pistol2.conf"
 bg_start daemon2 "$BUILD_DIR/src/seccbridge" -c "$TEST_TMP/pistol2.conf"
 at_exit sed "s/^/# daemon2: /" "$(bg_log daemon2)"
-wait_until 20 sh -c '"$1" --address "$2" list | grep -q "^pistol 2 "' - "$CTL" "$DBUS_ADDR" \
+calm_until 20 sh -c '"$1" --address "$2" list | grep -q "^pistol 2 "' - "$CTL" "$DBUS_ADDR" \
         || fail "the second daemon did not take org.seccbridge.pistol2"
 expect_ctl 0 list
 assert_eq "$(printf 'pistol 1  org.seccbridge.pistol1 /org/seccbridge/pistol/1\npistol 2  org.seccbridge.pistol2 /org/seccbridge/pistol/2')" \

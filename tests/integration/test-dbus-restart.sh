@@ -38,6 +38,7 @@ log=$(bg_log daemon)
 at_exit sed "s/^/# daemon: /" "$log"
 wait_for_line "$log" "ready: pistol 1 on $VCAN_IF" 20
 wait_for_line "$log" "bus: D-Bus: cannot connect to $DBUS_ADDR" 10
+wait_for_line "$log" "controller: heartbeat present" 20
 t0=$EPOCHREALTIME
 sleep 4         # retries at 0.25, 0.5, 1 and 2 s
 t1=$EPOCHREALTIME
@@ -47,7 +48,7 @@ n=$(frames_between "$t0" "$t1" Sequence_Control)
 
 # ---- the bus appears: the daemon takes its name within the backoff
 dbus_bus_start
-wait_until 20 owned || fail "the daemon did not take its name once the bus was there"
+calm_until 20 owned || fail "the daemon did not take its name once the bus was there"
 wait_for_line "$log" "bus: D-Bus: back to normal after" 5
 wait_for_line "$log" "bus: org.seccbridge.pistol1 on $DBUS_ADDR" 5
 expect_ctl 0 authorize
@@ -69,7 +70,7 @@ t1=$EPOCHREALTIME
 n=$(frames_between "$t0" "$t1" Sequence_Control)
 [ "$n" -ge 1 ] || fail "no Sequence_Control frame while the bus was dead"
 dbus_bus_start
-wait_until 20 owned || fail "the daemon did not come back on the restarted bus"
+calm_until 20 owned || fail "the daemon did not come back on the restarted bus"
 assert_eq "$(printf 'yes\nNegotiating_Connection')" "$(ctl get StartAuthorisation ControllerState)" \
         "state after the bus restart"
 assert_eq 1 "$(lines "bus: D-Bus: connection to $DBUS_ADDR lost")" "'lost' lines"
@@ -78,7 +79,7 @@ assert_eq 1 "$(lines "bus: D-Bus: connection to $DBUS_ADDR lost")" "'lost' lines
 dbus_bus_stop TERM
 sleep 3
 dbus_bus_start
-wait_until 20 owned || fail "the daemon did not come back after a clean bus stop"
+calm_until 20 owned || fail "the daemon did not come back after a clean bus stop"
 assert_eq 2 "$(lines "bus: D-Bus: connection to $DBUS_ADDR lost")" "'lost' lines"
 assert_eq 3 "$(lines "bus: D-Bus: back to normal after")" "'back' lines"
 # Each outage: when it starts and when its reason changes, not per retry.

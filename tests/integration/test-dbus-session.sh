@@ -20,6 +20,22 @@ need_cmd candump python3
 vcan_is_up "$VCAN_IF" || fail "$VCAN_IF is not up"
 SECCSIM=$BUILD_DIR/src/seccsim/seccsim
 
+# A machine that stalls the controller itself makes seccsim's verdict
+# inconclusive (seccsim says so): then the whole scenario runs once more,
+# as in test-session-lib.sh.  Each attempt is this script run again.
+if [ -z "${DBUS_SESSION_OUT:-}" ]; then
+        for attempt in 1 2; do
+                rc=0
+                DBUS_SESSION_OUT=$TEST_TMP/seccsim.$attempt bash "${BASH_SOURCE[0]}" "$BUILD_DIR" || rc=$?
+                if [ "$rc" -ne 0 ] && [ "$attempt" -lt 2 ] &&
+                        grep -q '^  reason: inconclusive' "$TEST_TMP/seccsim.$attempt" 2>/dev/null; then
+                        note "attempt $attempt inconclusive (the machine stalled the controller): again"
+                        continue
+                fi
+                exit "$rc"
+        done
+fi
+
 dbus_setup
 dbus_bus_start
 dbus_daemon_conf "[sequence]" "start_authorisation = external" "ccs_authorisation = external" \
@@ -43,6 +59,7 @@ decoded() {
 bg_start seccsim "$SECCSIM" session -i "$VCAN_IF" --sequence-flags --external-auth \
         --profile 40,60,40 --charge-time 120 --print-interval 0 --auth-timeout 90 --enable-timeout 60
 seccsim_out=$(bg_log seccsim)
+at_exit cp "$seccsim_out" "$DBUS_SESSION_OUT"
 at_exit sed "s/^/# seccsim: /" "$seccsim_out"
 wait_for_line "$seccsim_out" "waiting for Start_Charge_Authorisation = 1" 20
 wait_prop ControllerState Not_Available 10
@@ -203,6 +220,7 @@ assert_file_has "$m" "summary: .*Advantics_Controller_Status last +[0-9]+ ms, me
 candump_stop bus
 python3 - "$(bg_log bus)" "$TEST_TMP/monitor.can" <<'EOF' || fail "the monitor's --log is not the traffic candump saw"
 import sys
+from collections import Counter
 def frames(path):
     out = []
     for line in open(path):
@@ -211,14 +229,12 @@ def frames(path):
         out.append(p[2])
     return out
 dump, mon = frames(sys.argv[1]), frames(sys.argv[2])
-assert len(mon) > 100, len(mon)
-# The monitor started after candump and stopped before it: its frames are
-# one stretch of candump's.
-for start in (k for k in range(len(dump) - len(mon) + 1) if dump[k] == mon[0]):
-    if dump[start:start + len(mon)] == mon:
-        print("monitor log: %d frames, the same as candump's from frame %d" % (len(mon), start))
-        sys.exit(0)
-sys.exit("monitor log (%d frames) is not a stretch of candump's (%d)" % (len(mon), len(dump)))
+# The monitor started after candump and stopped before it, and two sockets
+# may see frames sent at the same moment from two CPUs in either order: the
+# monitor's frames must all be candump's, and nearly all of them.
+missing = Counter(mon) - Counter(dump)
+print("monitor log: %d frames, candump: %d, not in candump's: %d" % (len(mon), len(dump), sum(missing.values())))
+sys.exit(0 if not missing and len(mon) >= 0.9 * len(dump) and len(mon) > 100 else 1)
 EOF
 
 # ---- the daemon logged each operator action once, and stops cleanly
