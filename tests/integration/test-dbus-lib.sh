@@ -65,13 +65,13 @@ dbus_bus_conf() {
 EOF
 }
 
-# dbus_setup [POLICY]: paths and the bus configuration (the project's
-# policy file unless another is given); no process yet.
+# dbus_setup: paths and the bus configuration, with the project's policy
+# file (or $D_POLICY); no process yet.
 dbus_setup() {
         need_cmd dbus-daemon
         need_build src/seccbridgectl/seccbridgectl
         CTL=$BUILD_DIR/src/seccbridgectl/seccbridgectl
-        D_POLICY=${1:-$SECCBRIDGE_ROOT/systemd/org.seccbridge.conf}
+        D_POLICY=${D_POLICY:-$SECCBRIDGE_ROOT/systemd/org.seccbridge.conf}
         [ -r "$D_POLICY" ] || fail "no policy file $D_POLICY"
         DBUS_DIR=$(mktemp -d "${TMPDIR:-/tmp}/seccbridge-dbus.XXXXXX")
         at_exit rm -rf "$DBUS_DIR"
@@ -93,6 +93,7 @@ dbus_bus_start() {
         }
 }
 
+# shellcheck disable=SC2120  # the other scripts pass a signal
 dbus_bus_stop() {
         bg_stop dbus "${1:-TERM}" || true
 }

@@ -223,6 +223,7 @@ refused org.seccbridge.Error.NoSequenceFlags chademo-start
 sed -e 's/^pistol_index = 1$/pistol_index = 2/' "$D_CONF" >"$TEST_TMP/pistol2.conf"
 bg_start daemon2 "$BUILD_DIR/src/seccbridge" -c "$TEST_TMP/pistol2.conf"
 at_exit sed "s/^/# daemon2: /" "$(bg_log daemon2)"
+# shellcheck disable=SC2016  # expanded by the inner shell
 calm_until 20 sh -c '"$1" --address "$2" list | grep -q "^pistol 2 "' - "$CTL" "$DBUS_ADDR" \
         || fail "the second daemon did not take org.seccbridge.pistol2"
 expect_ctl 0 list
