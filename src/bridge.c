@@ -169,7 +169,12 @@ static void bridge_after_core(struct bridge *b, bool from_timer)
 static void bridge_core_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
         struct bridge *b = w->data;
-        uint64_t now = bridge_enter(b);
+        uint64_t now;
+
+        /* Heartbeats that arrived while the process was held up are read
+         * before the core judges the controller silent (R1). */
+        can_receive_pending(&b->can);
+        now = bridge_enter(b);
 
         b->last_tick_us = now;
         notify_core_ticked(&b->notify, now);

@@ -411,6 +411,12 @@ static void can_rx_cb(struct ev_loop *loop, ev_io *w, int revents)
         }
 }
 
+void can_receive_pending(struct can *c)
+{
+        if (can_is_open(c))
+                can_rx_cb(c->loop, &c->rx_io, EV_READ);
+}
+
 /* 0, or -errno of write(). */
 static int can_write(struct can *c, const struct can_frame *f)
 {

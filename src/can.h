@@ -114,6 +114,10 @@ void can_stop_rx(struct can *c);
 bool can_tx_idle(const struct can *c);
 
 bool can_is_open(const struct can *c);
+/* Read the frames already waiting on the socket now (they go to cb.rx), so
+ * that a process held up for a while does not take its own delay for a
+ * silent controller (R1).  Never blocks. */
+void can_receive_pending(struct can *c);
 
 const char *can_bus_state_name(enum can_bus_state state);
 
