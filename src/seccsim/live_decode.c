@@ -29,7 +29,7 @@
 #include "frame_text.h"
 #include "seccsim.h"
 
-static int live_open(const char *ifname)
+int seccsim_can_open_listener(const char *who, const char *ifname)
 {
         struct sockaddr_can addr;
         can_err_mask_t err_mask = CAN_ERR_MASK;
@@ -39,7 +39,7 @@ static int live_open(const char *ifname)
 
         fd = socket(PF_CAN, SOCK_RAW | SOCK_CLOEXEC, CAN_RAW);
         if (fd < 0) {
-                fprintf(stderr, "seccsim decode: cannot create a CAN socket: %s%s\n", strerror(errno),
+                fprintf(stderr, "seccsim %s: cannot create a CAN socket: %s%s\n", who, strerror(errno),
                         errno == EAFNOSUPPORT ? " (this kernel has no CAN support)" : "");
                 return -1;
         }
@@ -48,13 +48,13 @@ static int live_open(const char *ifname)
         if (setsockopt(fd, SOL_CAN_RAW, CAN_RAW_ERR_FILTER, &err_mask, sizeof(err_mask)) < 0 ||
             setsockopt(fd, SOL_SOCKET, SO_TIMESTAMP, &one, sizeof(one)) < 0 ||
             setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof(one)) < 0) {
-                fprintf(stderr, "seccsim decode: cannot set up the CAN socket: %s\n", strerror(errno));
+                fprintf(stderr, "seccsim %s: cannot set up the CAN socket: %s\n", who, strerror(errno));
                 close(fd);
                 return -1;
         }
         ifindex = if_nametoindex(ifname);
         if (ifindex == 0) {
-                fprintf(stderr, "seccsim decode: no CAN interface '%s'\n", ifname);
+                fprintf(stderr, "seccsim %s: no CAN interface '%s'\n", who, ifname);
                 close(fd);
                 return -1;
         }
@@ -62,7 +62,7 @@ static int live_open(const char *ifname)
         addr.can_family = AF_CAN;
         addr.can_ifindex = (int)ifindex;
         if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
-                fprintf(stderr, "seccsim decode: cannot bind to '%s': %s\n", ifname, strerror(errno));
+                fprintf(stderr, "seccsim %s: cannot bind to '%s': %s\n", who, ifname, strerror(errno));
                 close(fd);
                 return -1;
         }
@@ -106,7 +106,7 @@ int seccsim_decode_live(const char *ifname, int pistol_filter)
         sigset_t mask, old_mask;
         int fd, sfd;
 
-        fd = live_open(ifname);
+        fd = seccsim_can_open_listener("decode", ifname);
         if (fd < 0)
                 return 1;
 

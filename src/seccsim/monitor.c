@@ -554,44 +554,6 @@ static void monitor_summary(const struct monitor *m, uint64_t now)
 
 /* ---- the socket ---- */
 
-static int monitor_open(const char *ifname)
-{
-        struct sockaddr_can addr;
-        can_err_mask_t err_mask = CAN_ERR_MASK;
-        unsigned ifindex;
-        int one = 1;
-        int fd;
-
-        fd = socket(PF_CAN, SOCK_RAW | SOCK_CLOEXEC, CAN_RAW);
-        if (fd < 0) {
-                fprintf(stderr, "seccsim monitor: cannot create a CAN socket: %s%s\n", strerror(errno),
-                        errno == EAFNOSUPPORT ? " (this kernel has no CAN support)" : "");
-                return -1;
-        }
-        if (setsockopt(fd, SOL_CAN_RAW, CAN_RAW_ERR_FILTER, &err_mask, sizeof(err_mask)) < 0 ||
-            setsockopt(fd, SOL_SOCKET, SO_TIMESTAMP, &one, sizeof(one)) < 0 ||
-            setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof(one)) < 0) {
-                fprintf(stderr, "seccsim monitor: cannot set up the CAN socket: %s\n", strerror(errno));
-                close(fd);
-                return -1;
-        }
-        ifindex = if_nametoindex(ifname);
-        if (ifindex == 0) {
-                fprintf(stderr, "seccsim monitor: no CAN interface '%s'\n", ifname);
-                close(fd);
-                return -1;
-        }
-        memset(&addr, 0, sizeof(addr));
-        addr.can_family = AF_CAN;
-        addr.can_ifindex = (int)ifindex;
-        if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
-                fprintf(stderr, "seccsim monitor: cannot bind to '%s': %s\n", ifname, strerror(errno));
-                close(fd);
-                return -1;
-        }
-        return fd;
-}
-
 /* Read what is waiting on the socket.  0, or -1 when the socket failed. */
 static int monitor_read(struct monitor *m, int fd)
 {
@@ -798,7 +760,7 @@ int seccsim_monitor_main(int argc, char **argv)
         if (!m.ifname)
                 return monitor_usage_error("-i IFACE is required", NULL);
 
-        fd = monitor_open(m.ifname);
+        fd = seccsim_can_open_listener("monitor", m.ifname);
         if (fd < 0)
                 return 1;
         if (log_path) {

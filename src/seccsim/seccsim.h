@@ -10,6 +10,11 @@ int seccsim_session_main(int argc, char **argv);  /* controller.c */
 int seccsim_monitor_main(int argc, char **argv);  /* monitor.c */
 
 /* Live decoding of a CAN interface (decode -i IFACE). */
+/* A raw CAN socket bound to ifname that receives every frame, error frames
+ * included, with SO_TIMESTAMP and SO_RXQ_OVFL; the fd, or -1 after a
+ * message on stderr naming the sub-command `who` (live_decode.c). */
+int seccsim_can_open_listener(const char *who, const char *ifname);
+
 int seccsim_decode_live(const char *ifname, int pistol_filter);
 
 #endif
