@@ -1,0 +1,50 @@
+# shellcheck shell=bash
+# Shared by the bench/ scripts: where things are, a description of the
+# machine, and the writer that replaces one section of BENCHMARKS.md.
+#
+# Every section of BENCHMARKS.md sits between two markers,
+#   <!-- bench:NAME -->  ...  <!-- /bench:NAME -->
+# and belongs to exactly one script, which rewrites it whole on each run, so
+# rerunning one benchmark never disturbs the figures of another.
+
+BENCH_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BENCH_MD=${BENCH_MD:-$BENCH_ROOT/BENCHMARKS.md}
+
+# One line naming the machine a figure came from: CPU model, cores, kernel,
+# and whether it ran inside the emulated VM (pass "vm" as $1 for that).
+bench_machine() {
+        local cpu cores kernel where
+        cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
+        cores=$(nproc)
+        kernel=$(uname -r)
+        if [ "${1:-}" = vm ]; then
+                where="inside a QEMU TCG (software-emulated) VM on this host: timings are emulated-machine figures"
+        else
+                where="natively"
+        fi
+        printf '%s, %s cores, Linux %s, %s, %s' "${cpu:-unknown CPU}" "$cores" "$kernel" \
+                "$where" "$(date -u +%Y-%m-%d)"
+}
+
+# bench_write_section NAME FILE: replace section NAME of BENCHMARKS.md with
+# the contents of FILE (markdown); the section is appended when missing.
+bench_write_section() {
+        local name=$1 body=$2
+        /usr/bin/python3 - "$BENCH_MD" "$name" "$body" <<'PY'
+import os, sys
+md, name, body_path = sys.argv[1:4]
+begin, end = f"<!-- bench:{name} -->", f"<!-- /bench:{name} -->"
+body = open(body_path).read().rstrip("\n")
+text = open(md).read() if os.path.exists(md) else "# Benchmarks\n"
+block = f"{begin}\n{body}\n{end}"
+if begin in text and end in text:
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    text = head + block + tail
+else:
+    text = text.rstrip("\n") + "\n\n" + block + "\n"
+with open(md + ".tmp", "w") as f:
+    f.write(text)
+os.replace(md + ".tmp", md)
+PY
+}
