@@ -29,6 +29,8 @@ SECCSIM=
 SECCBRIDGE=
 S_CONF=
 S_FIFO=
+# Words put before the daemon's command line (e.g. setpriv ... --).
+S_DAEMON_PREFIX=()
 
 # session_config [INI LINES...]: the daemon's configuration for these tests
 # in $S_CONF: our vcan, limits and simulated converter large enough for the
@@ -64,7 +66,7 @@ sim_control() {
 # socket listens).
 session_daemon_start() {
         rm -f "$S_FIFO"
-        bg_start daemon "$SECCBRIDGE" -c "$S_CONF"
+        bg_start daemon "${S_DAEMON_PREFIX[@]}" "$SECCBRIDGE" -c "$S_CONF"
         wait_for_line "$(bg_log daemon)" "ready: pistol"
         wait_until 5 test -p "$S_FIFO" || fail "the daemon did not create $S_FIFO"
 }
