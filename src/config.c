@@ -688,9 +688,52 @@ void config_defaults(struct config *cfg)
         modbus_params_defaults(&cfg->insulation_monitor);
 }
 
-int config_load(const char *path, struct config *cfg, struct config_error *err)
+int config_load_stream(FILE *f, const char *name, struct config *cfg, struct config_error *err)
 {
         struct config_parser *p;
+        int r;
+
+        memset(err, 0, sizeof(*err));
+        snprintf(err->file, sizeof(err->file), "%s", name);
+
+        /* About 1 KiB of parser state plus a whole config: keep it off the
+         * stack of a signal-driven reload. */
+        p = calloc(1, sizeof(*p) + sizeof(struct config));
+        if (!p) {
+                snprintf(err->reason, sizeof(err->reason), "out of memory");
+                return -ENOMEM;
+        }
+        p->file = f;
+        p->err = err;
+        p->cfg = (struct config *)(p + 1);
+        config_defaults(p->cfg);
+        snprintf(p->cfg->path, sizeof(p->cfg->path), "%s", name);
+        config_parser_defaults(p);
+
+        r = ini_parse_stream(config_read_line, p, config_handle_key, p);
+        if (ferror(f) && !p->failed) {
+                config_fail(p, 0, NULL, NULL, "read error: %s", strerror(errno));
+        } else if (r > 0 && !p->failed) {
+                /* inih found a line that is neither a section, a key = value
+                 * pair nor a comment (the handler never saw it). */
+                config_fail(p, (unsigned)r, NULL, NULL, "syntax error (expected [section] or key = value)");
+        } else if (r < 0 && !p->failed) {
+                config_fail(p, 0, NULL, NULL, "cannot parse (inih error %d)", r);
+        }
+        if (!p->failed)
+                config_validate(p);
+
+        if (p->failed) {
+                free(p);
+                return -EINVAL;
+        }
+        *cfg = *p->cfg;
+        free(p);
+        return 0;
+}
+
+int config_load(const char *path, struct config *cfg, struct config_error *err)
+{
         struct stat st;
         FILE *f;
         int r;
@@ -709,43 +752,9 @@ int config_load(const char *path, struct config *cfg, struct config_error *err)
                 snprintf(err->reason, sizeof(err->reason), "cannot open: %s", strerror(EISDIR));
                 return -EISDIR;
         }
-
-        /* About 1 KiB of parser state plus a whole config: keep it off the
-         * stack of a signal-driven reload. */
-        p = calloc(1, sizeof(*p) + sizeof(struct config));
-        if (!p) {
-                fclose(f);
-                snprintf(err->reason, sizeof(err->reason), "out of memory");
-                return -ENOMEM;
-        }
-        p->file = f;
-        p->err = err;
-        p->cfg = (struct config *)(p + 1);
-        config_defaults(p->cfg);
-        snprintf(p->cfg->path, sizeof(p->cfg->path), "%s", path);
-        config_parser_defaults(p);
-
-        r = ini_parse_stream(config_read_line, p, config_handle_key, p);
-        if (ferror(f) && !p->failed) {
-                config_fail(p, 0, NULL, NULL, "read error: %s", strerror(errno));
-        } else if (r > 0 && !p->failed) {
-                /* inih found a line that is neither a section, a key = value
-                 * pair nor a comment (the handler never saw it). */
-                config_fail(p, (unsigned)r, NULL, NULL, "syntax error (expected [section] or key = value)");
-        } else if (r < 0 && !p->failed) {
-                config_fail(p, 0, NULL, NULL, "cannot parse (inih error %d)", r);
-        }
-        if (!p->failed)
-                config_validate(p);
-
+        r = config_load_stream(f, path, cfg, err);
         fclose(f);
-        if (p->failed) {
-                free(p);
-                return -EINVAL;
-        }
-        *cfg = *p->cfg;
-        free(p);
-        return 0;
+        return r;
 }
 
 void config_error_format(const struct config_error *err, char *buf, size_t len)

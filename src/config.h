@@ -8,6 +8,7 @@
 #define SECCBRIDGE_CONFIG_H
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -58,6 +59,9 @@ void config_defaults(struct config *cfg);
 /* Read and validate a file.  0, or -errno with *err filled in:
  * -ENOENT/-EACCES... for the file itself, -EINVAL for a bad key or value. */
 int config_load(const char *path, struct config *cfg, struct config_error *err);
+/* The same from an open stream; `name` stands for the file in errors and in
+ * cfg->path (relative profile paths resolve against its directory). */
+int config_load_stream(FILE *f, const char *name, struct config *cfg, struct config_error *err);
 
 /* "file:line: key: reason" (or "file: reason" for file errors). */
 void config_error_format(const struct config_error *err, char *buf, size_t len);

@@ -851,14 +851,17 @@ static void modbus_profile_defaults(struct modbus_profile *p)
         }
 }
 
-int modbus_profile_load(const char *path, struct modbus_profile *out, char *err, size_t err_len)
+int modbus_profile_load_stream(FILE *f, const char *path, struct modbus_profile *out, char *err,
+                               size_t err_len)
 {
         struct modbus_profile_parser *ps;
         struct modbus_plan plan;
-        struct stat st;
-        FILE *f;
         int r;
 
+        if (strlen(path) >= sizeof(out->path)) {
+                snprintf(err, err_len, "%s: path longer than %zu characters", path, sizeof(out->path) - 1);
+                return -ENAMETOOLONG;
+        }
         ps = calloc(1, sizeof(*ps) + sizeof(struct modbus_profile));
         if (!ps) {
                 snprintf(err, err_len, "%s: out of memory", path);
@@ -869,25 +872,6 @@ int modbus_profile_load(const char *path, struct modbus_profile *out, char *err,
         snprintf(ps->p->path, sizeof(ps->p->path), "%s", path);
         ps->err = err;
         ps->err_len = err_len;
-        if (strlen(path) >= sizeof(ps->p->path)) {
-                snprintf(err, err_len, "%s: path longer than %zu characters", path, sizeof(ps->p->path) - 1);
-                free(ps);
-                return -ENAMETOOLONG;
-        }
-
-        f = fopen(path, "re");
-        if (!f) {
-                r = -errno;
-                snprintf(err, err_len, "%s: cannot open: %s", path, strerror(-r));
-                free(ps);
-                return r;
-        }
-        if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
-                snprintf(err, err_len, "%s: cannot open: %s", path, strerror(EISDIR));
-                fclose(f);
-                free(ps);
-                return -EISDIR;
-        }
         ps->file = f;
         r = ini_parse_stream(modbus_profile_read_line, ps, modbus_profile_handler, ps);
         if (!ps->failed && ferror(f))
@@ -896,7 +880,6 @@ int modbus_profile_load(const char *path, struct modbus_profile *out, char *err,
                 modbus_profile_fail(ps, (unsigned)r, NULL, NULL, "syntax error (expected [section] or key = value)");
         else if (!ps->failed && r < 0)
                 modbus_profile_fail(ps, 0, NULL, NULL, "cannot parse (inih error %d)", r);
-        fclose(f);
 
         for (int i = 0; i < MODBUS_POINT_COUNT && !ps->failed; i++)
                 modbus_profile_check_point(ps, i);
@@ -916,6 +899,32 @@ int modbus_profile_load(const char *path, struct modbus_profile *out, char *err,
         memcpy(out, ps->p, sizeof(*out));
         free(ps);
         return 0;
+}
+
+int modbus_profile_load(const char *path, struct modbus_profile *out, char *err, size_t err_len)
+{
+        struct stat st;
+        FILE *f;
+        int r;
+
+        if (strlen(path) >= sizeof(out->path)) {
+                snprintf(err, err_len, "%s: path longer than %zu characters", path, sizeof(out->path) - 1);
+                return -ENAMETOOLONG;
+        }
+        f = fopen(path, "re");
+        if (!f) {
+                r = -errno;
+                snprintf(err, err_len, "%s: cannot open: %s", path, strerror(-r));
+                return r;
+        }
+        if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+                snprintf(err, err_len, "%s: cannot open: %s", path, strerror(EISDIR));
+                fclose(f);
+                return -EISDIR;
+        }
+        r = modbus_profile_load_stream(f, path, out, err, err_len);
+        fclose(f);
+        return r;
 }
 
 int modbus_profile_check_role(const struct modbus_profile *p, enum modbus_role role, char *err,

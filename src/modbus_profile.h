@@ -20,6 +20,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "modbus_pack.h"
 
@@ -166,6 +167,9 @@ const char *modbus_flag_name(enum modbus_flag_id id);
  * "file: reason") in err: -ENOENT/-EACCES... for the file, -EINVAL for its
  * contents. */
 int modbus_profile_load(const char *path, struct modbus_profile *out, char *err, size_t err_len);
+/* The same from an open stream; `path` names it in errors and in out->path. */
+int modbus_profile_load_stream(FILE *f, const char *path, struct modbus_profile *out, char *err,
+                               size_t err_len);
 
 /* Whether the profile fits the role (a converter needs setpoints and
  * measurements, a monitor an insulation resistance).  0 or -EINVAL with a
