@@ -1,0 +1,141 @@
+#!/usr/bin/env python3
+"""Write the generated seed inputs of the fuzz targets (tests/fuzz/corpus/).
+
+    tests/fuzz/make-seeds.py SECCSIM
+
+SECCSIM is the built `seccsim` (its `encode` command turns message names and
+physical values into frames, so the seeds follow the database).  Writes
+corpus/codec/ (one frame of every message, for pistol 1 and 31) and
+corpus/session/ (whole CCS and CHAdeMO sessions, an emergency stop, a
+controller falling silent) in the input layouts described in README.md.
+"""
+import os
+import struct
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SECCSIM = sys.argv[1]
+
+# Index of a message in the session target's list of controller messages.
+OUT = {"Advantics_Controller_Status": 0, "New_Charge_Session": 1, "Insulation_Test": 2,
+       "Precharge": 3, "Charge_Status_Change": 4, "Charging_Loop": 5,
+       "Emergency_Stop": 6, "Charge_Session_Finished": 7}
+STATE = {"Initialising": 0, "Waiting_For_PEV": 1, "Negotiating_Connection": 2,
+         "Connected_With_Full_Info": 3, "Insulation_Test": 4, "Precharge": 5,
+         "Waiting_For_Charge": 6, "Charging": 7, "Ending_Charge": 8,
+         "Welding_Detection": 9, "Closing_Communication": 10,
+         "CCS_Authorisation_Process": 11}
+
+
+def encode(message, *signals, pistol=1):
+    out = subprocess.run([SECCSIM, "encode", "--pistol", str(pistol), message, *signals],
+                         check=True, capture_output=True, text=True).stdout.strip()
+    ident, data = out.split("#")
+    return int(ident, 16), bytes.fromhex(data)
+
+
+def write(directory, name, blob):
+    path = os.path.join(HERE, "corpus", directory)
+    os.makedirs(path, exist_ok=True)
+    with open(os.path.join(path, name), "wb") as f:
+        f.write(blob)
+
+
+def codec_seeds():
+    listing = subprocess.run([SECCSIM, "encode", "--list"], check=True, capture_output=True,
+                             text=True).stdout.splitlines()
+    messages = [line.split()[0] for line in listing[1:] if line[:1].isalpha() and " 0x" in line]
+    for pistol in (1, 31):
+        for m in messages:
+            ident, data = encode(m, pistol=pistol)
+            blob = bytes([pistol]) + struct.pack("<I", ident | 0x80000000) + bytes([len(data)]) + data
+            write("codec", f"{m}-p{pistol}", blob)
+
+
+class Session:
+    """Builds a session target input: configuration, then events."""
+
+    def __init__(self):
+        # flags 0x10: no current ramp field; pistol 1; 1000 V, 200 A,
+        # 100 kW (10000 x 10 W), precharge and insulation caps 2 A.
+        self.b = bytearray([0x10, 0]) + struct.pack("<HHH", 10000, 2000, 10000) + bytes([19, 19])
+
+    def heartbeat(self, state, count=1):
+        for _ in range(count):
+            self.b += bytes([0x0E, STATE[state]])
+
+    def frame(self, message, *signals, dt_ms=10):
+        _, data = encode(message, *signals)
+        self.b += bytes([0x00, dt_ms, OUT[message]]) + data.ljust(8, b"\0")
+
+    def measure(self, volts, amps, ok=True):
+        self.b += bytes([0x07 if ok else 0x07 | 0x40]) + struct.pack(
+            "<HhhhH", int(volts * 10), int(amps * 10), 30, 25, 0xFFFF)
+
+    def wait_ms(self, ms):
+        self.b += bytes([0x09]) + struct.pack("<H", ms * 10)
+
+
+def ccs(s, estop_in=None, silent_in=None):
+    s.heartbeat("Initialising", 2)
+    s.heartbeat("Waiting_For_PEV", 3)
+    s.heartbeat("Negotiating_Connection", 2)
+    s.heartbeat("CCS_Authorisation_Process", 2)
+    s.heartbeat("Connected_With_Full_Info")
+    s.frame("New_Charge_Session", "Communication_Protocol=2", "Plug_and_pins=0",
+            "EV_Maximum_Voltage=500", "EV_Maximum_Current=200", "State_of_Charge=40")
+    s.heartbeat("Connected_With_Full_Info", 3)
+    s.measure(0, 0)
+    for _ in range(5):
+        s.heartbeat("Insulation_Test")
+        s.frame("Insulation_Test", "Test_Voltage=500")
+        s.measure(500, 0)
+    s.heartbeat("Insulation_Test")
+    s.frame("Insulation_Test", "Test_Voltage=0")
+    for _ in range(4):
+        s.heartbeat("Precharge")
+        s.frame("Precharge", "Target_Voltage=400", "Maximum_Current=2")
+        s.measure(400, 1.5)
+    s.frame("Precharge", "Target_Voltage=400", "Maximum_Current=0")
+    s.heartbeat("Waiting_For_Charge", 2)
+    s.frame("Charge_Status_Change", "Vehicle_Ready_for_Charging=1")
+    for i in range(12):
+        s.heartbeat("Charging")
+        s.frame("Charging_Loop", "Target_Voltage=450", f"Target_Current={20 * i}", "State_of_Charge=50")
+        s.measure(430, 20 * i)
+        if estop_in == i:
+            s.frame("Emergency_Stop", "Origin=1")
+            s.heartbeat("Charging", 3)
+            return
+        if silent_in == i:
+            s.wait_ms(1000)
+            s.heartbeat("Charging", 2)
+            s.frame("Charging_Loop", "Target_Voltage=450", "Target_Current=100", "State_of_Charge=50")
+            return
+    s.heartbeat("Ending_Charge", 2)
+    s.frame("Charging_Loop", "Target_Voltage=450", "Target_Current=0", "State_of_Charge=80")
+    s.heartbeat("Welding_Detection", 3)
+    s.heartbeat("Closing_Communication", 2)
+    s.frame("Charge_Session_Finished", "State=0")
+    s.heartbeat("Waiting_For_PEV", 3)
+
+
+def session_seeds():
+    s = Session()
+    ccs(s)
+    write("session", "ccs-full", bytes(s.b))
+    s = Session()
+    ccs(s, estop_in=5)
+    write("session", "ccs-estop", bytes(s.b))
+    s = Session()
+    ccs(s, silent_in=6)
+    write("session", "ccs-silence", bytes(s.b))
+    s = Session()
+    ccs(s)
+    ccs(s)
+    write("session", "ccs-twice", bytes(s.b))
+
+
+codec_seeds()
+session_seeds()
