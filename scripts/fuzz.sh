@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# Long fuzzing runs: builds the libFuzzer targets (clang, -Dfuzz=true) and
+# runs each for a number of inputs from its committed corpus, a working
+# corpus kept in the build directory; prints executions, time, speed,
+# coverage and corpus size per target and writes them to the "fuzz" section
+# of BENCHMARKS.md.  A crash stops with its reproducer in the build directory
+# and exit status 1.
+#
+#   scripts/fuzz.sh [--runs N] [--sanitize LIST] [--build-dir DIR] [TARGET...]
+#
+#   --runs N         inputs per target (default 10000000)
+#   --sanitize LIST  sanitizers besides libFuzzer: address,undefined (default),
+#                    undefined, or none
+#   TARGET           codec, session, config, profile, modbus-decode (default all)
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$here"
+# shellcheck source=../bench/lib.sh
+. bench/lib.sh
+
+runs=10000000
+sanitize=address,undefined
+build_dir=
+targets=()
+while [ $# -gt 0 ]; do
+        case "$1" in
+        --runs) runs=$2; shift ;;
+        --sanitize) sanitize=$2; shift ;;
+        --build-dir) build_dir=$2; shift ;;
+        -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -*) echo "fuzz.sh: unknown option $1" >&2; exit 2 ;;
+        *) targets+=("$1") ;;
+        esac
+        shift
+done
+[ ${#targets[@]} -gt 0 ] || targets=(codec session config profile modbus-decode)
+case "$sanitize" in
+address,undefined|undefined|none) ;;
+*) echo "fuzz.sh: --sanitize takes address,undefined, undefined or none" >&2; exit 2 ;;
+esac
+build_dir=${build_dir:-build-fuzz-${sanitize//,/-}}
+
+if [ ! -d "$build_dir" ]; then
+        CC=clang meson setup "$build_dir" -Dfuzz=true -Db_sanitize="$sanitize" -Db_lundef=false >/dev/null
+fi
+ninja -C "$build_dir" $(printf 'tests/fuzz/fuzz-%s ' "${targets[@]}") >/dev/null
+
+declare -A dict=([config]=tests/fuzz/config.dict [profile]=tests/fuzz/profile.dict)
+declare -A extra=([config]=conf [profile]=conf/profiles)
+rows=()
+for t in "${targets[@]}"; do
+        work=$build_dir/fuzz-work/$t
+        mkdir -p "$work"
+        log=$build_dir/fuzz-work/$t.log
+        args=(-seed=1 -runs="$runs" -max_len=4096 -timeout=10 -rss_limit_mb=2048
+              -error_exitcode=1 -timeout_exitcode=1 -print_final_stats=1
+              -artifact_prefix="$build_dir/fuzz-work/$t-")
+        [ -z "${dict[$t]:-}" ] || args+=(-dict="${dict[$t]}")
+        echo "== fuzz-$t: $runs inputs"
+        start=$(date +%s.%N)
+        rc=0
+        "$build_dir/tests/fuzz/fuzz-$t" "${args[@]}" "$work" "tests/fuzz/corpus/$t" ${extra[$t]:+"${extra[$t]}"} \
+                >"$log" 2>&1 || rc=$?
+        end=$(date +%s.%N)
+        execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
+        last=$(grep -E '^#[0-9]+' "$log" | tail -n 1)
+        cov=$(sed -nE 's/.* cov: ([0-9]+) .*/\1/p' <<<"$last")
+        ft=$(sed -nE 's/.* ft: ([0-9]+) .*/\1/p' <<<"$last")
+        secs=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.0f", b - a }')
+        corpus=$(find "$work" -type f | wc -l)
+        if [ "$rc" -ne 0 ]; then
+                tail -n 40 "$log" >&2
+                echo "fuzz-$t: FAILED (exit $rc); reproducer: $(ls "$build_dir"/fuzz-work/"$t"-* 2>/dev/null | head -n 1)" >&2
+                exit 1
+        fi
+        rate=$(awk -v e="$execs" -v a="$start" -v b="$end" 'BEGIN { printf "%.0f", (b - a > 0 ? e / (b - a) : e) }')
+        echo "fuzz-$t: $execs inputs in $secs s ($rate/s), cov $cov, ft $ft, corpus $corpus, no crash"
+        rows+=("| \`fuzz-$t\` | $execs | $secs | $rate | $cov | $ft | $corpus | 0 |")
+done
+
+# Write the section only for a full run of every target.
+if [ ${#targets[@]} -eq 5 ]; then
+        md=$(mktemp)
+        {
+                echo "## Fuzzing"
+                echo
+                echo "Command: \`scripts/fuzz.sh --runs $runs --sanitize $sanitize\` (libFuzzer, clang"
+                echo "$(clang --version | sed -n 's/.*clang version \([0-9.]*\).*/\1/p' | head -n 1), sanitizers: $sanitize; seed 1; committed corpus plus the"
+                echo "shipped config and profiles as seeds); $(bench_machine)."
+                echo "The invariants each target checks are in \`tests/fuzz/README.md\`."
+                echo
+                echo "| target | inputs run | seconds | inputs/s | coverage (edges) | features | corpus | crashes |"
+                echo "|---|---|---|---|---|---|---|---|"
+                printf '%s\n' "${rows[@]}"
+                echo
+                echo "The test suite runs each target briefly (\`meson test --suite fuzz\` in a"
+                echo "\`-Dfuzz=true\` build, part of \`scripts/test.sh\`) and replays the corpora in"
+                echo "every other build."
+        } >"$md"
+        bench_write_section fuzz "$md"
+        rm -f "$md"
+        echo "fuzz.sh: figures written to BENCHMARKS.md"
+fi
