@@ -6,9 +6,10 @@
 # of BENCHMARKS.md.  A crash stops with its reproducer in the build directory
 # and exit status 1.
 #
-#   scripts/fuzz.sh [--runs N] [--sanitize LIST] [--build-dir DIR] [TARGET...]
+#   scripts/fuzz.sh [--runs N] [--jobs N] [--sanitize LIST] [--build-dir DIR] [TARGET...]
 #
 #   --runs N         inputs per target (default 10000000)
+#   --jobs N         targets run at once (default 1)
 #   --sanitize LIST  sanitizers besides libFuzzer: address,undefined (default),
 #                    undefined, or none
 #   TARGET           codec, session, config, profile, modbus-decode (default all)
@@ -20,15 +21,17 @@ cd "$here"
 . bench/lib.sh
 
 runs=10000000
+jobs=1
 sanitize=address,undefined
 build_dir=
 targets=()
 while [ $# -gt 0 ]; do
         case "$1" in
         --runs) runs=$2; shift ;;
+        --jobs) jobs=$2; shift ;;
         --sanitize) sanitize=$2; shift ;;
         --build-dir) build_dir=$2; shift ;;
-        -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         -*) echo "fuzz.sh: unknown option $1" >&2; exit 2 ;;
         *) targets+=("$1") ;;
         esac
@@ -48,12 +51,18 @@ ninja -C "$build_dir" $(printf 'tests/fuzz/fuzz-%s ' "${targets[@]}") >/dev/null
 
 declare -A dict=([config]=tests/fuzz/config.dict [profile]=tests/fuzz/profile.dict)
 declare -A extra=([config]=conf [profile]=conf/profiles)
-rows=()
-for t in "${targets[@]}"; do
+# Longest input per target: a session of 1024 bytes already holds several
+# whole charges; the text parsers get longer files.
+declare -A max_len=([session]=1024)
+
+# fuzz_one TARGET: one long run; its table row in $build_dir/fuzz-work/TARGET.row.
+fuzz_one() {
+        local t=$1 work log args start end execs last cov ft corpus rc rate
         work=$build_dir/fuzz-work/$t
         mkdir -p "$work"
         log=$build_dir/fuzz-work/$t.log
-        args=(-seed=1 -runs="$runs" -max_len=4096 -timeout=10 -rss_limit_mb=2048
+        rm -f "$build_dir/fuzz-work/$t.row"
+        args=(-seed=1 -runs="$runs" -max_len="${max_len[$t]:-4096}" -timeout=10 -rss_limit_mb=2048
               -error_exitcode=1 -timeout_exitcode=1 -print_final_stats=1
               -artifact_prefix="$build_dir/fuzz-work/$t-")
         [ -z "${dict[$t]:-}" ] || args+=(-dict="${dict[$t]}")
@@ -67,16 +76,35 @@ for t in "${targets[@]}"; do
         last=$(grep -E '^#[0-9]+' "$log" | tail -n 1)
         cov=$(sed -nE 's/.* cov: ([0-9]+) .*/\1/p' <<<"$last")
         ft=$(sed -nE 's/.* ft: ([0-9]+) .*/\1/p' <<<"$last")
-        secs=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.0f", b - a }')
         corpus=$(find "$work" -type f | wc -l)
         if [ "$rc" -ne 0 ]; then
                 tail -n 40 "$log" >&2
                 echo "fuzz-$t: FAILED (exit $rc); reproducer: $(ls "$build_dir"/fuzz-work/"$t"-* 2>/dev/null | head -n 1)" >&2
-                exit 1
+                return 1
         fi
         rate=$(awk -v e="$execs" -v a="$start" -v b="$end" 'BEGIN { printf "%.0f", (b - a > 0 ? e / (b - a) : e) }')
+        secs=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.0f", b - a }')
         echo "fuzz-$t: $execs inputs in $secs s ($rate/s), cov $cov, ft $ft, corpus $corpus, no crash"
-        rows+=("| \`fuzz-$t\` | $execs | $secs | $rate | $cov | $ft | $corpus | 0 |")
+        echo "| \`fuzz-$t\` | $execs | $secs | $rate | $cov | $ft | $corpus | 0 |" >"$build_dir/fuzz-work/$t.row"
+}
+
+mkdir -p "$build_dir/fuzz-work"
+failed=0
+pids=()
+for t in "${targets[@]}"; do
+        while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do
+                wait -n || failed=1
+        done
+        fuzz_one "$t" &
+        pids+=($!)
+done
+for p in "${pids[@]}"; do
+        wait "$p" || failed=1
+done
+[ "$failed" = 0 ] || exit 1
+rows=()
+for t in "${targets[@]}"; do
+        rows+=("$(cat "$build_dir/fuzz-work/$t.row")")
 done
 
 # Write the section only for a full run of every target.
@@ -85,7 +113,7 @@ if [ ${#targets[@]} -eq 5 ]; then
         {
                 echo "## Fuzzing"
                 echo
-                echo "Command: \`scripts/fuzz.sh --runs $runs --sanitize $sanitize\` (libFuzzer, clang"
+                echo "Command: \`scripts/fuzz.sh --runs $runs --jobs $jobs --sanitize $sanitize\` (libFuzzer, clang"
                 echo "$(clang --version | sed -n 's/.*clang version \([0-9.]*\).*/\1/p' | head -n 1), sanitizers: $sanitize; seed 1; committed corpus plus the"
                 echo "shipped config and profiles as seeds); $(bench_machine)."
                 echo "The invariants each target checks are in \`tests/fuzz/README.md\`."
