@@ -1,22 +1,27 @@
 #!/usr/bin/env bash
 # Run every test of seccbridge on Debian 12: installs the dependencies, builds
-# with warnings as errors, runs the unit, tool and Modbus suites natively and
-# the CAN integration suite on a real vcan (natively when the kernel has CAN,
-# otherwise inside a throwaway VM booting Debian's kernel).
+# with warnings as errors, runs the unit, tool, Modbus, D-Bus and fuzz-replay
+# suites natively and the CAN integration suite on a real vcan (natively when
+# the kernel has CAN, otherwise inside a throwaway VM booting Debian's
+# kernel); then the same again on a clang build with AddressSanitizer and
+# UndefinedBehaviorSanitizer (every report fatal, leaks included), where the
+# fuzz suite runs each libFuzzer target briefly.
 #
-#   scripts/test.sh [--no-install] [--build-dir DIR]
+#   scripts/test.sh [--no-install] [--no-sanitize] [--build-dir DIR]
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$here"
 
 install=1
+sanitize=1
 build_dir=build-test
 while [ $# -gt 0 ]; do
         case "$1" in
         --no-install) install=0 ;;
+        --no-sanitize) sanitize=0 ;;
         --build-dir) build_dir=$2; shift ;;
-        -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
         *) echo "test.sh: unknown option $1" >&2; exit 2 ;;
         esac
         shift
@@ -26,7 +31,7 @@ if [ "$install" = 1 ]; then
         scripts/install-deps.sh
 fi
 
-echo "== build ($build_dir, -Werror)"
+echo "== build ($build_dir: gcc, -Werror)"
 if [ -d "$build_dir" ]; then
         meson setup --reconfigure "$build_dir" -Dwerror=true >/dev/null
 else
@@ -38,11 +43,15 @@ passed=0
 failed=0
 skipped=0
 
-echo "== unit, tool and Modbus tests (meson test)"
-meson_rc=0
-meson test -C "$build_dir" --print-errorlogs || meson_rc=$?
-# Count from meson's own log so the summary line adds up with the VM suite.
-read -r mp mf ms < <(/usr/bin/python3 - "$build_dir/meson-logs/testlog.json" <<'PY'
+# run_suites LABEL BUILD_DIR: meson test, then the integration suite, both
+# counted into passed/failed/skipped.
+run_suites() {
+        local label=$1 dir=$2 meson_rc=0 integ_rc=0 integ_log line mp mf ms ip if_ is
+
+        echo "== $label: unit, tool, Modbus, D-Bus and fuzz tests (meson test)"
+        meson test -C "$dir" --print-errorlogs || meson_rc=$?
+        # Count from meson's own log so the summary line adds up with the VM suite.
+        read -r mp mf ms < <(/usr/bin/python3 - "$dir/meson-logs/testlog.json" <<'PY'
 import json, sys
 p = f = s = 0
 for line in open(sys.argv[1]):
@@ -56,25 +65,44 @@ for line in open(sys.argv[1]):
 print(p, f, s)
 PY
 )
-passed=$((passed + mp)); failed=$((failed + mf)); skipped=$((skipped + ms))
-if [ "$meson_rc" -ne 0 ] && [ "$mf" -eq 0 ]; then
-        failed=$((failed + 1))
-fi
+        passed=$((passed + mp)); failed=$((failed + mf)); skipped=$((skipped + ms))
+        if [ "$meson_rc" -ne 0 ] && [ "$mf" -eq 0 ]; then
+                failed=$((failed + 1))
+        fi
 
-echo "== CAN integration tests (real vcan)"
-integ_log=$(mktemp)
-integ_rc=0
-BUILD_DIR="$build_dir" bash tests/integration/run.sh 2>&1 | tee "$integ_log" || integ_rc=$?
-line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$integ_log" | tail -n 1 || true)
-rm -f "$integ_log"
-if [ -n "$line" ]; then
-        ip=$(sed -E 's/^([0-9]+) passed.*/\1/' <<<"$line")
-        if_=$(sed -E 's/^[0-9]+ passed, ([0-9]+) failed.*/\1/' <<<"$line")
-        is=$(sed -nE 's/.*, ([0-9]+) skipped.*/\1/p' <<<"$line")
-        passed=$((passed + ip)); failed=$((failed + if_)); skipped=$((skipped + ${is:-0}))
-fi
-if [ "$integ_rc" -ne 0 ] && { [ -z "$line" ] || [ "${if_:-0}" -eq 0 ]; }; then
-        failed=$((failed + 1))
+        echo "== $label: CAN integration tests (real vcan)"
+        integ_log=$(mktemp)
+        BUILD_DIR="$dir" bash tests/integration/run.sh 2>&1 | tee "$integ_log" || integ_rc=$?
+        line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$integ_log" | tail -n 1 || true)
+        rm -f "$integ_log"
+        if_=0
+        if [ -n "$line" ]; then
+                ip=$(sed -E 's/^([0-9]+) passed.*/\1/' <<<"$line")
+                if_=$(sed -E 's/^[0-9]+ passed, ([0-9]+) failed.*/\1/' <<<"$line")
+                is=$(sed -nE 's/.*, ([0-9]+) skipped.*/\1/p' <<<"$line")
+                passed=$((passed + ip)); failed=$((failed + if_)); skipped=$((skipped + ${is:-0}))
+        fi
+        if [ "$integ_rc" -ne 0 ] && { [ -z "$line" ] || [ "$if_" -eq 0 ]; }; then
+                failed=$((failed + 1))
+        fi
+}
+
+run_suites "gcc -Werror" "$build_dir"
+
+if [ "$sanitize" = 1 ]; then
+        asan_dir=$build_dir-asan
+        echo "== build ($asan_dir: clang, -Werror, AddressSanitizer + UndefinedBehaviorSanitizer, libFuzzer targets)"
+        # -fno-sanitize-recover: any undefined behaviour aborts like an
+        # ASan report; LeakSanitizer runs at every exit (a leak fails it).
+        asan_opts=(-Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false -Dfuzz=true
+                   -Dc_args=-fno-sanitize-recover=all -Dc_link_args=-fno-sanitize-recover=all)
+        if [ -d "$asan_dir" ]; then
+                CC=clang meson setup --reconfigure "$asan_dir" "${asan_opts[@]}" >/dev/null
+        else
+                CC=clang meson setup "$asan_dir" "${asan_opts[@]}" >/dev/null
+        fi
+        ninja -C "$asan_dir"
+        run_suites "ASan+UBSan" "$asan_dir"
 fi
 
 echo
