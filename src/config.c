@@ -210,14 +210,20 @@ static void config_scan_header(struct config_parser *p, const char *text)
 static char *config_read_line(char *str, int num, void *stream)
 {
         struct config_parser *p = stream;
+        long before;
         size_t len;
 
         if (p->failed)
                 return NULL;    /* stop inih at the first error */
+        before = ftell(p->file);
         if (!fgets(str, num, p->file))
                 return NULL;
 
         p->line = ++p->next_line;
+        if (text_line_has_nul(p->file, before, str)) {
+                config_fail(p, p->line, NULL, NULL, "NUL byte in the line (not a text file?)");
+                return NULL;
+        }
         len = strlen(str);
         if (len > 0 && str[len - 1] != '\n' && !feof(p->file)) {
                 config_fail(p, p->line, NULL, NULL, "line longer than %d characters", num - 2);

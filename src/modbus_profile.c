@@ -702,11 +702,19 @@ static void modbus_profile_scan_header(struct modbus_profile_parser *ps, const c
 static char *modbus_profile_read_line(char *str, int num, void *stream)
 {
         struct modbus_profile_parser *ps = stream;
+        long before;
         size_t len;
 
-        if (ps->failed || !fgets(str, num, ps->file))
+        if (ps->failed)
+                return NULL;
+        before = ftell(ps->file);
+        if (!fgets(str, num, ps->file))
                 return NULL;
         ps->line = ++ps->next_line;
+        if (text_line_has_nul(ps->file, before, str)) {
+                modbus_profile_fail(ps, ps->line, NULL, NULL, "NUL byte in the line (not a text file?)");
+                return NULL;
+        }
         len = strlen(str);
         if (len > 0 && str[len - 1] != '\n' && !feof(ps->file)) {
                 modbus_profile_fail(ps, ps->line, NULL, NULL, "line longer than %d characters", num - 2);

@@ -75,6 +75,11 @@ check backend 78 "backend\\.conf:6: converter\\.backend: unknown backend 'canope
 printf '%s\n[sim]\nno_such_sim_key = 1\n' "$limits" >"$TEST_TMP/sim.conf"
 check sim 78 "sim\\.conf:6: sim\\.no_such_sim_key: unknown key$"
 
+# --- binary data: a NUL byte is refused on its own line (found by fuzzing:
+# the line numbers used to drift past it)
+{ printf '%s\n[can]\ninterface = vcan0' "$limits"; head -c 300 /dev/zero; printf '\n[modbus]\ndevice = /dev/x\n'; } >"$TEST_TMP/nul.conf"
+check nul 78 "nul\\.conf:6: NUL byte in the line \\(not a text file\\?\\)$"
+
 # --- missing and unreadable files: "file: reason"
 check nonexistent 78 "nonexistent\\.conf: cannot open: No such file or directory$"
 mkdir "$TEST_TMP/dir.conf"
