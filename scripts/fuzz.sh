@@ -115,7 +115,7 @@ if [ ${#rows[@]} -eq 5 ]; then
         {
                 echo "## Fuzzing"
                 echo
-                echo "Command: \`scripts/fuzz.sh --runs $runs --jobs $jobs --sanitize $sanitize\` (libFuzzer, clang"
+                echo "Command: \`scripts/fuzz.sh [--runs N] --sanitize $sanitize [TARGET]\`, N as in the table (libFuzzer, clang"
                 echo "$(clang --version | sed -n 's/.*clang version \([0-9.]*\).*/\1/p' | head -n 1), sanitizers: $sanitize; seed 1; committed corpus plus the"
                 echo "shipped config and profiles as seeds); $(bench_machine)."
                 echo "The invariants each target checks are in \`tests/fuzz/README.md\`."
