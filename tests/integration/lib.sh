@@ -195,15 +195,15 @@ bg_running() {
         [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null
 }
 
-# bg_stop NAME [SIGNAL]: signal it (TERM), wait up to 5 s, then KILL.
-# Returns the process's exit status.
+# bg_stop NAME [SIGNAL]: signal it (TERM), wait up to SECCBRIDGE_STOP_WAIT
+# seconds (5), then KILL.  Returns the process's exit status.
 bg_stop() {
         local name=$1 sig=${2:-TERM} pid rc=0
         pid=${BG_PID[$name]:-}
         [ -n "$pid" ] || return 0
         unset "BG_PID[$name]"
         kill -s "$sig" "$pid" 2>/dev/null || true
-        wait_until 5 _gone "$pid" || kill -s KILL "$pid" 2>/dev/null || true
+        wait_until "${SECCBRIDGE_STOP_WAIT:-5}" _gone "$pid" || kill -s KILL "$pid" 2>/dev/null || true
         wait "$pid" 2>/dev/null || rc=$?
         return "$rc"
 }
