@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Power_Modules_Status period during a charge: mean, deviation from 100 ms
+# (median, p99, worst) and missed periods, with no other traffic, with the
+# bus full of foreign frames (100 % of 500 kbit/s) and with an unthrottled
+# flood.  Kernel receive timestamps of a capture on the same vcan.  Writes
+# the "status-period" section of BENCHMARKS.md.
+#
+#   bench/status-period.sh [--charge-time S] [--build-dir DIR]
+set -euo pipefail
+# shellcheck source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$BENCH_ROOT"
+charge=60
+build=build-bench
+while [ $# -gt 0 ]; do
+        case "$1" in
+        --charge-time) charge=$2; shift ;;
+        --build-dir) build=$2; shift ;;
+        *) echo "status-period.sh: unknown option $1" >&2; exit 2 ;;
+        esac
+        shift
+done
+[ -d "$build" ] || meson setup "$build" --buildtype=release >/dev/null
+ninja -C "$build" src/seccbridge src/seccsim/seccsim >/dev/null
+build=$(cd "$build" && pwd)
+out=$build/bench-status-period
+rm -rf "$out"
+mkdir -p "$out"
+# vcan: natively when this kernel has it, otherwise in the throwaway VM.
+. tests/integration/lib.sh
+if have_vcan; then
+        bash bench/vm/session-capture.sh "$build" "$out" "$charge" none full flood
+        where=native
+else
+        BUILD_DIR=$build tests/vm/run-in-vm.sh --timeout $(( 3 * charge + 300 )) -- \
+                bash bench/vm/session-capture.sh "$build" "$out" "$charge" none full flood
+        where=vm
+fi
+
+md=$out/section.md
+/usr/bin/python3 - "$out" "$charge" "$(bench_machine "$where")" >"$md" <<'PY'
+import re, statistics, sys
+out, charge, machine = sys.argv[1:4]
+STATUS = 0x01060010          # Power_Modules_Status, pistol 1
+rows = []
+for load, label in (("none", "controller traffic only"),
+                    ("full", "+ 3800 foreign frames/s (100 % of 500 kbit/s)"),
+                    ("flood", "+ unthrottled flood (cangen -g 0)")):
+    times, other = [], 0
+    for line in open(f"{out}/{load}.log"):
+        m = re.match(r"\((\d+\.\d+)\) \S+ ([0-9A-F]+)#", line)
+        if not m:
+            continue
+        if int(m.group(2), 16) == STATUS:
+            times.append(float(m.group(1)))
+        else:
+            other += 1
+    span = times[-1] - times[0] if len(times) > 1 else 0
+    gaps = [(b - a) * 1000 for a, b in zip(times, times[1:]) if b - a < 2.0]
+    dev = sorted(abs(g - 100) for g in gaps)
+    missed = sum(max(0, round(g / 100) - 1) for g in gaps if g >= 150)
+    p99 = dev[min(len(dev) - 1, int(len(dev) * 0.99))]
+    rate = other / span if span else 0
+    rows.append(f"| {label} | {len(gaps)} | {statistics.mean(gaps):.2f} | {statistics.median(dev):.2f} | "
+                f"{p99:.2f} | {dev[-1]:.2f} | {missed} | {rate:.0f} |")
+print("## Power_Modules_Status period under bus load")
+print()
+print(f"Command: `bench/status-period.sh --charge-time {charge}`; {machine}.")
+print("The daemon (release build, simulated converter) through a CCS charge of")
+print(f"{charge} s per row, seccsim playing the controller (Charging_Loop every 100 ms);")
+print("periods from the kernel receive timestamps of a capture on the same bus.")
+print("100 % load: an extended frame of 8 bytes is 131 bits on the wire with the")
+print("interframe space and no stuff bits, 160 with worst-case stuffing, so a full")
+print("500 kbit/s bus carries 3,125 to 3,817 of them a second; seccsim sends 3,800 a")
+print("second (vcan itself has no bit rate, so the flood row goes beyond any real bus).")
+print()
+print("| bus | periods | mean (ms) | median deviation from 100 ms | p99 deviation | worst | missed periods | other frames/s on the bus |")
+print("|---|---|---|---|---|---|---|---|")
+print("\n".join(rows))
+PY
+cat "$md"
+bench_write_section status-period "$md"
