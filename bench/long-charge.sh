@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# CPU time and memory of the daemon over a long charge (10 minutes by
+# default), on an idle bus and, at the same time on a second bus, with the
+# bus full of foreign frames: bench/vm/long-charge-run.sh on a real vcan (in
+# the throwaway VM when this kernel has no CAN).  Writes the "long-charge"
+# section of BENCHMARKS.md.
+#
+#   bench/long-charge.sh [--minutes N] [--build-dir DIR]
+set -euo pipefail
+# shellcheck source=lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$BENCH_ROOT"
+minutes=10
+build=build-bench
+while [ $# -gt 0 ]; do
+        case "$1" in
+        --minutes) minutes=$2; shift ;;
+        --build-dir) build=$2; shift ;;
+        *) echo "long-charge.sh: unknown option $1" >&2; exit 2 ;;
+        esac
+        shift
+done
+[ -d "$build" ] || meson setup "$build" --buildtype=release >/dev/null
+ninja -C "$build" src/seccbridge src/seccsim/seccsim >/dev/null
+build=$(cd "$build" && pwd)
+out=$build/bench-long-charge
+rm -rf "$out"
+mkdir -p "$out"
+# shellcheck source=../tests/integration/lib.sh
+. tests/integration/lib.sh
+if have_vcan; then
+        bash bench/vm/long-charge-run.sh "$build" "$out" "$minutes"
+        where=native
+else
+        rc=0
+        BUILD_DIR=$build tests/vm/run-in-vm.sh --timeout $(( minutes * 60 + 600 )) -- \
+                bash bench/vm/long-charge-run.sh "$build" "$out" "$minutes" || rc=$?
+        [ "$rc" -eq 0 ] || echo "long-charge: the VM run ended with status $rc" >&2
+        where=vm
+fi
+[ -s "$out/clk_tck" ] || { echo "long-charge: no measurements in $out" >&2; exit 1; }
+
+/usr/bin/python3 - "$out" "$minutes" "$(bench_machine "$where")" >"$out/section.md" <<'PY'
+import re, sys
+out, minutes, machine = sys.argv[1:4]
+tck = int(open(f"{out}/clk_tck").read())
+print("## CPU time and memory over a long charge")
+print()
+print(f"Command: `bench/long-charge.sh --minutes {minutes}`; {machine}.")
+print("Two charges at once, each its own daemon (release build, simulated converter) and")
+print("seccsim controller (Charging_Loop every 100 ms): one on an otherwise idle bus,")
+print("one on a bus carrying 3,800 foreign extended frames a second (a full 500 kbit/s")
+print("bus). CPU time (user + system) and memory from /proc every second. The daemon's")
+print("CAN socket filters its pistol's identifiers in the kernel, so foreign frames never")
+print("reach it: the loaded bus costs it next to nothing (frames received counts only ours).")
+print()
+print("| bus | charge | seccsim verdict | CPU time (s) | CPU (% of one core) | frames received | CPU per received frame (us) | RSS start / end (kB) | peak RSS (kB) |")
+print("|---|---|---|---|---|---|---|---|---|")
+for name, label in (("idle", "idle (controller only)"), ("loaded", "100 % foreign load")):
+    s = [l.split() for l in open(f"{out}/{name}.samples") if l.strip()]
+    t = float(s[-1][0]) - float(s[0][0])
+    cpu = (int(s[-1][1]) - int(s[0][1])) / tck
+    log = open(f"{out}/{name}.log").read()
+    m = re.search(r"counters: CAN rx (\d+)", log)
+    frames = int(m.group(1)) if m else 0
+    verdict = "PASS" if open(f"{out}/{name}.rc").read().strip() == "0" else "FAIL"
+    per = f"{cpu / frames * 1e6:.1f}" if frames else "-"
+    print(f"| {label} | {t / 60:.1f} min | {verdict} | {cpu:.2f} | {100 * cpu / t:.2f} | {frames} | {per} | "
+          f"{s[0][2]} / {s[-1][2]} | {max(int(x[3]) for x in s)} |")
+PY
+cat "$out/section.md"
+bench_write_section long-charge "$out/section.md"
