@@ -48,3 +48,43 @@ with open(md + ".tmp", "w") as f:
 os.replace(md + ".tmp", md)
 PY
 }
+
+# bench_prepare BUILD_DIR NAME: the release build (configured when missing)
+# with the daemon and seccsim built; sets BENCH_BUILD (absolute) and
+# BENCH_OUT (an empty BUILD_DIR/bench-NAME for the raw measurements).
+bench_prepare() {
+        [ -d "$1" ] || meson setup "$1" --buildtype=release >/dev/null
+        ninja -C "$1" src/seccbridge src/seccsim/seccsim >/dev/null
+        BENCH_BUILD=$(cd "$1" && pwd)
+        BENCH_OUT=$BENCH_BUILD/bench-$2
+        rm -rf "$BENCH_OUT"
+        mkdir -p "$BENCH_OUT"
+}
+
+# bench_on_vcan TIMEOUT COMMAND...: COMMAND on a real vcan, natively when
+# this kernel has CAN, otherwise in the throwaway VM (BENCH_BUILD shared with
+# it); BENCH_WHERE says which (native or vm).  A failed VM run is reported,
+# not fatal: the caller checks what it measured.
+bench_on_vcan() {
+        local timeout=$1 rc=0
+        shift
+        # shellcheck source=../tests/integration/lib.sh
+        . "$BENCH_ROOT/tests/integration/lib.sh"
+        if have_vcan; then
+                BENCH_WHERE=native
+                "$@" || rc=$?
+        else
+                BENCH_WHERE=vm
+                BUILD_DIR=$BENCH_BUILD "$BENCH_ROOT/tests/vm/run-in-vm.sh" --timeout "$timeout" -- "$@" || rc=$?
+        fi
+        [ "$rc" -eq 0 ] || echo "bench: the run on vcan ended with status $rc" >&2
+}
+
+# bench_sim_conf IFACE FILE: a daemon configuration with the simulated
+# converter on IFACE, pistol 1, limits for a 150 A charge, no D-Bus.
+bench_sim_conf() {
+        printf '[can]\ninterface = %s\npistol_index = 1\n' "$1"
+        printf '[limits]\nmax_voltage = 1000\nmax_current = 200\nmax_power = 100000\n'
+        printf '[converter]\nbackend = sim\n[sim]\nmax_current_a = 250\nmax_power_kw = 150\n'
+        printf '[dbus]\nenable = false\n'
+} >"$2"

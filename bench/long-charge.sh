@@ -20,24 +20,10 @@ while [ $# -gt 0 ]; do
         esac
         shift
 done
-[ -d "$build" ] || meson setup "$build" --buildtype=release >/dev/null
-ninja -C "$build" src/seccbridge src/seccsim/seccsim >/dev/null
-build=$(cd "$build" && pwd)
-out=$build/bench-long-charge
-rm -rf "$out"
-mkdir -p "$out"
-# shellcheck source=../tests/integration/lib.sh
-. tests/integration/lib.sh
-if have_vcan; then
-        bash bench/vm/long-charge-run.sh "$build" "$out" "$minutes"
-        where=native
-else
-        rc=0
-        BUILD_DIR=$build tests/vm/run-in-vm.sh --timeout $(( minutes * 60 + 600 )) -- \
-                bash bench/vm/long-charge-run.sh "$build" "$out" "$minutes" || rc=$?
-        [ "$rc" -eq 0 ] || echo "long-charge: the VM run ended with status $rc" >&2
-        where=vm
-fi
+bench_prepare "$build" long-charge
+out=$BENCH_OUT
+bench_on_vcan $(( minutes * 60 + 600 )) bash bench/vm/long-charge-run.sh "$BENCH_BUILD" "$out" "$minutes"
+where=$BENCH_WHERE
 [ -s "$out/clk_tck" ] || { echo "long-charge: no measurements in $out" >&2; exit 1; }
 
 /usr/bin/python3 - "$out" "$minutes" "$(bench_machine "$where")" >"$out/section.md" <<'PY'

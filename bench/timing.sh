@@ -22,23 +22,12 @@ while [ $# -gt 0 ]; do
         esac
         shift
 done
-[ -d "$build" ] || meson setup "$build" --buildtype=release >/dev/null
-ninja -C "$build" src/seccbridge src/seccsim/seccsim >/dev/null
-build=$(cd "$build" && pwd)
-out=$build/bench-timing
-rm -rf "$out"
-mkdir -p "$out"
-# shellcheck source=../tests/integration/lib.sh
-. tests/integration/lib.sh
-cmd=(sh -c "/usr/bin/python3 bench/vm/timing.py '$build' '$out/sim.json' sim $setpoints $trials &&
-            /usr/bin/python3 bench/vm/timing.py '$build' '$out/modbus.json' modbus $setpoints $trials")
-if have_vcan; then
-        "${cmd[@]}"
-        where=native
-else
-        BUILD_DIR=$build tests/vm/run-in-vm.sh --timeout $(( setpoints / 5 + trials * 20 + 600 )) -- "${cmd[@]}"
-        where=vm
-fi
+bench_prepare "$build" timing
+out=$BENCH_OUT
+bench_on_vcan $(( setpoints / 5 + trials * 20 + 600 )) sh -c \
+        "/usr/bin/python3 bench/vm/timing.py '$BENCH_BUILD' '$out/sim.json' sim $setpoints $trials &&
+         /usr/bin/python3 bench/vm/timing.py '$BENCH_BUILD' '$out/modbus.json' modbus $setpoints $trials"
+where=$BENCH_WHERE
 
 /usr/bin/python3 - "$out" "$setpoints" "$trials" "$(bench_machine "$where")" <<'PY'
 import json, statistics, sys

@@ -42,24 +42,11 @@ done
 [ ${#missing[@]} -eq 0 ] || apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 vendor_commit=${VENDOR_COMMIT:-$(git -C "$vendor_dir" rev-parse --short HEAD 2>/dev/null || echo "an unnamed commit")}
 
-[ -d "$build" ] || meson setup "$build" --buildtype=release >/dev/null
-ninja -C "$build" src/seccbridge src/seccsim/seccsim >/dev/null
-build=$(cd "$build" && pwd)
-out=$build/bench-vendor
-rm -rf "$out"
-mkdir -p "$out"
-# shellcheck source=../tests/integration/lib.sh
-. tests/integration/lib.sh
-if have_vcan; then
-        bash bench/vm/vendor-run.sh "$build" "$out" "$script" "$secs"
-        where=native
-else
-        rc=0
-        BUILD_DIR=$build SECCBRIDGE_VM_SHARE=$(dirname "$script") SECCBRIDGE_VM_MODULES="can-gw" tests/vm/run-in-vm.sh --timeout $(( secs + 600 )) -- \
-                bash bench/vm/vendor-run.sh "$build" "$out" "$script" "$secs" || rc=$?
-        [ "$rc" -eq 0 ] || echo "vendor-compare: the VM run ended with status $rc" >&2
-        where=vm
-fi
+bench_prepare "$build" vendor
+out=$BENCH_OUT
+SECCBRIDGE_VM_SHARE=$(dirname "$script") SECCBRIDGE_VM_MODULES="can-gw" \
+        bench_on_vcan $(( secs + 600 )) bash bench/vm/vendor-run.sh "$BENCH_BUILD" "$out" "$script" "$secs"
+where=$BENCH_WHERE
 [ -s "$out/clk_tck" ] || { echo "vendor-compare: no measurements in $out" >&2; exit 1; }
 
 /usr/bin/python3 - "$out" "$secs" "$(bench_machine "$where")" "$vendor_commit" >"$out/section.md" <<'PY'

@@ -7,6 +7,8 @@
 #
 #   long-charge-run.sh BUILD_DIR OUTDIR MINUTES
 set -euo pipefail
+# shellcheck source=../lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 build=$1 out=$2 minutes=$3
 mkdir -p "$out"
 ip link show vcan1 >/dev/null 2>&1 || ip link add dev vcan1 type vcan
@@ -16,22 +18,7 @@ trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$tmp"; true' EXIT
 
 start_one() {
         local name=$1 ifc=$2 load=$3
-        cat >"$tmp/$name.conf" <<CONF
-[can]
-interface = $ifc
-pistol_index = 1
-[limits]
-max_voltage = 1000
-max_current = 200
-max_power = 100000
-[converter]
-backend = sim
-[sim]
-max_current_a = 250
-max_power_kw = 150
-[dbus]
-enable = false
-CONF
+        bench_sim_conf "$ifc" "$tmp/$name.conf"
         "$build/src/seccbridge" -c "$tmp/$name.conf" 2>"$out/$name.log" &
         echo $! >"$tmp/$name.pid"
         # shellcheck disable=SC2086

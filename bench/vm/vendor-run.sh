@@ -10,6 +10,8 @@
 #
 #   vendor-run.sh BUILD_DIR OUTDIR VENDOR_SCRIPT SECONDS
 set -euo pipefail
+# shellcheck source=../lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 build=$1 out=$2 vendor=$3 secs=$4
 ifc=${SECCBRIDGE_VCAN_IF:-vcan0}
 mkdir -p "$out"
@@ -20,22 +22,7 @@ ip link set dev vcan1 up
 cangw -F
 cangw -A -s "$ifc" -d vcan1 -e
 printf '[default]\ninterface = socketcan\nchannel = vcan1\n' >"$tmp/can.conf"
-cat >"$tmp/seccbridge.conf" <<CONF
-[can]
-interface = $ifc
-pistol_index = 1
-[limits]
-max_voltage = 1000
-max_current = 200
-max_power = 100000
-[converter]
-backend = sim
-[sim]
-max_current_a = 250
-max_power_kw = 150
-[dbus]
-enable = false
-CONF
+bench_sim_conf "$ifc" "$tmp/seccbridge.conf"
 candump -L "$ifc" >"$out/bus.log" &
 candump -L vcan1,1063000:1FFFFFFF >"$out/vendor-bus.log" &
 "$build/src/seccbridge" -c "$tmp/seccbridge.conf" 2>"$out/seccbridge.log" &
