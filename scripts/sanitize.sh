@@ -13,8 +13,9 @@
 #             whole CCS charge on vcan: no error, no definite or indirect
 #             leak, no descriptor left open (build-valgrind)
 #
-# Writes the "sanitizers" section of BENCHMARKS.md with what ran and its
-# result (after "all"; --no-write skips it).  Exit status 1 when any failed.
+# Each mode keeps its latest result (build-sanitize/MODE.rows); the
+# "sanitizers" section of BENCHMARKS.md shows those of every mode run so far
+# (--no-write skips it).  Exit status 1 when any failed.
 # scripts/test.sh runs the asan part as well, on every test run.
 set -euo pipefail
 
@@ -59,13 +60,22 @@ print(p, f, s)
 PY
 }
 
-# record TOOL SUITE RESULT: one row of the section.
+# record TOOL SUITE RESULT: one row of the section, kept for the mode.
+results=build-sanitize
+mkdir -p "$results"
 record() {
         rows+=("| $1 | $2 | $3 |")
+        printf '| %s | %s | %s |\n' "$1" "$2" "$3" >>"$results/$current.rows"
+}
+begin_mode() {
+        current=$1
+        rm -f "$results/$current.rows"
+        echo "$(bench_machine "$2")" >"$results/$current.machine"
 }
 
 run_asan() {
         local dir=build-asan rc=0 line p f s
+        begin_mode asan vm
         echo "== asan: build ($dir)"
         setup "$dir" env CC=clang meson setup -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false \
                 -Dfuzz=true -Dc_args=-fno-sanitize-recover=all -Dc_link_args=-fno-sanitize-recover=all
@@ -82,6 +92,7 @@ run_asan() {
 
 run_tsan() {
         local dir=build-tsan rc=0 p f s
+        begin_mode tsan native
         echo "== tsan: build ($dir)"
         setup "$dir" env CC=clang meson setup -Db_sanitize=thread -Db_lundef=false
         TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1} \
@@ -94,6 +105,7 @@ run_tsan() {
 
 run_valgrind() {
         local dir=build-valgrind rc=0 line
+        begin_mode valgrind vm
         echo "== valgrind: build ($dir)"
         setup "$dir" meson setup --buildtype=debug
         line=$(BUILD_DIR=$dir bash tests/integration/run.sh tests/integration/valgrind-session.sh 2>&1 |
@@ -111,19 +123,22 @@ all) run_asan; run_tsan; run_valgrind ;;
 esac
 
 printf '%s\n' "${rows[@]}"
-if [ "$mode" = all ] && [ "$write" = 1 ]; then
+if [ "$write" = 1 ]; then
         md=$(mktemp)
         {
                 echo "## Sanitizers"
                 echo
-                echo "Command: \`scripts/sanitize.sh all\` (clang $(clang --version | sed -n 's/.*clang version \([0-9.]*\).*/\1/p' | head -n 1));"
-                echo "$(bench_machine); the integration suite and the valgrind session run"
-                echo "in the emulated VM (this kernel has no CAN). \`scripts/test.sh\` runs the ASan +"
-                echo "UBSan part on every test run."
+                echo "Command: \`scripts/sanitize.sh asan|tsan|valgrind|all\` (clang $(clang --version | sed -n 's/.*clang version \([0-9.]*\).*/\1/p' | head -n 1)),"
+                echo "each mode's latest run. The integration suite and the valgrind session run on vcan in"
+                echo "the emulated VM (this kernel has no CAN). \`scripts/test.sh\` runs the ASan + UBSan"
+                echo "part on every test run."
                 echo
-                echo "| tool | what ran | result |"
-                echo "|---|---|---|"
-                printf '%s\n' "${rows[@]}"
+                echo "| tool | what ran | result | machine, date |"
+                echo "|---|---|---|---|"
+                for m in asan tsan valgrind; do
+                        [ -s "$results/$m.rows" ] || continue
+                        sed "s/ |\$/ | $(sed 's/[\/&]/\\&/g' "$results/$m.machine") |/" "$results/$m.rows"
+                done
         } >"$md"
         bench_write_section sanitizers "$md"
         rm -f "$md"
