@@ -51,6 +51,8 @@ lat = [
     "it reaches a reader on the daemon's stderr; simulated converter), or the Modbus",
     "write of that current received by the test converter (its request log;",
     f"clock offset known to {res['modbus']['clock_offset_error_ms']:.2f} ms).",
+    "A setpoint not matched was superseded by the next one before the Modbus worker's",
+    "next write: the worker always writes the newest command, never a backlog.",
     "",
     "| path | setpoints matched | median (ms) | p99 (ms) | worst (ms) |",
     "|---|---|---|---|---|",
