@@ -11,7 +11,8 @@ BENCH_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BENCH_MD=${BENCH_MD:-$BENCH_ROOT/BENCHMARKS.md}
 
 # One line naming the machine a figure came from: CPU model, cores, kernel,
-# and whether it ran inside the emulated VM (pass "vm" as $1 for that).
+# and whether it ran inside the emulated VM (pass "vm" as $1 for that);
+# BENCH_CONDITIONS, when set, adds what else the machine was doing.
 bench_machine() {
         local cpu cores kernel where
         cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
@@ -22,8 +23,8 @@ bench_machine() {
         else
                 where="natively"
         fi
-        printf '%s, %s cores, Linux %s, %s, %s' "${cpu:-unknown CPU}" "$cores" "$kernel" \
-                "$where" "$(date -u +%Y-%m-%d)"
+        printf '%s, %s cores, Linux %s, %s, %s%s' "${cpu:-unknown CPU}" "$cores" "$kernel" \
+                "$where" "$(date -u +%Y-%m-%d)" "${BENCH_CONDITIONS:+; $BENCH_CONDITIONS}"
 }
 
 # bench_write_section NAME FILE: replace section NAME of BENCHMARKS.md with
