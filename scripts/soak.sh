@@ -76,6 +76,9 @@ print("A failure is: the converter not off after the session (output enable and 
 print("the server), the daemon gone or silent to a controller heartbeat, its descriptors above")
 print("the count after warm-up, its memory grown by more than 512 kB, or a controller verdict")
 print("FAIL where the fault allowed a clean outcome.")
+print("The late replies (three answers 700 ms late) outlast the soak configuration's 500 ms link")
+print("timeout: the daemon declares the converter lost and turns it off, so those charges end with")
+print("System_Enable Not_Allowed, which the controller stand-in reports as FAIL: the safe outcome.")
 PY
         bench_write_section soak "$md"
         rm -f "$md"
