@@ -22,9 +22,9 @@ start_one() {
         "$build/src/seccbridge" -c "$tmp/$name.conf" 2>"$out/$name.log" &
         echo $! >"$tmp/$name.pid"
         # shellcheck disable=SC2086
-        ( sleep 1; "$build/src/seccsim/seccsim" session -i "$ifc" --protocol ccs --loop-period 100 --ccs-gap 0 \
-                --charge-time $(( minutes * 60 )) --print-interval 0 $load >"$out/$name.seccsim" 2>&1; \
-          echo $? >"$out/$name.rc" ) &
+        ( sleep 1; rc=0; "$build/src/seccsim/seccsim" session -i "$ifc" --protocol ccs --loop-period 100 --ccs-gap 0 \
+                --charge-time $(( minutes * 60 )) --print-interval 0 $load >"$out/$name.seccsim" 2>&1 || rc=$?; \
+          echo "$rc" >"$out/$name.rc" ) &
 }
 
 sample() {
