@@ -69,6 +69,44 @@ int seccsim_can_open_listener(const char *who, const char *ifname)
         return fd;
 }
 
+int seccsim_can_recv(int fd, struct can_frame *cf, struct timeval *tv, bool *stamped, uint32_t *drops)
+{
+        for (;;) {
+                char control[CMSG_SPACE(sizeof(struct timeval)) + CMSG_SPACE(sizeof(uint32_t))];
+                struct iovec iov = { .iov_base = cf, .iov_len = sizeof(*cf) };
+                struct msghdr msg = {
+                        .msg_iov = &iov,
+                        .msg_iovlen = 1,
+                        .msg_control = control,
+                        .msg_controllen = sizeof(control),
+                };
+                ssize_t n;
+
+                n = recvmsg(fd, &msg, MSG_DONTWAIT);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENETDOWN)
+                                return 0;
+                        return -errno;
+                }
+                if ((size_t)n < sizeof(*cf))
+                        continue;
+                *stamped = false;
+                for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
+                        if (cm->cmsg_level != SOL_SOCKET)
+                                continue;
+                        if (cm->cmsg_type == SCM_TIMESTAMP) {
+                                memcpy(tv, CMSG_DATA(cm), sizeof(*tv));
+                                *stamped = true;
+                        } else if (cm->cmsg_type == SO_RXQ_OVFL) {
+                                memcpy(drops, CMSG_DATA(cm), sizeof(*drops));
+                        }
+                }
+                return 1;
+        }
+}
+
 static void live_print(const char *ifname, const struct can_frame *cf, const struct timeval *tv,
                        int pistol_filter)
 {
@@ -129,18 +167,10 @@ int seccsim_decode_live(const char *ifname, int pistol_filter)
                         { .fd = fd, .events = POLLIN },
                         { .fd = sfd, .events = POLLIN },
                 };
-                char control[CMSG_SPACE(sizeof(struct timeval)) + CMSG_SPACE(sizeof(uint32_t))];
                 struct can_frame cf;
-                struct iovec iov = { .iov_base = &cf, .iov_len = sizeof(cf) };
-                struct msghdr msg = {
-                        .msg_iov = &iov,
-                        .msg_iovlen = 1,
-                        .msg_control = control,
-                        .msg_controllen = sizeof(control),
-                };
                 struct timeval tv = { 0, 0 };
                 bool stamped = false;
-                ssize_t n;
+                int r;
 
                 if (poll(pfd, 2, -1) < 0) {
                         if (errno == EINTR)
@@ -163,30 +193,13 @@ int seccsim_decode_live(const char *ifname, int pistol_filter)
                         }
                         continue;
                 }
-                n = recvmsg(fd, &msg, MSG_DONTWAIT);
-                if (n < 0) {
-                        if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
-                                continue;
-                        if (errno == ENETDOWN) {
-                                /* The interface went down: keep waiting for
-                                 * it, as candump does. */
-                                continue;
-                        }
-                        fprintf(stderr, "seccsim decode: receive failed: %s\n", strerror(errno));
+                r = seccsim_can_recv(fd, &cf, &tv, &stamped, &drops);
+                if (r < 0) {
+                        fprintf(stderr, "seccsim decode: receive failed: %s\n", strerror(-r));
                         break;
                 }
-                if ((size_t)n < sizeof(cf))
+                if (r == 0)
                         continue;
-                for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
-                        if (cm->cmsg_level != SOL_SOCKET)
-                                continue;
-                        if (cm->cmsg_type == SCM_TIMESTAMP) {
-                                memcpy(&tv, CMSG_DATA(cm), sizeof(tv));
-                                stamped = true;
-                        } else if (cm->cmsg_type == SO_RXQ_OVFL) {
-                                memcpy(&drops, CMSG_DATA(cm), sizeof(drops));
-                        }
-                }
                 if (!stamped)
                         gettimeofday(&tv, NULL);
                 live_print(ifname, &cf, &tv, pistol_filter);

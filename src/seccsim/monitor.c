@@ -558,45 +558,20 @@ static void monitor_summary(const struct monitor *m, uint64_t now)
 static int monitor_read(struct monitor *m, int fd)
 {
         for (;;) {
-                char control[CMSG_SPACE(sizeof(struct timeval)) + CMSG_SPACE(sizeof(uint32_t))];
                 struct can_frame cf;
-                struct iovec iov = { .iov_base = &cf, .iov_len = sizeof(cf) };
-                struct msghdr msg = {
-                        .msg_iov = &iov,
-                        .msg_iovlen = 1,
-                        .msg_control = control,
-                        .msg_controllen = sizeof(control),
-                };
-                uint64_t at = 0;
-                ssize_t n;
+                struct timeval tv;
+                bool stamped;
+                uint64_t at;
+                int r;
 
-                n = recvmsg(fd, &msg, MSG_DONTWAIT);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        /* Nothing more, or the interface went down: wait
-                         * for it, as candump does. */
-                        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENETDOWN)
-                                return 0;
-                        fprintf(stderr, "seccsim monitor: receive failed: %s\n", strerror(errno));
+                r = seccsim_can_recv(fd, &cf, &tv, &stamped, &m->kernel_drops);
+                if (r == 0)
+                        return 0;
+                if (r < 0) {
+                        fprintf(stderr, "seccsim monitor: receive failed: %s\n", strerror(-r));
                         return -1;
                 }
-                if ((size_t)n < sizeof(cf))
-                        continue;
-                for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
-                        if (cm->cmsg_level != SOL_SOCKET)
-                                continue;
-                        if (cm->cmsg_type == SCM_TIMESTAMP) {
-                                struct timeval tv;
-
-                                memcpy(&tv, CMSG_DATA(cm), sizeof(tv));
-                                at = (uint64_t)tv.tv_sec * 1000000u + (uint64_t)tv.tv_usec;
-                        } else if (cm->cmsg_type == SO_RXQ_OVFL) {
-                                memcpy(&m->kernel_drops, CMSG_DATA(cm), sizeof(m->kernel_drops));
-                        }
-                }
-                if (at == 0)
-                        at = monitor_clock_us();
+                at = stamped ? (uint64_t)tv.tv_sec * 1000000u + (uint64_t)tv.tv_usec : monitor_clock_us();
                 monitor_on_frame(m, &cf, at);
         }
 }
