@@ -71,7 +71,6 @@ struct harness {
         bool heartbeat_seen;
         uint64_t last_heartbeat;
         bool estop_seen;
-        uint64_t last_estop;
         bool ncs_after_estop;           /* a New_Charge_Session since the last E-stop */
 };
 
@@ -211,7 +210,6 @@ static void note_frame(const struct codec_frame *f)
                 h.last_heartbeat = h.now;
         } else if (m.type == CODEC_EMERGENCY_STOP) {
                 h.estop_seen = true;
-                h.last_estop = h.now;
                 h.ncs_after_estop = false;
         } else if (m.type == CODEC_NEW_CHARGE_SESSION && h.estop_seen) {
                 h.ncs_after_estop = true;
