@@ -1,20 +1,33 @@
 #!/usr/bin/env python3
 """Stand-in for the charge controller's cyclic frames in integration tests.
 
-cyclic-sender.py IFACE FILE: every 50 ms, send each frame listed in FILE
-(cansend syntax, 29-bit IDs, whitespace separated) on IFACE.  FILE is read
-again at every period, so a test changes what is sent by replacing it; a
-missing file sends nothing.  The socket is reopened when the interface goes
-away and comes back.
+cyclic-sender.py IFACE FILE [STALLS]: every 50 ms, send each frame listed
+in FILE (cansend syntax, 29-bit IDs, whitespace separated) on IFACE.  FILE is
+read again at every period, so a test changes what is sent by replacing it;
+a missing file sends nothing.  The socket is reopened when the interface
+goes away and comes back.
+
+With STALLS, every time the machine held this sender up for more than
+STALL_MS between two rounds of frames (a real controller's heartbeat would
+have been late), a line is appended to STALLS: a test that fails after such
+a stall is inconclusive rather than failed (see fail() in lib.sh).
 """
 import socket, struct, sys, time
+STALL_MS = 150      # three periods: the power side's limit is 200 ms (R1)
 ifname, path = sys.argv[1], sys.argv[2]
-sock, due = None, time.monotonic()
+stalls = sys.argv[3] if len(sys.argv) > 3 else None
+sock, due, last_round = None, time.monotonic(), None
 while True:
     try:
         frames = open(path).read().split()
     except OSError:
         frames = []
+    now = time.monotonic()
+    if frames and last_round is not None and stalls and (now - last_round) * 1000 > STALL_MS:
+        with open(stalls, "a") as f:
+            f.write(f"the controller stand-in was held up {(now - last_round) * 1000:.0f} ms "
+                    f"(until {time.time():.3f})\n")
+    last_round = now if frames else None
     try:
         if sock is None:
             sock = socket.socket(socket.AF_CAN, socket.SOCK_RAW, socket.CAN_RAW)

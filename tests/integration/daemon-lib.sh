@@ -17,7 +17,8 @@ cyclic_start() {
         # The controller is a real-time device: keep it ahead of the rest
         # of the test on a busy machine.
         [ "$(id -u)" -ne 0 ] || nice=(nice -n -10)
-        bg_start cyclic "${nice[@]}" "$python" "$SECCBRIDGE_ROOT/tests/integration/cyclic-sender.py" "$VCAN_IF" "$TEST_TMP/cyclic"
+        bg_start cyclic "${nice[@]}" "$python" "$SECCBRIDGE_ROOT/tests/integration/cyclic-sender.py" \
+                "$VCAN_IF" "$TEST_TMP/cyclic" "$TEST_TMP/stalls"
 }
 # daemon_conf [LINES...]: a config for pistol 1 on $VCAN_IF, lab limits, a
 # quick simulated converter; extra lines go at the end.
