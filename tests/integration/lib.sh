@@ -112,14 +112,41 @@ wait_until() {
         deadline=$(( ${EPOCHREALTIME/./} + limit * 1000000 ))
         until "$@"; do
                 [ "${EPOCHREALTIME/./}" -lt "$deadline" ] || return 1
-                sleep 0.05
+                nap 0.05
         done
+}
+
+# nap SECONDS: sleep(1) without starting a program (see file_has): a read
+# with a timeout on a FIFO that nobody writes, opened once per test.
+_NAP_FD=
+nap() {
+        if [ -z "$_NAP_FD" ] && [ -n "${TEST_TMP:-}" ] && mkfifo "$TEST_TMP/.nap" 2>/dev/null; then
+                exec {_NAP_FD}<>"$TEST_TMP/.nap"
+        fi
+        if [ -n "$_NAP_FD" ]; then
+                read -r -t "$1" -u "$_NAP_FD" _ || true
+        else
+                sleep "$1"
+        fi
+}
+
+# file_has FILE REGEX: a line of FILE matches REGEX (extended, as grep -E),
+# with shell builtins only.  Polling loops use it rather than grep: on an
+# emulated machine, starting a program twenty times a second makes the
+# whole machine stall now and then for longer than the protocol's 200 ms.
+file_has() {
+        local line re=$2
+        [ -r "$1" ] || return 1
+        while IFS= read -r line || [ -n "$line" ]; do
+                [[ $line =~ $re ]] && return 0
+        done <"$1"
+        return 1
 }
 
 # wait_for_line FILE REGEX [SECONDS]: until a line of FILE matches REGEX.
 wait_for_line() {
         local file=$1 re=$2 limit=${3:-${SECCBRIDGE_WAIT_TIMEOUT:-10}}
-        wait_until "$limit" grep -Eq -- "$re" "$file" 2>/dev/null || {
+        wait_until "$limit" file_has "$file" "$re" || {
                 show_file "$file"
                 fail "no line matching /$re/ in $file within ${limit} s"
         }
