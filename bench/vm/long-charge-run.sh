@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Runs on a real vcan (inside the VM): two long charges at once, each with
-# its own daemon (simulated converter) and seccsim controller: one on an
-# otherwise idle bus (vcan0), one on a bus full of foreign frames (vcan1,
-# 3800 extended 8-byte frames a second).  Samples each daemon's CPU time and
-# memory from /proc every second; writes OUTDIR/{idle,loaded}.{samples,log,seccsim}.
+# Runs on a real vcan (inside the VM): two long charges, one after the
+# other, each with its own daemon (simulated converter) and seccsim
+# controller: first on an otherwise idle bus, then on a bus full of foreign
+# frames (3800 extended 8-byte frames a second).  One at a time, so the two
+# never compete for the machine.  Samples the daemon's CPU time and memory
+# from /proc every second; writes
+# OUTDIR/{idle,loaded}.{samples,log,seccsim,sessions,rc}.
 #
 #   long-charge-run.sh BUILD_DIR OUTDIR MINUTES
 set -euo pipefail
@@ -11,48 +13,79 @@ set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 build=$1 out=$2 minutes=$3
 mkdir -p "$out"
-ip link show vcan1 >/dev/null 2>&1 || ip link add dev vcan1 type vcan
-ip link set dev vcan1 up
 tmp=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$tmp"; true' EXIT
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$tmp"' EXIT
+# A FIFO nobody writes: a read with a timeout on it sleeps without a program.
+mkfifo "$tmp/nap"
+exec {nap_fd}<>"$tmp/nap"
 
-start_one() {
-        local name=$1 ifc=$2 load=$3
-        bench_sim_conf "$ifc" "$tmp/$name.conf"
-        "$build/src/seccbridge" -c "$tmp/$name.conf" 2>"$out/$name.log" &
-        echo $! >"$tmp/$name.pid"
-        # shellcheck disable=SC2086
-        ( sleep 1; rc=0; "$build/src/seccsim/seccsim" session -i "$ifc" --protocol ccs --loop-period 100 --ccs-gap 0 \
-                --charge-time $(( minutes * 60 )) --print-interval 0 $load >"$out/$name.seccsim" 2>&1 || rc=$?; \
-          echo "$rc" >"$out/$name.rc" ) &
-}
-
+# Appends one line per second to OUTDIR/NAME.samples (seconds since start,
+# CPU clock ticks user + system, VmRSS kB, VmHWM kB) until the daemon PID
+# exits or NAME.rc appears.  Shell builtins only: starting programs every
+# second would itself disturb an emulated machine.
 sample() {
-        local name=$1 pid t0 now stat ticks
-        pid=$(cat "$tmp/$name.pid")
-        t0=$(date +%s.%N)
+        local name=$1 pid=$2 t0 now ticks rss hwm key val rest line
+        local -a stat status
+        t0=${EPOCHREALTIME/./}
         : >"$out/$name.samples"
         while kill -0 "$pid" 2>/dev/null && [ ! -e "$out/$name.rc" ]; do
-                now=$(date +%s.%N)
-                stat=$(cut -d' ' -f14,15 "/proc/$pid/stat" 2>/dev/null) || break
-                ticks=$(( ${stat% *} + ${stat#* } ))
-                printf '%s %s %s %s\n' "$(awk -v a="$t0" -v b="$now" 'BEGIN { printf "%.2f", b - a }')" "$ticks" \
-                        "$(sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$pid/status")" \
-                        "$(sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$pid/status")" >>"$out/$name.samples"
-                sleep 1
+                now=${EPOCHREALTIME/./}
+                read -r -a stat <"/proc/$pid/stat" 2>/dev/null || break
+                ticks=$(( stat[13] + stat[14] ))
+                rss='' hwm=''
+                mapfile -t status <"/proc/$pid/status" 2>/dev/null || break
+                for line in "${status[@]}"; do
+                        read -r key val rest <<<"$line"
+                        case "$key" in
+                        VmRSS:) rss=$val ;;
+                        VmHWM:) hwm=$val ;;
+                        esac
+                done
+                printf '%d.%02d %s %s %s\n' $(( (now - t0) / 1000000 )) $(( (now - t0) % 1000000 / 10000 )) \
+                        "$ticks" "$rss" "$hwm" >>"$out/$name.samples"
+                read -r -t 1 -u "$nap_fd" _ || true
         done
 }
 
-start_one idle vcan0 ""
-start_one loaded vcan1 "--bus-load=3800"
-sample idle &
-sample loaded &
-wait "$!"
-while [ ! -e "$out/idle.rc" ] || [ ! -e "$out/loaded.rc" ]; do sleep 1; done
-sleep 1
-for name in idle loaded; do
-        kill -TERM "$(cat "$tmp/$name.pid")" 2>/dev/null || true
-done
-sleep 3
+# One charge of MINUTES: the daemon, then seccsim sessions one after the
+# other (with LOAD as extra seccsim options) until MINUTES have passed, each
+# asked to charge for the time left: a session that ends early (when the
+# emulated machine stalls the controller past the protocol's 200 ms, seccsim
+# calls it inconclusive) is followed by another, and the daemon runs on.
+# Writes NAME.sessions (one line per session: exit status, seconds, reason),
+# NAME.rc (0 when every session passed) and NAME.seccsim (all output);
+# the daemon is stopped at the end so its closing counters reach the log.
+charge() {
+        local name=$1 load=$2 daemon sampler t_end left rc t0 reason
+        bench_sim_conf vcan0 "$tmp/$name.conf"
+        "$build/src/seccbridge" -c "$tmp/$name.conf" 2>"$out/$name.log" &
+        daemon=$!
+        : >"$out/$name.sessions"
+        : >"$out/$name.seccsim"
+        sleep 1
+        sample "$name" "$daemon" &
+        sampler=$!
+        t_end=$(( SECONDS + minutes * 60 ))
+        while left=$(( t_end - SECONDS )); [ "$left" -gt 5 ]; do
+                t0=$SECONDS
+                rc=0
+                # shellcheck disable=SC2086
+                "$build/src/seccsim/seccsim" session -i vcan0 --protocol ccs --loop-period 100 --ccs-gap 0 \
+                        --charge-time "$left" --print-interval 0 $load >"$tmp/session.out" 2>&1 || rc=$?
+                cat "$tmp/session.out" >>"$out/$name.seccsim"
+                reason=$(sed -n 's/^  reason: //p' "$tmp/session.out" | head -n 1)
+                printf '%s %s %s\n' "$rc" "$(( SECONDS - t0 ))" "${reason:--}" >>"$out/$name.sessions"
+                kill -0 "$daemon" 2>/dev/null || break
+                sleep 1
+        done
+        awk '$1 != 0 { bad = 1 } END { print bad ? 1 : 0 }' "$out/$name.sessions" >"$out/$name.rc"
+        wait "$sampler" || true
+        sleep 1
+        kill -TERM "$daemon" 2>/dev/null || true
+        wait "$daemon" 2>/dev/null || true
+}
+
+charge idle ""
+charge loaded "--bus-load=3800"
 getconf CLK_TCK >"$out/clk_tck"
 exit 0

@@ -16,7 +16,7 @@ build=$1 out=$2 vendor=$3 secs=$4
 ifc=${SECCBRIDGE_VCAN_IF:-vcan0}
 mkdir -p "$out"
 tmp=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$tmp"; true' EXIT
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$tmp"' EXIT
 ip link show vcan1 >/dev/null 2>&1 || ip link add dev vcan1 type vcan
 ip link set dev vcan1 up
 cangw -F
