@@ -9,8 +9,9 @@ goes away and comes back.
 
 With STALLS, every time the machine held this sender up for more than
 STALL_MS between two rounds of frames (a real controller's heartbeat would
-have been late), a line is appended to STALLS: a test that fails after such
-a stall is inconclusive rather than failed (see fail() in lib.sh).
+have been late), a line is appended to STALLS: the time (seconds since the
+epoch) and what happened.  A test that fails soon after such a stall is
+inconclusive rather than failed (see fail() in lib.sh).
 """
 import socket, struct, sys, time
 STALL_MS = 150      # three periods: the power side's limit is 200 ms (R1)
@@ -25,8 +26,8 @@ while True:
     now = time.monotonic()
     if frames and last_round is not None and stalls and (now - last_round) * 1000 > STALL_MS:
         with open(stalls, "a") as f:
-            f.write(f"the controller stand-in was held up {(now - last_round) * 1000:.0f} ms "
-                    f"(until {time.time():.3f})\n")
+            f.write(f"{time.time():.3f} the controller stand-in was held up "
+                    f"{(now - last_round) * 1000:.0f} ms\n")
     last_round = now if frames else None
     try:
         if sock is None:
