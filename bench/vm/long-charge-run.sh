@@ -30,10 +30,11 @@ sample() {
         : >"$out/$name.samples"
         while kill -0 "$pid" 2>/dev/null && [ ! -e "$out/$name.rc" ]; do
                 now=${EPOCHREALTIME/./}
-                read -r -a stat <"/proc/$pid/stat" 2>/dev/null || break
+                { read -r -a stat <"/proc/$pid/stat"; } 2>/dev/null || break
+                [ "${#stat[@]}" -gt 14 ] || break
                 ticks=$(( stat[13] + stat[14] ))
                 rss='' hwm=''
-                mapfile -t status <"/proc/$pid/status" 2>/dev/null || break
+                { mapfile -t status <"/proc/$pid/status"; } 2>/dev/null || break
                 for line in "${status[@]}"; do
                         read -r key val rest <<<"$line"
                         case "$key" in
@@ -41,6 +42,7 @@ sample() {
                         VmHWM:) hwm=$val ;;
                         esac
                 done
+                [ -n "$rss" ] && [ -n "$hwm" ] || break
                 printf '%d.%02d %s %s %s\n' $(( (now - t0) / 1000000 )) $(( (now - t0) % 1000000 / 10000 )) \
                         "$ticks" "$rss" "$hwm" >>"$out/$name.samples"
                 read -r -t 1 -u "$nap_fd" _ || true
