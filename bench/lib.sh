@@ -89,3 +89,35 @@ bench_sim_conf() {
         printf '[converter]\nbackend = sim\n[sim]\nmax_current_a = 250\nmax_power_kw = 150\n'
         printf '[dbus]\nenable = false\n'
 } >"$2"
+
+# proc_sample PID: the process's CPU clock ticks (user + system) in
+# PROC_TICKS, VmRSS and VmHWM (kB) in PROC_RSS and PROC_HWM; false when it
+# is gone.  Shell builtins only (no fork, no program started): on an
+# emulated machine, starting programs every second disturbs what is measured.
+proc_sample() {
+        local -a stat status
+        local line key val rest
+        PROC_TICKS='' PROC_RSS='' PROC_HWM=''
+        { read -r -a stat <"/proc/$1/stat"; } 2>/dev/null || return 1
+        [ "${#stat[@]}" -gt 14 ] || return 1
+        { mapfile -t status <"/proc/$1/status"; } 2>/dev/null || return 1
+        for line in "${status[@]}"; do
+                read -r key val rest <<<"$line"
+                case "$key" in
+                VmRSS:) PROC_RSS=$val ;;
+                VmHWM:) PROC_HWM=$val ;;
+                esac
+        done
+        [ -n "$PROC_RSS" ] && [ -n "$PROC_HWM" ] || return 1
+        PROC_TICKS=$(( stat[13] + stat[14] ))
+}
+
+# bench_nap SECONDS: sleep without starting a program (a read with a
+# timeout from a FIFO nobody writes, made in a fresh temporary directory).
+bench_nap() {
+        if [ -z "${BENCH_NAP_FIFO:-}" ]; then
+                BENCH_NAP_FIFO=$(mktemp -u "${TMPDIR:-/tmp}/bench-nap.XXXXXX")
+                mkfifo -m 600 "$BENCH_NAP_FIFO"
+        fi
+        read -r -t "$1" _ <>"$BENCH_NAP_FIFO" || true
+}

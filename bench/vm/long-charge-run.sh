@@ -15,37 +15,21 @@ build=$1 out=$2 minutes=$3
 mkdir -p "$out"
 tmp=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$tmp"' EXIT
-# A FIFO nobody writes: a read with a timeout on it sleeps without a program.
-mkfifo "$tmp/nap"
-exec {nap_fd}<>"$tmp/nap"
+BENCH_NAP_FIFO=$tmp/nap
+mkfifo "$BENCH_NAP_FIFO"
 
 # Appends one line per second to OUTDIR/NAME.samples (seconds since start,
 # CPU clock ticks user + system, VmRSS kB, VmHWM kB) until the daemon PID
-# exits or NAME.rc appears.  Shell builtins only: starting programs every
-# second would itself disturb an emulated machine.
+# exits or NAME.rc appears (proc_sample: shell builtins only).
 sample() {
-        local name=$1 pid=$2 t0 now ticks rss hwm key val rest line
-        local -a stat status
+        local name=$1 pid=$2 t0 now
         t0=${EPOCHREALTIME/./}
         : >"$out/$name.samples"
-        while kill -0 "$pid" 2>/dev/null && [ ! -e "$out/$name.rc" ]; do
+        while [ ! -e "$out/$name.rc" ] && proc_sample "$pid"; do
                 now=${EPOCHREALTIME/./}
-                { read -r -a stat <"/proc/$pid/stat"; } 2>/dev/null || break
-                [ "${#stat[@]}" -gt 14 ] || break
-                ticks=$(( stat[13] + stat[14] ))
-                rss='' hwm=''
-                { mapfile -t status <"/proc/$pid/status"; } 2>/dev/null || break
-                for line in "${status[@]}"; do
-                        read -r key val rest <<<"$line"
-                        case "$key" in
-                        VmRSS:) rss=$val ;;
-                        VmHWM:) hwm=$val ;;
-                        esac
-                done
-                [ -n "$rss" ] && [ -n "$hwm" ] || break
                 printf '%d.%02d %s %s %s\n' $(( (now - t0) / 1000000 )) $(( (now - t0) % 1000000 / 10000 )) \
-                        "$ticks" "$rss" "$hwm" >>"$out/$name.samples"
-                read -r -t 1 -u "$nap_fd" _ || true
+                        "$PROC_TICKS" "$PROC_RSS" "$PROC_HWM" >>"$out/$name.samples"
+                bench_nap 1
         done
 }
 
