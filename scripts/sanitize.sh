@@ -63,22 +63,23 @@ PY
 # The first column of each mode's rows.
 declare -A tool_of=([asan]="ASan + UBSan" [tsan]="ThreadSanitizer" [valgrind]="valgrind memcheck")
 
-# record TOOL SUITE RESULT: one row of the section, kept for the mode.
+# record TOOL SUITE RESULT [native|vm]: one row of the section, with the
+# machine it ran on (the mode's unless given), kept for the mode.
 results=build-sanitize
 mkdir -p "$results"
 record() {
         rows+=("| $1 | $2 | $3 |")
-        printf '| %s | %s | %s |\n' "$1" "$2" "$3" >>"$results/$current.rows"
+        printf '| %s | %s | %s | %s |\n' "$1" "$2" "$3" "$(bench_machine "${4:-$current_where}")" \
+                >>"$results/$current.rows"
 }
 begin_mode() {
-        current=$1
-        rm -f "$results/$current.rows"
-        echo "$(bench_machine "$2")" >"$results/$current.machine"
+        current=$1 current_where=$2
+        rm -f "$results/$current.rows" "$results/$current.machine"
 }
 
 run_asan() {
         local dir=build-asan rc=0 line p f s
-        begin_mode asan vm
+        begin_mode asan native
         echo "== asan: build ($dir)"
         setup "$dir" env CC=clang meson setup -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false \
                 -Dfuzz=true -Dc_args=-fno-sanitize-recover=all -Dc_link_args=-fno-sanitize-recover=all
@@ -89,7 +90,7 @@ run_asan() {
         [ "$rc" -eq 0 ] || failed=1
         rc=0
         line=$(BUILD_DIR=$dir bash tests/integration/run.sh 2>&1 | tee /dev/stderr | grep -E '^[0-9]+ passed, [0-9]+ failed' | tail -n 1) || rc=$?
-        record "ASan + UBSan (+ LeakSanitizer)" "CAN integration suite (daemon, seccsim, seccbridgectl on vcan, in the VM)" "${line:-no summary}"
+        record "ASan + UBSan (+ LeakSanitizer)" "CAN integration suite (daemon, seccsim, seccbridgectl on vcan, in the VM)" "${line:-no summary}" vm
         [ "$rc" -eq 0 ] || failed=1
 }
 
@@ -139,8 +140,8 @@ if [ "$write" = 1 ]; then
                 echo "| tool | what ran | result | machine, date |"
                 echo "|---|---|---|---|"
                 for m in asan tsan valgrind; do
-                        if [ -s "$results/$m.rows" ]; then
-                                sed "s/ |\$/ | $(sed 's/[\/&]/\\&/g' "$results/$m.machine") |/" "$results/$m.rows"
+                        if [ -s "$results/$m.rows" ] && [ ! -e "$results/$m.machine" ]; then
+                                cat "$results/$m.rows"
                         else
                                 # Not run from this build tree: keep the rows already published.
                                 sed -n '/^<!-- bench:sanitizers -->$/,/^<!-- \/bench:sanitizers -->$/p' "$BENCH_MD" |
