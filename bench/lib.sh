@@ -112,12 +112,9 @@ proc_sample() {
         PROC_TICKS=$(( stat[13] + stat[14] ))
 }
 
-# bench_nap SECONDS: sleep without starting a program (a read with a
-# timeout from a FIFO nobody writes, made in a fresh temporary directory).
+# bench_nap SECONDS: sleep without starting a program: a read with a
+# timeout from the FIFO BENCH_NAP_FIFO, which the caller makes and nobody
+# writes.
 bench_nap() {
-        if [ -z "${BENCH_NAP_FIFO:-}" ]; then
-                BENCH_NAP_FIFO=$(mktemp -u "${TMPDIR:-/tmp}/bench-nap.XXXXXX")
-                mkfifo -m 600 "$BENCH_NAP_FIFO"
-        fi
         read -r -t "$1" _ <>"$BENCH_NAP_FIFO" || true
 }

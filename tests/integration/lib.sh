@@ -125,7 +125,7 @@ wait_until() {
         done
 }
 
-# nap SECONDS: sleep(1) without starting a program (see file_has): a read
+# nap SECONDS: sleep(1) without starting a program (see wait_for_line): a read
 # with a timeout from a FIFO that nobody writes, made by test_begin and
 # opened for the read alone (no descriptor for children to inherit).
 _NAP_FIFO=
@@ -137,23 +137,12 @@ nap() {
         fi
 }
 
-# file_has FILE REGEX: a line of FILE matches REGEX (extended, as grep -E),
-# with shell builtins only.  Polling loops use it rather than grep: on an
-# emulated machine, starting a program twenty times a second makes the
-# whole machine stall now and then for longer than the protocol's 200 ms.
-file_has() {
-        local line re=$2
-        [ -r "$1" ] || return 1
-        while IFS= read -r line || [ -n "$line" ]; do
-                [[ $line =~ $re ]] && return 0
-        done <"$1"
-        return 1
-}
-
-# wait_for_line FILE REGEX [SECONDS]: until a line of FILE matches REGEX.
-# Each round reads only the lines added since the last one (the files it
-# waits on only grow), and a last line without its newline yet is read
-# again when complete.
+# wait_for_line FILE REGEX [SECONDS]: until a line of FILE matches REGEX
+# (extended, as grep -E).  Shell builtins only, no grep: on an emulated
+# machine, starting a program twenty times a second makes the whole machine
+# stall now and then for longer than the protocol's 200 ms.  Each round
+# reads only the lines added since the last one (the files it waits on only
+# grow), and a last line without its newline yet is read again when complete.
 wait_for_line() {
         local file=$1 re=$2 limit=${3:-${SECCBRIDGE_WAIT_TIMEOUT:-10}} deadline seen=0 line
         local -a lines

@@ -26,7 +26,7 @@ cyclic_start
 # ---- what crosses the bus ----------------------------------------------
 # A raw capture (candump -L, decoded into the test's log at the end) and a
 # live one decoded as it comes (seccsim decode -i), which the checks read
-# with shell builtins only (see file_has in lib.sh).
+# with shell builtins only (see wait_for_line in lib.sh).
 candump_start bus "$VCAN_IF"
 dump=$(bg_log bus)
 bg_start live "$seccsim" decode -i "$VCAN_IF" --pistol 1
