@@ -49,7 +49,7 @@ static struct codec_frame frame_of(const struct codec_message *m)
 {
         struct codec_frame f;
 
-        if (codec_encode(m, 1, &f) != 0) {
+        if (codec_encode(&codec_db_v2_7, m, 1, &f) != 0) {
                 fprintf(stderr, "core-cost: cannot encode\n");
                 exit(1);
         }
@@ -184,7 +184,7 @@ int main(int argc, char **argv)
                         for (size_t k = 0; k < N_CONTROLLER_MSGS; k++) {
                                 struct codec_message m;
 
-                                if (codec_decode(&frames[k], 1, &m) == 0)
+                                if (codec_decode(&codec_db_v2_7, &frames[k], 1, &m) == 0)
                                         sink += m.type;
                                 units++;
                         }
@@ -196,7 +196,7 @@ int main(int argc, char **argv)
                         m.u.power_modules_status.present_voltage_dv = (uint16_t)(4000 + (i & 255));
                         m.u.power_modules_status.present_current_da = (int16_t)(i & 1023);
                         m.u.power_modules_status.system_enable = CODEC_SYSTEM_ENABLE_ALLOWED;
-                        if (codec_encode(&m, 1, &f) == 0)
+                        if (codec_encode(&codec_db_v2_7, &m, 1, &f) == 0)
                                 sink += f.data[1];
                         units++;
                 }

@@ -446,11 +446,13 @@ static size_t bridge_filter_ids(uint8_t pistol, uint32_t *ids, size_t max)
 {
         size_t n = 0;
 
-        for (int t = 0; t < CODEC_MSG_COUNT && n < max; t++) {
-                const struct codec_msg_info *info = codec_msg_info((enum codec_msg_type)t);
+        const struct codec_db *db = &codec_db_v2_7;
 
-                if (info && info->dir == CODEC_DIR_OUT)
-                        ids[n++] = codec_frame_id((enum codec_msg_type)t, pistol);
+        for (size_t i = 0; i < db->n_messages && n < max; i++) {
+                const struct codec_msg_info *info = &db->messages[i];
+
+                if (info->dir == CODEC_DIR_OUT)
+                        ids[n++] = codec_frame_id(db, info->type, pistol);
         }
         return n;
 }

@@ -56,7 +56,7 @@ static const char *bus_flag_source_name(enum session_flag_source src)
  * number when the table has none for it. */
 static void bus_label(char *buf, size_t len, enum codec_msg_type type, const char *signal, int64_t raw)
 {
-        const struct codec_signal_info *sig = codec_signal_by_name(codec_msg_info(type), signal);
+        const struct codec_signal_info *sig = codec_signal_by_name(codec_msg_info(&codec_db_v2_7, type), signal);
         const char *label = sig ? codec_signal_label(sig, raw) : NULL;
 
         if (label)

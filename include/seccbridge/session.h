@@ -123,6 +123,7 @@ enum session_phase {
 struct session {
         struct session_config cfg;
         struct session_callbacks cb;
+        const struct codec_db *db;              /* the database of the interface version */
         struct power_limits dynamic;            /* operator limits (0 = none) */
         struct power_limits effective;          /* limits in force */
 

@@ -160,7 +160,7 @@ static void tx(struct session *s, const struct codec_message *msg)
 {
         struct codec_frame frame;
 
-        if (codec_encode(msg, s->cfg.pistol, &frame) < 0)
+        if (codec_encode(s->db, msg, s->cfg.pistol, &frame) < 0)
                 return;
         s->counters.frames_out++;
         s->cb.tx_frame(&frame, s->cb.userdata);
@@ -855,9 +855,9 @@ static void on_new_charge_session(struct session *s, const struct codec_new_char
 }
 
 /* Frames the controller produces (OUT in the database). */
-static bool sent_by_controller(enum codec_msg_type type)
+static bool sent_by_controller(const struct session *s, enum codec_msg_type type)
 {
-        const struct codec_msg_info *info = codec_msg_info(type);
+        const struct codec_msg_info *info = codec_msg_info(s->db, type);
 
         return info && info->dir == CODEC_DIR_OUT;
 }
@@ -899,8 +899,19 @@ static void handle_message(struct session *s, const struct codec_message *msg, u
         case CODEC_MCS_EXTRA_INFORMATION:
                 /* informative only */
                 break;
+        case CODEC_NEW_CHARGE_SESSION_V3:
+        case CODEC_DC_POWER_CONTROL:
+        case CODEC_EV_INFORMATION_BATTERY:
+        case CODEC_EV_INFORMATION_VOLTAGES:
+        case CODEC_EV_INFORMATION_CHARGE_LIMITS:
+        case CODEC_EV_INFORMATION_DISCHARGE_LIMITS:
+        case CODEC_EV_INFORMATION_ENERGY:
+        case CODEC_OCPP_CONTROL:
+                /* v3.6 messages: not in the v2.7 database of this session */
+                break;
         case CODEC_POWER_MODULES_STATUS:
         case CODEC_POWER_MODULES_LIMITS:
+        case CODEC_DC_POWER_PARAMETERS:
         case CODEC_SEQUENCE_CONTROL:
         case CODEC_ADM_CS_SECC_OUTPUTS:
         case CODEC_ADM_CS_SPCC_OUTPUTS:
@@ -923,6 +934,7 @@ int session_init(struct session *s, const struct session_config *cfg,
         memset(s, 0, sizeof(*s));
         s->cfg = *cfg;
         s->cb = *cb;
+        s->db = &codec_db_v2_7;
         s->now_us = now_us;
         s->phase = SESSION_PHASE_IDLE;
         s->fault = SESSION_FAULT_NONE;
@@ -978,13 +990,13 @@ int session_on_frame(struct session *s, const struct codec_frame *frame, uint64_
         now_us = advance(s, now_us);
         run_timers(s, now_us);
 
-        r = codec_decode(frame, s->cfg.pistol, &msg);
+        r = codec_decode(s->db, frame, s->cfg.pistol, &msg);
         if (r == -EBADMSG) {
                 s->counters.malformed++;
                 settle(s, now_us);
                 return r;
         }
-        if (r < 0 || !sent_by_controller(msg.type)) {
+        if (r < 0 || !sent_by_controller(s, msg.type)) {
                 /* another pistol, an unknown ID, or a power-side frame */
                 s->counters.foreign++;
                 settle(s, now_us);

@@ -234,7 +234,7 @@ static int parse_duration(const char *opt, const char *s, double unit_ms, uint32
 /* A label of a New_Charge_Session signal's value table, or a number. */
 static int parse_label(const char *opt, const char *signal, const char *s, uint8_t *out)
 {
-        const struct codec_msg_info *m = codec_msg_info(CODEC_NEW_CHARGE_SESSION);
+        const struct codec_msg_info *m = codec_msg_info(&codec_db_v2_7, CODEC_NEW_CHARGE_SESSION);
         const struct codec_signal_info *sig = codec_signal_by_name(m, signal);
         int64_t raw;
         bool rounded;
@@ -802,7 +802,7 @@ static void print_summary(struct ctl *c)
 {
         const struct ctl_period_stats *p = &c->period;
         const char *proto = codec_signal_label(
-                codec_signal_by_name(codec_msg_info(CODEC_NEW_CHARGE_SESSION), "Communication_Protocol"),
+                codec_signal_by_name(codec_msg_info(&codec_db_v2_7, CODEC_NEW_CHARGE_SESSION), "Communication_Protocol"),
                 c->o.comm_protocol);
         uint64_t end = ctl_now_us();
 
@@ -888,6 +888,7 @@ int seccsim_session_main(int argc, char **argv)
                 free(c);
                 return CTL_EXIT_FAIL;
         }
+        c->db = &codec_db_v2_7;
         c->t0_us = ctl_now_us();
         if (ctl_can_open(c) < 0) {
                 ev_loop_destroy(c->loop);

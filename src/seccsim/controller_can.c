@@ -83,7 +83,7 @@ static void print_frame(struct ctl *c, const char *dir, const struct codec_frame
         if (!c->o.verbose)
                 return;
         frame_text_format(f, raw, sizeof(raw));
-        frame_text_describe(f, text, sizeof(text));
+        frame_text_describe(c->db, f, text, sizeof(text));
         printf("[%9.3f] %s %-24s %s\n", ctl_rel_s(c, t_us), dir, raw, text);
 }
 
@@ -259,12 +259,12 @@ int ctl_send_msg(struct ctl *c, const struct codec_message *m, uint8_t pistol)
         struct codec_frame f;
         int r;
 
-        r = codec_encode(m, pistol, &f);
+        r = codec_encode(c->db, m, pistol, &f);
         if (r < 0)
                 return r;
         r = ctl_can_send(c, &f);
         if (r < 0 && !c->failed)
-                ctl_fail(c, "cannot send %s: %s", codec_msg_info(m->type)->name, strerror(-r));
+                ctl_fail(c, "cannot send %s: %s", codec_msg_info(c->db, m->type)->name, strerror(-r));
         return r;
 }
 

@@ -412,7 +412,7 @@ void ctl_check_frame(struct ctl *c, const struct codec_frame *f, uint64_t t)
 
         if (c->failed || !f->extended)
                 return;
-        info = codec_msg_info_by_id(f->id);
+        info = codec_msg_info_by_id(c->db, f->id);
         pistol = (f->id & CODEC_ID_PISTOL_MASK) >> CODEC_ID_PISTOL_SHIFT;
         if (!info || info->dir != CODEC_DIR_IN) {
                 ctl_fail(c, "the power side sent identifier %08X, which is not in the v2.7 database (R5)",
@@ -428,7 +428,7 @@ void ctl_check_frame(struct ctl *c, const struct codec_frame *f, uint64_t t)
                 ctl_fail(c, "%s with DLC %u, the database says %u (R5)", info->name, f->len, info->dlc);
                 return;
         }
-        if (codec_decode(f, c->o.pistol, &m) < 0)
+        if (codec_decode(c->db, f, c->o.pistol, &m) < 0)
                 return;
         switch (m.type) {
         case CODEC_POWER_MODULES_STATUS:
@@ -440,10 +440,21 @@ void ctl_check_frame(struct ctl *c, const struct codec_frame *f, uint64_t t)
         case CODEC_SEQUENCE_CONTROL:
                 on_flags(c, f, &m.u.sequence_control);
                 break;
+        case CODEC_DC_POWER_PARAMETERS:
+                /* not in the database played so far */
+                break;
         case CODEC_ADM_CS_SECC_OUTPUTS:
         case CODEC_ADM_CS_SPCC_OUTPUTS:
                 /* outputs of controller hardware we do not simulate */
                 break;
+        case CODEC_NEW_CHARGE_SESSION_V3:
+        case CODEC_DC_POWER_CONTROL:
+        case CODEC_EV_INFORMATION_BATTERY:
+        case CODEC_EV_INFORMATION_VOLTAGES:
+        case CODEC_EV_INFORMATION_CHARGE_LIMITS:
+        case CODEC_EV_INFORMATION_DISCHARGE_LIMITS:
+        case CODEC_EV_INFORMATION_ENERGY:
+        case CODEC_OCPP_CONTROL:
         case CODEC_NEW_CHARGE_SESSION:
         case CODEC_INSULATION_TEST:
         case CODEC_PRECHARGE:

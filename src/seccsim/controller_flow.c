@@ -303,7 +303,7 @@ static void send_malformed(struct ctl *c)
                 size_t i = c->malformed_next++ % n;
 
                 memset(&f, 0, sizeof(f));
-                f.id = codec_frame_id(malformed_frames[i].type, c->o.pistol);
+                f.id = codec_frame_id(c->db, malformed_frames[i].type, c->o.pistol);
                 f.extended = true;
                 f.len = malformed_frames[i].len;
                 memset(f.data, 0xFF, f.len);

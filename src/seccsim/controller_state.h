@@ -196,6 +196,7 @@ struct ctl_can;
 
 struct ctl {
         struct ctl_options o;
+        const struct codec_db *db;      /* of the interface version played */
         struct ev_loop *loop;
         struct ctl_can *can;
         ev_timer tick;

@@ -107,8 +107,8 @@ int seccsim_can_recv(int fd, struct can_frame *cf, struct timeval *tv, bool *sta
         }
 }
 
-static void live_print(const char *ifname, const struct can_frame *cf, const struct timeval *tv,
-                       int pistol_filter)
+static void live_print(const struct codec_db *db, const char *ifname, const struct can_frame *cf,
+                       const struct timeval *tv, int pistol_filter)
 {
         char text[FRAME_TEXT_LINE_MAX];
         struct codec_frame f;
@@ -130,14 +130,14 @@ static void live_print(const char *ifname, const struct can_frame *cf, const str
                         printf("remote %03X\n", (unsigned)(cf->can_id & CAN_SFF_MASK));
         } else {
                 canframe_to_codec(cf, &f);
-                frame_text_describe_filtered(&f, pistol_filter, text, sizeof(text));
+                frame_text_describe_filtered(db, &f, pistol_filter, text, sizeof(text));
                 printf("%s\n", text);
         }
         /* Watched live and piped into grep: one line at a time. */
         fflush(stdout);
 }
 
-int seccsim_decode_live(const char *ifname, int pistol_filter)
+int seccsim_decode_live(const struct codec_db *db, const char *ifname, int pistol_filter)
 {
         unsigned long long frames = 0;
         uint32_t drops = 0;
@@ -202,7 +202,7 @@ int seccsim_decode_live(const char *ifname, int pistol_filter)
                         continue;
                 if (!stamped)
                         gettimeofday(&tv, NULL);
-                live_print(ifname, &cf, &tv, pistol_filter);
+                live_print(db, ifname, &cf, &tv, pistol_filter);
                 frames++;
         }
 

@@ -9,7 +9,8 @@
 
 #include <linux/can.h>
 
-/* Each sub-command gets argv starting at its own name; returns the exit code. */
+/* Each sub-command gets argv starting at its own name; returns the exit code.
+ * Each takes --interface-version 2|3 (database v2.7, the default, or v3.6). */
 int seccsim_encode_main(int argc, char **argv);   /* tool_codec.c */
 int seccsim_decode_main(int argc, char **argv);   /* tool_codec.c (stdin) and live_decode.c (-i IFACE) */
 int seccsim_session_main(int argc, char **argv);  /* controller.c */
@@ -29,6 +30,9 @@ int seccsim_can_open_listener(const char *who, const char *ifname);
  * retried, frames that are not classic CAN frames skipped. */
 int seccsim_can_recv(int fd, struct can_frame *cf, struct timeval *tv, bool *stamped, uint32_t *drops);
 
-int seccsim_decode_live(const char *ifname, int pistol_filter);
+struct codec_db;
+/* Decode every frame of an interface with database `db` until SIGINT or
+ * SIGTERM. */
+int seccsim_decode_live(const struct codec_db *db, const char *ifname, int pistol_filter);
 
 #endif

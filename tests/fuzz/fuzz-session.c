@@ -64,6 +64,7 @@ static uint32_t in_u32(struct input *in)
 struct harness {
         struct session s;
         struct session_config cfg;
+        const struct codec_db *db;      /* of the configured interface version */
         struct power_limits dynamic;
         uint64_t now;
 
@@ -93,9 +94,9 @@ static void on_tx(const struct codec_frame *f, void *userdata)
         (void)userdata;
         if (!f->extended || f->len > CODEC_MAX_DLC)
                 violation("transmitted a frame that is not a valid extended frame", &h.cmd);
-        if (codec_decode(f, h.cfg.pistol, &m) != 0)
+        if (codec_decode(h.db, f, h.cfg.pistol, &m) != 0)
                 violation("transmitted a frame that does not decode for our pistol", &h.cmd);
-        if (codec_encode(&m, h.cfg.pistol, &again) != 0 || again.id != f->id || again.len != f->len ||
+        if (codec_encode(h.db, &m, h.cfg.pistol, &again) != 0 || again.id != f->id || again.len != f->len ||
             memcmp(again.data, f->data, f->len) != 0)
                 violation("transmitted frame does not survive decode + encode", &h.cmd);
 }
@@ -171,13 +172,13 @@ static void known_frame(struct input *in, uint8_t op, struct codec_frame *f)
         uint8_t pistol = h.cfg.pistol;
 
         if (sel & 0x80)
-                type = (enum codec_msg_type)(sel % CODEC_MSG_COUNT);
+                type = h.db->messages[sel % h.db->n_messages].type;
         else
                 type = out_types[sel % (sizeof(out_types) / sizeof(out_types[0]))];
         if ((op & 0x30) == 0x30)
                 pistol = (uint8_t)(1 + in_u8(in) % CODEC_PISTOL_MAX);
-        info = codec_msg_info(type);
-        f->id = codec_frame_id(type, pistol);
+        info = codec_msg_info(h.db, type);
+        f->id = codec_frame_id(h.db, type, pistol);
         f->extended = true;
         f->len = info->dlc;
         if ((op & 0x40) && f->len > 0)
@@ -203,7 +204,7 @@ static void note_frame(const struct codec_frame *f)
 {
         struct codec_message m;
 
-        if (codec_decode(f, h.cfg.pistol, &m) != 0)
+        if (codec_decode(h.db, f, h.cfg.pistol, &m) != 0)
                 return;
         if (m.type == CODEC_ADVANTICS_CONTROLLER_STATUS) {
                 h.heartbeat_seen = true;
@@ -314,6 +315,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         config_from(&in, &h.cfg);
         if (session_config_check(&h.cfg) != 0)
                 return 0;
+        h.db = &codec_db_v2_7;
         h.now = 1000000;
         h.cmd.mode = POWER_OFF;
         if (session_init(&h.s, &h.cfg, &cb, h.now) != 0)
@@ -371,9 +373,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                         /* the controller's heartbeat, 100 ms later */
                         advance(h.now + 100000);
                         memset(&f, 0, sizeof(f));
-                        f.id = codec_frame_id(CODEC_ADVANTICS_CONTROLLER_STATUS, h.cfg.pistol);
+                        f.id = codec_frame_id(h.db, CODEC_ADVANTICS_CONTROLLER_STATUS, h.cfg.pistol);
                         f.extended = true;
-                        f.len = codec_msg_info(CODEC_ADVANTICS_CONTROLLER_STATUS)->dlc;
+                        f.len = codec_msg_info(h.db, CODEC_ADVANTICS_CONTROLLER_STATUS)->dlc;
                         f.data[0] = (uint8_t)(in_u8(&in) % 14);
                         note_frame(&f);
                         (void)session_on_frame(&h.s, &f, h.now);

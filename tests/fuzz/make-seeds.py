@@ -5,7 +5,8 @@
 
 SECCSIM is the built `seccsim` (its `encode` command turns message names and
 physical values into frames, so the seeds follow the database).  Writes
-corpus/codec/ (one frame of every message, for pistol 1 and 31) and
+corpus/codec/ (one frame of every message of both databases, for pistol 1
+and 31; the v3.6 ones named v3-MESSAGE-pPISTOL) and
 corpus/session/ (whole CCS and CHAdeMO sessions, an emergency stop, a
 controller falling silent) in the input layouts described in README.md.
 """
@@ -28,9 +29,9 @@ STATE = {"Initialising": 0, "Waiting_For_PEV": 1, "Negotiating_Connection": 2,
          "CCS_Authorisation_Process": 11}
 
 
-def encode(message, *signals, pistol=1):
-    out = subprocess.run([SECCSIM, "encode", "--pistol", str(pistol), message, *signals],
-                         check=True, capture_output=True, text=True).stdout.strip()
+def encode(message, *signals, pistol=1, version=2):
+    out = subprocess.run([SECCSIM, "encode", "--interface-version", str(version), "--pistol", str(pistol),
+                          message, *signals], check=True, capture_output=True, text=True).stdout.strip()
     ident, data = out.split("#")
     return int(ident, 16), bytes.fromhex(data)
 
@@ -43,14 +44,15 @@ def write(directory, name, blob):
 
 
 def codec_seeds():
-    listing = subprocess.run([SECCSIM, "encode", "--list"], check=True, capture_output=True,
-                             text=True).stdout.splitlines()
-    messages = [line.split()[0] for line in listing[1:] if line[:1].isalpha() and " 0x" in line]
-    for pistol in (1, 31):
-        for m in messages:
-            ident, data = encode(m, pistol=pistol)
-            blob = bytes([pistol]) + struct.pack("<I", ident | 0x80000000) + bytes([len(data)]) + data
-            write("codec", f"{m}-p{pistol}", blob)
+    for version, prefix in ((2, ""), (3, "v3-")):
+        listing = subprocess.run([SECCSIM, "encode", "--interface-version", str(version), "--list"],
+                                 check=True, capture_output=True, text=True).stdout.splitlines()
+        messages = [line.split()[0] for line in listing[1:] if line[:1].isalpha() and " 0x" in line]
+        for pistol in (1, 31):
+            for m in messages:
+                ident, data = encode(m, pistol=pistol, version=version)
+                blob = bytes([pistol]) + struct.pack("<I", ident | 0x80000000) + bytes([len(data)]) + data
+                write("codec", f"{prefix}{m}-p{pistol}", blob)
 
 
 class Session:

@@ -26,6 +26,10 @@
 #include "seccbridge/power.h"
 #include "seccbridge/session.h"
 
+/* The database of a v2 configuration (the v3 front end has its own tests,
+ * test-session-v3.c). */
+#define V2 (&codec_db_v2_7)
+
 #define MS 1000ull
 #define SEC 1000000ull
 
@@ -98,11 +102,11 @@ static void fake_tx_frame(const struct codec_frame *frame, void *userdata)
         assert_true(frame->extended);
         assert_int_equal((frame->id & CODEC_ID_PISTOL_MASK) >> CODEC_ID_PISTOL_SHIFT,
                          f->cfg.pistol);
-        assert_int_equal(codec_decode(frame, f->cfg.pistol, &r->msg), 0);
+        assert_int_equal(codec_decode(V2, frame, f->cfg.pistol, &r->msg), 0);
         assert_true(r->msg.type == CODEC_POWER_MODULES_STATUS ||
                     r->msg.type == CODEC_POWER_MODULES_LIMITS ||
                     r->msg.type == CODEC_SEQUENCE_CONTROL);
-        info = codec_msg_info(r->msg.type);
+        info = codec_msg_info(V2, r->msg.type);
         assert_non_null(info);
         assert_int_equal(frame->len, info->dlc);
         /* Nothing is sent after the final status of a shutdown. */
@@ -287,7 +291,7 @@ static int rx(struct fx *f, const struct codec_message *m)
         struct codec_frame fr;
         int r;
 
-        assert_int_equal(codec_encode(m, f->cfg.pistol, &fr), 0);
+        assert_int_equal(codec_encode(V2, m, f->cfg.pistol, &fr), 0);
         r = session_on_frame(&f->s, &fr, f->now);
         after_call(f);
         return r;
@@ -987,12 +991,12 @@ static void test_R05_frames_extended_with_pistol_and_exact_dlc(void **state)
 
         /* Another pistol's frame: not ours, counted, nothing happens. */
         m.u.advantics_controller_status.state = CODEC_STATE_WAITING_FOR_PEV;
-        assert_int_equal(codec_encode(&m, 6, &fr), 0);
+        assert_int_equal(codec_encode(V2, &m, 6, &fr), 0);
         assert_int_equal(session_on_frame(&f->s, &fr, f->now), -ENOMSG);
         assert_true(status_of(f).in_session);
         assert_int_equal(status_of(f).counters.foreign, 1);
         /* Standard identifier: not ours. */
-        assert_int_equal(codec_encode(&m, 5, &fr), 0);
+        assert_int_equal(codec_encode(V2, &m, 5, &fr), 0);
         fr.extended = false;
         fr.id &= 0x7FF;
         assert_int_equal(session_on_frame(&f->s, &fr, f->now), -ENOMSG);
@@ -1000,7 +1004,7 @@ static void test_R05_frames_extended_with_pistol_and_exact_dlc(void **state)
         assert_int_equal(session_on_frame(&f->s, &r->raw, f->now), -ENOMSG);
         assert_int_equal(status_of(f).counters.foreign, 3);
         /* Too short: malformed, dropped. */
-        assert_int_equal(codec_encode(&m, 5, &fr), 0);
+        assert_int_equal(codec_encode(V2, &m, 5, &fr), 0);
         fr.len = 0;
         assert_int_equal(session_on_frame(&f->s, &fr, f->now), -EBADMSG);
         assert_int_equal(status_of(f).counters.malformed, 1);
@@ -3225,7 +3229,7 @@ static void random_event(struct fx *f)
                 /* malformed or foreign frames */
                 m.type = CODEC_CHARGING_LOOP;
                 m.u.charging_loop = (struct codec_charging_loop){ 5000, 2000, 50 };
-                assert_int_equal(codec_encode(&m, (uint8_t)(1 + rnd(31)), &fr), 0);
+                assert_int_equal(codec_encode(V2, &m, (uint8_t)(1 + rnd(31)), &fr), 0);
                 if (chance(50))
                         fr.len = (uint8_t)rnd(5);
                 (void)session_on_frame(&f->s, &fr, f->now);
