@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Fuzz target: the CAN frame path into the protocol core.  The input is a
+ * Fuzz target: the CAN frame path into the protocol core, interface version
+ * 2 or 3.  The input is a
  * session configuration followed by a sequence of events (frames, converter
  * measurements, time passing, operator actions), fed to the session exactly
  * as the daemon's shell does: every frame through session_on_frame(), the
@@ -166,6 +167,17 @@ static void known_frame(struct input *in, uint8_t op, struct codec_frame *f)
                 CODEC_CHARGE_STATUS_CHANGE,        CODEC_CHARGING_LOOP,
                 CODEC_EMERGENCY_STOP,              CODEC_CHARGE_SESSION_FINISHED,
         };
+        /* v3: the same places for the same roles, DC_Power_Control twice
+         * (it carries every power request), then the EV information. */
+        static const enum codec_msg_type out_types_v3[] = {
+                CODEC_ADVANTICS_CONTROLLER_STATUS,  CODEC_NEW_CHARGE_SESSION_V3,
+                CODEC_DC_POWER_CONTROL,             CODEC_OCPP_CONTROL,
+                CODEC_CHARGE_STATUS_CHANGE,         CODEC_DC_POWER_CONTROL,
+                CODEC_EMERGENCY_STOP,               CODEC_CHARGE_SESSION_FINISHED,
+                CODEC_EV_INFORMATION_BATTERY,       CODEC_EV_INFORMATION_VOLTAGES,
+                CODEC_EV_INFORMATION_CHARGE_LIMITS, CODEC_EV_INFORMATION_DISCHARGE_LIMITS,
+                CODEC_EV_INFORMATION_ENERGY,
+        };
         uint8_t sel = in_u8(in);
         enum codec_msg_type type;
         const struct codec_msg_info *info;
@@ -173,6 +185,8 @@ static void known_frame(struct input *in, uint8_t op, struct codec_frame *f)
 
         if (sel & 0x80)
                 type = h.db->messages[sel % h.db->n_messages].type;
+        else if (h.cfg.interface_version == 3)
+                type = out_types_v3[sel % (sizeof(out_types_v3) / sizeof(out_types_v3[0]))];
         else
                 type = out_types[sel % (sizeof(out_types) / sizeof(out_types[0]))];
         if ((op & 0x30) == 0x30)
@@ -212,7 +226,8 @@ static void note_frame(const struct codec_frame *f)
         } else if (m.type == CODEC_EMERGENCY_STOP) {
                 h.estop_seen = true;
                 h.ncs_after_estop = false;
-        } else if (m.type == CODEC_NEW_CHARGE_SESSION && h.estop_seen) {
+        } else if ((m.type == CODEC_NEW_CHARGE_SESSION || m.type == CODEC_NEW_CHARGE_SESSION_V3) &&
+                   h.estop_seen) {
                 h.ncs_after_estop = true;
         }
 }
@@ -237,6 +252,12 @@ static void config_from(struct input *in, struct session_config *cfg)
                 cfg->controller_timeout_us = 50000 + (uint64_t)in_u8(in) * 2000;
         if (flags & 0x40)
                 cfg->estop_release_us = 100000 + (uint64_t)in_u8(in) * 10000;
+        if (flags & 0x80) {
+                /* Interface version 3; a byte says whether the charger has
+                 * output contactors (V21). */
+                cfg->interface_version = 3;
+                cfg->has_output_contactors = !(in_u8(in) & 1);
+        }
 }
 
 static void operator_action(struct input *in)
@@ -315,7 +336,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         config_from(&in, &h.cfg);
         if (session_config_check(&h.cfg) != 0)
                 return 0;
-        h.db = &codec_db_v2_7;
+        h.db = codec_db_for_version(h.cfg.interface_version);
         h.now = 1000000;
         h.cmd.mode = POWER_OFF;
         if (session_init(&h.s, &h.cfg, &cb, h.now) != 0)
