@@ -368,6 +368,12 @@ static void bridge_reload(struct bridge *b)
                 log_err("reload: %s; keeping the running config", msg);
                 goto done;
         }
+        if (next->session.interface_version != cur->session.interface_version) {
+                log_err("reload: %s: can.interface_version cannot change while running (%u -> %u); "
+                        "restart the service to change it; keeping the running config",
+                        cur->path, cur->session.interface_version, next->session.interface_version);
+                goto done;
+        }
         if (next->can.pistol_index != cur->can.pistol_index) {
                 log_err("reload: %s: can.pistol_index cannot change while running (%u -> %u); "
                         "restart the service to change it; keeping the running config",
@@ -440,20 +446,26 @@ static void bridge_signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 
 /* ---- life cycle ---- */
 
-/* The controller -> power side identifiers of our pistol: the kernel
- * filters let nothing else in. */
+/* The controller -> power side identifiers of our pistol, of both interface
+ * versions: the kernel filters let nothing else in.  The other version's
+ * frames reach the session only to be counted (and ignored). */
 static size_t bridge_filter_ids(uint8_t pistol, uint32_t *ids, size_t max)
 {
+        const struct codec_db *dbs[] = { &codec_db_v2_7, &codec_db_v3_6 };
         size_t n = 0;
 
-        const struct codec_db *db = &codec_db_v2_7;
+        for (size_t d = 0; d < sizeof(dbs) / sizeof(dbs[0]); d++) {
+                for (size_t i = 0; i < dbs[d]->n_messages; i++) {
+                        const struct codec_msg_info *info = &dbs[d]->messages[i];
 
-        for (size_t i = 0; i < db->n_messages && n < max; i++) {
-                const struct codec_msg_info *info = &db->messages[i];
-
-                if (info->dir == CODEC_DIR_OUT)
-                        ids[n++] = codec_frame_id(db, info->type, pistol);
+                        if (info->dir != CODEC_DIR_OUT)
+                                continue;
+                        if (n < max)
+                                ids[n] = codec_frame_id(dbs[d], info->type, pistol);
+                        n++;
+                }
         }
+        /* How many are needed: more than max is the caller's error. */
         return n;
 }
 
@@ -487,6 +499,11 @@ int bridge_init(struct bridge *b, struct ev_loop *loop, const struct config *cfg
                 return r;
         can_link_init(&b->link, loop, b->cfg->can.interface, b->cfg->can.bitrate, b->cfg->can.restart_ms);
         n_ids = bridge_filter_ids(b->cfg->can.pistol_index, ids, CAN_MAX_FILTERS);
+        if (n_ids > CAN_MAX_FILTERS) {
+                log_err("cannot prepare the CAN socket: %zu identifiers to filter, at most %d", n_ids,
+                        CAN_MAX_FILTERS);
+                return -E2BIG;
+        }
         r = can_init(&b->can, loop, b->cfg->can.interface, ids, n_ids, &can_cb);
         if (r < 0) {
                 log_err("cannot prepare the CAN socket: %s", strerror(-r));
@@ -565,8 +582,10 @@ int bridge_start(struct bridge *b)
                 bridge_status_line(b, &b->last, line, sizeof(line));
                 notify_ready(&b->notify, line, now);
         }
-        log_info("ready: pistol %u on %s, converter %s", b->cfg->can.pistol_index, b->cfg->can.interface,
-                 b->cfg->converter.backend);
+        log_info("ready: pistol %u on %s, converter %s, interface version %u (database %s)",
+                 b->cfg->can.pistol_index, b->cfg->can.interface, b->cfg->converter.backend,
+                 b->cfg->session.interface_version,
+                 codec_db_for_version(b->cfg->session.interface_version)->name);
         /* The operator interface last: it reads the session, and the bus
          * (or its absence) must never hold up the start. */
         return bus_start(&b->bus);
@@ -581,12 +600,15 @@ static void bridge_log_counters(struct bridge *b)
                 return;
         session_get_status(&b->session, &st);
         log_info("counters: frames in %llu, out %llu, malformed %llu, foreign %llu, rejected requests %llu, "
-                 "controller timeouts %llu, emergency stops %llu",
+                 "controller timeouts %llu, emergency stops %llu, other version %llu, "
+                 "undefined power functions %llu",
                  (unsigned long long)st.counters.frames_in, (unsigned long long)st.counters.frames_out,
                  (unsigned long long)st.counters.malformed, (unsigned long long)st.counters.foreign,
                  (unsigned long long)st.counters.rejected_requests,
                  (unsigned long long)st.counters.controller_timeouts,
-                 (unsigned long long)st.counters.emergency_stops);
+                 (unsigned long long)st.counters.emergency_stops,
+                 (unsigned long long)st.counters.other_version,
+                 (unsigned long long)st.counters.undefined_power_functions);
         log_info("counters: CAN rx %llu, tx %llu, tx dropped (queue full) %llu, tx dropped (interface down) %llu, "
                  "tx errors %llu, kernel rx drops %llu, error frames %llu, reopens %llu",
                  (unsigned long long)c->rx_frames, (unsigned long long)c->tx_frames,

@@ -33,6 +33,7 @@ enum config_key_type {
         CONFIG_DECIMAL,         /* non-negative decimal number */
         CONFIG_BOOL,
         CONFIG_FLAG_SOURCE,     /* auto | external */
+        CONFIG_INTERFACE_VERSION,       /* 2 | 3 */
 };
 
 enum config_key_id {
@@ -40,6 +41,7 @@ enum config_key_id {
         KEY_CAN_PISTOL_INDEX,
         KEY_CAN_BITRATE,
         KEY_CAN_RESTART_MS,
+        KEY_CAN_INTERFACE_VERSION,
         KEY_LIMITS_MAX_VOLTAGE,
         KEY_LIMITS_MAX_CURRENT,
         KEY_LIMITS_MAX_POWER,
@@ -55,6 +57,7 @@ enum config_key_id {
         KEY_SAFETY_ESTOP_RELEASE_MS,
         KEY_SAFETY_INSULATION_MIN_OHM_PER_VOLT,
         KEY_SAFETY_CURRENT_RAMP,
+        KEY_SAFETY_HAS_OUTPUT_CONTACTORS,
         KEY_CONVERTER_BACKEND,
         KEY_DBUS_ENABLE,
         KEY_DBUS_ADDRESS,
@@ -77,6 +80,7 @@ static const struct config_key config_keys[KEY_COUNT] = {
         [KEY_CAN_PISTOL_INDEX] = { "can", "pistol_index", CONFIG_UINT, false, 1, 31, false, "" },
         [KEY_CAN_BITRATE] = { "can", "bitrate", CONFIG_UINT, false, 5000, 1000000, true, " bit/s" },
         [KEY_CAN_RESTART_MS] = { "can", "restart_ms", CONFIG_UINT, false, 1, 60000, true, " ms" },
+        [KEY_CAN_INTERFACE_VERSION] = { "can", "interface_version", CONFIG_INTERFACE_VERSION, false, 0, 0, false, "" },
         [KEY_LIMITS_MAX_VOLTAGE] = { "limits", "max_voltage", CONFIG_DECIMAL, true, 1, 6553.5, false, " V" },
         /* Charging_Loop and Power_Modules_Limits carry currents as signed
          * 16-bit 0.1 A: 3276.7 A is the most the protocol can express. */
@@ -99,6 +103,7 @@ static const struct config_key config_keys[KEY_COUNT] = {
          * would be weaker than the controller's own. */
         [KEY_SAFETY_INSULATION_MIN_OHM_PER_VOLT] = { "safety", "insulation_min_ohm_per_volt", CONFIG_UINT, false, 100, 10000, false, " ohm/V" },
         [KEY_SAFETY_CURRENT_RAMP] = { "safety", "current_ramp", CONFIG_DECIMAL, false, 1, 100000, true, " A/s" },
+        [KEY_SAFETY_HAS_OUTPUT_CONTACTORS] = { "safety", "has_output_contactors", CONFIG_BOOL, false, 0, 0, false, "" },
         [KEY_CONVERTER_BACKEND] = { "converter", "backend", CONFIG_STRING, false, 0, 0, false, "" },
         [KEY_DBUS_ENABLE] = { "dbus", "enable", CONFIG_BOOL, false, 0, 0, false, "" },
         [KEY_DBUS_ADDRESS] = { "dbus", "address", CONFIG_STRING, false, 0, 0, false, "" },
@@ -431,8 +436,25 @@ static int config_handle_key(void *user, const char *section, const char *name, 
                 }
                 if (idx == KEY_DBUS_ENABLE)
                         p->cfg->dbus.enable = b;
+                else if (idx == KEY_SAFETY_HAS_OUTPUT_CONTACTORS)
+                        p->cfg->session.has_output_contactors = b;
                 else
                         p->cfg->session.use_sequence_flags = b;
+                break;
+        case CONFIG_INTERFACE_VERSION:
+                /* The database the controller is configured for: v2.7
+                 * (charger type of the generic interface v2) or v3.6
+                 * (Advantics_Generic_DC_v3). */
+                if (strcmp(value, "2") == 0) {
+                        p->cfg->session.interface_version = 2;
+                } else if (strcmp(value, "3") == 0) {
+                        p->cfg->session.interface_version = 3;
+                } else {
+                        config_fail(p, p->line, section, name,
+                                    "'%s' is not an interface version (2: database v2.7, 3: database v3.6)",
+                                    value);
+                        return 0;
+                }
                 break;
         case CONFIG_FLAG_SOURCE:
                 if (config_parse_flag_source(value, &src) < 0) {
@@ -685,6 +707,8 @@ void config_defaults(struct config *cfg)
         cfg->session.estop_release_us = 1000 * 1000;
         cfg->session.insulation_min_ohm_per_volt = 100;
         cfg->session.current_ramp_da_per_s = 2000;
+        cfg->session.interface_version = 2;
+        cfg->session.has_output_contactors = true;
         cfg->session.limits.precharge_max_current_da = 20;
         cfg->session.limits.insulation_max_current_da = 20;
         snprintf(cfg->converter.backend, sizeof(cfg->converter.backend), "sim");

@@ -38,7 +38,7 @@ struct config_dbus {
 struct config {
         char path[4096];                /* file it was read from */
         struct config_can can;
-        struct session_config session;  /* [limits], [sequence], [safety] */
+        struct session_config session;  /* [limits], [sequence], [safety], [can] interface_version */
         struct config_converter converter;
         struct config_dbus dbus;        /* [dbus] */
         struct sim_params sim;          /* [sim] */
