@@ -88,6 +88,8 @@ static void usage(FILE *out)
               "Session:\n"
               "  -i, --interface IFACE       CAN interface (required)\n"
               "  -p, --pistol N              pistol index 1..31 (1)\n"
+              "      --interface-version 2|3 play a v2 controller (database v2.7) or a\n"
+              "                              v3 one (database v3.6, DC_Power_Control) (2)\n"
               "      --protocol ccs|chademo  charging protocol (ccs)\n"
               "      --ev-protocol NAME|N    New_Charge_Session.Communication_Protocol\n"
               "                              (CCS_ISO_15118_2013_v2 / CHAdeMO_v1.0-v1.1-v1.2)\n"
@@ -129,6 +131,8 @@ static void usage(FILE *out)
               "      --fault heartbeat-stop[@STATE]  go silent (Charging)\n"
               "      --fault estop[@STATE]   Emergency_Stop from the EVSE (Charging)\n"
               "      --fault insulation      expect the insulation test to fail\n"
+              "      --fault undefined-function  v3: an undefined Power_Function for 1 s\n"
+              "                              while charging: no current, no fault (V25)\n"
               "      --fault-delay MS        time in STATE before the fault\n"
               "      --silence MS            heartbeat-stop duration (1000)\n"
               "      --estop-time MS         Emergency_Stop duration (1000)\n"
@@ -271,6 +275,7 @@ static void options_defaults(struct ctl_options *o)
 {
         *o = (struct ctl_options){
                 .pistol = 1,
+                .interface_version = 2,
                 .protocol = CTL_PROTOCOL_CCS,
                 .comm_protocol = 0xFF,          /* from the protocol */
                 .plug = 0xFF,
@@ -331,12 +336,13 @@ enum {
         OPT_GAP, OPT_MARGIN, OPT_SETTLE, OPT_CURRENT_TOLERANCE, OPT_CURRENT_MARGIN,
         OPT_OFF_CURRENT, OPT_VOLTAGE_TOLERANCE, OPT_CHARGER_POWER, OPT_FAULT, OPT_FAULT_DELAY,
         OPT_SILENCE, OPT_ESTOP_TIME, OPT_EXPECT_SHUTDOWN, OPT_WRONG_PISTOL, OPT_MALFORMED,
-        OPT_BUS_LOAD, OPT_LOG, OPT_PRINT_INTERVAL,
+        OPT_BUS_LOAD, OPT_LOG, OPT_PRINT_INTERVAL, OPT_INTERFACE_VERSION,
 };
 
 static const struct option long_options[] = {
         { "interface", required_argument, NULL, 'i' },
         { "pistol", required_argument, NULL, 'p' },
+        { "interface-version", required_argument, NULL, OPT_INTERFACE_VERSION },
         { "protocol", required_argument, NULL, OPT_PROTOCOL },
         { "ev-protocol", required_argument, NULL, OPT_EV_PROTOCOL },
         { "plug", required_argument, NULL, OPT_PLUG },
@@ -406,13 +412,17 @@ static int parse_fault(const char *s, struct ctl_options *o)
                 o->fault = CTL_FAULT_ESTOP;
         else if (n == strlen("insulation") && strncmp(s, "insulation", n) == 0)
                 o->fault = CTL_FAULT_INSULATION;
+        else if (n == strlen("undefined-function") && strncmp(s, "undefined-function", n) == 0)
+                o->fault = CTL_FAULT_UNDEFINED_FUNCTION;
         else
-                return usage_error("--fault: '%.*s' is none of heartbeat-stop, estop, insulation",
+                return usage_error("--fault: '%.*s' is none of heartbeat-stop, estop, insulation, undefined-function",
                                    (int)n, s);
         if (!at)
                 return 0;
         if (o->fault == CTL_FAULT_INSULATION)
                 return usage_error("--fault insulation takes no state (it is the insulation test)");
+        if (o->fault == CTL_FAULT_UNDEFINED_FUNCTION)
+                return usage_error("--fault undefined-function takes no state (it is sent while charging)");
         return parse_state("--fault", at + 1, &o->fault_state);
 }
 
@@ -502,6 +512,8 @@ static int options_check(struct ctl_options *o, bool loop_period_given)
                         return usage_error("--silence: at least %llu ms (R1 timeout + status period + margin + 200 ms)",
                                            (unsigned long long)(hb_deadline_ms + 200));
         }
+        if (o->fault == CTL_FAULT_UNDEFINED_FUNCTION && o->interface_version != 3)
+                return usage_error("--fault undefined-function needs --interface-version 3 (DC_Power_Control)");
         if (o->fault != CTL_FAULT_NONE && o->estop_ms < 100 + o->margin_ms + 100)
                 return usage_error("--estop-time: at least %u ms", 100 + o->margin_ms + 100);
         if (o->expect_shutdown) {
@@ -547,6 +559,11 @@ static int parse_options(int argc, char **argv, struct ctl_options *o)
                 case 'p':
                         r = parse_uint("--pistol", a, CODEC_PISTOL_MIN, CODEC_PISTOL_MAX, &u);
                         o->pistol = (uint8_t)u;
+                        break;
+                case OPT_INTERFACE_VERSION:
+                        if (!frame_text_parse_interface_version(a))
+                                return usage_error("--interface-version: '%s' is not 2 or 3", a);
+                        o->interface_version = (uint8_t)(a[0] - '0');
                         break;
                 case OPT_PROTOCOL:
                         if (strcasecmp(a, "ccs") == 0)
@@ -831,7 +848,7 @@ static void print_summary(struct ctl *c)
         if (c->ins_reached_us > 0)
                 printf("  insulation test: 90 %% of %.1f V after %.2f s, lowest resistance %u kOhm (threshold %u kOhm)\n",
                        c->o.test_voltage_dv / 10.0, (double)c->ins_reached_us / 1e6,
-                       c->ins_min_kohm, c->o.test_voltage_dv / 100u);
+                       c->ins_min_kohm, ctl_insulation_threshold_kohm(c));
         if (c->charge_time_us > 0)
                 printf("  charging: %.1f s, peak %.1f A, worst deviation from the expected current %.1f A (tolerance %.1f A), %.3f kWh\n",
                        (double)c->charge_time_us / 1e6, c->peak_current_da / 10.0,
@@ -888,7 +905,7 @@ int seccsim_session_main(int argc, char **argv)
                 free(c);
                 return CTL_EXIT_FAIL;
         }
-        c->db = &codec_db_v2_7;
+        c->db = codec_db_for_version(c->o.interface_version);
         c->t0_us = ctl_now_us();
         if (ctl_can_open(c) < 0) {
                 ev_loop_destroy(c->loop);

@@ -4,7 +4,8 @@
  * its files:
  *   controller.c        options, event loop, summary, exit code
  *   controller_can.c    the CAN sockets, traffic log, verbose print
- *   controller_flow.c   the controller's sequence (PROTOCOL.md part C) and
+ *   controller_flow.c   the controller's sequence (PROTOCOL.md part C, or
+ *                       part D with --interface-version 3) and
  *                       the injected faults and extra traffic
  *   controller_check.c  what the controller checks in the power side's
  *                       answers (period, System_Enable, current, insulation,
@@ -38,6 +39,9 @@
 #define CTL_STALL_BLAME_US 1500000u
 /* The prefix of the reason of an inconclusive failure (scripts retry). */
 #define CTL_INCONCLUSIVE "inconclusive"
+/* v3: how long the EV waits in Connected_With_Full_Info before it asks for
+ * the insulation test whether or not System_Enable is Allowed yet (V5). */
+#define CTL_V3_EV_PROCEEDS_US 1000000u
 
 
 enum ctl_protocol {
@@ -50,11 +54,13 @@ enum ctl_fault {
         CTL_FAULT_HEARTBEAT_STOP,       /* the controller goes silent (R1) */
         CTL_FAULT_ESTOP,                /* Emergency_Stop from the EVSE side (R45) */
         CTL_FAULT_INSULATION,           /* the insulation test must fail (R27, R28) */
+        CTL_FAULT_UNDEFINED_FUNCTION,   /* v3: an undefined Power_Function mid-charge (V25) */
 };
 
 struct ctl_options {
         const char *ifname;
         uint8_t pistol;
+        uint8_t interface_version;      /* 2 (database v2.7) or 3 (v3.6) */
         enum ctl_protocol protocol;
 
         /* New_Charge_Session content (R19) */
@@ -238,7 +244,9 @@ struct ctl {
         bool enabled;                   /* System_Enable = Allowed seen in this session */
         uint64_t enabled_us;
         uint64_t first_enable_us;       /* first session: New_Charge_Session -> Allowed */
-        bool enable_ack_sent;           /* R23 Charging_Loop(0,0) after System_Enable */
+        bool enable_ack_sent;           /* R23 Charging_Loop(0,0) / V6 Standby after System_Enable */
+        bool ev_info_sent;              /* V5 EV_Information_* of this session */
+        uint8_t soc_sent;               /* the state of charge last sent (v3) */
         bool no_enable_until_ncs;       /* a latch must hold until a new session */
         unsigned ins_good;              /* consecutive iterations above the threshold */
         unsigned ins_bad;
@@ -281,6 +289,9 @@ struct ctl {
         uint64_t shutdown_us;
         bool insulation_failed;         /* --fault insulation: the test failed as expected */
         uint8_t frozen_state;           /* state kept during STEP_EMERGENCY */
+        uint64_t undefined_until_us;    /* --fault undefined-function: asking with it until then */
+        uint64_t undefined_since_us;
+        bool undefined_confirmed;       /* the current went to 0, System_Enable stayed */
         struct codec_message frozen_request;
         bool frozen_request_valid;
 
@@ -337,6 +348,8 @@ void ctl_flow_tick(struct ctl *c, uint64_t now_us);
 void ctl_flow_abort(struct ctl *c, uint64_t now_us);
 bool ctl_flow_finished(const struct ctl *c);
 const char *ctl_step_name(enum ctl_step step);
+/* The insulation test's pass threshold in kOhm (R27; v3: V9, E.5). */
+uint16_t ctl_insulation_threshold_kohm(const struct ctl *c);
 
 /* controller_check.c */
 /* A frame received from the power side (any pistol, IN direction). */
