@@ -54,9 +54,10 @@ static const char *bus_flag_source_name(enum session_flag_source src)
 
 /* The value-table label of a signal ("CCS_ISO_15118_2013_v2"), or the
  * number when the table has none for it. */
-static void bus_label(char *buf, size_t len, enum codec_msg_type type, const char *signal, int64_t raw)
+static void bus_label(char *buf, size_t len, const struct codec_db *db, enum codec_msg_type type,
+                      const char *signal, int64_t raw)
 {
-        const struct codec_signal_info *sig = codec_signal_by_name(codec_msg_info(&codec_db_v2_7, type), signal);
+        const struct codec_signal_info *sig = codec_signal_by_name(codec_msg_info(db, type), signal);
         const char *label = sig ? codec_signal_label(sig, raw) : NULL;
 
         if (label)
@@ -66,6 +67,53 @@ static void bus_label(char *buf, size_t len, enum codec_msg_type type, const cha
 }
 
 /* ---- the snapshot ---- */
+
+/* v3: the EV information and the last DC_Power_Control of the session; all
+ * 0 and "" outside one, and in v2. */
+static void bus_refresh_v3(struct bus_values *v, const struct session_status *st)
+{
+        const struct session_ev_info *e = &st->ev_info;
+        const struct codec_dc_power_control *pc = &st->power_control;
+
+        v->interface_version = st->interface_version;
+        v->ev_min_voltage = e->voltages_valid ? e->voltages.ev_minimum_voltage_dv / 10.0 : 0;
+        v->ev_present_voltage = e->voltages_valid ? e->voltages.ev_present_voltage_dv / 10.0 : 0;
+        v->ev_min_charge_current = e->charge_limits_valid ? e->charge_limits.ev_minimum_charge_current_da / 10.0 : 0;
+        v->ev_min_charge_power = e->charge_limits_valid ? e->charge_limits.ev_minimum_charge_power_kw * 1000.0 : 0;
+        v->ev_max_charge_power = e->charge_limits_valid ? e->charge_limits.ev_maximum_charge_power_kw * 1000.0 : 0;
+        v->ev_min_discharge_current =
+                e->discharge_limits_valid ? e->discharge_limits.ev_minimum_discharge_current_da / 10.0 : 0;
+        v->ev_max_discharge_current =
+                e->discharge_limits_valid ? e->discharge_limits.ev_maximum_discharge_current_da / 10.0 : 0;
+        v->ev_min_discharge_power =
+                e->discharge_limits_valid ? e->discharge_limits.ev_minimum_discharge_power_kw * 1000.0 : 0;
+        v->ev_max_discharge_power =
+                e->discharge_limits_valid ? e->discharge_limits.ev_maximum_discharge_power_kw * 1000.0 : 0;
+        v->min_state_of_charge = e->battery_valid ? e->battery.minimum_state_of_charge_pct : 0;
+        v->target_state_of_charge = e->battery_valid ? e->battery.target_state_of_charge_pct : 0;
+        v->max_state_of_charge = e->battery_valid ? e->battery.maximum_state_of_charge_pct : 0;
+        v->ev_min_energy_request = e->energy_valid ? e->energy.ev_minimum_energy_request_kwh : 0;
+        v->ev_target_energy_request = e->energy_valid ? e->energy.ev_target_energy_request_kwh : 0;
+        v->ev_max_energy_request = e->energy_valid ? e->energy.ev_maximum_energy_request_kwh : 0;
+        v->dynamic_target = e->dynamic_target_valid;
+        v->dynamic_target_current = e->dynamic_target_valid ? e->dynamic_target_current_da / 10.0 : 0;
+
+        if (!st->power_control_valid) {
+                v->power_function[0] = '\0';
+                v->setpoints_mode[0] = '\0';
+                v->output_contactors[0] = '\0';
+                v->lower_output_voltage = false;
+                return;
+        }
+        /* Labels of the v3.6 table; an undefined function as its number. */
+        bus_label(v->power_function, sizeof(v->power_function), &codec_db_v3_6, CODEC_DC_POWER_CONTROL,
+                  "Power_Function", pc->power_function);
+        bus_label(v->setpoints_mode, sizeof(v->setpoints_mode), &codec_db_v3_6, CODEC_DC_POWER_CONTROL,
+                  "Setpoints_Mode", pc->setpoints_mode);
+        bus_label(v->output_contactors, sizeof(v->output_contactors), &codec_db_v3_6, CODEC_DC_POWER_CONTROL,
+                  "Output_Contactors", pc->output_contactors);
+        v->lower_output_voltage = pc->lower_output_voltage;
+}
 
 static void bus_refresh(struct bus *b)
 {
@@ -89,9 +137,10 @@ static void bus_refresh(struct bus *b)
         /* The vehicle of the session in progress; nothing outside one (a
          * zero protocol number is a real protocol, not "none"). */
         if (st.in_session) {
-                bus_label(v->protocol, sizeof(v->protocol), CODEC_NEW_CHARGE_SESSION, "Communication_Protocol",
-                          st.ev.communication_protocol);
-                bus_label(v->plug, sizeof(v->plug), CODEC_NEW_CHARGE_SESSION, "Plug_and_pins",
+                /* The same value tables in both databases. */
+                bus_label(v->protocol, sizeof(v->protocol), &codec_db_v2_7, CODEC_NEW_CHARGE_SESSION,
+                          "Communication_Protocol", st.ev.communication_protocol);
+                bus_label(v->plug, sizeof(v->plug), &codec_db_v2_7, CODEC_NEW_CHARGE_SESSION, "Plug_and_pins",
                           st.ev.plug_and_pins);
         } else {
                 v->protocol[0] = '\0';
@@ -101,6 +150,7 @@ static void bus_refresh(struct bus *b)
         v->ev_max_current = st.in_session ? st.ev.ev_maximum_current_da / 10.0 : 0;
         v->battery_capacity = st.in_session ? st.ev.battery_capacity_kwh : 0;
         v->state_of_charge = st.in_session ? st.ev.state_of_charge_pct : 0;
+        bus_refresh_v3(v, &st);
 
         snprintf(v->request, sizeof(v->request), "%s", session_request_name(st.request));
         v->request_voltage = st.request_voltage_dv / 10.0;
@@ -122,8 +172,8 @@ static void bus_refresh(struct bus *b)
         v->emergency_stop = st.emergency_stop_latched;
         v->emergency_stop_active = st.emergency_stop_active;
         if (st.emergency_stop_latched)
-                bus_label(v->emergency_stop_origin, sizeof(v->emergency_stop_origin), CODEC_EMERGENCY_STOP,
-                          "Origin", st.emergency_stop_origin);
+                bus_label(v->emergency_stop_origin, sizeof(v->emergency_stop_origin), &codec_db_v2_7,
+                          CODEC_EMERGENCY_STOP, "Origin", st.emergency_stop_origin);
         else
                 v->emergency_stop_origin[0] = '\0';
 
@@ -185,6 +235,8 @@ static void bus_refresh(struct bus *b)
         v->rejected_requests = st.counters.rejected_requests;
         v->controller_timeouts = st.counters.controller_timeouts;
         v->emergency_stops = st.counters.emergency_stops;
+        v->frames_other_version = st.counters.other_version;
+        v->undefined_power_functions = st.counters.undefined_power_functions;
         v->can_rx_frames = sh.can.rx_frames;
         v->can_tx_frames = sh.can.tx_frames;
         v->can_tx_dropped = sh.can.tx_dropped_overflow + sh.can.tx_dropped_down;
@@ -493,6 +545,8 @@ static const sd_bus_vtable bus_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_PROPERTY("Pistol", "y", bus_get_byte, BUS_VALUE(pistol), SD_BUS_VTABLE_PROPERTY_CONST),
         SD_BUS_PROPERTY("Version", "s", bus_get_string, BUS_VALUE(version), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("InterfaceVersion", "y", bus_get_byte, BUS_VALUE(interface_version),
+                        SD_BUS_VTABLE_PROPERTY_CONST),
 
         SD_BUS_PROPERTY("CANInterface", "s", bus_get_string, BUS_VALUE(can_interface), BUS_CHANGES),
         SD_BUS_PROPERTY("CANUp", "b", bus_get_bool, BUS_VALUE(can_up), BUS_CHANGES),
@@ -507,10 +561,31 @@ static const sd_bus_vtable bus_vtable[] = {
         SD_BUS_PROPERTY("EVMaximumCurrent", "d", bus_get_double, BUS_VALUE(ev_max_current), BUS_CHANGES),
         SD_BUS_PROPERTY("BatteryCapacity", "q", bus_get_uint16, BUS_VALUE(battery_capacity), BUS_CHANGES),
         SD_BUS_PROPERTY("StateOfCharge", "y", bus_get_byte, BUS_VALUE(state_of_charge), BUS_CHANGES),
+        SD_BUS_PROPERTY("EVMinimumVoltage", "d", bus_get_double, BUS_VALUE(ev_min_voltage), BUS_CHANGES),
+        SD_BUS_PROPERTY("EVPresentVoltage", "d", bus_get_double, BUS_VALUE(ev_present_voltage), BUS_CHANGES),
+        SD_BUS_PROPERTY("EVMinimumChargeCurrent", "d", bus_get_double, BUS_VALUE(ev_min_charge_current), BUS_CHANGES),
+        SD_BUS_PROPERTY("EVMinimumChargePower", "d", bus_get_double, BUS_VALUE(ev_min_charge_power), BUS_CHANGES),
+        SD_BUS_PROPERTY("EVMaximumChargePower", "d", bus_get_double, BUS_VALUE(ev_max_charge_power), BUS_CHANGES),
+        SD_BUS_PROPERTY("EVMinimumDischargeCurrent", "d", bus_get_double, BUS_VALUE(ev_min_discharge_current), BUS_CHANGES),
+        SD_BUS_PROPERTY("EVMaximumDischargeCurrent", "d", bus_get_double, BUS_VALUE(ev_max_discharge_current), BUS_CHANGES),
+        SD_BUS_PROPERTY("EVMinimumDischargePower", "d", bus_get_double, BUS_VALUE(ev_min_discharge_power), BUS_CHANGES),
+        SD_BUS_PROPERTY("EVMaximumDischargePower", "d", bus_get_double, BUS_VALUE(ev_max_discharge_power), BUS_CHANGES),
+        SD_BUS_PROPERTY("MinimumStateOfCharge", "y", bus_get_byte, BUS_VALUE(min_state_of_charge), BUS_CHANGES),
+        SD_BUS_PROPERTY("TargetStateOfCharge", "y", bus_get_byte, BUS_VALUE(target_state_of_charge), BUS_CHANGES),
+        SD_BUS_PROPERTY("MaximumStateOfCharge", "y", bus_get_byte, BUS_VALUE(max_state_of_charge), BUS_CHANGES),
+        SD_BUS_PROPERTY("EVMinimumEnergyRequest", "n", bus_get_int16, BUS_VALUE(ev_min_energy_request), BUS_CHANGES),
+        SD_BUS_PROPERTY("EVTargetEnergyRequest", "n", bus_get_int16, BUS_VALUE(ev_target_energy_request), BUS_CHANGES),
+        SD_BUS_PROPERTY("EVMaximumEnergyRequest", "n", bus_get_int16, BUS_VALUE(ev_max_energy_request), BUS_CHANGES),
+        SD_BUS_PROPERTY("DynamicTarget", "b", bus_get_bool, BUS_VALUE(dynamic_target), BUS_CHANGES),
+        SD_BUS_PROPERTY("DynamicTargetCurrent", "d", bus_get_double, BUS_VALUE(dynamic_target_current), BUS_CHANGES),
 
         SD_BUS_PROPERTY("Request", "s", bus_get_string, BUS_VALUE(request), BUS_CHANGES),
         SD_BUS_PROPERTY("RequestVoltage", "d", bus_get_double, BUS_VALUE(request_voltage), BUS_CHANGES),
         SD_BUS_PROPERTY("RequestCurrent", "d", bus_get_double, BUS_VALUE(request_current), BUS_CHANGES),
+        SD_BUS_PROPERTY("PowerFunction", "s", bus_get_string, BUS_VALUE(power_function), BUS_CHANGES),
+        SD_BUS_PROPERTY("SetpointsMode", "s", bus_get_string, BUS_VALUE(setpoints_mode), BUS_CHANGES),
+        SD_BUS_PROPERTY("OutputContactors", "s", bus_get_string, BUS_VALUE(output_contactors), BUS_CHANGES),
+        SD_BUS_PROPERTY("LowerOutputVoltage", "b", bus_get_bool, BUS_VALUE(lower_output_voltage), BUS_CHANGES),
 
         SD_BUS_PROPERTY("CommandMode", "s", bus_get_string, BUS_VALUE(command_mode), BUS_CHANGES),
         SD_BUS_PROPERTY("CommandVoltage", "d", bus_get_double, BUS_VALUE(command_voltage), BUS_CHANGES),
@@ -565,6 +640,9 @@ static const sd_bus_vtable bus_vtable[] = {
         SD_BUS_PROPERTY("RejectedRequests", "t", bus_get_uint64, BUS_VALUE(rejected_requests), BUS_NO_SIGNAL),
         SD_BUS_PROPERTY("ControllerTimeouts", "t", bus_get_uint64, BUS_VALUE(controller_timeouts), BUS_NO_SIGNAL),
         SD_BUS_PROPERTY("EmergencyStops", "t", bus_get_uint64, BUS_VALUE(emergency_stops), BUS_NO_SIGNAL),
+        SD_BUS_PROPERTY("FramesOtherVersion", "t", bus_get_uint64, BUS_VALUE(frames_other_version), BUS_NO_SIGNAL),
+        SD_BUS_PROPERTY("UndefinedPowerFunctions", "t", bus_get_uint64, BUS_VALUE(undefined_power_functions),
+                        BUS_NO_SIGNAL),
         SD_BUS_PROPERTY("CANRxFrames", "t", bus_get_uint64, BUS_VALUE(can_rx_frames), BUS_NO_SIGNAL),
         SD_BUS_PROPERTY("CANTxFrames", "t", bus_get_uint64, BUS_VALUE(can_tx_frames), BUS_NO_SIGNAL),
         SD_BUS_PROPERTY("CANTxDropped", "t", bus_get_uint64, BUS_VALUE(can_tx_dropped), BUS_NO_SIGNAL),

@@ -87,6 +87,7 @@ struct bus_callbacks {
 struct bus_values {
         uint8_t pistol;
         char version[16];
+        uint8_t interface_version;              /* 2 or 3 */
 
         char can_interface[16];
         bool can_up;
@@ -101,6 +102,31 @@ struct bus_values {
         double ev_max_current;
         uint16_t battery_capacity;
         uint8_t state_of_charge;
+
+        /* v3: what EV_Information_* said in this session (0 until then) */
+        double ev_min_voltage;
+        double ev_present_voltage;
+        double ev_min_charge_current;
+        double ev_min_charge_power;             /* W */
+        double ev_max_charge_power;
+        double ev_min_discharge_current;
+        double ev_max_discharge_current;
+        double ev_min_discharge_power;
+        double ev_max_discharge_power;
+        uint8_t min_state_of_charge;
+        uint8_t target_state_of_charge;
+        uint8_t max_state_of_charge;
+        int16_t ev_min_energy_request;          /* kWh, + = the EV absorbs */
+        int16_t ev_target_energy_request;
+        int16_t ev_max_energy_request;
+        bool dynamic_target;                    /* OCPP_Control in this session */
+        double dynamic_target_current;
+
+        /* v3: the last DC_Power_Control of the session ("" before one) */
+        char power_function[24];
+        char setpoints_mode[16];
+        char output_contactors[8];
+        bool lower_output_voltage;
 
         char request[24];
         double request_voltage;
@@ -159,6 +185,8 @@ struct bus_values {
         uint64_t rejected_requests;
         uint64_t controller_timeouts;
         uint64_t emergency_stops;
+        uint64_t frames_other_version;
+        uint64_t undefined_power_functions;
         uint64_t can_rx_frames;
         uint64_t can_tx_frames;
         uint64_t can_tx_dropped;
