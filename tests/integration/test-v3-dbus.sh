@@ -4,7 +4,8 @@
 # the last DC_Power_Control (power function, setpoints mode, contactor and
 # lowering requests), the vehicle's information (EV_Information_*) and the
 # OCPP dynamic target once OCPP_Control came; at the end of the session they
-# are cleared.
+# are cleared.  `seccsim monitor --interface-version 3` watches the same
+# traffic and must tell its events.
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 test_begin "$@"
@@ -22,6 +23,8 @@ dbus_daemon_start
 assert_eq 3 "$(prop InterfaceVersion)" "InterfaceVersion"
 assert_eq "" "$(prop PowerFunction)" "PowerFunction before a session"
 
+bg_start monitor "$SECCSIM" monitor -i "$VCAN_IF" --interface-version 3 --plain
+wait_ready monitor
 bg_start seccsim "$SECCSIM" session -i "$VCAN_IF" --interface-version 3 --profile 40,60,40 \
         --charge-time 20 --print-interval 0
 seccsim_out=$(bg_log seccsim)
@@ -67,3 +70,16 @@ rc=0
 bg_wait seccsim 60 || rc=$?
 assert_eq 0 "$rc" "seccsim's verdict"
 assert_file_has "$seccsim_out" "^verdict: PASS$" "seccsim"
+
+# The monitor, on the v3 traffic: the events and no warning about the current.
+bg_stop monitor TERM || fail "seccsim monitor did not exit 0 on SIGTERM"
+m=$(bg_log monitor)
+for re in "New_Charge_Session pistol=1 Communication_Protocol=CCS_ISO_15118_2013_v2 Plug_and_pins=CCS_DC_Core$" \
+        "DC_Power_Parameters pistol=1 Maximum_Voltage=1000.0 Maximum_Charge_Current=125.0" \
+        "DC_Power_Control pistol=1 Target_Voltage=500.0 .*Power_Function=Insulation_Test" \
+        "DC_Power_Control pistol=1 .*Power_Function=Power_Transfer" \
+        "OCPP_Control pistol=1 Dynamic_Target_Current=35.0$" "controller Charging -> Ending_Charge" \
+        "Charge_Session_Finished pistol=1 State=Clean_Stop"; do
+        assert_file_has "$m" "$re" "seccsim monitor --interface-version 3"
+done
+assert_file_lacks "$m" "warning: current not following" "seccsim monitor --interface-version 3"
