@@ -85,7 +85,11 @@ static void bridge_report(struct bridge *b)
         }
 
         if (b->last_valid && st.in_session != old->in_session) {
-                if (st.in_session) {
+                if (st.in_session && st.interface_version == 3) {
+                        /* V5: the EV's data follow in EV_Information_*. */
+                        log_info("session: opened (protocol %u, plug %u)", st.ev.communication_protocol,
+                                 st.ev.plug_and_pins);
+                } else if (st.in_session) {
                         char v[16], i[16];
 
                         bridge_format_dv(v, sizeof(v), st.ev.ev_maximum_voltage_dv);
@@ -96,6 +100,18 @@ static void bridge_report(struct bridge *b)
                 } else {
                         log_info("session: closed");
                 }
+        }
+        if (b->last_valid && st.in_session && old->in_session &&
+            (st.ev.ev_maximum_voltage_dv != old->ev.ev_maximum_voltage_dv ||
+             st.ev.ev_maximum_current_da != old->ev.ev_maximum_current_da)) {
+                char v[16], i[16];
+
+                /* v3: EV_Information_Voltages / _Charge_Limits arrived or
+                 * changed (the state of charge moves all along: not logged). */
+                bridge_format_dv(v, sizeof(v), st.ev.ev_maximum_voltage_dv);
+                bridge_format_dv(i, sizeof(i), st.ev.ev_maximum_current_da);
+                log_info("session: EV max %s V / %s A, %u kWh, SoC %u %%", v, i, st.ev.battery_capacity_kwh,
+                         st.ev.state_of_charge_pct);
         }
         if (b->last_valid && st.system_enable != old->system_enable)
                 log_info("session: System_Enable %s", st.system_enable ? "Allowed" : "Not_Allowed");
