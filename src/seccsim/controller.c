@@ -119,6 +119,8 @@ static void usage(FILE *out)
               "\n"
               "Checks:\n"
               "      --gap MS                largest Power_Modules_Status gap (300)\n"
+              "      --limits-spacing MS     closest two Power_Modules_Limits or\n"
+              "                              DC_Power_Parameters accepted (90; 0 = any)\n"
               "      --margin MS             measurement margin of reaction times (100)\n"
               "      --settle MS             current must follow after this (2000)\n"
               "      --current-tolerance A   follow tolerance (5)\n"
@@ -308,6 +310,7 @@ static void options_defaults(struct ctl_options *o)
                 .unlock_timeout_ms = 10000,
                 .insulation_iterations = 10,
                 .gap_ms = 300,
+                .limits_spacing_ms = 90,
                 .margin_ms = 100,
                 .settle_ms = 2000,
                 .current_tolerance_da = 50,
@@ -333,7 +336,7 @@ enum {
         OPT_NEGOTIATE_TIME, OPT_WAIT_CHARGE_TIME, OPT_WELDING_TIME, OPT_COOLDOWN, OPT_AFTER_TIME,
         OPT_AUTH_TIMEOUT, OPT_ENABLE_TIMEOUT, OPT_INSULATION_TIMEOUT, OPT_DISCHARGE_TIMEOUT,
         OPT_PRECHARGE_TIMEOUT, OPT_END_TIMEOUT, OPT_UNLOCK_TIMEOUT, OPT_INSULATION_ITERATIONS,
-        OPT_GAP, OPT_MARGIN, OPT_SETTLE, OPT_CURRENT_TOLERANCE, OPT_CURRENT_MARGIN,
+        OPT_GAP, OPT_LIMITS_SPACING, OPT_MARGIN, OPT_SETTLE, OPT_CURRENT_TOLERANCE, OPT_CURRENT_MARGIN,
         OPT_OFF_CURRENT, OPT_VOLTAGE_TOLERANCE, OPT_CHARGER_POWER, OPT_FAULT, OPT_FAULT_DELAY,
         OPT_SILENCE, OPT_ESTOP_TIME, OPT_EXPECT_SHUTDOWN, OPT_WRONG_PISTOL, OPT_MALFORMED,
         OPT_BUS_LOAD, OPT_LOG, OPT_PRINT_INTERVAL, OPT_INTERFACE_VERSION,
@@ -377,6 +380,7 @@ static const struct option long_options[] = {
         { "unlock-timeout", required_argument, NULL, OPT_UNLOCK_TIMEOUT },
         { "insulation-iterations", required_argument, NULL, OPT_INSULATION_ITERATIONS },
         { "gap", required_argument, NULL, OPT_GAP },
+        { "limits-spacing", required_argument, NULL, OPT_LIMITS_SPACING },
         { "margin", required_argument, NULL, OPT_MARGIN },
         { "settle", required_argument, NULL, OPT_SETTLE },
         { "current-tolerance", required_argument, NULL, OPT_CURRENT_TOLERANCE },
@@ -492,6 +496,8 @@ static int options_check(struct ctl_options *o, bool loop_period_given)
                 return usage_error("--insulation-iterations: at least 1");
         if (o->gap_ms < 100)
                 return usage_error("--gap: at least one status period (100 ms)");
+        if (o->limits_spacing_ms > 100)
+                return usage_error("--limits-spacing: at most 100 ms (R15, V4 allow one every 100 ms)");
 
         if (o->fault == CTL_FAULT_HEARTBEAT_STOP || o->fault == CTL_FAULT_ESTOP) {
                 /* The status window must be open (R2) for the reaction to
@@ -675,6 +681,9 @@ static int parse_options(int argc, char **argv, struct ctl_options *o)
                         break;
                 case OPT_GAP:
                         r = parse_duration("--gap", a, 1, &o->gap_ms);
+                        break;
+                case OPT_LIMITS_SPACING:
+                        r = parse_duration("--limits-spacing", a, 1, &o->limits_spacing_ms);
                         break;
                 case OPT_MARGIN:
                         r = parse_duration("--margin", a, 1, &o->margin_ms);

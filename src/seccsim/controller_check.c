@@ -19,9 +19,6 @@
 
 #include "controller_state.h"
 
-/* R15: Power_Modules_Limits at most every 100 ms; reception stamps jitter a
- * little around the sender's timer. */
-#define LIMITS_MIN_SPACING_US 90000u
 /* The tick judges a deadline with this slack: a status stamped before the
  * deadline may still be on its way through the socket. */
 #define DEADLINE_SLACK_US 50000u
@@ -372,10 +369,12 @@ static void on_status(struct ctl *c, const struct codec_power_modules_status *m,
                 check_charging(c, &s);
 }
 
-/* R15, V4: the charger's limits at most every 100 ms. */
+/* R15, V4: the charger's limits at most every 100 ms; --limits-spacing
+ * (90 ms by default: reception stamps jitter a little around the sender's
+ * timer). */
 static bool limits_spacing_ok(struct ctl *c, const char *name, uint64_t t)
 {
-        if (c->limits_seen && t - c->limits_t_us < LIMITS_MIN_SPACING_US) {
+        if (c->limits_seen && t - c->limits_t_us < (uint64_t)c->o.limits_spacing_ms * 1000u) {
                 ctl_fail(c, "%s %.0f ms after the previous one (%s: at least 100 ms)", name,
                          ms(t - c->limits_t_us), c->o.interface_version == 3 ? "V4" : "R15");
                 return false;

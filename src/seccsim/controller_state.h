@@ -105,6 +105,7 @@ struct ctl_options {
 
         /* checks */
         uint32_t gap_ms;                /* largest Power_Modules_Status gap accepted */
+        uint32_t limits_spacing_ms;     /* closest two charger limits accepted, 0 = any (R15, V4) */
         uint32_t margin_ms;             /* measurement margin of the reaction checks */
         uint32_t settle_ms;             /* current must follow a request after this */
         uint16_t current_tolerance_da;  /* follow: |measured - expected| */

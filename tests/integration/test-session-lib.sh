@@ -226,7 +226,7 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
         for args in "" "-i $VCAN_IF --protocol ev" "-i $VCAN_IF --fault nothing" \
                 "-i $VCAN_IF --protocol chademo --fault estop@Precharge" \
                 "-i $VCAN_IF --profile 100,300,50" "-i $VCAN_IF --charge-time 2minutes" \
-                "-i $VCAN_IF extra"; do
+                "-i $VCAN_IF --limits-spacing 150" "-i $VCAN_IF extra"; do
                 rc=0
                 # shellcheck disable=SC2086  # word splitting wanted
                 "$SECCSIM" session $args >/dev/null 2>"$TEST_TMP/usage.err" || rc=$?
