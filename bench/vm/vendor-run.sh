@@ -4,11 +4,12 @@
 # other on the same bus: seccbridge (interface_version = 3, simulated
 # converter), then the vendor's Python power-modules simulator.  For each
 # foreign-frame rate given, both in turn.  Samples the power side's CPU time
-# and memory every second, captures its Power_Modules_Status frames, keeps
-# seccsim's verdict.
+# and memory every second, captures its Power_Modules_Status and
+# DC_Power_Parameters frames, keeps seccsim's verdict.
 #
 #   vendor-run.sh BUILD_DIR OUTDIR VENDOR_SCRIPT SECONDS RATE...
-#   (OUTDIR/RATE-seccbridge/ and OUTDIR/RATE-vendor/: samples, status.log,
+#   (OUTDIR/RATE-seccbridge/ and OUTDIR/RATE-vendor/: samples, status.log
+#   (Power_Modules_Status and DC_Power_Parameters),
 #   seccsim.out, seccsim.rc, power-side.log)
 set -euo pipefail
 # shellcheck source=../lib.sh
@@ -29,9 +30,12 @@ printf '[can]\ninterface_version = 3\n' >>"$tmp/seccbridge.conf"
 # ramps its current at 20 A/s, down as slowly as up, and advertises 500 V,
 # 120 A: the profile stays below that and only steps up (60 A, then 120 A),
 # and a new request gets 4 s to settle, so that a correct but slow ramp is
-# not taken for a failure.  Requests every 100 ms, no pause.
+# not taken for a failure.  Requests every 100 ms, no pause.  The spacing
+# of DC_Power_Parameters (V4) is counted from the capture instead of ending
+# the session: the example re-sends it from a timer every 100 ms, and one
+# early pair closer than seccsim's 90 ms would leave nothing to measure.
 session_args=(--interface-version 3 --protocol ccs --loop-period 100 --ccs-gap 0 --charge-time "$secs"
-              --profile 60,120,120 --settle 4s --print-interval 0)
+              --profile 60,120,120 --settle 4s --limits-spacing 0 --print-interval 0)
 
 # run RATE NAME COMMAND...: the power side COMMAND with the controller.
 run() {
@@ -40,7 +44,7 @@ run() {
         dir=$out/$rate-$name
         mkdir -p "$dir"
         [ "$rate" -eq 0 ] || load_opt=(--bus-load="$rate")
-        candump -L "$ifc,1063000:1FFFFFFF" >"$dir/status.log" &
+        candump -L "$ifc,1063000:1FFFFFFE" >"$dir/status.log" &
         local dump=$!
         "$@" >"$dir/power-side.log" 2>&1 &
         pid=$!
