@@ -166,8 +166,9 @@ for prog, label in (("seccbridge", "seccbridge"), ("vendor", "The vendor simulat
             print("last target, so the current climbs back at 20 A/s; only a Standby with")
             print("Lower_Output_Voltage stops the ramp. Sent as the v3 sequence description has it (E.13:")
             print("the contactors opened and the output lowered once the current is below 1 A), the three")
-            print("Standby of Ending_Charge leave it charging; it works only if they come back to back, as")
-            print("the sequence diagram draws them.")
+            print("Standby of Ending_Charge leave it charging unless they follow each other closely, as")
+            print("the sequence diagram draws them (back to back); how closely depends on how fast each")
+            print("side answers, so a run may pass or fail here.")
 PY
         cat "$out/section-$load.md"
         if [ "$load" = 3800 ]; then section=vendor-compare; else section=vendor-compare-$load; fi
