@@ -28,7 +28,7 @@ while [ $# -gt 0 ]; do
         --no-cross) cross=0 ;;
         --no-package) package=0 ;;
         --build-dir) build_dir=$2; shift ;;
-        -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
         *) echo "test.sh: unknown option $1" >&2; exit 2 ;;
         esac
         shift
