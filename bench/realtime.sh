@@ -124,7 +124,7 @@ print("missed periods during which the controller stand-in's own heartbeat was o
 print("alone was late; the others fell in a stall of the whole emulated machine (its virtual CPUs")
 print("descheduled by the host), which no policy inside it can help. \"Controller timeouts\": times")
 print("the daemon took the controller for silent (R1) and switched the converter off, which fails the")
-print("session (System_Enable = Not_Allowed while charging).")
+print("session (System_Enable = Not_Allowed in the middle of it).")
 print()
 print("| daemon | policy (its log) | sessions | periods | mean (ms) | median deviation from 100 ms | p99 deviation | worst deviation | missed periods | of which the daemon alone | controller timeouts | CPU time of the hogs |")
 print("|---|---|---|---|---|---|---|---|---|---|---|---|")
