@@ -17,6 +17,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -228,10 +229,10 @@ static size_t ctl_log(struct env *e, struct request *out, size_t max)
                 struct request q = { .value = -1 };
                 char vals[64] = "";
 
-                if (sscanf(entry, "%lu,%d,%u,%u,%63[^,],%23[^,],%d", &q.t_us, &q.fc, &q.addr, &q.count, vals,
+                if (sscanf(entry, "%" SCNu64 ",%d,%u,%u,%63[^,],%23[^,],%d", &q.t_us, &q.fc, &q.addr, &q.count, vals,
                            q.action, &q.unit) == 7) {
                         q.value = strtol(vals, NULL, 10);
-                } else if (sscanf(entry, "%lu,%d,%u,%u,,%23[^,],%d", &q.t_us, &q.fc, &q.addr, &q.count,
+                } else if (sscanf(entry, "%" SCNu64 ",%d,%u,%u,,%23[^,],%d", &q.t_us, &q.fc, &q.addr, &q.count,
                                   q.action, &q.unit) != 6) {
                         continue;
                 }
