@@ -2,10 +2,10 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "bridge.h"
 #include "modbus_backend.h"
+#include "monotonic.h"
 
 #define LOG_MODULE "bridge"
 
@@ -15,18 +15,10 @@
 /* A stream of malformed frames is one fault until this much silence. */
 #define BRIDGE_MALFORMED_QUIET_US (10 * 1000 * 1000)
 
-static uint64_t bridge_clock_us(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 /* Called at the start of every callback: the one clock read it makes. */
 static uint64_t bridge_enter(struct bridge *b)
 {
-        b->now_us = bridge_clock_us();
+        b->now_us = monotonic_now_us();
         return b->now_us;
 }
 

@@ -2,7 +2,6 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include <net/if.h>
 #include <sys/ioctl.h>
@@ -15,6 +14,7 @@
 
 #include "can.h"
 #include "canframe.h"
+#include "monotonic.h"
 
 #define LOG_MODULE "can"
 
@@ -34,14 +34,6 @@ static void can_rx_cb(struct ev_loop *loop, ev_io *w, int revents);
 static void can_tx_cb(struct ev_loop *loop, ev_io *w, int revents);
 static void can_tx_retry_cb(struct ev_loop *loop, ev_timer *w, int revents);
 static void can_reopen_cb(struct ev_loop *loop, ev_timer *w, int revents);
-
-static uint64_t can_now_us(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
 
 const char *can_bus_state_name(enum can_bus_state state)
 {
@@ -259,7 +251,7 @@ int can_open(struct can *c, uint64_t now_us)
 static void can_reopen_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
         struct can *c = w->data;
-        uint64_t now_us = can_now_us();
+        uint64_t now_us = monotonic_now_us();
         char reason[128];
         int fd;
 
@@ -349,7 +341,7 @@ static void can_rx_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
         struct can *c = w->data;
         struct codec_frame frames[CAN_RX_BATCH];
-        uint64_t now_us = can_now_us();
+        uint64_t now_us = monotonic_now_us();
         size_t n = 0;
 
         for (int i = 0; i < CAN_RX_BATCH; i++) {
@@ -489,14 +481,14 @@ static void can_tx_cb(struct ev_loop *loop, ev_io *w, int revents)
         struct can *c = w->data;
 
         ev_io_stop(loop, w);
-        can_flush(c, can_now_us());
+        can_flush(c, monotonic_now_us());
 }
 
 static void can_tx_retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
         struct can *c = w->data;
 
-        can_flush(c, can_now_us());
+        can_flush(c, monotonic_now_us());
 }
 
 int can_send(struct can *c, const struct codec_frame *frame, uint64_t now_us)

@@ -15,6 +15,7 @@
 #include "log.h"
 #include "modbus_io.h"
 #include "modbus_worker.h"
+#include "monotonic.h"
 
 #define LOG_MODULE "modbus"
 
@@ -120,14 +121,6 @@ static bool modbus_is_power(enum power_mode mode)
         return false;
 }
 
-static uint64_t modbus_now_us(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 /* ---- loop thread side ---------------------------------------------------- */
 
 void modbus_worker_command(struct modbus_worker *w, const struct power_command *cmd)
@@ -208,7 +201,7 @@ static void modbus_dev_reset(struct modbus_dev *d, uint64_t now)
 static int modbus_worker_failed(struct modbus_worker *w, struct modbus_dev *d, int err, const char *what)
 {
         char reason[MODBUS_WORKER_REASON_MAX];
-        uint64_t now = modbus_now_us();
+        uint64_t now = monotonic_now_us();
 
         snprintf(reason, sizeof(reason), "%s: %s", what, modbus_io_strerror(err));
         modbus_worker_set_problem(d, reason);
@@ -228,7 +221,7 @@ static int modbus_worker_failed(struct modbus_worker *w, struct modbus_dev *d, i
                 /* RTU: let a late or garbled reply end, then drop it. */
                 modbus_sleep_ms(d->params.response_timeout_ms);
                 (void)modbus_io_flush(w->io);
-                w->last_request_end_us = modbus_now_us();
+                w->last_request_end_us = monotonic_now_us();
                 /* Silent for the whole link timeout: when it answers again
                  * it is treated like a reconnect (it may have restarted):
                  * OFF first if wanted, init sequence, capabilities. */
@@ -254,7 +247,7 @@ static int modbus_worker_prepare(struct modbus_worker *w, struct modbus_dev *d, 
                 return -ECANCELED;
         if (!w->connected)
                 return -ENOTCONN;
-        now = modbus_now_us();
+        now = monotonic_now_us();
         if (w->t.min_gap_ms && w->last_request_end_us) {
                 uint64_t ready = w->last_request_end_us + (uint64_t)w->t.min_gap_ms * 1000;
 
@@ -281,7 +274,7 @@ static int modbus_worker_write(struct modbus_worker *w, struct modbus_dev *d, bo
         if (r < 0)
                 return r;
         r = modbus_io_write(w->io, function, address, count, regs);
-        w->last_request_end_us = modbus_now_us();
+        w->last_request_end_us = monotonic_now_us();
         if (r < 0) {
                 snprintf(what, sizeof(what), "write %s (function %02u, address %u)", name, function, address);
                 return modbus_worker_failed(w, d, r, what);
@@ -299,7 +292,7 @@ static int modbus_worker_read(struct modbus_worker *w, struct modbus_dev *d, boo
         if (r < 0)
                 return r;
         r = modbus_io_read(w->io, b->area, b->start, b->count, dst);
-        w->last_request_end_us = modbus_now_us();
+        w->last_request_end_us = monotonic_now_us();
         if (r < 0) {
                 snprintf(what, sizeof(what), "read %s %u+%u", modbus_area_name(b->area), b->start, b->count);
                 return modbus_worker_failed(w, d, r, what);
@@ -328,7 +321,7 @@ static int modbus_worker_put(struct modbus_worker *w, struct modbus_dev *d, enum
                 return r;
         wr->valid = true;
         memcpy(wr->regs, regs, words * sizeof(uint16_t));
-        wr->at_us = modbus_now_us();
+        wr->at_us = monotonic_now_us();
         return 0;
 }
 
@@ -613,7 +606,7 @@ static int modbus_worker_read_cycle(struct modbus_worker *w, struct modbus_dev *
                         }
                 }
         }
-        now = modbus_now_us();
+        now = monotonic_now_us();
         d->ever_ok = true;
         d->last_ok_us = now;
         w->ok_since_connect = true;
@@ -627,7 +620,7 @@ static int modbus_worker_read_cycle(struct modbus_worker *w, struct modbus_dev *
 /* One pass over the bus.  -ECANCELED when an OFF must go first. */
 static int modbus_worker_service(struct modbus_worker *w)
 {
-        uint64_t now = modbus_now_us();
+        uint64_t now = monotonic_now_us();
         int r;
 
         for (size_t k = 0; k < w->n_dev && w->connected; k++) {
@@ -661,7 +654,7 @@ static int modbus_worker_service(struct modbus_worker *w)
                                 return r;
                 }
         }
-        now = modbus_now_us();
+        now = monotonic_now_us();
         for (size_t k = 0; k < w->n_dev && w->connected; k++) {
                 struct modbus_dev *d = &w->dev[k];
 
@@ -773,7 +766,7 @@ static void modbus_worker_measure(struct modbus_worker *w, struct modbus_dev *d,
 static void modbus_worker_publish(struct modbus_worker *w)
 {
         struct modbus_device_status st[MODBUS_WORKER_MAX_DEVICES];
-        uint64_t now = modbus_now_us();
+        uint64_t now = monotonic_now_us();
 
         for (size_t k = 0; k < w->n_dev; k++)
                 modbus_worker_measure(w, &w->dev[k], now, &st[k]);
@@ -815,7 +808,7 @@ static void modbus_worker_wait(struct modbus_worker *w, uint64_t until_us)
                                .tv_nsec = (long)(until_us % 1000000u) * 1000L };
 
         pthread_mutex_lock(&w->lock);
-        while (!w->stop && w->wanted_seq == w->cmd_seq && modbus_now_us() < until_us)
+        while (!w->stop && w->wanted_seq == w->cmd_seq && monotonic_now_us() < until_us)
                 if (pthread_cond_timedwait(&w->cond, &w->lock, &ts) == ETIMEDOUT)
                         break;
         pthread_mutex_unlock(&w->lock);
@@ -842,7 +835,7 @@ static bool modbus_worker_snapshot(struct modbus_worker *w)
 static void modbus_worker_shutdown(struct modbus_worker *w)
 {
         struct modbus_dev *conv = w->dev[0].role == MODBUS_ROLE_CONVERTER ? &w->dev[0] : NULL;
-        uint64_t now = modbus_now_us();
+        uint64_t now = monotonic_now_us();
         uint64_t deadline = now + (uint64_t)w->dev[0].params.shutdown_timeout_ms * 1000;
         bool tried = false;
 
@@ -857,7 +850,7 @@ static void modbus_worker_shutdown(struct modbus_worker *w)
                         modbus_worker_connect(w, now);
                         if (!w->connected) {
                                 modbus_sleep_ms(100);
-                                now = modbus_now_us();
+                                now = monotonic_now_us();
                                 continue;
                         }
                 }
@@ -874,7 +867,7 @@ static void modbus_worker_shutdown(struct modbus_worker *w)
                         (void)modbus_worker_start_device(w, conv, now);
                 }
                 modbus_sleep_ms(w->t.poll_interval_ms);
-                now = modbus_now_us();
+                now = monotonic_now_us();
         }
         if (conv) {
                 if (conv->off_confirmed)
@@ -911,14 +904,14 @@ static void *modbus_worker_main(void *arg)
                 return NULL;
 
         while (modbus_worker_snapshot(w)) {
-                now = modbus_now_us();
+                now = monotonic_now_us();
                 if (!w->connected && now >= w->next_connect_us)
                         modbus_worker_connect(w, now);
                 r = w->connected ? modbus_worker_service(w) : 0;
                 modbus_worker_publish(w);
                 if (r == -ECANCELED)
                         continue;       /* the OFF goes out at once */
-                now = modbus_now_us();
+                now = monotonic_now_us();
                 modbus_worker_wait(w, modbus_worker_deadline(w, now));
         }
         modbus_worker_shutdown(w);

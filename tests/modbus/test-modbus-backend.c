@@ -27,7 +27,6 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <arpa/inet.h>
@@ -39,6 +38,7 @@
 #include "converter.h"
 #include "log.h"
 #include "modbus_backend.h"
+#include "monotonic.h"
 
 struct log_settings log_settings = { .max_priority = LOG_INFO, .prefix = false };
 
@@ -77,14 +77,6 @@ struct env {
 
 static int failures;
 static int test_number;
-
-static uint64_t now_us(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
 
 __attribute__((format(printf, 2, 3)))
 static bool check(bool ok, const char *fmt, ...)
@@ -148,11 +140,11 @@ static void reap(pid_t *pid)
 static int read_line(int fd, char *buf, size_t len, int timeout_ms)
 {
         size_t n = 0;
-        uint64_t end = now_us() + (uint64_t)timeout_ms * 1000;
+        uint64_t end = monotonic_now_us() + (uint64_t)timeout_ms * 1000;
 
         while (n + 1 < len) {
                 struct pollfd p = { .fd = fd, .events = POLLIN };
-                int left = (int)((end > now_us() ? end - now_us() : 0) / 1000);
+                int left = (int)((end > monotonic_now_us() ? end - monotonic_now_us() : 0) / 1000);
                 ssize_t r;
 
                 if (poll(&p, 1, left) <= 0)
@@ -250,7 +242,7 @@ static void on_measurement(const struct power_measurement *m, void *userdata)
         struct env *e = userdata;
 
         if (e->n < MAX_SAMPLES)
-                e->samples[e->n++] = (struct sample) { .t_us = now_us(), .m = *m };
+                e->samples[e->n++] = (struct sample) { .t_us = monotonic_now_us(), .m = *m };
         if (m->link_ok)
                 e->had_link = true;
         /* Like the protocol core: a lost link or a fault switches off. */
@@ -274,9 +266,9 @@ static void command(struct env *e, enum power_mode mode, double volts, double am
 
 static void run_for(struct env *e, int ms)
 {
-        uint64_t end = now_us() + (uint64_t)ms * 1000;
+        uint64_t end = monotonic_now_us() + (uint64_t)ms * 1000;
 
-        while (now_us() < end)
+        while (monotonic_now_us() < end)
                 ev_run(e->loop, EVRUN_ONCE | EVRUN_NOWAIT), usleep(2000);
 }
 
@@ -291,9 +283,9 @@ typedef bool (*pred_fn)(struct env *e, const void *arg);
 
 static bool run_until(struct env *e, pred_fn pred, const void *arg, int timeout_ms)
 {
-        uint64_t end = now_us() + (uint64_t)timeout_ms * 1000;
+        uint64_t end = monotonic_now_us() + (uint64_t)timeout_ms * 1000;
 
-        while (now_us() < end) {
+        while (monotonic_now_us() < end) {
                 ev_run(e->loop, EVRUN_ONCE | EVRUN_NOWAIT);
                 if (pred(e, arg))
                         return true;
@@ -521,7 +513,7 @@ static void case_charge_and_off(struct env *e)
               last(e)->insulation_kohm);
         check(last(e)->current_da == 500, "current 50.0 A (got %d dA)", last(e)->current_da);
         ctl(e, "clearlog");
-        t0 = now_us();
+        t0 = monotonic_now_us();
         command(e, POWER_OFF, 0, 0);
         run_for(e, 400);
         n = ctl_log(e, log_buf, 8192);
@@ -613,11 +605,11 @@ static void case_server_restart(struct env *e)
 
         if (!charging(e))
                 return;
-        t_stop = now_us();
+        t_stop = monotonic_now_us();
         ctl(e, "stop");
         check(run_until(e, p_link_down, NULL, 1500), "link reported lost");
         if (e->n)
-                check(now_us() - t_stop < 1500000, "within 1.5 s");
+                check(monotonic_now_us() - t_stop < 1500000, "within 1.5 s");
         check(e->core_offs == 1, "the core commanded OFF once on the loss (%u)", e->core_offs);
         run_for(e, 700);
         ctl(e, "clearlog");
@@ -756,7 +748,7 @@ static void case_off_preempts(struct env *e)
         }
         if (!check(slow != NULL, "a slow read is in flight"))
                 return;
-        t_off = now_us();
+        t_off = monotonic_now_us();
         command(e, POWER_OFF, 0, 0);
         run_for(e, 500);
         n = ctl_log(e, log_buf, 8192);
