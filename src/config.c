@@ -5,11 +5,10 @@
  * cross-constraint and converts to the core's fixed-point units.  The first
  * error stops everything and is reported as "file:line: section.key: reason".
  *
- * inih is fed through our own line reader so that we know the line number of
- * every key (the handler of the inih build we link against has no line
- * argument), can see section headers (an unknown, empty section is an error
- * too) and can refuse a line longer than inih's buffer instead of letting it
- * be split into two lines silently.
+ * inih is fed through the line reader of ini_reader.h (shared with the Modbus
+ * profiles), so that we know the line number of every key and section header
+ * (an unknown, empty section is an error too) and refuse a line longer than
+ * inih's buffer instead of letting it be split into two lines silently.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -24,8 +23,9 @@
 
 #include "build-config.h"
 #include "config.h"
-#include "textparse.h"
 #include "converter.h"
+#include "ini_reader.h"
+#include "textparse.h"
 
 enum config_key_type {
         CONFIG_STRING,
@@ -112,13 +112,11 @@ static const char *const config_sections[] = {
 #define CONFIG_MODBUS_MAX_KEYS 32
 
 struct config_parser {
-        FILE *file;
+        struct ini_reader reader;               /* .line: the line being parsed */
         struct config *cfg;
         struct config_error *err;
         bool failed;
 
-        unsigned line;                          /* line being parsed */
-        unsigned next_line;
         unsigned section_line[CONFIG_N_SECTIONS];       /* first header line, 0 = absent */
 
         unsigned key_line[KEY_COUNT];           /* 0 = not set in the file */
@@ -173,64 +171,26 @@ static int config_section_index(const char *name)
 
 /* Section headers are looked at here, where the line number is known:
  * inih only reports keys to the handler. */
-static void config_scan_header(struct config_parser *p, const char *text)
+static void config_on_section(const char *name, unsigned line, void *userdata)
 {
-        char name[64];
-        const char *end;
-        size_t len;
+        struct config_parser *p = userdata;
         int idx;
-
-        if (p->line == 1 && strncmp(text, "\xEF\xBB\xBF", 3) == 0)
-                text += 3;
-        while (isspace((unsigned char)*text))
-                text++;
-        if (*text != '[')
-                return;
-        end = strchr(text + 1, ']');
-        if (!end)
-                return;         /* inih reports the syntax error */
-        len = (size_t)(end - (text + 1));
-        if (len >= sizeof(name))
-                len = sizeof(name) - 1;
-        memcpy(name, text + 1, len);
-        name[len] = '\0';
 
         idx = config_section_index(name);
         if (idx < 0) {
-                config_fail(p, p->line, name, NULL,
+                config_fail(p, line, name, NULL,
                             "unknown section (known: [can], [limits], [sequence], [safety], [converter], [sim], "
                             "[modbus], [insulation_monitor], [dbus])");
                 return;
         }
         if (p->section_line[idx] == 0)
-                p->section_line[idx] = p->line;
+                p->section_line[idx] = line;
 }
 
-/* fgets() for inih that counts lines and refuses truncated ones. */
-static char *config_read_line(char *str, int num, void *stream)
+/* A line the reader refused (NUL byte, too long). */
+static void config_on_bad_line(unsigned line, const char *reason, void *userdata)
 {
-        struct config_parser *p = stream;
-        long before;
-        size_t len;
-
-        if (p->failed)
-                return NULL;    /* stop inih at the first error */
-        before = ftell(p->file);
-        if (!fgets(str, num, p->file))
-                return NULL;
-
-        p->line = ++p->next_line;
-        if (text_line_has_nul(p->file, before, str)) {
-                config_fail(p, p->line, NULL, NULL, "NUL byte in the line (not a text file?)");
-                return NULL;
-        }
-        len = strlen(str);
-        if (len > 0 && str[len - 1] != '\n' && !feof(p->file)) {
-                config_fail(p, p->line, NULL, NULL, "line longer than %d characters", num - 2);
-                return NULL;
-        }
-        config_scan_header(p, str);
-        return p->failed ? NULL : str;
+        config_fail(userdata, line, NULL, NULL, "%s", reason);
 }
 
 static int config_find_key(const char *section, const char *name, const char **hint)
@@ -294,23 +254,23 @@ static void config_set_sim(struct config_parser *p, const char *name, const char
 
         for (size_t i = 0; i < p->n_sim_keys; i++) {
                 if (strcmp(p->sim_keys[i].name, name) == 0) {
-                        config_fail(p, p->line, "sim", name, "set twice (first on line %u)",
+                        config_fail(p, p->reader.line, "sim", name, "set twice (first on line %u)",
                                     p->sim_keys[i].line);
                         return;
                 }
         }
         r = sim_params_set(&p->cfg->sim, name, value, reason, sizeof(reason));
         if (r == -ENOENT) {
-                config_fail(p, p->line, "sim", name, "unknown key");
+                config_fail(p, p->reader.line, "sim", name, "unknown key");
                 return;
         }
         if (r < 0) {
-                config_fail(p, p->line, "sim", name, "%s", reason[0] ? reason : "invalid value");
+                config_fail(p, p->reader.line, "sim", name, "%s", reason[0] ? reason : "invalid value");
                 return;
         }
         if (p->n_sim_keys < CONFIG_SIM_MAX_KEYS) {
                 snprintf(p->sim_keys[p->n_sim_keys].name, sizeof(p->sim_keys[0].name), "%s", name);
-                p->sim_keys[p->n_sim_keys].line = p->line;
+                p->sim_keys[p->n_sim_keys].line = p->reader.line;
                 p->n_sim_keys++;
         }
 }
@@ -326,23 +286,23 @@ static void config_set_modbus(struct config_parser *p, int which, const char *na
 
         for (size_t i = 0; i < *n; i++) {
                 if (strcmp(p->modbus_keys[which][i].name, name) == 0) {
-                        config_fail(p, p->line, sections[which], name, "set twice (first on line %u)",
+                        config_fail(p, p->reader.line, sections[which], name, "set twice (first on line %u)",
                                     p->modbus_keys[which][i].line);
                         return;
                 }
         }
         r = modbus_params_set(mp, name, value, reason, sizeof(reason));
         if (r == -ENOENT) {
-                config_fail(p, p->line, sections[which], name, "unknown key");
+                config_fail(p, p->reader.line, sections[which], name, "unknown key");
                 return;
         }
         if (r < 0) {
-                config_fail(p, p->line, sections[which], name, "%s", reason[0] ? reason : "invalid value");
+                config_fail(p, p->reader.line, sections[which], name, "%s", reason[0] ? reason : "invalid value");
                 return;
         }
         if (*n < CONFIG_MODBUS_MAX_KEYS) {
                 snprintf(p->modbus_keys[which][*n].name, sizeof(p->modbus_keys[0][0].name), "%s", name);
-                p->modbus_keys[which][*n].line = p->line;
+                p->modbus_keys[which][*n].line = p->reader.line;
                 (*n)++;
         }
 }
@@ -362,7 +322,7 @@ static int config_handle_key(void *user, const char *section, const char *name, 
         if (!value)
                 value = "";
         if (section[0] == '\0') {
-                config_fail(p, p->line, NULL, name, "key outside a section");
+                config_fail(p, p->reader.line, NULL, name, "key outside a section");
                 return 0;
         }
         if (strcmp(section, "sim") == 0) {
@@ -377,36 +337,36 @@ static int config_handle_key(void *user, const char *section, const char *name, 
         idx = config_find_key(section, name, &hint);
         if (idx < 0) {
                 if (hint)
-                        config_fail(p, p->line, section, name, "unknown key (keys are lower case: %s)", hint);
+                        config_fail(p, p->reader.line, section, name, "unknown key (keys are lower case: %s)", hint);
                 else
-                        config_fail(p, p->line, section, name, "unknown key");
+                        config_fail(p, p->reader.line, section, name, "unknown key");
                 return 0;
         }
         k = &config_keys[idx];
         if (p->key_line[idx] != 0) {
-                config_fail(p, p->line, section, name, "set twice (first on line %u)", p->key_line[idx]);
+                config_fail(p, p->reader.line, section, name, "set twice (first on line %u)", p->key_line[idx]);
                 return 0;
         }
-        p->key_line[idx] = p->line;
+        p->key_line[idx] = p->reader.line;
 
         switch (k->type) {
         case CONFIG_STRING:
                 if (idx == KEY_CAN_INTERFACE) {
                         if (strlen(value) >= sizeof(p->cfg->can.interface)) {
-                                config_fail(p, p->line, section, name, "too long");
+                                config_fail(p, p->reader.line, section, name, "too long");
                                 return 0;
                         }
                         strcpy(p->cfg->can.interface, value);
                 } else if (idx == KEY_DBUS_ADDRESS) {
                         if (strlen(value) >= sizeof(p->cfg->dbus.address)) {
-                                config_fail(p, p->line, section, name, "longer than %zu characters",
+                                config_fail(p, p->reader.line, section, name, "longer than %zu characters",
                                             sizeof(p->cfg->dbus.address) - 1);
                                 return 0;
                         }
                         strcpy(p->cfg->dbus.address, value);
                 } else {
                         if (strlen(value) >= sizeof(p->cfg->converter.backend)) {
-                                config_fail(p, p->line, section, name, "unknown backend '%s'", value);
+                                config_fail(p, p->reader.line, section, name, "unknown backend '%s'", value);
                                 return 0;
                         }
                         strcpy(p->cfg->converter.backend, value);
@@ -415,18 +375,18 @@ static int config_handle_key(void *user, const char *section, const char *name, 
         case CONFIG_UINT:
         case CONFIG_DECIMAL:
                 if (value[0] == '-') {
-                        config_fail(p, p->line, section, name, "'%s': negative values are not allowed", value);
+                        config_fail(p, p->reader.line, section, name, "'%s': negative values are not allowed", value);
                         return 0;
                 }
                 if (config_parse_number(value, k->type == CONFIG_UINT, &p->number[idx]) < 0) {
-                        config_fail(p, p->line, section, name, "'%s' is not %s", value,
+                        config_fail(p, p->reader.line, section, name, "'%s' is not %s", value,
                                     k->type == CONFIG_UINT ? "a whole number" : "a number");
                         return 0;
                 }
                 break;
         case CONFIG_BOOL:
                 if (textparse_bool(value, &b) < 0) {
-                        config_fail(p, p->line, section, name, "'%s' is not a boolean (true or false)", value);
+                        config_fail(p, p->reader.line, section, name, "'%s' is not a boolean (true or false)", value);
                         return 0;
                 }
                 if (idx == KEY_DBUS_ENABLE)
@@ -436,7 +396,7 @@ static int config_handle_key(void *user, const char *section, const char *name, 
                 break;
         case CONFIG_FLAG_SOURCE:
                 if (config_parse_flag_source(value, &src) < 0) {
-                        config_fail(p, p->line, section, name, "'%s' is neither auto nor external", value);
+                        config_fail(p, p->reader.line, section, name, "'%s' is neither auto nor external", value);
                         return 0;
                 }
                 if (idx == KEY_SEQUENCE_START_AUTHORISATION)
@@ -709,14 +669,20 @@ int config_load_stream(FILE *f, const char *name, struct config *cfg, struct con
                 snprintf(err->reason, sizeof(err->reason), "out of memory");
                 return -ENOMEM;
         }
-        p->file = f;
+        p->reader = (struct ini_reader) {
+                .file = f,
+                .stop = &p->failed,
+                .section = config_on_section,
+                .error = config_on_bad_line,
+                .userdata = p,
+        };
         p->err = err;
         p->cfg = (struct config *)(p + 1);
         config_defaults(p->cfg);
         snprintf(p->cfg->path, sizeof(p->cfg->path), "%s", name);
         config_parser_defaults(p);
 
-        r = ini_parse_stream(config_read_line, p, config_handle_key, p);
+        r = ini_parse_stream(ini_reader_line, &p->reader, config_handle_key, p);
         if (ferror(f) && !p->failed) {
                 config_fail(p, 0, NULL, NULL, "read error: %s", strerror(errno));
         } else if (r > 0 && !p->failed) {
