@@ -105,7 +105,7 @@ struct session_status {
         struct power_command command;           /* what the converter was told */
         struct power_measurement measurement;   /* last converter measurement */
         struct codec_sequence_control flags;    /* last Sequence_Control content */
-        struct power_limits limits;             /* limits in force (static and dynamic) */
+        struct power_limits limits;             /* limits in force (config, operator, converter rating) */
         struct session_counters counters;
 };
 
@@ -124,7 +124,8 @@ struct session {
         struct session_config cfg;
         struct session_callbacks cb;
         struct power_limits dynamic;            /* operator limits (0 = none) */
-        struct power_limits effective;          /* limits in force */
+        struct power_rating rating;             /* the converter's, from its latest measurement */
+        struct power_limits effective;          /* limits in force: config, operator, rating */
 
         uint64_t now_us;                        /* latest time seen */
 

@@ -40,6 +40,12 @@ static bool command_equal(const struct power_command *a, const struct power_comm
                a->current_da == b->current_da && a->discharge == b->discharge;
 }
 
+static bool rating_equal(const struct power_rating *a, const struct power_rating *b)
+{
+        return a->max_voltage_dv == b->max_voltage_dv && a->max_current_da == b->max_current_da &&
+               a->max_power_w == b->max_power_w;
+}
+
 static bool flags_equal(const struct codec_sequence_control *a,
                         const struct codec_sequence_control *b)
 {
@@ -378,7 +384,7 @@ static void refresh_limits(struct session *s)
         uint16_t v;
         int16_t i;
 
-        limits_effective(&s->cfg.limits, &s->dynamic, &s->effective);
+        limits_effective(&s->cfg.limits, &s->dynamic, &s->rating, &s->effective);
         advertised_limits(s, &v, &i);
         if (!s->limits_ever_sent || v != s->limits_sent_voltage_dv ||
             i != s->limits_sent_current_da)
@@ -1007,6 +1013,12 @@ void session_on_measurement(struct session *s, const struct power_measurement *m
 
         s->meas = *m;
         s->meas_valid = true;
+        /* The converter's rating is the third source of limits: what the
+         * converter cannot deliver is neither commanded nor announced. */
+        if (!rating_equal(&s->rating, &m->rating)) {
+                s->rating = m->rating;
+                refresh_limits(s);
+        }
         if (!s->shutting_down) {
                 if (had_link && !m->link_ok)
                         latch_fault(s, SESSION_FAULT_CONVERTER_LINK);

@@ -3277,6 +3277,85 @@ static void test_random_sequences_keep_limits_and_silence_ends_off(void **state)
         }
 }
 
+/* ====================================================================
+ * The converter's rating: a third source of limits (one clamp)
+ * ==================================================================== */
+
+/* A converter rated 500 V / 100 A / 40 kW, below the config's 1000 V /
+ * 200 A / 100 kW: the limits announced, the limits in force and the
+ * command all stop at the rating. */
+static void test_rating_limits_announced_and_command_clamped(void **state)
+{
+        struct fx *f = *state;
+        const struct codec_power_modules_limits *l;
+
+        f->m.rating = (struct power_rating) { .max_voltage_dv = 5000, .max_current_da = 1000, .max_power_w = 40000 };
+        ccs_charging(f);
+        l = &last_of(f, CODEC_POWER_MODULES_LIMITS)->msg.u.power_modules_limits;
+        assert_int_equal(l->maximum_voltage_dv, 5000);
+        assert_int_equal(l->maximum_current_da, 1000);
+        assert_int_equal(status_of(f).limits.max_voltage_dv, 5000);
+        assert_int_equal(status_of(f).limits.max_current_da, 1000);
+        assert_int_equal(status_of(f).limits.max_power_w, 40000);
+        /* 500 V, and 40 kW / 500 V = 80 A. */
+        rx_cl(f, 8000, 2000);
+        expect_cmd(f, POWER_CHARGE, 5000, 800, false);
+        /* What the converter was told is what the status says. */
+        assert_int_equal(status_of(f).command.voltage_dv, 5000);
+        assert_int_equal(status_of(f).command.current_da, 800);
+        assert_int_equal(f->cmds[(f->n_cmds - 1) % REC_MAX].c.current_da, 800);
+}
+
+/* The rating arrives mid-charge (a converter that reconnected): the command
+ * is clamped at once, the new limits go out within the R15 interval. */
+static void test_rating_learnt_mid_charge_clamps_at_once(void **state)
+{
+        struct fx *f = *state;
+        const struct codec_power_modules_limits *l;
+        uint64_t m0;
+
+        ccs_charging(f);
+        expect_cmd(f, POWER_CHARGE, 4000, 1000, false);
+        m0 = mark(f);
+        f->m.rating = (struct power_rating) { .max_current_da = 800 };
+        meas(f);
+        expect_cmd(f, POWER_CHARGE, 4000, 800, false);
+        run(f, 150 * MS);
+        assert_int_equal(count_since(f, m0, CODEC_POWER_MODULES_LIMITS), 1);
+        l = &last_of(f, CODEC_POWER_MODULES_LIMITS)->msg.u.power_modules_limits;
+        assert_int_equal(l->maximum_voltage_dv, 10000);
+        assert_int_equal(l->maximum_current_da, 800);
+        /* The precharge and insulation caps follow the lower current. */
+        f->m.rating.max_current_da = 15;
+        meas(f);
+        assert_int_equal(status_of(f).limits.precharge_max_current_da, 15);
+        assert_int_equal(status_of(f).limits.insulation_max_current_da, 10);
+}
+
+/* A rating above the config, or unknown (0), changes nothing; the operator's
+ * limits and the rating together: the lowest wins. */
+static void test_rating_never_raises_and_lowest_source_wins(void **state)
+{
+        struct fx *f = *state;
+
+        f->m.rating = (struct power_rating) { .max_voltage_dv = 15000, .max_current_da = 5000,
+                                              .max_power_w = 500000 };
+        ccs_charging(f);
+        assert_int_equal(status_of(f).limits.max_voltage_dv, 10000);
+        assert_int_equal(status_of(f).limits.max_current_da, 2000);
+        assert_int_equal(status_of(f).limits.max_power_w, 100000);
+        f->dyn.max_current_da = 900;
+        assert_int_equal(session_set_dynamic_limits(&f->s, &f->dyn, f->now), 0);
+        f->m.rating = (struct power_rating) { .max_current_da = 950, .max_power_w = 35000 };
+        meas(f);
+        assert_int_equal(status_of(f).limits.max_current_da, 900);
+        assert_int_equal(status_of(f).limits.max_power_w, 35000);
+        expect_cmd(f, POWER_CHARGE, 4000, 875, false);
+        f->m.rating = (struct power_rating) { 0 };
+        meas(f);
+        assert_int_equal(status_of(f).limits.max_power_w, 100000);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, fx_setup, fx_teardown)
 
 int main(void)
@@ -3388,6 +3467,9 @@ int main(void)
                 T(test_full_ccs_session_frame_by_frame),
                 T(test_full_chademo_session_frame_by_frame),
                 T(test_random_sequences_keep_limits_and_silence_ends_off),
+                T(test_rating_limits_announced_and_command_clamped),
+                T(test_rating_learnt_mid_charge_clamps_at_once),
+                T(test_rating_never_raises_and_lowest_source_wins),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
