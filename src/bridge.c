@@ -55,6 +55,19 @@ static void bridge_status_line(const struct bridge *b, const struct session_stat
                  b->can.ifname, can_is_open(&b->can) ? "up" : "down");
 }
 
+static void bridge_log_ev_overvoltage(const struct bridge *b, const struct session_status *st)
+{
+        const struct session_config *c = &b->cfg->session;
+        char v[16], max[16], margin[16];
+
+        bridge_format_dv(v, sizeof(v), st->measurement.voltage_dv);
+        bridge_format_dv(max, sizeof(max), st->ev_max_voltage_dv);
+        bridge_format_dv(margin, sizeof(margin), c->ev_overvoltage_margin_dv);
+        log_warning("session: output at %s V, above the EV's maximum %s V by more than %s V for %llu ms "
+                    "(IEC 61851-23 CC.6.2): fault %s, converter kept off", v, max, margin,
+                    (unsigned long long)(c->ev_overvoltage_time_us / 1000), session_fault_name(st->fault));
+}
+
 /* Log what changed since the last call, and update STATUS=. */
 static void bridge_report(struct bridge *b)
 {
@@ -98,6 +111,8 @@ static void bridge_report(struct bridge *b)
                                     session_fault_name(st.fault));
                 else if (st.fault == SESSION_FAULT_SHUTDOWN)
                         log_info("session: converter off for shutdown");
+                else if (st.fault == SESSION_FAULT_EV_OVERVOLTAGE)
+                        bridge_log_ev_overvoltage(b, &st);
                 else if (st.fault != SESSION_FAULT_NONE)
                         log_warning("session: fault %s, converter kept off", session_fault_name(st.fault));
                 else

@@ -56,6 +56,8 @@ enum config_key_id {
         KEY_SAFETY_INSULATION_MIN_OHM_PER_VOLT,
         KEY_SAFETY_CURRENT_RAMP,
         KEY_SAFETY_RAMP_STEP_MS,
+        KEY_SAFETY_EV_OVERVOLTAGE_MARGIN,
+        KEY_SAFETY_EV_OVERVOLTAGE_TIME_MS,
         KEY_CONVERTER_BACKEND,
         KEY_DBUS_ENABLE,
         KEY_DBUS_ADDRESS,
@@ -108,6 +110,11 @@ static const struct config_key config_keys[KEY_COUNT] = {
         [KEY_SAFETY_CURRENT_RAMP] = { "safety", "current_ramp", CONFIG_DECIMAL, false, 1, 100000, true, " A/s", "200" },
         /* R37: the current rises by current_ramp x ramp_step_ms at each step. */
         [KEY_SAFETY_RAMP_STEP_MS] = { "safety", "ramp_step_ms", CONFIG_UINT, false, 10, 10000, false, " ms", "100" },
+        /* IEC 61851-23 CC.6.2: off within 400 ms of the output exceeding
+         * the EV's maximum voltage; only a shorter time is accepted (0 =
+         * no check, for a bench supply without a vehicle). */
+        [KEY_SAFETY_EV_OVERVOLTAGE_MARGIN] = { "safety", "ev_overvoltage_margin", CONFIG_DECIMAL, false, 0, 100, false, " V", "10" },
+        [KEY_SAFETY_EV_OVERVOLTAGE_TIME_MS] = { "safety", "ev_overvoltage_time_ms", CONFIG_UINT, false, 20, 400, true, " ms", "400" },
         [KEY_CONVERTER_BACKEND] = { "converter", "backend", CONFIG_STRING, false, 0, 0, false, "", "sim" },
         [KEY_DBUS_ENABLE] = { "dbus", "enable", CONFIG_BOOL, false, 0, 0, false, "", "true" },
         [KEY_DBUS_ADDRESS] = { "dbus", "address", CONFIG_STRING, false, 0, 0, false, "", "" },
@@ -624,6 +631,8 @@ static void config_validate(struct config_parser *p)
         s->insulation_min_ohm_per_volt = (uint16_t)p->number[KEY_SAFETY_INSULATION_MIN_OHM_PER_VOLT];
         s->current_ramp_da_per_s = config_round(p->number[KEY_SAFETY_CURRENT_RAMP], 10);
         s->ramp_step_us = (uint64_t)p->number[KEY_SAFETY_RAMP_STEP_MS] * 1000;
+        s->ev_overvoltage_margin_dv = (uint16_t)config_round(p->number[KEY_SAFETY_EV_OVERVOLTAGE_MARGIN], 10);
+        s->ev_overvoltage_time_us = (uint64_t)p->number[KEY_SAFETY_EV_OVERVOLTAGE_TIME_MS] * 1000;
 
         if (session_config_check(s) < 0)
                 config_fail(p, 0, NULL, NULL, "limits, sequence or safety settings refused by the protocol core");

@@ -122,6 +122,8 @@ void session_config_defaults(struct session_config *cfg)
         cfg->ccs_authorisation = SESSION_FLAG_AUTO;
         cfg->charge_parameters = SESSION_FLAG_AUTO;
         cfg->insulation_min_ohm_per_volt = 100;
+        cfg->ev_overvoltage_margin_dv = 100;
+        cfg->ev_overvoltage_time_us = 400 * MS;
 }
 
 static bool flag_source_valid(enum session_flag_source src)
@@ -466,6 +468,31 @@ static uint64_t advance(struct session *s, uint64_t now)
         return now;
 }
 
+/* CC.6.2 protects the EV's battery: it applies from the precharge on, when
+ * the battery may be on the output (R33, R34).  The insulation test runs
+ * with the EV's contactors open (R26), at a voltage the controller picks. */
+static bool ev_overvoltage_applies(const struct session *s)
+{
+        return s->in_session && s->ev_max_voltage_dv > 0 && s->cfg.ev_overvoltage_time_us > 0 &&
+               (s->phase == SESSION_PHASE_BATTERY || s->phase == SESSION_PHASE_ENDING);
+}
+
+static bool ev_overvoltage_armed(const struct session *s)
+{
+        return s->ev_overvoltage && ev_overvoltage_applies(s);
+}
+
+/* A measurement: is the output above the EV's maximum plus the margin? */
+static void watch_ev_overvoltage(struct session *s, const struct power_measurement *m, uint64_t now)
+{
+        bool above = ev_overvoltage_applies(s) && m->link_ok &&
+                     (uint32_t)m->voltage_dv > (uint32_t)s->ev_max_voltage_dv + s->cfg.ev_overvoltage_margin_dv;
+
+        if (above && !s->ev_overvoltage)
+                s->ev_overvoltage_since_us = now;
+        s->ev_overvoltage = above;
+}
+
 static void run_timers(struct session *s, uint64_t now)
 {
         if (s->shutting_down)
@@ -478,6 +505,11 @@ static void run_timers(struct session *s, uint64_t now)
                 s->heartbeat_lost = true;
                 s->counters.controller_timeouts++;
                 latch_fault(s, SESSION_FAULT_CONTROLLER_TIMEOUT);
+        }
+        /* CC.6.2: above the EV's maximum for the whole time: off. */
+        if (ev_overvoltage_armed(s) && now >= add_sat(s->ev_overvoltage_since_us, s->cfg.ev_overvoltage_time_us)) {
+                s->ev_overvoltage = false;
+                latch_fault(s, SESSION_FAULT_EV_OVERVOLTAGE);
         }
         /* R46: the stop is over once its frames stayed away long enough. */
         if (s->estop_active && now >= add_sat(s->last_estop_us, s->cfg.estop_release_us))
@@ -534,6 +566,7 @@ static void end_session(struct session *s, enum session_fault fault)
         s->in_session = false;
         s->phase = SESSION_PHASE_IDLE;
         s->charge_started = false;
+        s->ev_overvoltage = false;
         s->limits_sent_in_session = false;
         set_target(s, POWER_OFF, 0, 0, true);
         reset_ramp(s);
@@ -579,6 +612,7 @@ static void start_session(struct session *s, const struct codec_new_charge_sessi
                 break;
         case SESSION_FAULT_CONTROLLER_RESTART:
         case SESSION_FAULT_INSULATION:
+        case SESSION_FAULT_EV_OVERVOLTAGE:
                 break;
         }
         if (!keep)
@@ -601,6 +635,8 @@ static void start_session(struct session *s, const struct codec_new_charge_sessi
         s->phase = SESSION_PHASE_IDLE;
         s->charge_started = false;
         s->ev = *ncs;
+        s->ev_max_voltage_dv = ncs->ev_maximum_voltage_dv;
+        s->ev_overvoltage = false;
         s->request = SESSION_REQUEST_NONE;
         s->request_voltage_dv = 0;
         s->request_current_da = 0;
@@ -854,10 +890,12 @@ static void on_emergency_stop(struct session *s, const struct codec_emergency_st
 static void on_new_charge_session(struct session *s, const struct codec_new_charge_session *m,
                                   uint64_t now)
 {
-        if (!s->in_session)
+        if (!s->in_session) {
                 start_session(s, m, now);
-        else
+        } else {
                 s->ev = *m;     /* R19: repeated until System_Enable = 1 */
+                s->ev_max_voltage_dv = m->ev_maximum_voltage_dv;
+        }
 }
 
 /* Frames the controller produces (OUT in the database). */
@@ -1031,6 +1069,9 @@ void session_on_measurement(struct session *s, const struct power_measurement *m
                     (uint64_t)m->insulation_kohm * 10000u <
                             (uint64_t)s->cfg.insulation_min_ohm_per_volt * m->voltage_dv)
                         latch_fault(s, SESSION_FAULT_INSULATION);
+                /* CC.6.2: timed here, tripped by run_timers() at the
+                 * exact deadline whatever the rate of the measurements. */
+                watch_ev_overvoltage(s, m, now_us);
         }
         settle(s, now_us);
 }
@@ -1064,6 +1105,8 @@ uint64_t session_next_deadline(const struct session *s)
                 d = min_u64(d, add_sat(s->ramp_last_step_us, s->cfg.ramp_step_us));
         if (s->estop_active)
                 d = min_u64(d, add_sat(s->last_estop_us, s->cfg.estop_release_us));
+        if (ev_overvoltage_armed(s))
+                d = min_u64(d, add_sat(s->ev_overvoltage_since_us, s->cfg.ev_overvoltage_time_us));
         return d;
 }
 
@@ -1186,6 +1229,7 @@ void session_get_status(const struct session *s, struct session_status *out)
         out->emergency_stop_origin = s->estop_origin;
         out->charge_started = s->charge_started;
         out->ev = s->ev;
+        out->ev_max_voltage_dv = s->ev_max_voltage_dv;
         out->request = s->request;
         out->request_voltage_dv = s->request_voltage_dv;
         out->request_current_da = s->request_current_da;
@@ -1218,6 +1262,8 @@ const char *session_fault_name(enum session_fault fault)
                 return "converter-link";
         case SESSION_FAULT_CONVERTER:
                 return "converter";
+        case SESSION_FAULT_EV_OVERVOLTAGE:
+                return "ev-overvoltage";
         case SESSION_FAULT_SHUTDOWN:
                 return "shutdown";
         }

@@ -3356,6 +3356,141 @@ static void test_rating_never_raises_and_lowest_source_wins(void **state)
         assert_int_equal(status_of(f).limits.max_power_w, 100000);
 }
 
+/* ====================================================================
+ * EV over-voltage (IEC 61851-23 CC.6.2)
+ * ==================================================================== */
+
+/* The measured output, every 20 ms for dt, at dv (the converter no longer
+ * follows the command by itself). */
+static void output_at(struct fx *f, uint16_t dv, uint64_t dt)
+{
+        uint64_t end = f->now + dt;
+
+        f->converter = false;
+        f->m.voltage_dv = dv;
+        for (;;) {
+                meas(f);
+                if (f->now + MEAS_US > end)
+                        break;
+                run(f, MEAS_US);
+        }
+        run(f, end - f->now);
+}
+
+/* Charging a 450 V EV, the output at 460.1 V (more than the 10 V margin):
+ * still charging 1 us before 400 ms, off at 400 ms exactly, System_Enable
+ * Not_Allowed from the next status, until the next session. */
+static void test_ev_overvoltage_off_after_400ms(void **state)
+{
+        struct fx *f = *state;
+        uint64_t t0;
+
+        ccs_charging(f);
+        assert_int_equal(status_of(f).ev_max_voltage_dv, 4500);
+        f->converter = false;
+        f->m.voltage_dv = 4601;
+        meas(f);
+        t0 = f->now;
+        assert_true(session_next_deadline(&f->s) <= t0 + 400 * MS);
+        output_at(f, 4601, 400 * MS - 1 - (f->now - t0));
+        expect_cmd(f, POWER_CHARGE, 4000, 1000, false);
+        assert_int_equal(status_of(f).fault, SESSION_FAULT_NONE);
+        at(f, t0 + 400 * MS);
+        expect_cmd(f, POWER_OFF, 0, 0, true);
+        assert_int_equal(status_of(f).fault, SESSION_FAULT_EV_OVERVOLTAGE);
+        run(f, 100 * MS);
+        assert_int_equal(last_status(f)->system_enable, CODEC_SYSTEM_ENABLE_NOT_ALLOWED);
+        /* Latched: the voltage falling does not bring power back. */
+        output_at(f, 4000, 500 * MS);
+        rx_cl(f, 4000, 1000);
+        expect_cmd(f, POWER_OFF, 0, 0, true);
+        assert_int_equal(status_of(f).fault, SESSION_FAULT_EV_OVERVOLTAGE);
+}
+
+/* At the margin exactly, or above it for less than the time, nothing
+ * happens; a dip below restarts the time. */
+static void test_ev_overvoltage_margin_and_time_are_limits(void **state)
+{
+        struct fx *f = *state;
+
+        ccs_charging(f);
+        output_at(f, 4600, 2 * SEC);
+        expect_cmd(f, POWER_CHARGE, 4000, 1000, false);
+        output_at(f, 4601, 300 * MS);
+        output_at(f, 4550, 40 * MS);
+        output_at(f, 4601, 300 * MS);
+        output_at(f, 4590, 40 * MS);
+        expect_cmd(f, POWER_CHARGE, 4000, 1000, false);
+        assert_int_equal(status_of(f).fault, SESSION_FAULT_NONE);
+        assert_int_equal(last_status(f)->system_enable, CODEC_SYSTEM_ENABLE_ALLOWED);
+}
+
+/* The insulation test runs with the EV's contactors open (R26), at the
+ * voltage the controller picks: no EV over-voltage there. */
+static void test_ev_overvoltage_not_during_insulation_test(void **state)
+{
+        struct fx *f = *state;
+
+        open_session(f, false);
+        rx_state(f, CODEC_STATE_INSULATION_TEST);
+        rx_ins(f, 5000);
+        run(f, 2 * SEC);
+        expect_cmd(f, POWER_INSULATION_TEST, 5000, 10, false);
+        assert_int_equal(status_of(f).fault, SESSION_FAULT_NONE);
+        /* From the precharge on it applies: a precharge overshooting to
+         * 500 V trips. */
+        rx_ins(f, 0);
+        rx_cl(f, 0, 0);
+        run(f, 300 * MS);
+        rx_state(f, CODEC_STATE_PRECHARGE);
+        rx_pre(f, 3875, 20);
+        output_at(f, 5000, 500 * MS);
+        expect_cmd(f, POWER_OFF, 0, 0, true);
+        assert_int_equal(status_of(f).fault, SESSION_FAULT_EV_OVERVOLTAGE);
+}
+
+/* Margin and time come from the config; a time of 0 switches the check
+ * off; an EV maximum of 0 (not known) checks nothing; the next session
+ * starts clean. */
+static void test_ev_overvoltage_configured_and_cleared_by_new_session(void **state)
+{
+        struct fx *f = *state;
+        uint64_t t0;
+
+        f->cfg.ev_overvoltage_margin_dv = 0;
+        f->cfg.ev_overvoltage_time_us = 100 * MS;
+        fx_init(f);
+        ccs_charging(f);
+        f->converter = false;
+        f->m.voltage_dv = 4501;
+        meas(f);
+        t0 = f->now;
+        output_at(f, 4501, 100 * MS - 1);
+        expect_cmd(f, POWER_CHARGE, 4000, 1000, false);
+        at(f, t0 + 100 * MS);
+        assert_int_equal(status_of(f).fault, SESSION_FAULT_EV_OVERVOLTAGE);
+        rx_csf(f, CODEC_FINISHED_CLEAN_STOP);
+        rx_state(f, CODEC_STATE_WAITING_FOR_PEV);
+        run(f, 300 * MS);
+        f->converter = true;
+        rx_state(f, CODEC_STATE_CONNECTED_WITH_FULL_INFO);
+        rx_ncs_ccs(f);
+        run(f, 300 * MS);
+        assert_int_equal(status_of(f).fault, SESSION_FAULT_NONE);
+        assert_int_equal(last_status(f)->system_enable, CODEC_SYSTEM_ENABLE_ALLOWED);
+
+        f->cfg.ev_overvoltage_time_us = 0;
+        assert_int_equal(session_reconfigure(&f->s, &f->cfg, f->now), 0);
+        insulation_test(f);
+        precharge(f);
+        waiting_for_charge(f);
+        rx_state(f, CODEC_STATE_CHARGING);
+        rx_cl(f, 4000, 1000);
+        output_at(f, 6000, 2 * SEC);
+        expect_cmd(f, POWER_CHARGE, 4000, 1000, false);
+        assert_int_equal(status_of(f).fault, SESSION_FAULT_NONE);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, fx_setup, fx_teardown)
 
 int main(void)
@@ -3470,6 +3605,10 @@ int main(void)
                 T(test_rating_limits_announced_and_command_clamped),
                 T(test_rating_learnt_mid_charge_clamps_at_once),
                 T(test_rating_never_raises_and_lowest_source_wins),
+                T(test_ev_overvoltage_off_after_400ms),
+                T(test_ev_overvoltage_margin_and_time_are_limits),
+                T(test_ev_overvoltage_not_during_insulation_test),
+                T(test_ev_overvoltage_configured_and_cleared_by_new_session),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
