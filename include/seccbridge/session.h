@@ -189,6 +189,9 @@ struct session {
 
         struct power_measurement meas;
         bool meas_valid;
+        /* The voltage of the last measurement with the link up: never
+         * reported lower while the link is down (doc/session.md). */
+        uint16_t last_measured_voltage_dv;
 
         /* Sequence_Control (R6..R14) */
         struct codec_sequence_control flags;    /* content in force */

@@ -427,6 +427,19 @@ static uint16_t reported_insulation(const struct session *s)
         return kohm > 510 ? 510 : kohm;
 }
 
+/* A converter that cannot be reached may still hold its output up: while
+ * the link is down the voltage reported is never below the last one
+ * measured, so that the controller never takes an output nobody can see
+ * for discharged (R29, R42, R43 judge safety by this voltage). */
+static uint16_t reported_voltage(const struct session *s)
+{
+        if (!s->meas_valid)
+                return 0;
+        if (s->meas.link_ok || s->meas.voltage_dv >= s->last_measured_voltage_dv)
+                return s->meas.voltage_dv;
+        return s->last_measured_voltage_dv;
+}
+
 static void send_status(struct session *s)
 {
         struct codec_message m = { .type = CODEC_POWER_MODULES_STATUS };
@@ -434,7 +447,7 @@ static void send_status(struct session *s)
         bool enable = system_enable_allowed(s);
 
         /* R4: the latest readings. */
-        st->present_voltage_dv = s->meas_valid ? s->meas.voltage_dv : 0;
+        st->present_voltage_dv = reported_voltage(s);
         st->present_current_da = s->meas_valid ? s->meas.current_da : 0;
         st->power_modules_temperature_c =
                 reported_temperature(s->meas_valid ? s->meas.module_temp_c : POWER_TEMPERATURE_UNKNOWN);
@@ -1051,6 +1064,8 @@ void session_on_measurement(struct session *s, const struct power_measurement *m
 
         s->meas = *m;
         s->meas_valid = true;
+        if (m->link_ok)
+                s->last_measured_voltage_dv = m->voltage_dv;
         /* The converter's rating is the third source of limits: what the
          * converter cannot deliver is neither commanded nor announced. */
         if (!rating_equal(&s->rating, &m->rating)) {

@@ -3491,6 +3491,53 @@ static void test_ev_overvoltage_configured_and_cleared_by_new_session(void **sta
         assert_int_equal(status_of(f).fault, SESSION_FAULT_NONE);
 }
 
+/* ====================================================================
+ * No stale measurement reported as fresh
+ * ==================================================================== */
+
+/* Charging at 400 V, the converter link goes: whatever the backend still
+ * says about the voltage (here 0 V, or a value read before), the status
+ * never reports less than the last voltage measured with the link up, so
+ * that the controller never takes the output for discharged; a higher
+ * value is reported as it is; the link back, the fresh value again. */
+static void test_stale_voltage_never_below_last_measured_while_link_down(void **state)
+{
+        struct fx *f = *state;
+
+        ccs_charging(f);
+        assert_int_equal(last_status(f)->present_voltage_dv, 4000);
+        f->converter = false;
+        f->m.link_ok = false;
+        f->m.voltage_dv = 0;
+        f->m.current_da = 0;
+        meas(f);
+        assert_int_equal(status_of(f).fault, SESSION_FAULT_CONVERTER_LINK);
+        expect_cmd(f, POWER_OFF, 0, 0, true);
+        run(f, 2 * SEC);
+        assert_int_equal(last_status(f)->present_voltage_dv, 4000);
+        assert_int_equal(last_status(f)->system_enable, CODEC_SYSTEM_ENABLE_NOT_ALLOWED);
+        f->m.voltage_dv = 3500;
+        meas(f);
+        run(f, 200 * MS);
+        assert_int_equal(last_status(f)->present_voltage_dv, 4000);
+        f->m.voltage_dv = 4200;
+        meas(f);
+        run(f, 200 * MS);
+        assert_int_equal(last_status(f)->present_voltage_dv, 4200);
+        /* Back: what it measures now, even far lower. */
+        f->m.link_ok = true;
+        f->m.voltage_dv = 120;
+        meas(f);
+        run(f, 200 * MS);
+        assert_int_equal(last_status(f)->present_voltage_dv, 120);
+        /* And a voltage measured with the link up is the new floor. */
+        f->m.link_ok = false;
+        f->m.voltage_dv = 0;
+        meas(f);
+        run(f, 200 * MS);
+        assert_int_equal(last_status(f)->present_voltage_dv, 120);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, fx_setup, fx_teardown)
 
 int main(void)
@@ -3609,6 +3656,7 @@ int main(void)
                 T(test_ev_overvoltage_margin_and_time_are_limits),
                 T(test_ev_overvoltage_not_during_insulation_test),
                 T(test_ev_overvoltage_configured_and_cleared_by_new_session),
+                T(test_stale_voltage_never_below_last_measured_while_link_down),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
