@@ -4,7 +4,6 @@
 #include <string.h>
 
 #include "bridge.h"
-#include "modbus_backend.h"
 #include "monotonic.h"
 
 #define LOG_MODULE "bridge"
@@ -299,9 +298,8 @@ static void bridge_bus_shell_status(struct bus_shell_status *out, void *userdata
         out->can_up = can_is_open(&b->can);
         out->can = b->can.counters;
         out->converter_backend = b->cfg->converter.backend;
-        if (b->converter_ready &&
-            (b->conv.ops == &converter_modbus_rtu_ops || b->conv.ops == &converter_modbus_tcp_ops))
-                modbus_backend_last_error(&b->conv, out->converter_error, sizeof(out->converter_error));
+        if (b->converter_ready)
+                converter_last_error(&b->conv, out->converter_error, sizeof(out->converter_error));
         out->config_limits = b->cfg->session.limits;
         out->use_sequence_flags = b->cfg->session.use_sequence_flags;
         out->start_authorisation = b->cfg->session.start_authorisation;
@@ -404,7 +402,6 @@ static void bridge_reload(struct bridge *b)
                 (void)converter_reconfigure(&b->conv, cur);
                 goto done;
         }
-        b->conv.cfg = next;
         b->cfg = next;
 
         can_changed = strcmp(next->can.interface, cur->can.interface) != 0;

@@ -31,7 +31,6 @@
 #include <syslog.h>
 #include <unistd.h>
 
-#include "config.h"
 #include "converter.h"
 #include "log.h"
 #include "sim_model.h"
@@ -317,8 +316,9 @@ static void converter_sim_timer_start(struct converter_sim *s)
 
 /* ---- ops ----------------------------------------------------------------- */
 
-static int converter_sim_open(struct converter *conv)
+static int converter_sim_open(struct converter *conv, const void *settings)
 {
+        const struct sim_params *p = settings;
         struct converter_sim *s;
         int fd = -1;
 
@@ -329,7 +329,7 @@ static int converter_sim_open(struct converter *conv)
         }
         s->conv = conv;
         s->control.fd = -1;
-        s->params = conv->cfg->sim;
+        s->params = *p;
         sim_model_init(&s->model, &s->params);
 
         if (s->params.control_path[0]) {
@@ -361,10 +361,10 @@ static void converter_sim_command(struct converter *conv, const struct power_com
         (void)sim_model_command(&s->model, cmd);
 }
 
-static int converter_sim_reconfigure(struct converter *conv, const struct config *cfg)
+static int converter_sim_reconfigure(struct converter *conv, const void *settings)
 {
         struct converter_sim *s = conv->data;
-        const struct sim_params *p = &cfg->sim;
+        const struct sim_params *p = settings;
         int fd;
 
         if (!s)

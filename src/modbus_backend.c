@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
 #include "log.h"
 #include "modbus_backend.h"
 #include "modbus_params.h"
@@ -85,12 +84,11 @@ static void modbus_backend_free(struct modbus_backend *b)
         free(b);
 }
 
-static int modbus_backend_open(struct converter *conv, enum modbus_transport transport)
+static int modbus_backend_open(struct converter *conv, const struct modbus_backend_settings *settings,
+                               enum modbus_transport transport)
 {
-        const struct config *cfg = conv->cfg;
-        const struct modbus_params *cp = &cfg->modbus;
-        const struct modbus_params *mp =
-                cfg->insulation_monitor.transport != MODBUS_TRANSPORT_NONE ? &cfg->insulation_monitor : NULL;
+        const struct modbus_params *cp = settings->converter;
+        const struct modbus_params *mp = settings->monitor;
         struct modbus_worker_device devs[2];
         struct modbus_backend *b;
         pthread_t self = pthread_self();
@@ -157,14 +155,14 @@ fail:
         return r;
 }
 
-static int modbus_backend_open_rtu(struct converter *conv)
+static int modbus_backend_open_rtu(struct converter *conv, const void *settings)
 {
-        return modbus_backend_open(conv, MODBUS_TRANSPORT_RTU);
+        return modbus_backend_open(conv, settings, MODBUS_TRANSPORT_RTU);
 }
 
-static int modbus_backend_open_tcp(struct converter *conv)
+static int modbus_backend_open_tcp(struct converter *conv, const void *settings)
 {
-        return modbus_backend_open(conv, MODBUS_TRANSPORT_TCP);
+        return modbus_backend_open(conv, settings, MODBUS_TRANSPORT_TCP);
 }
 
 static void modbus_backend_command(struct converter *conv, const struct power_command *cmd)
@@ -189,16 +187,17 @@ static bool modbus_backend_same(const struct modbus_params *a, const struct modb
                memcmp(&a->profile, &b->profile, sizeof(a->profile)) == 0;
 }
 
-static int modbus_backend_reconfigure(struct converter *conv, const struct config *cfg)
+static int modbus_backend_reconfigure(struct converter *conv, const void *settings)
 {
+        const struct modbus_backend_settings *set = settings;
+        const struct modbus_params *cp = set->converter;
+        const struct modbus_params *mp = set->monitor;
         struct modbus_backend *b = conv->data;
-        const struct modbus_params *mp =
-                cfg->insulation_monitor.transport != MODBUS_TRANSPORT_NONE ? &cfg->insulation_monitor : NULL;
         struct modbus_worker_timing t;
 
         if (!b)
                 return -EINVAL;
-        if (!modbus_backend_same(&cfg->modbus, &b->conv_params)) {
+        if (!modbus_backend_same(cp, &b->conv_params)) {
                 log_warning("[modbus] bus, unit or profile changed: restart the service to apply it");
                 return -EOPNOTSUPP;
         }
@@ -207,13 +206,13 @@ static int modbus_backend_reconfigure(struct converter *conv, const struct confi
                 return -EOPNOTSUPP;
         }
         t = (struct modbus_worker_timing) {
-                .poll_interval_ms = cfg->modbus.poll_interval_ms,
-                .setpoint_refresh_ms = cfg->modbus.setpoint_refresh_ms,
-                .link_timeout_ms = cfg->modbus.link_timeout_ms,
-                .min_gap_ms = cfg->modbus.min_gap_ms,
+                .poll_interval_ms = cp->poll_interval_ms,
+                .setpoint_refresh_ms = cp->setpoint_refresh_ms,
+                .link_timeout_ms = cp->link_timeout_ms,
+                .min_gap_ms = cp->min_gap_ms,
         };
         modbus_worker_set_timing(b->conv_worker, &t);
-        b->conv_params = cfg->modbus;
+        b->conv_params = *cp;
         if (mp && b->mon_worker != b->conv_worker) {
                 t = (struct modbus_worker_timing) {
                         .poll_interval_ms = mp->poll_interval_ms,
@@ -241,12 +240,10 @@ static void modbus_backend_close(struct converter *conv)
         conv->data = NULL;
 }
 
-void modbus_backend_last_error(const struct converter *conv, char *buf, size_t len)
+static void modbus_backend_last_error(const struct converter *conv, char *buf, size_t len)
 {
-        const struct modbus_backend *b = conv ? conv->data : NULL;
+        const struct modbus_backend *b = conv->data;
 
-        if (len == 0)
-                return;
         snprintf(buf, len, "%s", b ? b->last_error : "");
 }
 
@@ -255,6 +252,7 @@ const struct converter_ops converter_modbus_rtu_ops = {
         .open = modbus_backend_open_rtu,
         .command = modbus_backend_command,
         .reconfigure = modbus_backend_reconfigure,
+        .last_error = modbus_backend_last_error,
         .close = modbus_backend_close,
 };
 
@@ -263,5 +261,6 @@ const struct converter_ops converter_modbus_tcp_ops = {
         .open = modbus_backend_open_tcp,
         .command = modbus_backend_command,
         .reconfigure = modbus_backend_reconfigure,
+        .last_error = modbus_backend_last_error,
         .close = modbus_backend_close,
 };

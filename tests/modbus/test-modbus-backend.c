@@ -37,7 +37,6 @@
 #include "config.h"
 #include "converter.h"
 #include "log.h"
-#include "modbus_backend.h"
 #include "monotonic.h"
 
 struct log_settings log_settings = { .max_priority = LOG_INFO, .prefix = false };
@@ -695,7 +694,7 @@ static void case_exception(struct env *e)
         conns_before = r ? strtol(r, NULL, 10) : -1;
         ctl(e, "exception 4 -1 4");
         check(run_until(e, p_link_down, NULL, 2000), "reads answered with exceptions: link reported lost");
-        modbus_backend_last_error(&e->conv, why, sizeof(why));
+        converter_last_error(&e->conv, why, sizeof(why));
         check(strstr(why, "read input") != NULL, "reason names the read: '%s'", why);
         r = ctl(e, "conns");
         if (strcmp(transport, "tcp") == 0)
@@ -704,7 +703,7 @@ static void case_exception(struct env *e)
         check(run_until(e, p_register, &(struct reg_want) { "coil", 0, 0 }, 1000), "OFF still written while reads fail");
         ctl(e, "exception 0 0");
         check(run_until(e, p_link_up, NULL, 2000), "link back");
-        modbus_backend_last_error(&e->conv, why, sizeof(why));
+        converter_last_error(&e->conv, why, sizeof(why));
         check(why[0] == '\0', "no reason left when healthy ('%s')", why);
 }
 
@@ -718,7 +717,7 @@ static void case_fault(struct env *e)
         ctl(e, "fault 4");
         check(run_until(e, p_fault, &yes, 1000), "converter fault reported");
         check(run_until(e, p_register, &(struct reg_want) { "coil", 0, 0 }, 1000), "the core's OFF reached the server");
-        modbus_backend_last_error(&e->conv, why, sizeof(why));
+        converter_last_error(&e->conv, why, sizeof(why));
         check(strstr(why, "over-temperature") != NULL, "reason names the fault bit: '%s'", why);
         check(!last(e)->ready, "not ready while faulted");
         ctl(e, "fault 0");
@@ -789,7 +788,7 @@ static void case_monitor(struct env *e)
         check(last(e)->insulation_kohm == 150, "monitor reading follows (got %u)", last(e)->insulation_kohm);
         ctl(e, "monitor-error 1");
         check(run_until(e, p_fault, &yes, 1000), "monitor device error is a fault");
-        modbus_backend_last_error(&e->conv, why, sizeof(why));
+        converter_last_error(&e->conv, why, sizeof(why));
         check(strstr(why, "insulation monitor") != NULL, "reason names the monitor: '%s'", why);
         check(last(e)->insulation_kohm == POWER_INSULATION_UNKNOWN, "insulation unknown meanwhile");
 }
@@ -800,7 +799,7 @@ static void case_rs485_on_pty(struct env *e)
 
         run_for(e, 800);
         check(e->n > 0 && !last(e)->link_ok, "no link: a pty has no RS-485 mode");
-        modbus_backend_last_error(&e->conv, why, sizeof(why));
+        converter_last_error(&e->conv, why, sizeof(why));
         check(strstr(why, "RS-485") != NULL, "the reason says so: '%s'", why);
 }
 
