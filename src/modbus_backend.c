@@ -26,7 +26,7 @@ struct modbus_backend {
         size_t mon_index;
         struct modbus_params conv_params;       /* as started, for reloads */
         struct modbus_params mon_params;
-        char last_error[2 * MODBUS_WORKER_REASON_MAX];
+        char last_error[2 * MODBUS_DEVICE_REASON_MAX];
 };
 
 static void modbus_backend_notify(void *data)
@@ -44,32 +44,13 @@ static void modbus_backend_on_async(struct ev_loop *loop, ev_async *w, int reven
         struct converter *conv = b->conv;
         struct modbus_device_status cs, ms;
         struct power_measurement m;
+        bool mon_have = false;
 
         if (modbus_worker_status(b->conv_worker, b->conv_index, &cs) < 0)
                 return;
-        m = cs.m;
-        snprintf(b->last_error, sizeof(b->last_error), "%s", cs.reason);
-        if (b->mon_worker) {
-                bool have = modbus_worker_status(b->mon_worker, b->mon_index, &ms) == 0;
-
-                m.insulation_kohm = POWER_INSULATION_UNKNOWN;
-                if (have && ms.m.link_ok && !ms.m.fault) {
-                        m.insulation_kohm = ms.m.insulation_kohm;
-                } else if (have && ms.seen) {
-                        /* A monitor that was there and is gone or broken:
-                         * nothing may be charged without it. */
-                        m.fault = true;
-                        m.ready = false;
-                        if (!b->last_error[0])
-                                snprintf(b->last_error, sizeof(b->last_error), "%s", ms.reason);
-                } else {
-                        /* Not heard from yet: not ready, not a fault. */
-                        m.ready = false;
-                        if (!b->last_error[0])
-                                snprintf(b->last_error, sizeof(b->last_error), "%s",
-                                         have && ms.reason[0] ? ms.reason : "insulation monitor: no answer yet");
-                }
-        }
+        if (b->mon_worker)
+                mon_have = modbus_worker_status(b->mon_worker, b->mon_index, &ms) == 0;
+        modbus_device_merge(&cs, b->mon_worker ? &ms : NULL, mon_have, &m, b->last_error, sizeof(b->last_error));
         /* Last: the callback may command or even close the converter. */
         if (conv->on_measurement)
                 conv->on_measurement(&m, conv->userdata);
@@ -89,7 +70,7 @@ static int modbus_backend_open(struct converter *conv, const struct modbus_backe
 {
         const struct modbus_params *cp = settings->converter;
         const struct modbus_params *mp = settings->monitor;
-        struct modbus_worker_device devs[2];
+        struct modbus_device_config devs[2];
         struct modbus_backend *b;
         pthread_t self = pthread_self();
         char bus[128];
@@ -113,9 +94,9 @@ static int modbus_backend_open(struct converter *conv, const struct modbus_backe
         b->async.data = b;
         ev_async_start(conv->loop, &b->async);
 
-        devs[0] = (struct modbus_worker_device) { .params = cp, .role = MODBUS_ROLE_CONVERTER };
+        devs[0] = (struct modbus_device_config) { .params = cp, .role = MODBUS_ROLE_CONVERTER };
         if (mp && modbus_params_same_bus(cp, mp)) {
-                devs[1] = (struct modbus_worker_device) { .params = mp, .role = MODBUS_ROLE_MONITOR };
+                devs[1] = (struct modbus_device_config) { .params = mp, .role = MODBUS_ROLE_MONITOR };
                 r = modbus_worker_start(&b->workers[0], devs, 2, self, modbus_backend_notify, b);
                 if (r < 0)
                         goto fail;
@@ -128,7 +109,7 @@ static int modbus_backend_open(struct converter *conv, const struct modbus_backe
                         goto fail;
                 b->n_workers = 1;
                 if (mp) {
-                        devs[1] = (struct modbus_worker_device) { .params = mp, .role = MODBUS_ROLE_MONITOR };
+                        devs[1] = (struct modbus_device_config) { .params = mp, .role = MODBUS_ROLE_MONITOR };
                         r = modbus_worker_start(&b->workers[1], &devs[1], 1, self, modbus_backend_notify, b);
                         if (r < 0)
                                 goto fail;
@@ -193,7 +174,7 @@ static int modbus_backend_reconfigure(struct converter *conv, const void *settin
         const struct modbus_params *cp = set->converter;
         const struct modbus_params *mp = set->monitor;
         struct modbus_backend *b = conv->data;
-        struct modbus_worker_timing t;
+        struct modbus_device_timing t;
 
         if (!b)
                 return -EINVAL;
@@ -205,7 +186,7 @@ static int modbus_backend_reconfigure(struct converter *conv, const void *settin
                 log_warning("[insulation_monitor] changed: restart the service to apply it");
                 return -EOPNOTSUPP;
         }
-        t = (struct modbus_worker_timing) {
+        t = (struct modbus_device_timing) {
                 .poll_interval_ms = cp->poll_interval_ms,
                 .setpoint_refresh_ms = cp->setpoint_refresh_ms,
                 .link_timeout_ms = cp->link_timeout_ms,
@@ -214,7 +195,7 @@ static int modbus_backend_reconfigure(struct converter *conv, const void *settin
         modbus_worker_set_timing(b->conv_worker, &t);
         b->conv_params = *cp;
         if (mp && b->mon_worker != b->conv_worker) {
-                t = (struct modbus_worker_timing) {
+                t = (struct modbus_device_timing) {
                         .poll_interval_ms = mp->poll_interval_ms,
                         .setpoint_refresh_ms = mp->setpoint_refresh_ms,
                         .link_timeout_ms = mp->link_timeout_ms,

@@ -37,6 +37,7 @@
 #include "config.h"
 #include "converter.h"
 #include "log.h"
+#include "seccbridge/limits.h"
 #include "monotonic.h"
 
 struct log_settings log_settings = { .max_priority = LOG_INFO, .prefix = false };
@@ -252,14 +253,24 @@ static void on_measurement(const struct power_measurement *m, void *userdata)
         }
 }
 
+static const struct power_measurement *last(const struct env *e);
+
+/* Like the protocol core: the command clamped once, to the config's limits
+ * and to the rating the converter reports (limits_effective()); the backend
+ * writes what it is given. */
 static void command(struct env *e, enum power_mode mode, double volts, double amps)
 {
+        static const struct power_limits no_operator = { 0 };
+        struct power_limits l;
+
         e->cmd = (struct power_command) {
                 .mode = mode,
                 .voltage_dv = (uint16_t)(volts * 10),
                 .current_da = (uint16_t)(amps * 10),
                 .discharge = mode == POWER_OFF,
         };
+        limits_effective(&e->cfg.session.limits, &no_operator, &last(e)->rating, &l);
+        limits_clamp(&l, &e->cmd, &e->cmd);
         converter_command(&e->conv, &e->cmd);
 }
 
@@ -532,6 +543,10 @@ static void case_limits(struct env *e)
 
         if (!check(run_until(e, p_link_up, NULL, 3000), "link up"))
                 return;
+        check(last(e)->rating.max_voltage_dv == 5000 && last(e)->rating.max_current_da == 1000 &&
+              last(e)->rating.max_power_w == 30000, "the measurement carries the rating 500 V / 100 A / 30000 W "
+              "(got %u dV / %u dA / %u W)", last(e)->rating.max_voltage_dv, last(e)->rating.max_current_da,
+              (unsigned)last(e)->rating.max_power_w);
         ctl(e, "clearlog");
         /* Above the rated 500 V / 100 A / 30 kW of the server. */
         command(e, POWER_CHARGE, 800, 200);
