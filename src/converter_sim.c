@@ -15,6 +15,8 @@
  *       link lost|ok          the backend loses / regains the converter
  *       insulation KOHM       insulation resistance, 0..1000000 kOhm
  *       battery VOLTS         EV battery open-circuit voltage, 0..1500 V
+ *       overshoot VOLTS       while regulating, the output measures VOLTS
+ *                             too high (0..1500 V, 0 ends it)
  *   Empty lines and lines starting with '#' are skipped; anything else is
  *   logged and ignored.  The FIFO is created with mode 0600 and removed on
  *   close; a path that exists and is not a FIFO is left alone and open
@@ -180,7 +182,14 @@ static int converter_sim_control_apply(struct converter_sim *s, const char *word
                 }
                 return 0;
         }
-        *reason = "unknown command (fault, link, insulation, battery)";
+        if (strcmp(word, "overshoot") == 0) {
+                if (textparse_double(arg, &v) < 0 || sim_model_set_overshoot(m, v) < 0) {
+                        *reason = "usage: overshoot VOLTS (a number between 0 and 1500)";
+                        return -EINVAL;
+                }
+                return 0;
+        }
+        *reason = "unknown command (fault, link, insulation, battery, overshoot)";
         return -EINVAL;
 }
 
