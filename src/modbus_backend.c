@@ -156,7 +156,8 @@ static void modbus_backend_command(struct converter *conv, const struct power_co
 }
 
 /* Everything but the timing needs a restart: a new bus, unit or profile
- * means a new worker, and a reload must never leave the output in doubt. */
+ * means a new worker, and a reload must never leave the output in doubt.  A
+ * profile file that only moved or got comments is the same profile. */
 static bool modbus_backend_same(const struct modbus_params *a, const struct modbus_params *b)
 {
         return a->transport == b->transport && strcmp(a->device, b->device) == 0 &&
@@ -165,7 +166,7 @@ static bool modbus_backend_same(const struct modbus_params *a, const struct modb
                a->port == b->port && a->unit_id == b->unit_id &&
                a->response_timeout_ms == b->response_timeout_ms && a->byte_timeout_ms == b->byte_timeout_ms &&
                a->reconnect_max_ms == b->reconnect_max_ms && a->shutdown_timeout_ms == b->shutdown_timeout_ms &&
-               memcmp(&a->profile, &b->profile, sizeof(a->profile)) == 0;
+               modbus_profile_same(&a->profile, &b->profile);
 }
 
 static int modbus_backend_reconfigure(struct converter *conv, const void *settings)

@@ -873,7 +873,6 @@ int modbus_profile_load_stream(FILE *f, const char *path, struct modbus_profile 
         }
         if (!ps->p->name[0])
                 snprintf(ps->p->name, sizeof(ps->p->name), "%s", path);
-        /* memcpy, padding included: reloads compare profiles with memcmp. */
         memcpy(out, ps->p, sizeof(*out));
         free(ps);
         return 0;
@@ -903,6 +902,52 @@ int modbus_profile_load(const char *path, struct modbus_profile *out, char *err,
         r = modbus_profile_load_stream(f, path, out, err, err_len);
         fclose(f);
         return r;
+}
+
+static bool modbus_flag_same(const struct modbus_flag *a, const struct modbus_flag *b)
+{
+        return a->set == b->set && a->equal == b->equal && a->mask == b->mask && a->value == b->value;
+}
+
+static bool modbus_point_same(const struct modbus_point *a, const struct modbus_point *b)
+{
+        for (int f = 0; f < MODBUS_FLAG_COUNT; f++)
+                if (!modbus_flag_same(&a->flags[f], &b->flags[f]))
+                        return false;
+        /* Not the line: where it was written is not what it says. */
+        return a->present == b->present && a->given == b->given && a->readback == b->readback &&
+               a->area == b->area && a->address == b->address && a->type == b->type &&
+               a->word_order == b->word_order && a->write_function == b->write_function &&
+               a->scale == b->scale && a->offset == b->offset && a->percent_of == b->percent_of &&
+               a->nominal == b->nominal && a->value == b->value && a->on == b->on && a->off == b->off;
+}
+
+static bool modbus_steps_same(const struct modbus_step *a, size_t na, const struct modbus_step *b, size_t nb)
+{
+        if (na != nb)
+                return false;
+        for (size_t i = 0; i < na; i++)
+                if (a[i].kind != b[i].kind || a[i].area != b[i].area || a[i].function != b[i].function ||
+                    a[i].address != b[i].address || a[i].value != b[i].value || a[i].delay_ms != b[i].delay_ms)
+                        return false;
+        return true;
+}
+
+bool modbus_profile_same(const struct modbus_profile *a, const struct modbus_profile *b)
+{
+        if (strcmp(a->name, b->name) != 0 || a->word_order != b->word_order ||
+            a->max_read_registers != b->max_read_registers || a->max_read_bits != b->max_read_bits ||
+            a->max_read_gap != b->max_read_gap || a->zero_setpoints_on_off != b->zero_setpoints_on_off)
+                return false;
+        for (int i = 0; i < MODBUS_POINT_COUNT; i++)
+                if (!modbus_point_same(&a->points[i], &b->points[i]))
+                        return false;
+        for (int w = 0; w < 2; w++)
+                for (int bit = 0; bit < 32; bit++)
+                        if (strcmp(a->bit_names[w][bit], b->bit_names[w][bit]) != 0)
+                                return false;
+        return modbus_steps_same(a->init, a->n_init, b->init, b->n_init) &&
+               modbus_steps_same(a->shutdown, a->n_shutdown, b->shutdown, b->n_shutdown);
 }
 
 int modbus_profile_check_role(const struct modbus_profile *p, enum modbus_role role, char *err,

@@ -818,6 +818,92 @@ static void case_rs485_on_pty(struct env *e)
         check(strstr(why, "RS-485") != NULL, "the reason says so: '%s'", why);
 }
 
+/* Copy the generic profile to dst with `from` replaced by `to`. */
+static bool copy_profile(const char *dst, const char *from, const char *to)
+{
+        char src[256], text[16384];
+        const char *at;
+        size_t n;
+        FILE *f;
+
+        snprintf(src, sizeof(src), "%s/generic.conf", profile_dir);
+        f = fopen(src, "r");
+        if (!f)
+                return false;
+        n = fread(text, 1, sizeof(text) - 1, f);
+        fclose(f);
+        text[n] = '\0';
+        at = strstr(text, from);
+        f = fopen(dst, "w");
+        if (!at || !f) {
+                if (f)
+                        fclose(f);
+                return false;
+        }
+        fprintf(f, "%.*s%s%s", (int)(at - text), text, to, at + strlen(from));
+        fclose(f);
+        return true;
+}
+
+/* The running config, its profile line replaced: loaded into cfg. */
+static bool reload_with_profile(struct env *e, const char *profile, struct config *cfg)
+{
+        char path[128], next[128], line[512];
+        struct config_error err;
+        FILE *in, *out;
+
+        snprintf(path, sizeof(path), "%s/seccbridge.conf", e->dir);
+        snprintf(next, sizeof(next), "%s/reloaded.conf", e->dir);
+        in = fopen(path, "r");
+        out = fopen(next, "w");
+        if (!in || !out)
+                return false;
+        while (fgets(line, sizeof(line), in))
+                if (strncmp(line, "profile = ", 10) == 0)
+                        fprintf(out, "profile = %s\n", profile);
+                else
+                        fputs(line, out);
+        fclose(in);
+        fclose(out);
+        if (config_load(next, cfg, &err) < 0) {
+                char msg[1024];
+
+                config_error_format(&err, msg, sizeof(msg));
+                return check(false, "reloaded config: %s", msg);
+        }
+        return true;
+}
+
+/* SIGHUP with the profile file moved and commented (the same registers):
+ * applied, no restart needed, the link never lost; with a register changed:
+ * refused (a restart is needed), the running one stays. */
+static void case_reload_same_profile(struct env *e)
+{
+        static struct config moved, changed;
+        char p1[128], p2[128];
+        size_t from;
+        bool lost = false;
+
+        if (!charging(e))
+                return;
+        snprintf(p1, sizeof(p1), "%s/moved.conf", e->dir);
+        snprintf(p2, sizeof(p2), "%s/changed.conf", e->dir);
+        if (!check(copy_profile(p1, "[device]", "# A comment that moves every line.\n\n[device]"), "profile copy") ||
+            !check(copy_profile(p2, "[present_voltage]\narea = input\naddress = 0",
+                                "[present_voltage]\narea = input\naddress = 20"), "profile copy") ||
+            !reload_with_profile(e, p1, &moved) || !reload_with_profile(e, p2, &changed))
+                return;
+        from = e->n;
+        check(converter_reconfigure(&e->conv, &moved) == 0, "the same registers in a moved, commented file: applied");
+        run_for(e, 500);
+        check(converter_reconfigure(&e->conv, &changed) == -EOPNOTSUPP, "a register changed: a restart is needed");
+        run_for(e, 500);
+        for (size_t i = from; i < e->n; i++)
+                lost |= !e->samples[i].m.link_ok;
+        check(!lost, "the link was never lost");
+        check(ctl_get(e, "coil", 0) == 1 && ctl_get(e, "holding", 0) == 4000, "still charging");
+}
+
 struct test_case {
         const char *name;
         void (*fn)(struct env *e);
@@ -841,6 +927,7 @@ static const struct test_case cases[] = {
         { "close-switches-off", case_close_switches_off, NULL, NULL, false },
         { "insulation-monitor", case_monitor, NULL, "[insulation_monitor]\nprofile = @MON@\nunit_id = 3\n", false },
         { "rs485-mode-refused", case_rs485_on_pty, "rs485 = true\n", NULL, true },
+        { "reload-same-profile", case_reload_same_profile, NULL, NULL, false },
 };
 
 int main(int argc, char **argv)
