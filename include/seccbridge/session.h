@@ -45,6 +45,13 @@ struct session_config {
         enum session_flag_source charge_parameters;     /* R13 */
 
         uint16_t insulation_min_ohm_per_volt;   /* R40 interlock threshold; default 100 */
+
+        /* IEC 61851-23 CC.6.2: the output above the EV's maximum voltage by
+         * more than ev_overvoltage_margin_dv for longer than
+         * ev_overvoltage_time_us switches the converter off.  Defaults 10 V
+         * and 400 ms; a time of 0 switches the check off. */
+        uint16_t ev_overvoltage_margin_dv;
+        uint64_t ev_overvoltage_time_us;
 };
 
 struct session_callbacks {
@@ -65,6 +72,7 @@ enum session_fault {
         SESSION_FAULT_INSULATION,               /* R40 */
         SESSION_FAULT_CONVERTER_LINK,           /* backend lost the converter */
         SESSION_FAULT_CONVERTER,                /* converter reports a fault */
+        SESSION_FAULT_EV_OVERVOLTAGE,           /* output above the EV's maximum (IEC 61851-23 CC.6.2) */
         SESSION_FAULT_SHUTDOWN,                 /* daemon stopping */
 };
 
@@ -99,13 +107,14 @@ struct session_status {
         uint8_t emergency_stop_origin;
         bool charge_started;                    /* Charge_Status_Change seen in this session */
         struct codec_new_charge_session ev;     /* last New_Charge_Session of this session */
+        uint16_t ev_max_voltage_dv;             /* the EV's maximum voltage, 0 = not known */
         enum session_request request;
         uint16_t request_voltage_dv;
         int16_t request_current_da;
         struct power_command command;           /* what the converter was told */
         struct power_measurement measurement;   /* last converter measurement */
         struct codec_sequence_control flags;    /* last Sequence_Control content */
-        struct power_limits limits;             /* limits in force (static and dynamic) */
+        struct power_limits limits;             /* limits in force (config, operator, converter rating) */
         struct session_counters counters;
 };
 
@@ -124,7 +133,8 @@ struct session {
         struct session_config cfg;
         struct session_callbacks cb;
         struct power_limits dynamic;            /* operator limits (0 = none) */
-        struct power_limits effective;          /* limits in force */
+        struct power_rating rating;             /* the converter's, from its latest measurement */
+        struct power_limits effective;          /* limits in force: config, operator, rating */
 
         uint64_t now_us;                        /* latest time seen */
 
@@ -155,6 +165,13 @@ struct session {
 
         bool charge_started;
         struct codec_new_charge_session ev;
+        /* The EV's maximum voltage, whatever message of whatever interface
+         * version told it (v2: New_Charge_Session); 0 = not known. */
+        uint16_t ev_max_voltage_dv;
+        /* CC.6.2: the measured output is above ev_max_voltage_dv + margin,
+         * since ev_overvoltage_since_us. */
+        bool ev_overvoltage;
+        uint64_t ev_overvoltage_since_us;
 
         /* last power request received (status only) */
         enum session_request request;
@@ -172,6 +189,9 @@ struct session {
 
         struct power_measurement meas;
         bool meas_valid;
+        /* The voltage of the last measurement with the link up: never
+         * reported lower while the link is down (doc/session.md). */
+        uint16_t last_measured_voltage_dv;
 
         /* Sequence_Control (R6..R14) */
         struct codec_sequence_control flags;    /* content in force */
