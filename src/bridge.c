@@ -2,10 +2,9 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "bridge.h"
-#include "modbus_backend.h"
+#include "monotonic.h"
 
 #define LOG_MODULE "bridge"
 
@@ -15,18 +14,10 @@
 /* A stream of malformed frames is one fault until this much silence. */
 #define BRIDGE_MALFORMED_QUIET_US (10 * 1000 * 1000)
 
-static uint64_t bridge_clock_us(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 /* Called at the start of every callback: the one clock read it makes. */
 static uint64_t bridge_enter(struct bridge *b)
 {
-        b->now_us = bridge_clock_us();
+        b->now_us = monotonic_now_us();
         return b->now_us;
 }
 
@@ -61,6 +52,19 @@ static void bridge_status_line(const struct bridge *b, const struct session_stat
                  st->in_session ? "open" : "closed", st->system_enable ? 1 : 0,
                  session_fault_name(st->fault), power_mode_name(st->command.mode), conv,
                  b->can.ifname, can_is_open(&b->can) ? "up" : "down");
+}
+
+static void bridge_log_ev_overvoltage(const struct bridge *b, const struct session_status *st)
+{
+        const struct session_config *c = &b->cfg->session;
+        char v[16], max[16], margin[16];
+
+        bridge_format_dv(v, sizeof(v), st->measurement.voltage_dv);
+        bridge_format_dv(max, sizeof(max), st->ev_max_voltage_dv);
+        bridge_format_dv(margin, sizeof(margin), c->ev_overvoltage_margin_dv);
+        log_warning("session: output at %s V, above the EV's maximum %s V by more than %s V for %llu ms "
+                    "(IEC 61851-23 CC.6.2): fault %s, converter kept off", v, max, margin,
+                    (unsigned long long)(c->ev_overvoltage_time_us / 1000), session_fault_name(st->fault));
 }
 
 /* Log what changed since the last call, and update STATUS=. */
@@ -122,6 +126,8 @@ static void bridge_report(struct bridge *b)
                                     session_fault_name(st.fault));
                 else if (st.fault == SESSION_FAULT_SHUTDOWN)
                         log_info("session: converter off for shutdown");
+                else if (st.fault == SESSION_FAULT_EV_OVERVOLTAGE)
+                        bridge_log_ev_overvoltage(b, &st);
                 else if (st.fault != SESSION_FAULT_NONE)
                         log_warning("session: fault %s, converter kept off", session_fault_name(st.fault));
                 else
@@ -308,9 +314,8 @@ static void bridge_bus_shell_status(struct bus_shell_status *out, void *userdata
         out->can_up = can_is_open(&b->can);
         out->can = b->can.counters;
         out->converter_backend = b->cfg->converter.backend;
-        if (b->converter_ready &&
-            (b->conv.ops == &converter_modbus_rtu_ops || b->conv.ops == &converter_modbus_tcp_ops))
-                modbus_backend_last_error(&b->conv, out->converter_error, sizeof(out->converter_error));
+        if (b->converter_ready)
+                converter_last_error(&b->conv, out->converter_error, sizeof(out->converter_error));
         out->config_limits = b->cfg->session.limits;
         out->use_sequence_flags = b->cfg->session.use_sequence_flags;
         out->start_authorisation = b->cfg->session.start_authorisation;
@@ -419,7 +424,6 @@ static void bridge_reload(struct bridge *b)
                 (void)converter_reconfigure(&b->conv, cur);
                 goto done;
         }
-        b->conv.cfg = next;
         b->cfg = next;
 
         can_changed = strcmp(next->can.interface, cur->can.interface) != 0;

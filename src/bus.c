@@ -12,12 +12,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <systemd/sd-bus.h>
 
 #include "build-config.h"
 #include "bus.h"
+#include "monotonic.h"
 
 #define LOG_MODULE "bus"
 
@@ -32,14 +32,6 @@
 #define BUS_LIMIT_MAX_VOLTAGE 6553.5
 #define BUS_LIMIT_MAX_CURRENT 3276.7
 #define BUS_LIMIT_MAX_POWER 10000000.0
-
-static uint64_t bus_clock_us(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
 
 static const char *bus_flag_source_name(enum session_flag_source src)
 {
@@ -751,10 +743,10 @@ static void bus_lost(struct bus *b, int r)
 {
         bus_drop(b);
         if (r < 0 && r != -ECONNRESET && r != -ENOTCONN && r != -EPIPE)
-                log_fault_raise(&b->down, LOG_WARNING, bus_clock_us(), "connection to %s failed (%s); reconnecting",
+                log_fault_raise(&b->down, LOG_WARNING, monotonic_now_us(), "connection to %s failed (%s); reconnecting",
                                 b->address, strerror(-r));
         else
-                log_fault_raise(&b->down, LOG_WARNING, bus_clock_us(), "connection to %s lost; reconnecting",
+                log_fault_raise(&b->down, LOG_WARNING, monotonic_now_us(), "connection to %s lost; reconnecting",
                                 b->address);
         bus_schedule_retry(b);
 }
@@ -783,7 +775,7 @@ static void bus_update_watchers(struct bus *b)
         ev_timer_stop(b->loop, &b->timeout);
         r = sd_bus_get_timeout(b->bus, &until);
         if (r > 0 && until != UINT64_MAX) {
-                uint64_t now = bus_clock_us();
+                uint64_t now = monotonic_now_us();
 
                 ev_timer_set(&b->timeout, until > now ? (double)(until - now) / 1e6 : 0., 0.);
                 ev_timer_start(b->loop, &b->timeout);
@@ -824,8 +816,8 @@ static void bus_name_owned(struct bus *b)
                 return;
         b->name_owned = true;
         b->backoff_s = BUS_BACKOFF_MIN_S;
-        log_fault_clear(&b->down, bus_clock_us());
-        log_fault_clear(&b->name_fault, bus_clock_us());
+        log_fault_clear(&b->down, monotonic_now_us());
+        log_fault_clear(&b->name_fault, monotonic_now_us());
         log_info("%s on %s, object %s", b->name, b->address, b->path);
 }
 
@@ -839,14 +831,14 @@ static int bus_on_request_name(sd_bus_message *m, void *userdata, sd_bus_error *
         if (e) {
                 /* Connected, but the policy does not let us own the name:
                  * nobody can reach the interface, so it is an error. */
-                log_fault_clear(&b->down, bus_clock_us());
+                log_fault_clear(&b->down, monotonic_now_us());
                 if (sd_bus_error_has_name(e, SD_BUS_ERROR_ACCESS_DENIED))
-                        log_fault_raise(&b->name_fault, LOG_ERR, bus_clock_us(),
+                        log_fault_raise(&b->name_fault, LOG_ERR, monotonic_now_us(),
                                         "cannot own %s: refused by the bus policy (org.seccbridge.conf not in "
                                         "dbus-1/system.d? not running as seccbridge?)",
                                         b->name);
                 else
-                        log_fault_raise(&b->name_fault, LOG_ERR, bus_clock_us(), "cannot own %s: %s", b->name,
+                        log_fault_raise(&b->name_fault, LOG_ERR, monotonic_now_us(), "cannot own %s: %s", b->name,
                                         e->message ? e->message : e->name);
                 return 0;
         }
@@ -859,13 +851,13 @@ static int bus_on_request_name(sd_bus_message *m, void *userdata, sd_bus_error *
                 bus_name_owned(b);
                 break;
         case 2: /* queued */
-                log_fault_clear(&b->down, bus_clock_us());
-                log_fault_raise(&b->name_fault, LOG_WARNING, bus_clock_us(),
+                log_fault_clear(&b->down, monotonic_now_us());
+                log_fault_raise(&b->name_fault, LOG_WARNING, monotonic_now_us(),
                                 "%s is owned by another connection (another seccbridge for pistol %u?); "
                                 "waiting for it", b->name, (unsigned)b->now.pistol);
                 break;
         default:
-                log_fault_raise(&b->name_fault, LOG_ERR, bus_clock_us(), "cannot own %s (reply %u)", b->name,
+                log_fault_raise(&b->name_fault, LOG_ERR, monotonic_now_us(), "cannot own %s (reply %u)", b->name,
                                 (unsigned)reply);
                 break;
         }
@@ -948,7 +940,7 @@ static void bus_try_connect(struct bus *b)
 
         r = bus_connect(b);
         if (r < 0) {
-                log_fault_raise(&b->down, LOG_WARNING, bus_clock_us(), "cannot connect to %s (%s); retrying",
+                log_fault_raise(&b->down, LOG_WARNING, monotonic_now_us(), "cannot connect to %s (%s); retrying",
                                 b->address, strerror(-r));
                 bus_schedule_retry(b);
         }

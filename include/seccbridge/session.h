@@ -54,6 +54,13 @@ struct session_config {
          * honoured only then (with the contactors commanded open); default
          * true. */
         bool has_output_contactors;
+
+        /* IEC 61851-23 CC.6.2: the output above the EV's maximum voltage by
+         * more than ev_overvoltage_margin_dv for longer than
+         * ev_overvoltage_time_us switches the converter off.  Defaults 10 V
+         * and 400 ms; a time of 0 switches the check off. */
+        uint16_t ev_overvoltage_margin_dv;
+        uint64_t ev_overvoltage_time_us;
 };
 
 struct session_callbacks {
@@ -74,6 +81,7 @@ enum session_fault {
         SESSION_FAULT_INSULATION,               /* R40 */
         SESSION_FAULT_CONVERTER_LINK,           /* backend lost the converter */
         SESSION_FAULT_CONVERTER,                /* converter reports a fault */
+        SESSION_FAULT_EV_OVERVOLTAGE,           /* output above the EV's maximum (IEC 61851-23 CC.6.2) */
         SESSION_FAULT_SHUTDOWN,                 /* daemon stopping */
 };
 
@@ -135,6 +143,9 @@ struct session_status {
          * (EV_Information_Charge_Limits), capacity and state of charge
          * (EV_Information_Battery), 0 until they arrive. */
         struct codec_new_charge_session ev;
+        /* The EV's maximum voltage in this session (v2 New_Charge_Session,
+         * v3 EV_Information_Voltages), 0 = not known */
+        uint16_t ev_max_voltage_dv;
         uint8_t interface_version;              /* 2 or 3 */
         struct session_ev_info ev_info;         /* v3 */
         bool power_control_valid;               /* a DC_Power_Control in this session (v3) */
@@ -145,7 +156,7 @@ struct session_status {
         struct power_command command;           /* what the converter was told */
         struct power_measurement measurement;   /* last converter measurement */
         struct codec_sequence_control flags;    /* last Sequence_Control content */
-        struct power_limits limits;             /* limits in force (static and dynamic) */
+        struct power_limits limits;             /* limits in force (config, operator, converter rating) */
         struct session_counters counters;
 };
 
@@ -166,7 +177,8 @@ struct session {
         const struct codec_db *db;              /* the database of the interface version */
         const struct codec_db *other_db;        /* the other version's: its frames are counted */
         struct power_limits dynamic;            /* operator limits (0 = none) */
-        struct power_limits effective;          /* limits in force */
+        struct power_rating rating;             /* the converter's, from its latest measurement */
+        struct power_limits effective;          /* limits in force: config, operator, rating */
 
         uint64_t now_us;                        /* latest time seen */
 
@@ -204,6 +216,15 @@ struct session {
         struct codec_dc_power_control power_control;
         bool lowering;                          /* its Standby/Off asks to lower the output */
 
+        /* The EV's maximum voltage, whatever message of whatever interface
+         * version told it (v2: New_Charge_Session, v3:
+         * EV_Information_Voltages); 0 = not known. */
+        uint16_t ev_max_voltage_dv;
+        /* CC.6.2: the measured output is above ev_max_voltage_dv + margin,
+         * since ev_overvoltage_since_us. */
+        bool ev_overvoltage;
+        uint64_t ev_overvoltage_since_us;
+
         /* last power request received (status only) */
         enum session_request request;
         uint16_t request_voltage_dv;
@@ -220,6 +241,9 @@ struct session {
 
         struct power_measurement meas;
         bool meas_valid;
+        /* The voltage of the last measurement with the link up: never
+         * reported lower while the link is down (doc/session.md). */
+        uint16_t last_measured_voltage_dv;
 
         /* Sequence_Control (R6..R14) */
         struct codec_sequence_control flags;    /* content in force */

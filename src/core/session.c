@@ -50,6 +50,12 @@ static bool command_equal(const struct power_command *a, const struct power_comm
                a->current_da == b->current_da && a->discharge == b->discharge;
 }
 
+static bool rating_equal(const struct power_rating *a, const struct power_rating *b)
+{
+        return a->max_voltage_dv == b->max_voltage_dv && a->max_current_da == b->max_current_da &&
+               a->max_power_w == b->max_power_w;
+}
+
 static bool flags_equal(const struct codec_sequence_control *a,
                         const struct codec_sequence_control *b)
 {
@@ -133,6 +139,8 @@ void session_config_defaults(struct session_config *cfg)
         cfg->insulation_min_ohm_per_volt = 100;
         cfg->interface_version = 2;
         cfg->has_output_contactors = true;
+        cfg->ev_overvoltage_margin_dv = 100;
+        cfg->ev_overvoltage_time_us = 400 * MS;
 }
 
 static bool flag_source_valid(enum session_flag_source src)
@@ -476,7 +484,7 @@ static void refresh_limits(struct session *s)
 {
         struct advertised a;
 
-        limits_effective(&s->cfg.limits, &s->dynamic, &s->effective);
+        limits_effective(&s->cfg.limits, &s->dynamic, &s->rating, &s->effective);
         a = advertised_limits(s);
         if (!s->limits_ever_sent || a.voltage_dv != s->limits_sent_voltage_dv ||
             a.charge_current_da != s->limits_sent_current_da ||
@@ -519,6 +527,19 @@ static uint16_t reported_insulation(const struct session *s)
         return kohm > 510 ? 510 : kohm;
 }
 
+/* A converter that cannot be reached may still hold its output up: while
+ * the link is down the voltage reported is never below the last one
+ * measured, so that the controller never takes an output nobody can see
+ * for discharged (R29, R42, R43 judge safety by this voltage). */
+static uint16_t reported_voltage(const struct session *s)
+{
+        if (!s->meas_valid)
+                return 0;
+        if (s->meas.link_ok || s->meas.voltage_dv >= s->last_measured_voltage_dv)
+                return s->meas.voltage_dv;
+        return s->last_measured_voltage_dv;
+}
+
 static void send_status(struct session *s)
 {
         struct codec_message m = { .type = CODEC_POWER_MODULES_STATUS };
@@ -526,7 +547,7 @@ static void send_status(struct session *s)
         bool enable = system_enable_allowed(s);
 
         /* R4: the latest readings. */
-        st->present_voltage_dv = s->meas_valid ? s->meas.voltage_dv : 0;
+        st->present_voltage_dv = reported_voltage(s);
         st->present_current_da = s->meas_valid ? s->meas.current_da : 0;
         st->power_modules_temperature_c =
                 reported_temperature(s->meas_valid ? s->meas.module_temp_c : POWER_TEMPERATURE_UNKNOWN);
@@ -560,6 +581,31 @@ static uint64_t advance(struct session *s, uint64_t now)
         return now;
 }
 
+/* CC.6.2 protects the EV's battery: it applies from the precharge on, when
+ * the battery may be on the output (R33, R34).  The insulation test runs
+ * with the EV's contactors open (R26), at a voltage the controller picks. */
+static bool ev_overvoltage_applies(const struct session *s)
+{
+        return s->in_session && s->ev_max_voltage_dv > 0 && s->cfg.ev_overvoltage_time_us > 0 &&
+               (s->phase == SESSION_PHASE_BATTERY || s->phase == SESSION_PHASE_ENDING);
+}
+
+static bool ev_overvoltage_armed(const struct session *s)
+{
+        return s->ev_overvoltage && ev_overvoltage_applies(s);
+}
+
+/* A measurement: is the output above the EV's maximum plus the margin? */
+static void watch_ev_overvoltage(struct session *s, const struct power_measurement *m, uint64_t now)
+{
+        bool above = ev_overvoltage_applies(s) && m->link_ok &&
+                     (uint32_t)m->voltage_dv > (uint32_t)s->ev_max_voltage_dv + s->cfg.ev_overvoltage_margin_dv;
+
+        if (above && !s->ev_overvoltage)
+                s->ev_overvoltage_since_us = now;
+        s->ev_overvoltage = above;
+}
+
 static void run_timers(struct session *s, uint64_t now)
 {
         if (s->shutting_down)
@@ -572,6 +618,11 @@ static void run_timers(struct session *s, uint64_t now)
                 s->heartbeat_lost = true;
                 s->counters.controller_timeouts++;
                 latch_fault(s, SESSION_FAULT_CONTROLLER_TIMEOUT);
+        }
+        /* CC.6.2: above the EV's maximum for the whole time: off. */
+        if (ev_overvoltage_armed(s) && now >= add_sat(s->ev_overvoltage_since_us, s->cfg.ev_overvoltage_time_us)) {
+                s->ev_overvoltage = false;
+                latch_fault(s, SESSION_FAULT_EV_OVERVOLTAGE);
         }
         /* R46: the stop is over once its frames stayed away long enough. */
         if (s->estop_active && now >= add_sat(s->last_estop_us, s->cfg.estop_release_us))
@@ -621,10 +672,14 @@ static void forget_operator_decisions(struct session *s)
                 s->flags.charge_parameters_done = false;
 }
 
-/* What belongs to one vehicle (v3): forgotten when its session starts and
- * when it ends. */
+/* What belongs to one vehicle: forgotten when its session starts and when
+ * it ends.  The EV's maximum voltage is not known until the session's own
+ * message tells it (v2 New_Charge_Session, v3 EV_Information_Voltages), so
+ * that CC.6.2 never judges a vehicle by the one before. */
 static void forget_vehicle(struct session *s)
 {
+        s->ev_max_voltage_dv = 0;
+        s->ev_overvoltage = false;
         memset(&s->ev_info, 0, sizeof(s->ev_info));
         s->power_control_valid = false;
         memset(&s->power_control, 0, sizeof(s->power_control));
@@ -684,6 +739,7 @@ static void start_session(struct session *s, const struct codec_new_charge_sessi
                 break;
         case SESSION_FAULT_CONTROLLER_RESTART:
         case SESSION_FAULT_INSULATION:
+        case SESSION_FAULT_EV_OVERVOLTAGE:
                 break;
         }
         if (!keep)
@@ -707,6 +763,7 @@ static void start_session(struct session *s, const struct codec_new_charge_sessi
         s->charge_started = false;
         s->ev = *ncs;
         forget_vehicle(s);
+        s->ev_max_voltage_dv = ncs->ev_maximum_voltage_dv;
         s->request = SESSION_REQUEST_NONE;
         s->request_voltage_dv = 0;
         s->request_current_da = 0;
@@ -960,10 +1017,12 @@ static void on_emergency_stop(struct session *s, const struct codec_emergency_st
 static void on_new_charge_session(struct session *s, const struct codec_new_charge_session *m,
                                   uint64_t now)
 {
-        if (!s->in_session)
+        if (!s->in_session) {
                 start_session(s, m, now);
-        else
+        } else {
                 s->ev = *m;     /* R19: repeated until System_Enable = 1 */
+                s->ev_max_voltage_dv = m->ev_maximum_voltage_dv;
+        }
 }
 
 /* ---- the v3 front end ---- */
@@ -1128,6 +1187,8 @@ static void on_ev_voltages(struct session *s, const struct codec_ev_information_
         s->ev_info.voltages = *m;
         s->ev_info.voltages_valid = true;
         s->ev.ev_maximum_voltage_dv = m->ev_maximum_voltage_dv;
+        /* CC.6.2 watches this one (0 = not known: no check). */
+        s->ev_max_voltage_dv = m->ev_maximum_voltage_dv;
 }
 
 static void on_ev_charge_limits(struct session *s, const struct codec_ev_information_charge_limits *m)
@@ -1386,6 +1447,14 @@ void session_on_measurement(struct session *s, const struct power_measurement *m
 
         s->meas = *m;
         s->meas_valid = true;
+        if (m->link_ok)
+                s->last_measured_voltage_dv = m->voltage_dv;
+        /* The converter's rating is the third source of limits: what the
+         * converter cannot deliver is neither commanded nor announced. */
+        if (!rating_equal(&s->rating, &m->rating)) {
+                s->rating = m->rating;
+                refresh_limits(s);
+        }
         if (!s->shutting_down) {
                 if (had_link && !m->link_ok)
                         latch_fault(s, SESSION_FAULT_CONVERTER_LINK);
@@ -1396,6 +1465,9 @@ void session_on_measurement(struct session *s, const struct power_measurement *m
                 if ((s->command.mode == POWER_PRECHARGE || s->command.mode == POWER_CHARGE) &&
                     m->insulation_kohm != POWER_INSULATION_UNKNOWN && insulation_too_low(s, m))
                         latch_fault(s, SESSION_FAULT_INSULATION);
+                /* CC.6.2: timed here, tripped by run_timers() at the
+                 * exact deadline whatever the rate of the measurements. */
+                watch_ev_overvoltage(s, m, now_us);
         }
         settle(s, now_us);
 }
@@ -1429,6 +1501,8 @@ uint64_t session_next_deadline(const struct session *s)
                 d = min_u64(d, add_sat(s->ramp_last_step_us, s->cfg.ramp_step_us));
         if (s->estop_active)
                 d = min_u64(d, add_sat(s->last_estop_us, s->cfg.estop_release_us));
+        if (ev_overvoltage_armed(s))
+                d = min_u64(d, add_sat(s->ev_overvoltage_since_us, s->cfg.ev_overvoltage_time_us));
         return d;
 }
 
@@ -1551,6 +1625,7 @@ void session_get_status(const struct session *s, struct session_status *out)
         out->emergency_stop_origin = s->estop_origin;
         out->charge_started = s->charge_started;
         out->ev = s->ev;
+        out->ev_max_voltage_dv = s->ev_max_voltage_dv;
         out->interface_version = s->cfg.interface_version;
         out->ev_info = s->ev_info;
         out->power_control_valid = s->power_control_valid;
@@ -1587,6 +1662,8 @@ const char *session_fault_name(enum session_fault fault)
                 return "converter-link";
         case SESSION_FAULT_CONVERTER:
                 return "converter";
+        case SESSION_FAULT_EV_OVERVOLTAGE:
+                return "ev-overvoltage";
         case SESSION_FAULT_SHUTDOWN:
                 return "shutdown";
         }

@@ -67,6 +67,7 @@ struct harness {
         struct session_config cfg;
         const struct codec_db *db;      /* of the configured interface version */
         struct power_limits dynamic;
+        struct power_rating rating;     /* of the last measurement */
         uint64_t now;
 
         struct power_command cmd;       /* last command issued */
@@ -114,7 +115,7 @@ static void on_command(const struct power_command *c, void *userdata)
                         c->discharge ? " discharge" : "");
         if (!limits_within(&h.cfg.limits, c))
                 violation("command outside the static limits", c);
-        limits_effective(&h.cfg.limits, &h.dynamic, &eff);
+        limits_effective(&h.cfg.limits, &h.dynamic, &h.rating, &eff);
         if (!limits_within(&eff, c))
                 violation("command outside the limits in force", c);
         if (c->mode == POWER_OFF)
@@ -375,6 +376,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                         m.link_ok = (op & 0x10) == 0;
                         m.ready = (op & 0x20) == 0;
                         m.fault = (op & 0x40) != 0;
+                        /* the converter's rating, now and then */
+                        m.rating = (struct power_rating) { 0 };
+                        if (op & 0x80) {
+                                m.rating.max_voltage_dv = in_u16(&in);
+                                m.rating.max_current_da = in_u16(&in);
+                                m.rating.max_power_w = in_u32(&in);
+                        }
+                        h.rating = m.rating;
                         session_on_measurement(&h.s, &m, h.now);
                         check_state();
                         break;
