@@ -68,6 +68,10 @@ static void assert_session_equal(const struct session_config *a, const struct se
         assert_int_equal(a->ccs_authorisation, b->ccs_authorisation);
         assert_int_equal(a->charge_parameters, b->charge_parameters);
         assert_int_equal(a->insulation_min_ohm_per_volt, b->insulation_min_ohm_per_volt);
+        assert_int_equal(a->ev_overvoltage_margin_dv, b->ev_overvoltage_margin_dv);
+        assert_int_equal(a->ev_overvoltage_time_us, b->ev_overvoltage_time_us);
+        assert_int_equal(a->interface_version, b->interface_version);
+        assert_int_equal(a->has_output_contactors, b->has_output_contactors);
 }
 
 static void test_empty_config_is_the_core_defaults(void **state)

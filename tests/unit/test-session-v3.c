@@ -68,6 +68,8 @@ struct fx {
         bool converter;
         struct power_measurement m;
         uint64_t next_meas;
+
+        uint16_t ev_max_dv;             /* EV_Information_Voltages at the start; 0: none sent */
 };
 
 static struct fx fx_storage;
@@ -133,6 +135,7 @@ static int fx_setup(void **state)
         f->cfg.sequence_resend_us = 0;
         f->cfg.current_ramp_da_per_s = 0;
         f->now = 5 * SEC;
+        f->ev_max_dv = 5000;
         f->m = (struct power_measurement){
                 .module_temp_c = 30,
                 .enclosure_temp_c = 25,
@@ -436,7 +439,8 @@ static void open_session_plug(struct fx *f, uint8_t protocol, uint8_t plug)
         run(f, 300 * MS);
         rx_state(f, CODEC_STATE_CONNECTED_WITH_FULL_INFO);
         rx_ncs(f, protocol, plug);
-        rx_ev_voltages(f, 5000);
+        if (f->ev_max_dv)
+                rx_ev_voltages(f, f->ev_max_dv);
         run(f, 300 * MS);
         assert_true(status_of(f).in_session);
         assert_int_equal(last_status(f)->system_enable, CODEC_SYSTEM_ENABLE_ALLOWED);
@@ -1453,6 +1457,217 @@ static void test_v3_full_chademo_session_frame_by_frame(void **state)
         assert_int_equal(status_of(f).counters.rejected_requests, 0);
 }
 
+/* ====================================================================
+ * The converter side of the core, in v3: EV over-voltage, the rating as a
+ * limit source, no stale voltage while the link is down
+ * ==================================================================== */
+
+/* The measured output, every 20 ms for dt, at dv (the converter no longer
+ * follows the command by itself). */
+static void output_at(struct fx *f, uint16_t dv, uint64_t dt)
+{
+        uint64_t end = f->now + dt;
+
+        f->converter = false;
+        f->m.voltage_dv = dv;
+        for (;;) {
+                meas(f);
+                if (f->now + MEAS_US > end)
+                        break;
+                run(f, MEAS_US);
+        }
+        run(f, end - f->now);
+}
+
+/* IEC 61851-23 CC.6.2 in v3: the EV's maximum voltage comes from
+ * EV_Information_Voltages (500 V here).  Charging, the output at 510.1 V
+ * (more than the 10 V margin): still charging 1 us before 400 ms, off at
+ * 400 ms exactly, System_Enable Not_Allowed from the next status, latched
+ * while the output falls back. */
+static void test_v3_ev_overvoltage_from_ev_information_voltages(void **state)
+{
+        struct fx *f = *state;
+        uint64_t t0;
+
+        ccs_charging(f);
+        assert_int_equal(status_of(f).ev_max_voltage_dv, 5000);
+        f->converter = false;
+        f->m.voltage_dv = 5101;
+        meas(f);
+        t0 = f->now;
+        assert_true(session_next_deadline(&f->s) <= t0 + 400 * MS);
+        output_at(f, 5101, 400 * MS - 1 - (f->now - t0));
+        expect_cmd(f, POWER_CHARGE, 4000, 1000, false);
+        assert_int_equal(status_of(f).fault, SESSION_FAULT_NONE);
+        at(f, t0 + 400 * MS);
+        expect_cmd(f, POWER_OFF, 0, 0, true);
+        assert_int_equal(status_of(f).fault, SESSION_FAULT_EV_OVERVOLTAGE);
+        run(f, 100 * MS);
+        assert_int_equal(last_status(f)->system_enable, CODEC_SYSTEM_ENABLE_NOT_ALLOWED);
+        output_at(f, 4000, 500 * MS);
+        rx_target(f, 4000, 1000);
+        expect_cmd(f, POWER_OFF, 0, 0, true);
+        assert_int_equal(status_of(f).fault, SESSION_FAULT_EV_OVERVOLTAGE);
+}
+
+/* Without EV_Information_Voltages, or with a maximum of 0 (not known),
+ * nothing is checked: the same output for two seconds charges on.  A
+ * maximum that arrives later in the session arms the check. */
+static void test_v3_ev_overvoltage_needs_ev_maximum_voltage(void **state)
+{
+        struct fx *f = *state;
+
+        f->ev_max_dv = 0;
+        ccs_charging(f);
+        assert_int_equal(status_of(f).ev_max_voltage_dv, 0);
+        output_at(f, 5101, 2 * SEC);
+        expect_cmd(f, POWER_CHARGE, 4000, 1000, false);
+        assert_int_equal(status_of(f).fault, SESSION_FAULT_NONE);
+
+        rx_ev_voltages(f, 0);
+        output_at(f, 5101, 2 * SEC);
+        expect_cmd(f, POWER_CHARGE, 4000, 1000, false);
+        assert_int_equal(status_of(f).fault, SESSION_FAULT_NONE);
+        assert_int_equal(last_status(f)->system_enable, CODEC_SYSTEM_ENABLE_ALLOWED);
+
+        rx_ev_voltages(f, 4500);
+        assert_int_equal(status_of(f).ev_max_voltage_dv, 4500);
+        output_at(f, 5101, 500 * MS);
+        expect_cmd(f, POWER_OFF, 0, 0, true);
+        assert_int_equal(status_of(f).fault, SESSION_FAULT_EV_OVERVOLTAGE);
+}
+
+/* The EV's maximum belongs to its session: forgotten at the end, and the
+ * next vehicle is not judged by it before its own EV_Information_Voltages. */
+static void test_v3_ev_overvoltage_maximum_cleared_with_the_session(void **state)
+{
+        struct fx *f = *state;
+
+        f->ev_max_dv = 4500;
+        ccs_charging(f);
+        assert_int_equal(status_of(f).ev_max_voltage_dv, 4500);
+        ending_charge(f);
+        rx_state(f, CODEC_STATE_CLOSING_COMMUNICATION);
+        rx_csf(f, CODEC_FINISHED_CLEAN_STOP);
+        assert_int_equal(status_of(f).ev_max_voltage_dv, 0);
+        rx_state(f, CODEC_STATE_WAITING_FOR_PEV);
+        run(f, 300 * MS);
+
+        /* A vehicle of 800 V, whose EV_Information_Voltages has not come. */
+        f->ev_max_dv = 0;
+        open_session(f, false);
+        assert_int_equal(status_of(f).ev_max_voltage_dv, 0);
+        insulation_test(f);
+        precharge(f);
+        waiting_for_charge(f);
+        rx_state(f, CODEC_STATE_CHARGING);
+        rx_target(f, 7000, 1000);
+        output_at(f, 7000, 2 * SEC);
+        expect_cmd(f, POWER_CHARGE, 7000, 1000, false);
+        assert_int_equal(status_of(f).fault, SESSION_FAULT_NONE);
+        rx_ev_voltages(f, 8000);
+        output_at(f, 7000, 2 * SEC);
+        expect_cmd(f, POWER_CHARGE, 7000, 1000, false);
+        assert_int_equal(status_of(f).fault, SESSION_FAULT_NONE);
+}
+
+/* The converter's rating is the third limit source: DC_Power_Parameters
+ * announces the lowest of config, operator and rating, as
+ * Power_Modules_Limits does in v2, and the command stops there too. */
+static void test_v3_dc_power_parameters_announce_the_rating(void **state)
+{
+        struct fx *f = *state;
+        const struct power_limits op = { .max_current_da = 1200 };
+
+        /* Above the config, or unknown: the config's. */
+        f->m.rating = (struct power_rating){ .max_voltage_dv = 15000, .max_current_da = 5000,
+                                             .max_power_w = 500000 };
+        open_session(f, false);
+        assert_int_equal(last_params(f)->maximum_voltage_dv, 10000);
+        assert_int_equal(last_params(f)->maximum_charge_current_da, 2000);
+
+        /* A converter rated 800 V, 150 A, 35 kW. */
+        f->m.rating = (struct power_rating){ .max_voltage_dv = 8000, .max_current_da = 1500,
+                                             .max_power_w = 35000 };
+        meas(f);
+        run(f, 200 * MS);
+        assert_int_equal(last_params(f)->maximum_voltage_dv, 8000);
+        assert_int_equal(last_params(f)->maximum_charge_current_da, 1500);
+        assert_int_equal(last_params(f)->maximum_discharge_current_da, 0);
+        assert_int_equal(last_params(f)->range_target_current_da, 0);
+        assert_int_equal(status_of(f).limits.max_voltage_dv, 8000);
+        assert_int_equal(status_of(f).limits.max_current_da, 1500);
+        assert_int_equal(status_of(f).limits.max_power_w, 35000);
+
+        /* The operator below the rating: the operator's. */
+        assert_int_equal(session_set_dynamic_limits(&f->s, &op, f->now), 0);
+        run(f, 200 * MS);
+        assert_int_equal(last_params(f)->maximum_charge_current_da, 1200);
+
+        /* Charging: 400 V x 87.5 A = 35 kW, the rated power. */
+        insulation_test(f);
+        precharge(f);
+        waiting_for_charge(f);
+        rx_state(f, CODEC_STATE_CHARGING);
+        rx_target(f, 4000, 1000);
+        run(f, 300 * MS);
+        expect_cmd(f, POWER_CHARGE, 4000, 875, false);
+        /* A voltage above the rating is clamped to it. */
+        rx_target(f, 9000, 100);
+        run(f, 200 * MS);
+        expect_cmd(f, POWER_CHARGE, 8000, 100, false);
+
+        /* The rating gone (unknown): back to the operator and the config. */
+        f->m.rating = (struct power_rating){ 0 };
+        meas(f);
+        run(f, 200 * MS);
+        assert_int_equal(last_params(f)->maximum_voltage_dv, 10000);
+        assert_int_equal(last_params(f)->maximum_charge_current_da, 1200);
+}
+
+/* No stale measurement reported as fresh, in v3's Power_Modules_Status:
+ * after the insulation test the controller waits for the output to fall
+ * to 20 V (V10); the converter link lost at 500 V, the status keeps 500 V
+ * whatever the backend says, so the controller never takes an output that
+ * nobody sees for lowered.  The link back, the fresh value. */
+static void test_v3_stale_voltage_never_below_last_measured_while_link_down(void **state)
+{
+        struct fx *f = *state;
+
+        open_session(f, false);
+        rx_state(f, CODEC_STATE_INSULATION_TEST);
+        rx_ins(f, 5000);
+        run(f, 1 * SEC);
+        assert_int_equal(last_status(f)->present_voltage_dv, 5000);
+        f->converter = false;
+        f->m.link_ok = false;
+        f->m.voltage_dv = 0;
+        meas(f);
+        assert_int_equal(status_of(f).fault, SESSION_FAULT_CONVERTER_LINK);
+        rx_standby(f, true, true);
+        run(f, 1 * SEC);
+        assert_int_equal(last_status(f)->present_voltage_dv, 5000);
+        assert_int_equal(last_status(f)->system_enable, CODEC_SYSTEM_ENABLE_NOT_ALLOWED);
+        f->m.voltage_dv = 4200;
+        meas(f);
+        run(f, 200 * MS);
+        assert_int_equal(last_status(f)->present_voltage_dv, 5000);
+        f->m.voltage_dv = 5100;
+        meas(f);
+        run(f, 200 * MS);
+        assert_int_equal(last_status(f)->present_voltage_dv, 5100);
+        f->m.link_ok = true;
+        f->m.voltage_dv = 150;
+        meas(f);
+        run(f, 200 * MS);
+        assert_int_equal(last_status(f)->present_voltage_dv, 150);
+        f->m.link_ok = false;
+        f->m.voltage_dv = 0;
+        meas(f);
+        run(f, 200 * MS);
+        assert_int_equal(last_status(f)->present_voltage_dv, 150);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -1500,6 +1715,11 @@ int main(void)
                 T(test_v3_malformed_frames_dropped),
                 T(test_v3_full_ccs_session_frame_by_frame),
                 T(test_v3_full_chademo_session_frame_by_frame),
+                T(test_v3_ev_overvoltage_from_ev_information_voltages),
+                T(test_v3_ev_overvoltage_needs_ev_maximum_voltage),
+                T(test_v3_ev_overvoltage_maximum_cleared_with_the_session),
+                T(test_v3_dc_power_parameters_announce_the_rating),
+                T(test_v3_stale_voltage_never_below_last_measured_while_link_down),
 #undef T
         };
 
