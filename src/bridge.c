@@ -306,7 +306,7 @@ static void bridge_can_tx_drained(void *userdata)
 
 /* ---- the D-Bus interface ---- */
 
-static void bridge_bus_shell_status(struct bus_shell_status *out, void *userdata)
+static void bridge_bus_shell_status(struct dbus_service_shell_status *out, void *userdata)
 {
         const struct bridge *b = userdata;
 
@@ -498,7 +498,7 @@ int bridge_init(struct bridge *b, struct ev_loop *loop, const struct config *cfg
                 .tx_drained = bridge_can_tx_drained,
                 .userdata = b,
         };
-        const struct bus_callbacks bus_cb = {
+        const struct dbus_service_callbacks dbus_cb = {
                 .shell_status = bridge_bus_shell_status,
                 .enter = bridge_bus_enter,
                 .after = bridge_bus_after,
@@ -529,8 +529,8 @@ int bridge_init(struct bridge *b, struct ev_loop *loop, const struct config *cfg
                 log_err("cannot prepare the CAN socket: %s", strerror(-r));
                 return r;
         }
-        r = bus_init(&b->bus, loop, b->cfg->dbus.enable, b->cfg->dbus.address, b->cfg->can.pistol_index,
-                     &b->session, &bus_cb);
+        r = dbus_service_init(&b->dbus, loop, b->cfg->dbus.enable, b->cfg->dbus.address, b->cfg->can.pistol_index,
+                     &b->session, &dbus_cb);
         if (r < 0)
                 return r;
 
@@ -608,7 +608,7 @@ int bridge_start(struct bridge *b)
                  codec_db_for_version(b->cfg->session.interface_version)->name);
         /* The operator interface last: it reads the session, and the bus
          * (or its absence) must never hold up the start. */
-        return bus_start(&b->bus);
+        return dbus_service_start(&b->dbus);
 }
 
 static void bridge_log_counters(struct bridge *b)
@@ -643,7 +643,7 @@ void bridge_finish(struct bridge *b)
                 return;
         bridge_log_counters(b);
 
-        bus_finish(&b->bus);
+        dbus_service_finish(&b->dbus);
         ev_timer_stop(b->loop, &b->stop_timer);
         ev_timer_stop(b->loop, &b->core_timer);
         ev_signal_stop(b->loop, &b->sig_hup);

@@ -26,7 +26,7 @@
 #include <ev.h>
 
 #include "seccbridge/session.h"
-#include "bus.h"
+#include "dbus_service.h"
 #include "can.h"
 #include "can_link.h"
 #include "config.h"
@@ -48,7 +48,7 @@ struct bridge {
         struct can can;
         struct converter conv;
         struct session session;
-        struct bus bus;                 /* the D-Bus operator interface */
+        struct dbus_service dbus;                 /* the D-Bus operator interface */
 
         bool can_ready;
         bool converter_ready;

@@ -16,24 +16,24 @@
 #include <systemd/sd-bus.h>
 
 #include "build-config.h"
-#include "bus.h"
+#include "dbus_service.h"
 #include "monotonic.h"
 
 #define LOG_MODULE "bus"
 
-#define BUS_BACKOFF_MIN_S 0.25
-#define BUS_BACKOFF_MAX_S 10.0
+#define DBUS_SERVICE_BACKOFF_MIN_S 0.25
+#define DBUS_SERVICE_BACKOFF_MAX_S 10.0
 /* Messages waiting for the bus beyond which no signal is added. */
-#define BUS_MAX_QUEUED_SIGNALS 16
+#define DBUS_SERVICE_MAX_QUEUED_SIGNALS 16
 
 /* The largest values the interface can carry: Power_Modules_Limits and
  * Charging_Loop are 16-bit in 0.1 V / 0.1 A (signed current), and the
  * power limit is bounded like [limits] max_power. */
-#define BUS_LIMIT_MAX_VOLTAGE 6553.5
-#define BUS_LIMIT_MAX_CURRENT 3276.7
-#define BUS_LIMIT_MAX_POWER 10000000.0
+#define DBUS_SERVICE_LIMIT_MAX_VOLTAGE 6553.5
+#define DBUS_SERVICE_LIMIT_MAX_CURRENT 3276.7
+#define DBUS_SERVICE_LIMIT_MAX_POWER 10000000.0
 
-static const char *bus_flag_source_name(enum session_flag_source src)
+static const char *dbus_service_flag_source_name(enum session_flag_source src)
 {
         switch (src) {
         case SESSION_FLAG_AUTO:
@@ -46,7 +46,7 @@ static const char *bus_flag_source_name(enum session_flag_source src)
 
 /* The value-table label of a signal ("CCS_ISO_15118_2013_v2"), or the
  * number when the table has none for it. */
-static void bus_label(char *buf, size_t len, const struct codec_db *db, enum codec_msg_type type,
+static void dbus_service_label(char *buf, size_t len, const struct codec_db *db, enum codec_msg_type type,
                       const char *signal, int64_t raw)
 {
         const struct codec_signal_info *sig = codec_signal_by_name(codec_msg_info(db, type), signal);
@@ -62,7 +62,7 @@ static void bus_label(char *buf, size_t len, const struct codec_db *db, enum cod
 
 /* v3: the EV information and the last DC_Power_Control of the session; all
  * 0 and "" outside one, and in v2. */
-static void bus_refresh_v3(struct bus_values *v, const struct session_status *st)
+static void dbus_service_refresh_v3(struct dbus_service_values *v, const struct session_status *st)
 {
         const struct session_ev_info *e = &st->ev_info;
         const struct codec_dc_power_control *pc = &st->power_control;
@@ -98,19 +98,19 @@ static void bus_refresh_v3(struct bus_values *v, const struct session_status *st
                 return;
         }
         /* Labels of the v3.6 table; an undefined function as its number. */
-        bus_label(v->power_function, sizeof(v->power_function), &codec_db_v3_6, CODEC_DC_POWER_CONTROL,
+        dbus_service_label(v->power_function, sizeof(v->power_function), &codec_db_v3_6, CODEC_DC_POWER_CONTROL,
                   "Power_Function", pc->power_function);
-        bus_label(v->setpoints_mode, sizeof(v->setpoints_mode), &codec_db_v3_6, CODEC_DC_POWER_CONTROL,
+        dbus_service_label(v->setpoints_mode, sizeof(v->setpoints_mode), &codec_db_v3_6, CODEC_DC_POWER_CONTROL,
                   "Setpoints_Mode", pc->setpoints_mode);
-        bus_label(v->output_contactors, sizeof(v->output_contactors), &codec_db_v3_6, CODEC_DC_POWER_CONTROL,
+        dbus_service_label(v->output_contactors, sizeof(v->output_contactors), &codec_db_v3_6, CODEC_DC_POWER_CONTROL,
                   "Output_Contactors", pc->output_contactors);
         v->lower_output_voltage = pc->lower_output_voltage;
 }
 
-static void bus_refresh(struct bus *b)
+static void dbus_service_refresh(struct dbus_service *b)
 {
-        struct bus_values *v = &b->now;
-        struct bus_shell_status sh;
+        struct dbus_service_values *v = &b->now;
+        struct dbus_service_shell_status sh;
         struct session_status st;
         const struct power_measurement *m = &st.measurement;
 
@@ -130,9 +130,9 @@ static void bus_refresh(struct bus *b)
          * zero protocol number is a real protocol, not "none"). */
         if (st.in_session) {
                 /* The same value tables in both databases. */
-                bus_label(v->protocol, sizeof(v->protocol), &codec_db_v2_7, CODEC_NEW_CHARGE_SESSION,
+                dbus_service_label(v->protocol, sizeof(v->protocol), &codec_db_v2_7, CODEC_NEW_CHARGE_SESSION,
                           "Communication_Protocol", st.ev.communication_protocol);
-                bus_label(v->plug, sizeof(v->plug), &codec_db_v2_7, CODEC_NEW_CHARGE_SESSION, "Plug_and_pins",
+                dbus_service_label(v->plug, sizeof(v->plug), &codec_db_v2_7, CODEC_NEW_CHARGE_SESSION, "Plug_and_pins",
                           st.ev.plug_and_pins);
         } else {
                 v->protocol[0] = '\0';
@@ -142,7 +142,7 @@ static void bus_refresh(struct bus *b)
         v->ev_max_current = st.in_session ? st.ev.ev_maximum_current_da / 10.0 : 0;
         v->battery_capacity = st.in_session ? st.ev.battery_capacity_kwh : 0;
         v->state_of_charge = st.in_session ? st.ev.state_of_charge_pct : 0;
-        bus_refresh_v3(v, &st);
+        dbus_service_refresh_v3(v, &st);
 
         snprintf(v->request, sizeof(v->request), "%s", session_request_name(st.request));
         v->request_voltage = st.request_voltage_dv / 10.0;
@@ -164,7 +164,7 @@ static void bus_refresh(struct bus *b)
         v->emergency_stop = st.emergency_stop_latched;
         v->emergency_stop_active = st.emergency_stop_active;
         if (st.emergency_stop_latched)
-                bus_label(v->emergency_stop_origin, sizeof(v->emergency_stop_origin), &codec_db_v2_7,
+                dbus_service_label(v->emergency_stop_origin, sizeof(v->emergency_stop_origin), &codec_db_v2_7,
                           CODEC_EMERGENCY_STOP, "Origin", st.emergency_stop_origin);
         else
                 v->emergency_stop_origin[0] = '\0';
@@ -191,11 +191,11 @@ static void bus_refresh(struct bus *b)
         v->user_stop_button = st.flags.user_stop_button;
         v->chademo_start_button = st.flags.chademo_start_button;
         snprintf(v->start_authorisation_source, sizeof(v->start_authorisation_source), "%s",
-                 bus_flag_source_name(sh.start_authorisation));
+                 dbus_service_flag_source_name(sh.start_authorisation));
         snprintf(v->ccs_authorisation_source, sizeof(v->ccs_authorisation_source), "%s",
-                 bus_flag_source_name(sh.ccs_authorisation));
+                 dbus_service_flag_source_name(sh.ccs_authorisation));
         snprintf(v->charge_parameters_source, sizeof(v->charge_parameters_source), "%s",
-                 bus_flag_source_name(sh.charge_parameters));
+                 dbus_service_flag_source_name(sh.charge_parameters));
 
         v->max_voltage = st.limits.max_voltage_dv / 10.0;
         v->max_current = st.limits.max_current_da / 10.0;
@@ -240,43 +240,43 @@ static void bus_refresh(struct bus *b)
 
 /* ---- property getters: userdata points at the value (vtable offset) ---- */
 
-static int bus_get_bool(sd_bus *bus, const char *path, const char *interface, const char *property,
+static int dbus_service_get_bool(sd_bus *bus, const char *path, const char *interface, const char *property,
                         sd_bus_message *reply, void *userdata, sd_bus_error *error)
 {
         return sd_bus_message_append(reply, "b", (int)*(const bool *)userdata);
 }
 
-static int bus_get_double(sd_bus *bus, const char *path, const char *interface, const char *property,
+static int dbus_service_get_double(sd_bus *bus, const char *path, const char *interface, const char *property,
                           sd_bus_message *reply, void *userdata, sd_bus_error *error)
 {
         return sd_bus_message_append(reply, "d", *(const double *)userdata);
 }
 
-static int bus_get_string(sd_bus *bus, const char *path, const char *interface, const char *property,
+static int dbus_service_get_string(sd_bus *bus, const char *path, const char *interface, const char *property,
                           sd_bus_message *reply, void *userdata, sd_bus_error *error)
 {
         return sd_bus_message_append(reply, "s", (const char *)userdata);
 }
 
-static int bus_get_byte(sd_bus *bus, const char *path, const char *interface, const char *property,
+static int dbus_service_get_byte(sd_bus *bus, const char *path, const char *interface, const char *property,
                         sd_bus_message *reply, void *userdata, sd_bus_error *error)
 {
         return sd_bus_message_append(reply, "y", *(const uint8_t *)userdata);
 }
 
-static int bus_get_int16(sd_bus *bus, const char *path, const char *interface, const char *property,
+static int dbus_service_get_int16(sd_bus *bus, const char *path, const char *interface, const char *property,
                          sd_bus_message *reply, void *userdata, sd_bus_error *error)
 {
         return sd_bus_message_append(reply, "n", *(const int16_t *)userdata);
 }
 
-static int bus_get_uint16(sd_bus *bus, const char *path, const char *interface, const char *property,
+static int dbus_service_get_uint16(sd_bus *bus, const char *path, const char *interface, const char *property,
                           sd_bus_message *reply, void *userdata, sd_bus_error *error)
 {
         return sd_bus_message_append(reply, "q", *(const uint16_t *)userdata);
 }
 
-static int bus_get_uint64(sd_bus *bus, const char *path, const char *interface, const char *property,
+static int dbus_service_get_uint64(sd_bus *bus, const char *path, const char *interface, const char *property,
                           sd_bus_message *reply, void *userdata, sd_bus_error *error)
 {
         return sd_bus_message_append(reply, "t", *(const uint64_t *)userdata);
@@ -284,59 +284,59 @@ static int bus_get_uint64(sd_bus *bus, const char *path, const char *interface, 
 
 /* ---- operator inputs ---- */
 
-enum bus_input {
-        BUS_INPUT_START_AUTHORISATION,
-        BUS_INPUT_CCS_AUTHORISATION,
-        BUS_INPUT_CHARGE_PARAMETERS_DONE,
-        BUS_INPUT_USER_STOP,
-        BUS_INPUT_CHADEMO_START,
+enum dbus_service_input {
+        DBUS_SERVICE_INPUT_START_AUTHORISATION,
+        DBUS_SERVICE_INPUT_CCS_AUTHORISATION,
+        DBUS_SERVICE_INPUT_CHARGE_PARAMETERS_DONE,
+        DBUS_SERVICE_INPUT_USER_STOP,
+        DBUS_SERVICE_INPUT_CHADEMO_START,
 };
 
 /* The config key of a level flag, or the button's Sequence_Control name. */
-static const char *bus_input_name(enum bus_input in)
+static const char *dbus_service_input_name(enum dbus_service_input in)
 {
         switch (in) {
-        case BUS_INPUT_START_AUTHORISATION:
+        case DBUS_SERVICE_INPUT_START_AUTHORISATION:
                 return "start_authorisation";
-        case BUS_INPUT_CCS_AUTHORISATION:
+        case DBUS_SERVICE_INPUT_CCS_AUTHORISATION:
                 return "ccs_authorisation";
-        case BUS_INPUT_CHARGE_PARAMETERS_DONE:
+        case DBUS_SERVICE_INPUT_CHARGE_PARAMETERS_DONE:
                 return "charge_parameters";
-        case BUS_INPUT_USER_STOP:
+        case DBUS_SERVICE_INPUT_USER_STOP:
                 return "User_Stop_Button";
-        case BUS_INPUT_CHADEMO_START:
+        case DBUS_SERVICE_INPUT_CHADEMO_START:
                 return "CHAdeMO_Start_Button";
         }
         return "unknown";
 }
 
-static void bus_input_describe(enum bus_input in, bool value, char *buf, size_t len)
+static void dbus_service_input_describe(enum dbus_service_input in, bool value, char *buf, size_t len)
 {
         switch (in) {
-        case BUS_INPUT_START_AUTHORISATION:
+        case DBUS_SERVICE_INPUT_START_AUTHORISATION:
                 snprintf(buf, len, "start authorisation %s", value ? "given" : "withdrawn");
                 break;
-        case BUS_INPUT_CCS_AUTHORISATION:
+        case DBUS_SERVICE_INPUT_CCS_AUTHORISATION:
                 snprintf(buf, len, "CCS authorisation done, %s", value ? "valid" : "refused");
                 break;
-        case BUS_INPUT_CHARGE_PARAMETERS_DONE:
+        case DBUS_SERVICE_INPUT_CHARGE_PARAMETERS_DONE:
                 snprintf(buf, len, "charge parameters %s", value ? "done" : "not done");
                 break;
-        case BUS_INPUT_USER_STOP:
+        case DBUS_SERVICE_INPUT_USER_STOP:
                 snprintf(buf, len, "user stop button pressed");
                 break;
-        case BUS_INPUT_CHADEMO_START:
+        case DBUS_SERVICE_INPUT_CHADEMO_START:
                 snprintf(buf, len, "CHAdeMO start button pressed");
                 break;
         }
 }
 
-static int bus_refuse(sd_bus_message *m, sd_bus_error *error, const char *name, const char *fmt, ...)
+static int dbus_service_refuse(sd_bus_message *m, sd_bus_error *error, const char *name, const char *fmt, ...)
         __attribute__((format(printf, 4, 5)));
 
 /* A refusal is the caller's business: it gets the reason, the log only a
  * debug line (a script retrying must not flood the journal). */
-static int bus_refuse(sd_bus_message *m, sd_bus_error *error, const char *name, const char *fmt, ...)
+static int dbus_service_refuse(sd_bus_message *m, sd_bus_error *error, const char *name, const char *fmt, ...)
 {
         char text[256];
         va_list ap;
@@ -349,40 +349,40 @@ static int bus_refuse(sd_bus_message *m, sd_bus_error *error, const char *name, 
         return sd_bus_error_set(error, name, text);
 }
 
-static bool bus_stopping(struct bus *b)
+static bool dbus_service_stopping(struct dbus_service *b)
 {
-        struct bus_shell_status sh;
+        struct dbus_service_shell_status sh;
 
         memset(&sh, 0, sizeof(sh));
         b->cb.shell_status(&sh, b->cb.userdata);
         return sh.stopping;
 }
 
-static int bus_apply(struct bus *b, sd_bus_message *m, enum bus_input in, bool value, sd_bus_error *error)
+static int dbus_service_apply(struct dbus_service *b, sd_bus_message *m, enum dbus_service_input in, bool value, sd_bus_error *error)
 {
-        const char *what = bus_input_name(in);
+        const char *what = dbus_service_input_name(in);
         char text[96];
         uint64_t now;
         int r = -EINVAL;
 
-        if (bus_stopping(b))
-                return bus_refuse(m, error, BUS_ERROR_SHUTTING_DOWN, "seccbridge is stopping");
+        if (dbus_service_stopping(b))
+                return dbus_service_refuse(m, error, DBUS_SERVICE_ERROR_SHUTTING_DOWN, "seccbridge is stopping");
 
         now = b->cb.enter(b->cb.userdata);
         switch (in) {
-        case BUS_INPUT_START_AUTHORISATION:
+        case DBUS_SERVICE_INPUT_START_AUTHORISATION:
                 r = session_set_start_authorisation(b->session, value, now);
                 break;
-        case BUS_INPUT_CCS_AUTHORISATION:
+        case DBUS_SERVICE_INPUT_CCS_AUTHORISATION:
                 r = session_set_ccs_authorisation(b->session, value, now);
                 break;
-        case BUS_INPUT_CHARGE_PARAMETERS_DONE:
+        case DBUS_SERVICE_INPUT_CHARGE_PARAMETERS_DONE:
                 r = session_set_charge_parameters_done(b->session, value, now);
                 break;
-        case BUS_INPUT_USER_STOP:
+        case DBUS_SERVICE_INPUT_USER_STOP:
                 r = session_press_user_stop(b->session, now);
                 break;
-        case BUS_INPUT_CHADEMO_START:
+        case DBUS_SERVICE_INPUT_CHADEMO_START:
                 r = session_press_chademo_start(b->session, now);
                 break;
         }
@@ -392,29 +392,29 @@ static int bus_apply(struct bus *b, sd_bus_message *m, enum bus_input in, bool v
         case 0:
                 break;
         case -EPERM:
-                return bus_refuse(m, error, BUS_ERROR_NOT_EXTERNAL,
+                return dbus_service_refuse(m, error, DBUS_SERVICE_ERROR_NOT_EXTERNAL,
                                   "%s is configured auto: seccbridge sets it by itself "
                                   "(set [sequence] %s = external to control it)", what, what);
         case -EBUSY:
-                return bus_refuse(m, error, BUS_ERROR_BUSY,
+                return dbus_service_refuse(m, error, DBUS_SERVICE_ERROR_BUSY,
                                   "%s is still held from the previous press ([sequence] button_hold_ms)", what);
         case -EAGAIN:
-                return bus_refuse(m, error, BUS_ERROR_NOT_READY,
+                return dbus_service_refuse(m, error, DBUS_SERVICE_ERROR_NOT_READY,
                                   "the controller has not left Initialising: %s cannot be signalled yet", what);
         case -ENOTSUP:
-                return bus_refuse(m, error, BUS_ERROR_NO_SEQUENCE_FLAGS,
+                return dbus_service_refuse(m, error, DBUS_SERVICE_ERROR_NO_SEQUENCE_FLAGS,
                                   "[sequence] use_sequence_flags is false: no Sequence_Control is sent");
         default:
                 return sd_bus_error_set_errno(error, r);
         }
 
-        bus_input_describe(in, value, text, sizeof(text));
+        dbus_service_input_describe(in, value, text, sizeof(text));
         log_info("operator (%s): %s", sd_bus_message_get_sender(m) ? sd_bus_message_get_sender(m) : "?", text);
-        bus_refresh(b);
+        dbus_service_refresh(b);
         return sd_bus_reply_method_return(m, NULL);
 }
 
-static int bus_method_set_start_authorisation(sd_bus_message *m, void *userdata, sd_bus_error *error)
+static int dbus_service_method_set_start_authorisation(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
         int allowed;
         int r;
@@ -422,10 +422,10 @@ static int bus_method_set_start_authorisation(sd_bus_message *m, void *userdata,
         r = sd_bus_message_read(m, "b", &allowed);
         if (r < 0)
                 return r;
-        return bus_apply(userdata, m, BUS_INPUT_START_AUTHORISATION, allowed, error);
+        return dbus_service_apply(userdata, m, DBUS_SERVICE_INPUT_START_AUTHORISATION, allowed, error);
 }
 
-static int bus_method_set_ccs_authorisation(sd_bus_message *m, void *userdata, sd_bus_error *error)
+static int dbus_service_method_set_ccs_authorisation(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
         int valid;
         int r;
@@ -433,10 +433,10 @@ static int bus_method_set_ccs_authorisation(sd_bus_message *m, void *userdata, s
         r = sd_bus_message_read(m, "b", &valid);
         if (r < 0)
                 return r;
-        return bus_apply(userdata, m, BUS_INPUT_CCS_AUTHORISATION, valid, error);
+        return dbus_service_apply(userdata, m, DBUS_SERVICE_INPUT_CCS_AUTHORISATION, valid, error);
 }
 
-static int bus_method_set_charge_parameters_done(sd_bus_message *m, void *userdata, sd_bus_error *error)
+static int dbus_service_method_set_charge_parameters_done(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
         int done;
         int r;
@@ -444,23 +444,23 @@ static int bus_method_set_charge_parameters_done(sd_bus_message *m, void *userda
         r = sd_bus_message_read(m, "b", &done);
         if (r < 0)
                 return r;
-        return bus_apply(userdata, m, BUS_INPUT_CHARGE_PARAMETERS_DONE, done, error);
+        return dbus_service_apply(userdata, m, DBUS_SERVICE_INPUT_CHARGE_PARAMETERS_DONE, done, error);
 }
 
-static int bus_method_press_user_stop(sd_bus_message *m, void *userdata, sd_bus_error *error)
+static int dbus_service_method_press_user_stop(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
-        return bus_apply(userdata, m, BUS_INPUT_USER_STOP, true, error);
+        return dbus_service_apply(userdata, m, DBUS_SERVICE_INPUT_USER_STOP, true, error);
 }
 
-static int bus_method_press_chademo_start(sd_bus_message *m, void *userdata, sd_bus_error *error)
+static int dbus_service_method_press_chademo_start(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
-        return bus_apply(userdata, m, BUS_INPUT_CHADEMO_START, true, error);
+        return dbus_service_apply(userdata, m, DBUS_SERVICE_INPUT_CHADEMO_START, true, error);
 }
 
 /* One limit in physical units into fixed point: 0 or -ERANGE.  0 means
  * "no dynamic limit"; a value that rounds to 0 is refused rather than
  * silently lifting the limit. */
-static int bus_limit_fixed(double value, double max, double scale, uint32_t *out)
+static int dbus_service_limit_fixed(double value, double max, double scale, uint32_t *out)
 {
         double fixed;
 
@@ -473,9 +473,9 @@ static int bus_limit_fixed(double value, double max, double scale, uint32_t *out
         return 0;
 }
 
-static int bus_method_set_dynamic_limits(sd_bus_message *m, void *userdata, sd_bus_error *error)
+static int dbus_service_method_set_dynamic_limits(sd_bus_message *m, void *userdata, sd_bus_error *error)
 {
-        struct bus *b = userdata;
+        struct dbus_service *b = userdata;
         struct power_limits l = { 0 };
         struct session_status st;
         double voltage, current, power;
@@ -486,19 +486,19 @@ static int bus_method_set_dynamic_limits(sd_bus_message *m, void *userdata, sd_b
         r = sd_bus_message_read(m, "ddd", &voltage, &current, &power);
         if (r < 0)
                 return r;
-        if (bus_limit_fixed(voltage, BUS_LIMIT_MAX_VOLTAGE, 10, &dv) < 0)
-                return bus_refuse(m, error, BUS_ERROR_INVALID_LIMITS,
+        if (dbus_service_limit_fixed(voltage, DBUS_SERVICE_LIMIT_MAX_VOLTAGE, 10, &dv) < 0)
+                return dbus_service_refuse(m, error, DBUS_SERVICE_ERROR_INVALID_LIMITS,
                                   "maximum voltage %g V: 0 (no limit) or 0.1 to %.1f V", voltage,
-                                  BUS_LIMIT_MAX_VOLTAGE);
-        if (bus_limit_fixed(current, BUS_LIMIT_MAX_CURRENT, 10, &da) < 0)
-                return bus_refuse(m, error, BUS_ERROR_INVALID_LIMITS,
+                                  DBUS_SERVICE_LIMIT_MAX_VOLTAGE);
+        if (dbus_service_limit_fixed(current, DBUS_SERVICE_LIMIT_MAX_CURRENT, 10, &da) < 0)
+                return dbus_service_refuse(m, error, DBUS_SERVICE_ERROR_INVALID_LIMITS,
                                   "maximum current %g A: 0 (no limit) or 0.1 to %.1f A", current,
-                                  BUS_LIMIT_MAX_CURRENT);
-        if (bus_limit_fixed(power, BUS_LIMIT_MAX_POWER, 1, &w) < 0)
-                return bus_refuse(m, error, BUS_ERROR_INVALID_LIMITS,
-                                  "maximum power %g W: 0 (no limit) or 1 to %.0f W", power, BUS_LIMIT_MAX_POWER);
-        if (bus_stopping(b))
-                return bus_refuse(m, error, BUS_ERROR_SHUTTING_DOWN, "seccbridge is stopping");
+                                  DBUS_SERVICE_LIMIT_MAX_CURRENT);
+        if (dbus_service_limit_fixed(power, DBUS_SERVICE_LIMIT_MAX_POWER, 1, &w) < 0)
+                return dbus_service_refuse(m, error, DBUS_SERVICE_ERROR_INVALID_LIMITS,
+                                  "maximum power %g W: 0 (no limit) or 1 to %.0f W", power, DBUS_SERVICE_LIMIT_MAX_POWER);
+        if (dbus_service_stopping(b))
+                return dbus_service_refuse(m, error, DBUS_SERVICE_ERROR_SHUTTING_DOWN, "seccbridge is stopping");
 
         l.max_voltage_dv = (uint16_t)dv;
         l.max_current_da = (uint16_t)da;
@@ -507,7 +507,7 @@ static int bus_method_set_dynamic_limits(sd_bus_message *m, void *userdata, sd_b
         r = session_set_dynamic_limits(b->session, &l, now);
         b->cb.after(b->cb.userdata);
         if (r < 0)
-                return bus_refuse(m, error, BUS_ERROR_INVALID_LIMITS, "refused by the protocol core: %s",
+                return dbus_service_refuse(m, error, DBUS_SERVICE_ERROR_INVALID_LIMITS, "refused by the protocol core: %s",
                                   strerror(-r));
         b->dynamic = l;
 
@@ -518,151 +518,151 @@ static int bus_method_set_dynamic_limits(sd_bus_message *m, void *userdata, sd_b
                  sd_bus_message_get_sender(m) ? sd_bus_message_get_sender(m) : "?", dv / 10.0, da / 10.0,
                  (unsigned)w, st.limits.max_voltage_dv / 10.0, st.limits.max_current_da / 10.0,
                  (unsigned)st.limits.max_power_w);
-        bus_refresh(b);
+        dbus_service_refresh(b);
         return sd_bus_reply_method_return(m, "ddd", st.limits.max_voltage_dv / 10.0,
                                           st.limits.max_current_da / 10.0, (double)st.limits.max_power_w);
 }
 
 /* ---- the interface ---- */
 
-#define BUS_VALUE(field) offsetof(struct bus, now.field)
-#define BUS_CHANGES SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE
+#define DBUS_SERVICE_VALUE(field) offsetof(struct dbus_service, now.field)
+#define DBUS_SERVICE_CHANGES SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE
 /* Counters change with nearly every frame: no signal (EmitsChangedSignal=false). */
-#define BUS_NO_SIGNAL 0
+#define DBUS_SERVICE_NO_SIGNAL 0
 
 /* Who may call the methods is the bus policy's decision
  * (systemd/org.seccbridge.conf), hence SD_BUS_VTABLE_UNPRIVILEGED: sd-bus's
  * own capability check would query the caller's credentials synchronously. */
-static const sd_bus_vtable bus_vtable[] = {
+static const sd_bus_vtable dbus_service_vtable[] = {
         SD_BUS_VTABLE_START(0),
-        SD_BUS_PROPERTY("Pistol", "y", bus_get_byte, BUS_VALUE(pistol), SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("Version", "s", bus_get_string, BUS_VALUE(version), SD_BUS_VTABLE_PROPERTY_CONST),
-        SD_BUS_PROPERTY("InterfaceVersion", "y", bus_get_byte, BUS_VALUE(interface_version),
+        SD_BUS_PROPERTY("Pistol", "y", dbus_service_get_byte, DBUS_SERVICE_VALUE(pistol), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("Version", "s", dbus_service_get_string, DBUS_SERVICE_VALUE(version), SD_BUS_VTABLE_PROPERTY_CONST),
+        SD_BUS_PROPERTY("InterfaceVersion", "y", dbus_service_get_byte, DBUS_SERVICE_VALUE(interface_version),
                         SD_BUS_VTABLE_PROPERTY_CONST),
 
-        SD_BUS_PROPERTY("CANInterface", "s", bus_get_string, BUS_VALUE(can_interface), BUS_CHANGES),
-        SD_BUS_PROPERTY("CANUp", "b", bus_get_bool, BUS_VALUE(can_up), BUS_CHANGES),
+        SD_BUS_PROPERTY("CANInterface", "s", dbus_service_get_string, DBUS_SERVICE_VALUE(can_interface), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("CANUp", "b", dbus_service_get_bool, DBUS_SERVICE_VALUE(can_up), DBUS_SERVICE_CHANGES),
 
-        SD_BUS_PROPERTY("ControllerAlive", "b", bus_get_bool, BUS_VALUE(controller_alive), BUS_CHANGES),
-        SD_BUS_PROPERTY("ControllerState", "s", bus_get_string, BUS_VALUE(controller_state), BUS_CHANGES),
-        SD_BUS_PROPERTY("SessionActive", "b", bus_get_bool, BUS_VALUE(session_active), BUS_CHANGES),
-        SD_BUS_PROPERTY("ChargeStarted", "b", bus_get_bool, BUS_VALUE(charge_started), BUS_CHANGES),
-        SD_BUS_PROPERTY("Protocol", "s", bus_get_string, BUS_VALUE(protocol), BUS_CHANGES),
-        SD_BUS_PROPERTY("Plug", "s", bus_get_string, BUS_VALUE(plug), BUS_CHANGES),
-        SD_BUS_PROPERTY("EVMaximumVoltage", "d", bus_get_double, BUS_VALUE(ev_max_voltage), BUS_CHANGES),
-        SD_BUS_PROPERTY("EVMaximumCurrent", "d", bus_get_double, BUS_VALUE(ev_max_current), BUS_CHANGES),
-        SD_BUS_PROPERTY("BatteryCapacity", "q", bus_get_uint16, BUS_VALUE(battery_capacity), BUS_CHANGES),
-        SD_BUS_PROPERTY("StateOfCharge", "y", bus_get_byte, BUS_VALUE(state_of_charge), BUS_CHANGES),
-        SD_BUS_PROPERTY("EVMinimumVoltage", "d", bus_get_double, BUS_VALUE(ev_min_voltage), BUS_CHANGES),
-        SD_BUS_PROPERTY("EVPresentVoltage", "d", bus_get_double, BUS_VALUE(ev_present_voltage), BUS_CHANGES),
-        SD_BUS_PROPERTY("EVMinimumChargeCurrent", "d", bus_get_double, BUS_VALUE(ev_min_charge_current), BUS_CHANGES),
-        SD_BUS_PROPERTY("EVMinimumChargePower", "d", bus_get_double, BUS_VALUE(ev_min_charge_power), BUS_CHANGES),
-        SD_BUS_PROPERTY("EVMaximumChargePower", "d", bus_get_double, BUS_VALUE(ev_max_charge_power), BUS_CHANGES),
-        SD_BUS_PROPERTY("EVMinimumDischargeCurrent", "d", bus_get_double, BUS_VALUE(ev_min_discharge_current), BUS_CHANGES),
-        SD_BUS_PROPERTY("EVMaximumDischargeCurrent", "d", bus_get_double, BUS_VALUE(ev_max_discharge_current), BUS_CHANGES),
-        SD_BUS_PROPERTY("EVMinimumDischargePower", "d", bus_get_double, BUS_VALUE(ev_min_discharge_power), BUS_CHANGES),
-        SD_BUS_PROPERTY("EVMaximumDischargePower", "d", bus_get_double, BUS_VALUE(ev_max_discharge_power), BUS_CHANGES),
-        SD_BUS_PROPERTY("MinimumStateOfCharge", "y", bus_get_byte, BUS_VALUE(min_state_of_charge), BUS_CHANGES),
-        SD_BUS_PROPERTY("TargetStateOfCharge", "y", bus_get_byte, BUS_VALUE(target_state_of_charge), BUS_CHANGES),
-        SD_BUS_PROPERTY("MaximumStateOfCharge", "y", bus_get_byte, BUS_VALUE(max_state_of_charge), BUS_CHANGES),
-        SD_BUS_PROPERTY("EVMinimumEnergyRequest", "n", bus_get_int16, BUS_VALUE(ev_min_energy_request), BUS_CHANGES),
-        SD_BUS_PROPERTY("EVTargetEnergyRequest", "n", bus_get_int16, BUS_VALUE(ev_target_energy_request), BUS_CHANGES),
-        SD_BUS_PROPERTY("EVMaximumEnergyRequest", "n", bus_get_int16, BUS_VALUE(ev_max_energy_request), BUS_CHANGES),
-        SD_BUS_PROPERTY("DynamicTarget", "b", bus_get_bool, BUS_VALUE(dynamic_target), BUS_CHANGES),
-        SD_BUS_PROPERTY("DynamicTargetCurrent", "d", bus_get_double, BUS_VALUE(dynamic_target_current), BUS_CHANGES),
+        SD_BUS_PROPERTY("ControllerAlive", "b", dbus_service_get_bool, DBUS_SERVICE_VALUE(controller_alive), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("ControllerState", "s", dbus_service_get_string, DBUS_SERVICE_VALUE(controller_state), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("SessionActive", "b", dbus_service_get_bool, DBUS_SERVICE_VALUE(session_active), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("ChargeStarted", "b", dbus_service_get_bool, DBUS_SERVICE_VALUE(charge_started), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("Protocol", "s", dbus_service_get_string, DBUS_SERVICE_VALUE(protocol), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("Plug", "s", dbus_service_get_string, DBUS_SERVICE_VALUE(plug), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("EVMaximumVoltage", "d", dbus_service_get_double, DBUS_SERVICE_VALUE(ev_max_voltage), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("EVMaximumCurrent", "d", dbus_service_get_double, DBUS_SERVICE_VALUE(ev_max_current), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("BatteryCapacity", "q", dbus_service_get_uint16, DBUS_SERVICE_VALUE(battery_capacity), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("StateOfCharge", "y", dbus_service_get_byte, DBUS_SERVICE_VALUE(state_of_charge), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("EVMinimumVoltage", "d", dbus_service_get_double, DBUS_SERVICE_VALUE(ev_min_voltage), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("EVPresentVoltage", "d", dbus_service_get_double, DBUS_SERVICE_VALUE(ev_present_voltage), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("EVMinimumChargeCurrent", "d", dbus_service_get_double, DBUS_SERVICE_VALUE(ev_min_charge_current), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("EVMinimumChargePower", "d", dbus_service_get_double, DBUS_SERVICE_VALUE(ev_min_charge_power), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("EVMaximumChargePower", "d", dbus_service_get_double, DBUS_SERVICE_VALUE(ev_max_charge_power), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("EVMinimumDischargeCurrent", "d", dbus_service_get_double, DBUS_SERVICE_VALUE(ev_min_discharge_current), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("EVMaximumDischargeCurrent", "d", dbus_service_get_double, DBUS_SERVICE_VALUE(ev_max_discharge_current), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("EVMinimumDischargePower", "d", dbus_service_get_double, DBUS_SERVICE_VALUE(ev_min_discharge_power), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("EVMaximumDischargePower", "d", dbus_service_get_double, DBUS_SERVICE_VALUE(ev_max_discharge_power), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("MinimumStateOfCharge", "y", dbus_service_get_byte, DBUS_SERVICE_VALUE(min_state_of_charge), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("TargetStateOfCharge", "y", dbus_service_get_byte, DBUS_SERVICE_VALUE(target_state_of_charge), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("MaximumStateOfCharge", "y", dbus_service_get_byte, DBUS_SERVICE_VALUE(max_state_of_charge), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("EVMinimumEnergyRequest", "n", dbus_service_get_int16, DBUS_SERVICE_VALUE(ev_min_energy_request), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("EVTargetEnergyRequest", "n", dbus_service_get_int16, DBUS_SERVICE_VALUE(ev_target_energy_request), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("EVMaximumEnergyRequest", "n", dbus_service_get_int16, DBUS_SERVICE_VALUE(ev_max_energy_request), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("DynamicTarget", "b", dbus_service_get_bool, DBUS_SERVICE_VALUE(dynamic_target), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("DynamicTargetCurrent", "d", dbus_service_get_double, DBUS_SERVICE_VALUE(dynamic_target_current), DBUS_SERVICE_CHANGES),
 
-        SD_BUS_PROPERTY("Request", "s", bus_get_string, BUS_VALUE(request), BUS_CHANGES),
-        SD_BUS_PROPERTY("RequestVoltage", "d", bus_get_double, BUS_VALUE(request_voltage), BUS_CHANGES),
-        SD_BUS_PROPERTY("RequestCurrent", "d", bus_get_double, BUS_VALUE(request_current), BUS_CHANGES),
-        SD_BUS_PROPERTY("PowerFunction", "s", bus_get_string, BUS_VALUE(power_function), BUS_CHANGES),
-        SD_BUS_PROPERTY("SetpointsMode", "s", bus_get_string, BUS_VALUE(setpoints_mode), BUS_CHANGES),
-        SD_BUS_PROPERTY("OutputContactors", "s", bus_get_string, BUS_VALUE(output_contactors), BUS_CHANGES),
-        SD_BUS_PROPERTY("LowerOutputVoltage", "b", bus_get_bool, BUS_VALUE(lower_output_voltage), BUS_CHANGES),
+        SD_BUS_PROPERTY("Request", "s", dbus_service_get_string, DBUS_SERVICE_VALUE(request), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("RequestVoltage", "d", dbus_service_get_double, DBUS_SERVICE_VALUE(request_voltage), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("RequestCurrent", "d", dbus_service_get_double, DBUS_SERVICE_VALUE(request_current), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("PowerFunction", "s", dbus_service_get_string, DBUS_SERVICE_VALUE(power_function), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("SetpointsMode", "s", dbus_service_get_string, DBUS_SERVICE_VALUE(setpoints_mode), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("OutputContactors", "s", dbus_service_get_string, DBUS_SERVICE_VALUE(output_contactors), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("LowerOutputVoltage", "b", dbus_service_get_bool, DBUS_SERVICE_VALUE(lower_output_voltage), DBUS_SERVICE_CHANGES),
 
-        SD_BUS_PROPERTY("CommandMode", "s", bus_get_string, BUS_VALUE(command_mode), BUS_CHANGES),
-        SD_BUS_PROPERTY("CommandVoltage", "d", bus_get_double, BUS_VALUE(command_voltage), BUS_CHANGES),
-        SD_BUS_PROPERTY("CommandCurrent", "d", bus_get_double, BUS_VALUE(command_current), BUS_CHANGES),
-        SD_BUS_PROPERTY("CommandDischarge", "b", bus_get_bool, BUS_VALUE(command_discharge), BUS_CHANGES),
+        SD_BUS_PROPERTY("CommandMode", "s", dbus_service_get_string, DBUS_SERVICE_VALUE(command_mode), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("CommandVoltage", "d", dbus_service_get_double, DBUS_SERVICE_VALUE(command_voltage), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("CommandCurrent", "d", dbus_service_get_double, DBUS_SERVICE_VALUE(command_current), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("CommandDischarge", "b", dbus_service_get_bool, DBUS_SERVICE_VALUE(command_discharge), DBUS_SERVICE_CHANGES),
 
-        SD_BUS_PROPERTY("Voltage", "d", bus_get_double, BUS_VALUE(voltage), BUS_CHANGES),
-        SD_BUS_PROPERTY("Current", "d", bus_get_double, BUS_VALUE(current), BUS_CHANGES),
-        SD_BUS_PROPERTY("ModuleTemperature", "n", bus_get_int16, BUS_VALUE(module_temperature), BUS_CHANGES),
-        SD_BUS_PROPERTY("EnclosureTemperature", "n", bus_get_int16, BUS_VALUE(enclosure_temperature), BUS_CHANGES),
-        SD_BUS_PROPERTY("InsulationResistance", "q", bus_get_uint16, BUS_VALUE(insulation_resistance), BUS_CHANGES),
+        SD_BUS_PROPERTY("Voltage", "d", dbus_service_get_double, DBUS_SERVICE_VALUE(voltage), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("Current", "d", dbus_service_get_double, DBUS_SERVICE_VALUE(current), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("ModuleTemperature", "n", dbus_service_get_int16, DBUS_SERVICE_VALUE(module_temperature), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("EnclosureTemperature", "n", dbus_service_get_int16, DBUS_SERVICE_VALUE(enclosure_temperature), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("InsulationResistance", "q", dbus_service_get_uint16, DBUS_SERVICE_VALUE(insulation_resistance), DBUS_SERVICE_CHANGES),
 
-        SD_BUS_PROPERTY("SystemEnable", "b", bus_get_bool, BUS_VALUE(system_enable), BUS_CHANGES),
-        SD_BUS_PROPERTY("Fault", "s", bus_get_string, BUS_VALUE(fault), BUS_CHANGES),
-        SD_BUS_PROPERTY("EmergencyStop", "b", bus_get_bool, BUS_VALUE(emergency_stop), BUS_CHANGES),
-        SD_BUS_PROPERTY("EmergencyStopActive", "b", bus_get_bool, BUS_VALUE(emergency_stop_active), BUS_CHANGES),
-        SD_BUS_PROPERTY("EmergencyStopOrigin", "s", bus_get_string, BUS_VALUE(emergency_stop_origin), BUS_CHANGES),
+        SD_BUS_PROPERTY("SystemEnable", "b", dbus_service_get_bool, DBUS_SERVICE_VALUE(system_enable), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("Fault", "s", dbus_service_get_string, DBUS_SERVICE_VALUE(fault), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("EmergencyStop", "b", dbus_service_get_bool, DBUS_SERVICE_VALUE(emergency_stop), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("EmergencyStopActive", "b", dbus_service_get_bool, DBUS_SERVICE_VALUE(emergency_stop_active), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("EmergencyStopOrigin", "s", dbus_service_get_string, DBUS_SERVICE_VALUE(emergency_stop_origin), DBUS_SERVICE_CHANGES),
 
-        SD_BUS_PROPERTY("ConverterBackend", "s", bus_get_string, BUS_VALUE(converter_backend), BUS_CHANGES),
-        SD_BUS_PROPERTY("ConverterLink", "b", bus_get_bool, BUS_VALUE(converter_link), BUS_CHANGES),
-        SD_BUS_PROPERTY("ConverterReady", "b", bus_get_bool, BUS_VALUE(converter_ready), BUS_CHANGES),
-        SD_BUS_PROPERTY("ConverterFault", "b", bus_get_bool, BUS_VALUE(converter_fault), BUS_CHANGES),
-        SD_BUS_PROPERTY("ConverterError", "s", bus_get_string, BUS_VALUE(converter_error), BUS_CHANGES),
+        SD_BUS_PROPERTY("ConverterBackend", "s", dbus_service_get_string, DBUS_SERVICE_VALUE(converter_backend), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("ConverterLink", "b", dbus_service_get_bool, DBUS_SERVICE_VALUE(converter_link), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("ConverterReady", "b", dbus_service_get_bool, DBUS_SERVICE_VALUE(converter_ready), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("ConverterFault", "b", dbus_service_get_bool, DBUS_SERVICE_VALUE(converter_fault), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("ConverterError", "s", dbus_service_get_string, DBUS_SERVICE_VALUE(converter_error), DBUS_SERVICE_CHANGES),
 
-        SD_BUS_PROPERTY("SequenceFlags", "b", bus_get_bool, BUS_VALUE(sequence_flags), BUS_CHANGES),
-        SD_BUS_PROPERTY("StartAuthorisation", "b", bus_get_bool, BUS_VALUE(start_authorisation), BUS_CHANGES),
-        SD_BUS_PROPERTY("CCSAuthorisationDone", "b", bus_get_bool, BUS_VALUE(ccs_authorisation_done), BUS_CHANGES),
-        SD_BUS_PROPERTY("CCSAuthorisationValid", "b", bus_get_bool, BUS_VALUE(ccs_authorisation_valid), BUS_CHANGES),
-        SD_BUS_PROPERTY("ChargeParametersDone", "b", bus_get_bool, BUS_VALUE(charge_parameters_done), BUS_CHANGES),
-        SD_BUS_PROPERTY("UserStopButton", "b", bus_get_bool, BUS_VALUE(user_stop_button), BUS_CHANGES),
-        SD_BUS_PROPERTY("CHAdeMOStartButton", "b", bus_get_bool, BUS_VALUE(chademo_start_button), BUS_CHANGES),
-        SD_BUS_PROPERTY("StartAuthorisationSource", "s", bus_get_string, BUS_VALUE(start_authorisation_source), BUS_CHANGES),
-        SD_BUS_PROPERTY("CCSAuthorisationSource", "s", bus_get_string, BUS_VALUE(ccs_authorisation_source), BUS_CHANGES),
-        SD_BUS_PROPERTY("ChargeParametersSource", "s", bus_get_string, BUS_VALUE(charge_parameters_source), BUS_CHANGES),
+        SD_BUS_PROPERTY("SequenceFlags", "b", dbus_service_get_bool, DBUS_SERVICE_VALUE(sequence_flags), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("StartAuthorisation", "b", dbus_service_get_bool, DBUS_SERVICE_VALUE(start_authorisation), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("CCSAuthorisationDone", "b", dbus_service_get_bool, DBUS_SERVICE_VALUE(ccs_authorisation_done), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("CCSAuthorisationValid", "b", dbus_service_get_bool, DBUS_SERVICE_VALUE(ccs_authorisation_valid), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("ChargeParametersDone", "b", dbus_service_get_bool, DBUS_SERVICE_VALUE(charge_parameters_done), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("UserStopButton", "b", dbus_service_get_bool, DBUS_SERVICE_VALUE(user_stop_button), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("CHAdeMOStartButton", "b", dbus_service_get_bool, DBUS_SERVICE_VALUE(chademo_start_button), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("StartAuthorisationSource", "s", dbus_service_get_string, DBUS_SERVICE_VALUE(start_authorisation_source), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("CCSAuthorisationSource", "s", dbus_service_get_string, DBUS_SERVICE_VALUE(ccs_authorisation_source), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("ChargeParametersSource", "s", dbus_service_get_string, DBUS_SERVICE_VALUE(charge_parameters_source), DBUS_SERVICE_CHANGES),
 
-        SD_BUS_PROPERTY("MaxVoltage", "d", bus_get_double, BUS_VALUE(max_voltage), BUS_CHANGES),
-        SD_BUS_PROPERTY("MaxCurrent", "d", bus_get_double, BUS_VALUE(max_current), BUS_CHANGES),
-        SD_BUS_PROPERTY("MaxPower", "d", bus_get_double, BUS_VALUE(max_power), BUS_CHANGES),
-        SD_BUS_PROPERTY("PrechargeMaxCurrent", "d", bus_get_double, BUS_VALUE(precharge_max_current), BUS_CHANGES),
-        SD_BUS_PROPERTY("InsulationMaxCurrent", "d", bus_get_double, BUS_VALUE(insulation_max_current), BUS_CHANGES),
-        SD_BUS_PROPERTY("ConfigMaxVoltage", "d", bus_get_double, BUS_VALUE(config_max_voltage), BUS_CHANGES),
-        SD_BUS_PROPERTY("ConfigMaxCurrent", "d", bus_get_double, BUS_VALUE(config_max_current), BUS_CHANGES),
-        SD_BUS_PROPERTY("ConfigMaxPower", "d", bus_get_double, BUS_VALUE(config_max_power), BUS_CHANGES),
-        SD_BUS_PROPERTY("DynamicMaxVoltage", "d", bus_get_double, BUS_VALUE(dynamic_max_voltage), BUS_CHANGES),
-        SD_BUS_PROPERTY("DynamicMaxCurrent", "d", bus_get_double, BUS_VALUE(dynamic_max_current), BUS_CHANGES),
-        SD_BUS_PROPERTY("DynamicMaxPower", "d", bus_get_double, BUS_VALUE(dynamic_max_power), BUS_CHANGES),
+        SD_BUS_PROPERTY("MaxVoltage", "d", dbus_service_get_double, DBUS_SERVICE_VALUE(max_voltage), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("MaxCurrent", "d", dbus_service_get_double, DBUS_SERVICE_VALUE(max_current), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("MaxPower", "d", dbus_service_get_double, DBUS_SERVICE_VALUE(max_power), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("PrechargeMaxCurrent", "d", dbus_service_get_double, DBUS_SERVICE_VALUE(precharge_max_current), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("InsulationMaxCurrent", "d", dbus_service_get_double, DBUS_SERVICE_VALUE(insulation_max_current), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("ConfigMaxVoltage", "d", dbus_service_get_double, DBUS_SERVICE_VALUE(config_max_voltage), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("ConfigMaxCurrent", "d", dbus_service_get_double, DBUS_SERVICE_VALUE(config_max_current), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("ConfigMaxPower", "d", dbus_service_get_double, DBUS_SERVICE_VALUE(config_max_power), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("DynamicMaxVoltage", "d", dbus_service_get_double, DBUS_SERVICE_VALUE(dynamic_max_voltage), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("DynamicMaxCurrent", "d", dbus_service_get_double, DBUS_SERVICE_VALUE(dynamic_max_current), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("DynamicMaxPower", "d", dbus_service_get_double, DBUS_SERVICE_VALUE(dynamic_max_power), DBUS_SERVICE_CHANGES),
 
-        SD_BUS_PROPERTY("FramesIn", "t", bus_get_uint64, BUS_VALUE(frames_in), BUS_NO_SIGNAL),
-        SD_BUS_PROPERTY("FramesOut", "t", bus_get_uint64, BUS_VALUE(frames_out), BUS_NO_SIGNAL),
-        SD_BUS_PROPERTY("FramesMalformed", "t", bus_get_uint64, BUS_VALUE(frames_malformed), BUS_NO_SIGNAL),
-        SD_BUS_PROPERTY("FramesForeign", "t", bus_get_uint64, BUS_VALUE(frames_foreign), BUS_NO_SIGNAL),
-        SD_BUS_PROPERTY("RejectedRequests", "t", bus_get_uint64, BUS_VALUE(rejected_requests), BUS_NO_SIGNAL),
-        SD_BUS_PROPERTY("ControllerTimeouts", "t", bus_get_uint64, BUS_VALUE(controller_timeouts), BUS_NO_SIGNAL),
-        SD_BUS_PROPERTY("EmergencyStops", "t", bus_get_uint64, BUS_VALUE(emergency_stops), BUS_NO_SIGNAL),
-        SD_BUS_PROPERTY("FramesOtherVersion", "t", bus_get_uint64, BUS_VALUE(frames_other_version), BUS_NO_SIGNAL),
-        SD_BUS_PROPERTY("UndefinedPowerFunctions", "t", bus_get_uint64, BUS_VALUE(undefined_power_functions),
-                        BUS_NO_SIGNAL),
-        SD_BUS_PROPERTY("CANRxFrames", "t", bus_get_uint64, BUS_VALUE(can_rx_frames), BUS_NO_SIGNAL),
-        SD_BUS_PROPERTY("CANTxFrames", "t", bus_get_uint64, BUS_VALUE(can_tx_frames), BUS_NO_SIGNAL),
-        SD_BUS_PROPERTY("CANTxDropped", "t", bus_get_uint64, BUS_VALUE(can_tx_dropped), BUS_NO_SIGNAL),
-        SD_BUS_PROPERTY("CANTxErrors", "t", bus_get_uint64, BUS_VALUE(can_tx_errors), BUS_NO_SIGNAL),
-        SD_BUS_PROPERTY("CANRxKernelDrops", "t", bus_get_uint64, BUS_VALUE(can_rx_kernel_drops), BUS_NO_SIGNAL),
-        SD_BUS_PROPERTY("CANErrorFrames", "t", bus_get_uint64, BUS_VALUE(can_error_frames), BUS_NO_SIGNAL),
-        SD_BUS_PROPERTY("CANReopens", "t", bus_get_uint64, BUS_VALUE(can_reopens), BUS_NO_SIGNAL),
-        SD_BUS_PROPERTY("ConverterErrors", "t", bus_get_uint64, BUS_VALUE(converter_errors), BUS_NO_SIGNAL),
+        SD_BUS_PROPERTY("FramesIn", "t", dbus_service_get_uint64, DBUS_SERVICE_VALUE(frames_in), DBUS_SERVICE_NO_SIGNAL),
+        SD_BUS_PROPERTY("FramesOut", "t", dbus_service_get_uint64, DBUS_SERVICE_VALUE(frames_out), DBUS_SERVICE_NO_SIGNAL),
+        SD_BUS_PROPERTY("FramesMalformed", "t", dbus_service_get_uint64, DBUS_SERVICE_VALUE(frames_malformed), DBUS_SERVICE_NO_SIGNAL),
+        SD_BUS_PROPERTY("FramesForeign", "t", dbus_service_get_uint64, DBUS_SERVICE_VALUE(frames_foreign), DBUS_SERVICE_NO_SIGNAL),
+        SD_BUS_PROPERTY("RejectedRequests", "t", dbus_service_get_uint64, DBUS_SERVICE_VALUE(rejected_requests), DBUS_SERVICE_NO_SIGNAL),
+        SD_BUS_PROPERTY("ControllerTimeouts", "t", dbus_service_get_uint64, DBUS_SERVICE_VALUE(controller_timeouts), DBUS_SERVICE_NO_SIGNAL),
+        SD_BUS_PROPERTY("EmergencyStops", "t", dbus_service_get_uint64, DBUS_SERVICE_VALUE(emergency_stops), DBUS_SERVICE_NO_SIGNAL),
+        SD_BUS_PROPERTY("FramesOtherVersion", "t", dbus_service_get_uint64, DBUS_SERVICE_VALUE(frames_other_version), DBUS_SERVICE_NO_SIGNAL),
+        SD_BUS_PROPERTY("UndefinedPowerFunctions", "t", dbus_service_get_uint64, DBUS_SERVICE_VALUE(undefined_power_functions),
+                        DBUS_SERVICE_NO_SIGNAL),
+        SD_BUS_PROPERTY("CANRxFrames", "t", dbus_service_get_uint64, DBUS_SERVICE_VALUE(can_rx_frames), DBUS_SERVICE_NO_SIGNAL),
+        SD_BUS_PROPERTY("CANTxFrames", "t", dbus_service_get_uint64, DBUS_SERVICE_VALUE(can_tx_frames), DBUS_SERVICE_NO_SIGNAL),
+        SD_BUS_PROPERTY("CANTxDropped", "t", dbus_service_get_uint64, DBUS_SERVICE_VALUE(can_tx_dropped), DBUS_SERVICE_NO_SIGNAL),
+        SD_BUS_PROPERTY("CANTxErrors", "t", dbus_service_get_uint64, DBUS_SERVICE_VALUE(can_tx_errors), DBUS_SERVICE_NO_SIGNAL),
+        SD_BUS_PROPERTY("CANRxKernelDrops", "t", dbus_service_get_uint64, DBUS_SERVICE_VALUE(can_rx_kernel_drops), DBUS_SERVICE_NO_SIGNAL),
+        SD_BUS_PROPERTY("CANErrorFrames", "t", dbus_service_get_uint64, DBUS_SERVICE_VALUE(can_error_frames), DBUS_SERVICE_NO_SIGNAL),
+        SD_BUS_PROPERTY("CANReopens", "t", dbus_service_get_uint64, DBUS_SERVICE_VALUE(can_reopens), DBUS_SERVICE_NO_SIGNAL),
+        SD_BUS_PROPERTY("ConverterErrors", "t", dbus_service_get_uint64, DBUS_SERVICE_VALUE(converter_errors), DBUS_SERVICE_NO_SIGNAL),
 
         SD_BUS_METHOD_WITH_ARGS("SetStartAuthorisation", SD_BUS_ARGS("b", allowed), SD_BUS_NO_RESULT,
-                                bus_method_set_start_authorisation, SD_BUS_VTABLE_UNPRIVILEGED),
+                                dbus_service_method_set_start_authorisation, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("SetCCSAuthorisation", SD_BUS_ARGS("b", valid), SD_BUS_NO_RESULT,
-                                bus_method_set_ccs_authorisation, SD_BUS_VTABLE_UNPRIVILEGED),
+                                dbus_service_method_set_ccs_authorisation, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("SetChargeParametersDone", SD_BUS_ARGS("b", done), SD_BUS_NO_RESULT,
-                                bus_method_set_charge_parameters_done, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD("PressUserStop", "", "", bus_method_press_user_stop, SD_BUS_VTABLE_UNPRIVILEGED),
-        SD_BUS_METHOD("PressCHAdeMOStart", "", "", bus_method_press_chademo_start, SD_BUS_VTABLE_UNPRIVILEGED),
+                                dbus_service_method_set_charge_parameters_done, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD("PressUserStop", "", "", dbus_service_method_press_user_stop, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD("PressCHAdeMOStart", "", "", dbus_service_method_press_chademo_start, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("SetDynamicLimits",
                                 SD_BUS_ARGS("d", max_voltage, "d", max_current, "d", max_power),
                                 SD_BUS_RESULT("d", voltage, "d", current, "d", power),
-                                bus_method_set_dynamic_limits, SD_BUS_VTABLE_UNPRIVILEGED),
+                                dbus_service_method_set_dynamic_limits, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_VTABLE_END,
 };
 
 /* Did the property at this offset change since it was last signalled? */
-static bool bus_value_changed(const struct bus *b, char type, size_t offset)
+static bool dbus_service_value_changed(const struct dbus_service *b, char type, size_t offset)
 {
-        size_t at = offset - offsetof(struct bus, now);
+        size_t at = offset - offsetof(struct dbus_service, now);
         const char *now = (const char *)&b->now + at;
         const char *sent = (const char *)&b->sent + at;
 
@@ -689,9 +689,9 @@ static bool bus_value_changed(const struct bus *b, char type, size_t offset)
 /* One PropertiesChanged for everything that changed since the last one.
  * The vtable is the one list of properties: its entries say which emit
  * changes, their type and where their value lives. */
-static void bus_emit_changes(struct bus *b)
+static void dbus_service_emit_changes(struct dbus_service *b)
 {
-        char *names[sizeof(bus_vtable) / sizeof(bus_vtable[0]) + 1];
+        char *names[sizeof(dbus_service_vtable) / sizeof(dbus_service_vtable[0]) + 1];
         uint64_t queued = 0;
         size_t n = 0;
         int r;
@@ -699,36 +699,36 @@ static void bus_emit_changes(struct bus *b)
         /* A bus that does not read (stopped, overloaded) gets no more
          * signals queued: the changes keep collecting against what was last
          * signalled and go out as one when it reads again. */
-        if (sd_bus_get_n_queued_write(b->bus, &queued) >= 0 && queued >= BUS_MAX_QUEUED_SIGNALS)
+        if (sd_bus_get_n_queued_write(b->bus, &queued) >= 0 && queued >= DBUS_SERVICE_MAX_QUEUED_SIGNALS)
                 return;
-        for (const sd_bus_vtable *v = bus_vtable; v->type != _SD_BUS_VTABLE_END; v++) {
+        for (const sd_bus_vtable *v = dbus_service_vtable; v->type != _SD_BUS_VTABLE_END; v++) {
                 if (v->type != _SD_BUS_VTABLE_PROPERTY || !(v->flags & SD_BUS_VTABLE_PROPERTY_EMITS_CHANGE))
                         continue;
-                if (bus_value_changed(b, v->x.property.signature[0], v->x.property.offset))
+                if (dbus_service_value_changed(b, v->x.property.signature[0], v->x.property.offset))
                         names[n++] = (char *)v->x.property.member;
         }
         b->sent = b->now;
         if (n == 0)
                 return;
         names[n] = NULL;
-        r = sd_bus_emit_properties_changed_strv(b->bus, b->path, BUS_INTERFACE, names);
+        r = sd_bus_emit_properties_changed_strv(b->bus, b->path, DBUS_SERVICE_INTERFACE, names);
         if (r < 0)
                 log_debug("cannot signal %zu changed properties: %s", n, strerror(-r));
 }
 
 /* ---- the connection ---- */
 
-static void bus_schedule_retry(struct bus *b)
+static void dbus_service_schedule_retry(struct dbus_service *b)
 {
         ev_timer_stop(b->loop, &b->retry);
         ev_timer_set(&b->retry, b->backoff_s, 0.);
         ev_timer_start(b->loop, &b->retry);
         b->backoff_s *= 2;
-        if (b->backoff_s > BUS_BACKOFF_MAX_S)
-                b->backoff_s = BUS_BACKOFF_MAX_S;
+        if (b->backoff_s > DBUS_SERVICE_BACKOFF_MAX_S)
+                b->backoff_s = DBUS_SERVICE_BACKOFF_MAX_S;
 }
 
-static void bus_drop(struct bus *b)
+static void dbus_service_drop(struct dbus_service *b)
 {
         ev_io_stop(b->loop, &b->io);
         ev_timer_stop(b->loop, &b->timeout);
@@ -739,20 +739,20 @@ static void bus_drop(struct bus *b)
 }
 
 /* The connection broke: drop it and try again later. */
-static void bus_lost(struct bus *b, int r)
+static void dbus_service_lost(struct dbus_service *b, int r)
 {
-        bus_drop(b);
+        dbus_service_drop(b);
         if (r < 0 && r != -ECONNRESET && r != -ENOTCONN && r != -EPIPE)
                 log_fault_raise(&b->down, LOG_WARNING, monotonic_now_us(), "connection to %s failed (%s); reconnecting",
                                 b->address, strerror(-r));
         else
                 log_fault_raise(&b->down, LOG_WARNING, monotonic_now_us(), "connection to %s lost; reconnecting",
                                 b->address);
-        bus_schedule_retry(b);
+        dbus_service_schedule_retry(b);
 }
 
 /* Arm the fd and the timer to what sd-bus waits for now. */
-static void bus_update_watchers(struct bus *b)
+static void dbus_service_update_watchers(struct dbus_service *b)
 {
         uint64_t until;
         int events, wanted;
@@ -760,7 +760,7 @@ static void bus_update_watchers(struct bus *b)
 
         events = sd_bus_get_events(b->bus);
         if (events < 0) {
-                bus_lost(b, events);
+                dbus_service_lost(b, events);
                 return;
         }
         wanted = ((events & POLLIN) ? EV_READ : 0) | ((events & POLLOUT) ? EV_WRITE : 0);
@@ -782,48 +782,48 @@ static void bus_update_watchers(struct bus *b)
         }
 }
 
-static void bus_process(struct bus *b)
+static void dbus_service_process(struct dbus_service *b)
 {
         int r;
 
         if (!b->bus)
                 return;
         /* Get/GetAll answer with the state of this very moment. */
-        bus_refresh(b);
+        dbus_service_refresh(b);
         do {
                 r = sd_bus_process(b->bus, NULL);
         } while (r > 0);
         if (r < 0 || sd_bus_is_open(b->bus) <= 0) {
-                bus_lost(b, r);
+                dbus_service_lost(b, r);
                 return;
         }
-        bus_update_watchers(b);
+        dbus_service_update_watchers(b);
 }
 
-static void bus_io_cb(struct ev_loop *loop, ev_io *w, int revents)
+static void dbus_service_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
-        bus_process(w->data);
+        dbus_service_process(w->data);
 }
 
-static void bus_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
+static void dbus_service_timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
-        bus_process(w->data);
+        dbus_service_process(w->data);
 }
 
-static void bus_name_owned(struct bus *b)
+static void dbus_service_name_owned(struct dbus_service *b)
 {
         if (b->name_owned)
                 return;
         b->name_owned = true;
-        b->backoff_s = BUS_BACKOFF_MIN_S;
+        b->backoff_s = DBUS_SERVICE_BACKOFF_MIN_S;
         log_fault_clear(&b->down, monotonic_now_us());
         log_fault_clear(&b->name_fault, monotonic_now_us());
         log_info("%s on %s, object %s", b->name, b->address, b->path);
 }
 
-static int bus_on_request_name(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+static int dbus_service_on_request_name(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
 {
-        struct bus *b = userdata;
+        struct dbus_service *b = userdata;
         const sd_bus_error *e = sd_bus_message_get_error(m);
         uint32_t reply;
         int r;
@@ -848,7 +848,7 @@ static int bus_on_request_name(sd_bus_message *m, void *userdata, sd_bus_error *
         switch (reply) {
         case 1: /* primary owner */
         case 4: /* already the owner */
-                bus_name_owned(b);
+                dbus_service_name_owned(b);
                 break;
         case 2: /* queued */
                 log_fault_clear(&b->down, monotonic_now_us());
@@ -866,15 +866,15 @@ static int bus_on_request_name(sd_bus_message *m, void *userdata, sd_bus_error *
 
 /* NameAcquired / NameLost from the bus driver (the name may come later
  * when it was queued, and may be taken away). */
-static int bus_on_name_signal(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+static int dbus_service_on_name_signal(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
 {
-        struct bus *b = userdata;
+        struct dbus_service *b = userdata;
         const char *name;
 
         if (sd_bus_message_read(m, "s", &name) < 0 || strcmp(name, b->name) != 0)
                 return 0;
         if (strcmp(sd_bus_message_get_member(m), "NameAcquired") == 0) {
-                bus_name_owned(b);
+                dbus_service_name_owned(b);
         } else if (b->name_owned) {
                 b->name_owned = false;
                 log_warning("lost %s to another connection", b->name);
@@ -882,7 +882,7 @@ static int bus_on_name_signal(sd_bus_message *m, void *userdata, sd_bus_error *r
         return 0;
 }
 
-static int bus_connect(struct bus *b)
+static int dbus_service_connect(struct dbus_service *b)
 {
         sd_bus *bus = NULL;
         int r;
@@ -901,7 +901,7 @@ static int bus_connect(struct bus *b)
         if (r < 0)
                 goto fail;
         (void)sd_bus_set_description(bus, "seccbridge");
-        r = sd_bus_add_object_vtable(bus, NULL, b->path, BUS_INTERFACE, bus_vtable, b);
+        r = sd_bus_add_object_vtable(bus, NULL, b->path, DBUS_SERVICE_INTERFACE, dbus_service_vtable, b);
         if (r < 0)
                 goto fail;
         /* Connects a local socket and queues the authentication and Hello:
@@ -910,23 +910,23 @@ static int bus_connect(struct bus *b)
         if (r < 0)
                 goto fail;
         r = sd_bus_match_signal_async(bus, NULL, "org.freedesktop.DBus", "/org/freedesktop/DBus",
-                                      "org.freedesktop.DBus", "NameAcquired", bus_on_name_signal, NULL, b);
+                                      "org.freedesktop.DBus", "NameAcquired", dbus_service_on_name_signal, NULL, b);
         if (r < 0)
                 goto fail;
         r = sd_bus_match_signal_async(bus, NULL, "org.freedesktop.DBus", "/org/freedesktop/DBus",
-                                      "org.freedesktop.DBus", "NameLost", bus_on_name_signal, NULL, b);
+                                      "org.freedesktop.DBus", "NameLost", dbus_service_on_name_signal, NULL, b);
         if (r < 0)
                 goto fail;
-        r = sd_bus_request_name_async(bus, NULL, b->name, SD_BUS_NAME_QUEUE, bus_on_request_name, b);
+        r = sd_bus_request_name_async(bus, NULL, b->name, SD_BUS_NAME_QUEUE, dbus_service_on_request_name, b);
         if (r < 0)
                 goto fail;
 
         b->bus = bus;
-        ev_io_init(&b->io, bus_io_cb, sd_bus_get_fd(bus), 0);
+        ev_io_init(&b->io, dbus_service_io_cb, sd_bus_get_fd(bus), 0);
         b->io.data = b;
         b->io_events = 0;
         b->sent = b->now;
-        bus_update_watchers(b);
+        dbus_service_update_watchers(b);
         return 0;
 
 fail:
@@ -934,46 +934,46 @@ fail:
         return r;
 }
 
-static void bus_try_connect(struct bus *b)
+static void dbus_service_try_connect(struct dbus_service *b)
 {
         int r;
 
-        r = bus_connect(b);
+        r = dbus_service_connect(b);
         if (r < 0) {
                 log_fault_raise(&b->down, LOG_WARNING, monotonic_now_us(), "cannot connect to %s (%s); retrying",
                                 b->address, strerror(-r));
-                bus_schedule_retry(b);
+                dbus_service_schedule_retry(b);
         }
 }
 
-static void bus_retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
+static void dbus_service_retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
-        struct bus *b = w->data;
+        struct dbus_service *b = w->data;
 
         if (!b->bus)
-                bus_try_connect(b);
+                dbus_service_try_connect(b);
 }
 
 /* Before the loop sleeps: take the snapshot, signal what changed during
  * this iteration in one message, and arm the watchers to what sd-bus now
  * needs (signals and replies may have been queued). */
-static void bus_prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
+static void dbus_service_prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 {
-        struct bus *b = w->data;
+        struct dbus_service *b = w->data;
 
-        bus_refresh(b);
+        dbus_service_refresh(b);
         if (!b->bus || sd_bus_is_ready(b->bus) <= 0) {
                 b->sent = b->now;
                 return;
         }
-        bus_emit_changes(b);
-        bus_update_watchers(b);
+        dbus_service_emit_changes(b);
+        dbus_service_update_watchers(b);
 }
 
 /* ---- life cycle ---- */
 
-int bus_init(struct bus *b, struct ev_loop *loop, bool enabled, const char *address, uint8_t pistol,
-             struct session *session, const struct bus_callbacks *cb)
+int dbus_service_init(struct dbus_service *b, struct ev_loop *loop, bool enabled, const char *address, uint8_t pistol,
+             struct session *session, const struct dbus_service_callbacks *cb)
 {
         const char *env;
 
@@ -992,46 +992,46 @@ int bus_init(struct bus *b, struct ev_loop *loop, bool enabled, const char *addr
         else if (env && env[0])
                 snprintf(b->address, sizeof(b->address), "%s", env);
         else
-                snprintf(b->address, sizeof(b->address), "%s", BUS_SYSTEM_ADDRESS);
-        snprintf(b->name, sizeof(b->name), BUS_NAME_PREFIX "%u", (unsigned)pistol);
-        snprintf(b->path, sizeof(b->path), BUS_PATH_PREFIX "%u", (unsigned)pistol);
+                snprintf(b->address, sizeof(b->address), "%s", DBUS_SERVICE_SYSTEM_ADDRESS);
+        snprintf(b->name, sizeof(b->name), DBUS_SERVICE_NAME_PREFIX "%u", (unsigned)pistol);
+        snprintf(b->path, sizeof(b->path), DBUS_SERVICE_PATH_PREFIX "%u", (unsigned)pistol);
         b->now.pistol = pistol;
         snprintf(b->now.version, sizeof(b->now.version), "%s", SECCBRIDGE_VERSION);
-        b->backoff_s = BUS_BACKOFF_MIN_S;
+        b->backoff_s = DBUS_SERVICE_BACKOFF_MIN_S;
         log_fault_init(&b->down, LOG_MODULE, "D-Bus");
         log_fault_init(&b->name_fault, LOG_MODULE, "D-Bus name");
 
-        ev_init(&b->io, bus_io_cb);
+        ev_init(&b->io, dbus_service_io_cb);
         b->io.data = b;
-        ev_init(&b->timeout, bus_timeout_cb);
+        ev_init(&b->timeout, dbus_service_timeout_cb);
         b->timeout.data = b;
-        ev_init(&b->retry, bus_retry_cb);
+        ev_init(&b->retry, dbus_service_retry_cb);
         b->retry.data = b;
-        ev_prepare_init(&b->prepare, bus_prepare_cb);
+        ev_prepare_init(&b->prepare, dbus_service_prepare_cb);
         b->prepare.data = b;
         return 0;
 }
 
-int bus_start(struct bus *b)
+int dbus_service_start(struct dbus_service *b)
 {
         if (!b->enabled) {
                 log_info("D-Bus interface disabled ([dbus] enable = false)");
                 return 0;
         }
         b->started = true;
-        bus_refresh(b);
+        dbus_service_refresh(b);
         b->sent = b->now;
         ev_prepare_start(b->loop, &b->prepare);
-        bus_try_connect(b);
+        dbus_service_try_connect(b);
         return 0;
 }
 
-void bus_finish(struct bus *b)
+void dbus_service_finish(struct dbus_service *b)
 {
         if (!b->loop || !b->started)
                 return;
         ev_prepare_stop(b->loop, &b->prepare);
         ev_timer_stop(b->loop, &b->retry);
-        bus_drop(b);
+        dbus_service_drop(b);
         b->started = false;
 }
