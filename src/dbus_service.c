@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The D-Bus operator interface (see bus.h): one static vtable, values read
+ * The D-Bus operator interface (see dbus_service.h): one static vtable, values read
  * from a snapshot, operator inputs handed to the core, and a connection that
  * is made and re-made without ever blocking the loop.
  */

@@ -83,7 +83,7 @@ struct dbus_service_callbacks {
 };
 
 /* The values behind the properties, in the units of the interface (V, A,
- * W, degC, kOhm).  Private to bus.c; here only to be embedded. */
+ * W, degC, kOhm).  Private to dbus_service.c; here only to be embedded. */
 struct dbus_service_values {
         uint8_t pistol;
         char version[16];
