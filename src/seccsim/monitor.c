@@ -28,7 +28,6 @@
  * log file cannot be used, 2 on a usage error.
  */
 #include <errno.h>
-#include <net/if.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -38,17 +37,16 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/signalfd.h>
-#include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <linux/can.h>
-#include <linux/can/raw.h>
 
 #include "../canframe.h"
 #include "frame_text.h"
 #include "seccsim.h"
+#include "seccsim_can.h"
 
 #define MONITOR_EXIT_USAGE 2
 #define MONITOR_REFRESH_US 200000               /* ~5 Hz */
@@ -607,21 +605,23 @@ static void monitor_summary(const struct monitor *m, uint64_t now)
 static int monitor_read(struct monitor *m, int fd)
 {
         for (;;) {
-                struct can_frame cf;
-                struct timeval tv;
-                bool stamped;
+                struct can_socket_frame rx;
                 uint64_t at;
                 int r;
 
-                r = seccsim_can_recv(fd, &cf, &tv, &stamped, &m->kernel_drops);
-                if (r == 0)
+                r = can_socket_receive(fd, &rx);
+                /* An interface that is down: wait for it, as candump does. */
+                if (r == 0 || r == -ENETDOWN)
                         return 0;
                 if (r < 0) {
                         fprintf(stderr, "seccsim monitor: receive failed: %s\n", strerror(-r));
                         return -1;
                 }
-                at = stamped ? (uint64_t)tv.tv_sec * 1000000u + (uint64_t)tv.tv_usec : monitor_clock_us();
-                monitor_on_frame(m, &cf, at);
+                if (rx.counted)
+                        m->kernel_drops = rx.drops;
+                at = rx.stamped ? (uint64_t)rx.stamp.tv_sec * 1000000u + (uint64_t)rx.stamp.tv_usec
+                                : monitor_clock_us();
+                monitor_on_frame(m, &rx.frame, at);
         }
 }
 
