@@ -3,7 +3,9 @@
  * `seccsim session`: plays the ADVANTICS charge controller on a CAN
  * interface through a whole charge session, at the real rates, and checks
  * the power side's answers the way the controller would (PROTOCOL.md part C).
- * This file: options, the event loop, the summary and the exit code.
+ * This file, the driver on top of the others (controller_state.h): options,
+ * the event loop (received frames to the checks), the summary and the exit
+ * code.
  *
  * Exit codes: 0 the session (and any injected fault) went as the protocol
  * wants; 1 a check failed, the reason is printed (after a clean-up:
@@ -17,63 +19,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
-#include "controller_state.h"
+#include "controller_can.h"
+#include "controller_check.h"
+#include "controller_flow.h"
+#include "controller_report.h"
 #include "frame_text.h"
 #include "seccsim.h"
-
-uint64_t ctl_now_us(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
-double ctl_rel_s(const struct ctl *c, uint64_t t_us)
-{
-        return t_us >= c->t0_us ? (double)(t_us - c->t0_us) / 1e6 : -(double)(c->t0_us - t_us) / 1e6;
-}
-
-void ctl_log(struct ctl *c, const char *fmt, ...)
-{
-        va_list ap;
-
-        printf("[%9.3f] ", ctl_rel_s(c, ctl_now_us()));
-        va_start(ap, fmt);
-        vprintf(fmt, ap);
-        va_end(ap);
-        putchar('\n');
-}
-
-void ctl_fail(struct ctl *c, const char *fmt, ...)
-{
-        va_list ap;
-
-        uint64_t now = ctl_now_us();
-        int n = 0;
-
-        if (c->failed)
-                return;
-        c->failed = true;
-        if (c->last_stall_us > 0 && now - c->last_stall_us < CTL_STALL_BLAME_US && !c->interrupted)
-                n = snprintf(c->reason, sizeof(c->reason),
-                             CTL_INCONCLUSIVE ": this machine stalled the controller for %.0f ms %.1f s before (R1 allows 200 ms between heartbeats); ",
-                             (double)c->last_stall_gap_us / 1000.0, (double)(now - c->last_stall_us) / 1e6);
-        if (n < 0 || (size_t)n >= sizeof(c->reason))
-                n = 0;
-        va_start(ap, fmt);
-        vsnprintf(c->reason + n, sizeof(c->reason) - (size_t)n, fmt, ap);
-        va_end(ap);
-        ctl_log(c, "FAIL: %s", c->reason);
-        ctl_flow_abort(c, ctl_now_us());
-}
-
-const char *ctl_state_name(uint8_t state)
-{
-        return codec_controller_state_name(state);
-}
 
 /* ---- options ---- */
 
@@ -772,13 +724,28 @@ static int parse_options(int argc, char **argv, struct ctl_options *o)
 
 /* ---- the loop ---- */
 
+/* Every frame waiting, to the checks. */
+static void drain(struct ctl *c)
+{
+        struct codec_frame f;
+        uint64_t t;
+
+        while (ctl_can_receive(c, &f, &t) > 0)
+                ctl_check_frame(c, &f, t);
+}
+
+static void rx_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+        drain(w->data);
+}
+
 static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
         struct ctl *c = w->data;
         uint64_t now;
 
         /* Frames already received count before any deadline is judged. */
-        ctl_can_drain(c);
+        drain(c);
         now = ctl_now_us();
         if (c->last_tick_us > 0) {
                 uint64_t gap = now - c->last_tick_us;
@@ -916,11 +883,18 @@ int seccsim_session_main(int argc, char **argv)
         }
         c->db = codec_db_for_version(c->o.interface_version);
         c->t0_us = ctl_now_us();
+        /* A failed check, wherever it is found, ends the sequence with the
+         * flow's clean-up. */
+        c->on_failure = ctl_flow_abort;
         if (ctl_can_open(c) < 0) {
                 ev_loop_destroy(c->loop);
                 free(c);
                 return CTL_EXIT_FAIL;
         }
+
+        ev_io_init(&c->rx, rx_cb, ctl_can_rx_fd(c), EV_READ);
+        c->rx.data = c;
+        ev_io_start(c->loop, &c->rx);
 
         ev_timer_init(&c->tick, tick_cb, 0.0, CTL_TICK_US / 1e6);
         c->tick.data = c;
@@ -941,6 +915,7 @@ int seccsim_session_main(int argc, char **argv)
         ctl_flow_start(c);
         ev_run(c->loop, 0);
 
+        ev_io_stop(c->loop, &c->rx);
         ev_timer_stop(c->loop, &c->tick);
         ev_timer_stop(c->loop, &c->load_timer);
         ev_signal_stop(c->loop, &c->sig_int);

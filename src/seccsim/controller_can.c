@@ -4,6 +4,8 @@
  * controller's frames and receives what the power side sends (every pistol,
  * so that an answer on the wrong pistol is seen), one send-only socket for
  * the bus load, the traffic log in candump -L form and the --verbose print.
+ * Below the checks and the flow: a received frame goes back to the caller
+ * (the driver hands it to the checks).
  */
 #include <errno.h>
 #include <poll.h>
@@ -16,7 +18,8 @@
 #include <linux/can.h>
 
 #include "../canframe.h"
-#include "controller_state.h"
+#include "controller_can.h"
+#include "controller_report.h"
 #include "frame_text.h"
 #include "seccsim_can.h"
 
@@ -43,7 +46,6 @@
 struct ctl_can {
         int fd;
         int load_fd;
-        ev_io rx;
         FILE *log;
         int64_t realtime_offset_us;     /* CLOCK_REALTIME - CLOCK_MONOTONIC */
         uint64_t load_due_base_us;
@@ -104,11 +106,6 @@ static int open_socket(const char *ifname, bool receive)
         return seccsim_can_open("session", ifname, &o);
 }
 
-static void rx_cb(struct ev_loop *loop, ev_io *w, int revents)
-{
-        ctl_can_drain(w->data);
-}
-
 int ctl_can_open(struct ctl *c)
 {
         struct ctl_can *k;
@@ -142,9 +139,6 @@ int ctl_can_open(struct ctl *c)
                 }
                 setvbuf(k->log, NULL, _IOLBF, 0);
         }
-        ev_io_init(&k->rx, rx_cb, k->fd, EV_READ);
-        k->rx.data = c;
-        ev_io_start(c->loop, &k->rx);
         return 0;
 fail:
         ctl_can_close(c);
@@ -157,10 +151,8 @@ void ctl_can_close(struct ctl *c)
 
         if (!k)
                 return;
-        if (k->fd >= 0) {
-                ev_io_stop(c->loop, &k->rx);
+        if (k->fd >= 0)
                 close(k->fd);
-        }
         if (k->load_fd >= 0)
                 close(k->load_fd);
         if (k->log)
@@ -236,35 +228,39 @@ static uint64_t rx_time(struct ctl *c, const struct can_socket_frame *rx, uint64
         return (uint64_t)t;
 }
 
-void ctl_can_drain(struct ctl *c)
+int ctl_can_rx_fd(const struct ctl *c)
+{
+        return c->can ? c->can->fd : -1;
+}
+
+int ctl_can_receive(struct ctl *c, struct codec_frame *f, uint64_t *t_us)
 {
         struct ctl_can *k = c->can;
 
         while (k && k->fd >= 0) {
                 struct can_socket_frame rx;
-                struct codec_frame f;
                 uint64_t now, t, rt;
                 int r;
 
                 r = can_socket_receive(k->fd, &rx);
                 if (r == 0)
-                        return;
+                        return 0;
                 if (r < 0) {
                         if (!c->failed)
                                 ctl_fail(c, "CAN receive failed: %s", strerror(-r));
-                        return;
+                        return r;
                 }
                 now = ctl_now_us();
                 t = rx_time(c, &rx, now, &rt);
-                if (canframe_to_codec(&rx.frame, &f) < 0)
+                if (canframe_to_codec(&rx.frame, f) < 0)
                         continue;
                 c->rx_frames++;
-                log_frame(c, &f, rt);
-                print_frame(c, "RX", &f, t);
-                ctl_check_frame(c, &f, t);
-                /* A check may have ended the program and closed the socket. */
-                k = c->can;
+                log_frame(c, f, rt);
+                print_frame(c, "RX", f, t);
+                *t_us = t;
+                return 1;
         }
+        return 0;
 }
 
 void ctl_can_load(struct ctl *c, uint64_t now)

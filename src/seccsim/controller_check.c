@@ -17,7 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "controller_state.h"
+#include "controller_check.h"
+#include "controller_report.h"
 
 /* The tick judges a deadline with this slack: a status stamped before the
  * deadline may still be on its way through the socket. */

@@ -19,7 +19,10 @@
  */
 #include <string.h>
 
-#include "controller_state.h"
+#include "controller_can.h"
+#include "controller_check.h"
+#include "controller_flow.h"
+#include "controller_report.h"
 
 /* R43: CHAdeMO unlocks at <= 10 V; R41: the EV waits for <= 1 A (CCS) /
  * 5 A (CHAdeMO); R29: <= 20 V after the test; R33: within 20 V. */

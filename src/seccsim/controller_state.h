@@ -1,15 +1,21 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * `seccsim session`: the simulated ADVANTICS charge controller.  Shared by
- * its files:
- *   controller.c        options, event loop, summary, exit code
- *   controller_can.c    the CAN sockets, traffic log, verbose print
- *   controller_flow.c   the controller's sequence (PROTOCOL.md part C, or
- *                       part D with --interface-version 3) and
- *                       the injected faults and extra traffic
- *   controller_check.c  what the controller checks in the power side's
- *                       answers (period, System_Enable, current, insulation,
- *                       reactions to faults)
+ * `seccsim session`: the simulated ADVANTICS charge controller.  This
+ * header is its state, shared by its files, which depend on each other one
+ * way only, each on those listed before it (tests/tools checks it on the
+ * objects):
+ *   controller_report.c  the clock, the log, the verdict (ctl_fail)
+ *   controller_can.c     the CAN sockets, traffic log, verbose print
+ *   controller_check.c   what the controller checks in the power side's
+ *                        answers (period, System_Enable, current, insulation,
+ *                        reactions to faults)
+ *   controller_flow.c    the controller's sequence (PROTOCOL.md part C, or
+ *                        part D with --interface-version 3) and
+ *                        the injected faults and extra traffic
+ *   controller.c         the driver: options, event loop (received frames
+ *                        go to the checks), summary, exit code
+ * A failure found below the flow starts the flow's clean-up through
+ * on_failure, which the driver sets to ctl_flow_abort().
  *
  * Times are CLOCK_MONOTONIC in microseconds.  Received frames carry the
  * kernel's reception time, moved onto that clock, so that a slow scheduler
@@ -206,6 +212,9 @@ struct ctl {
         const struct codec_db *db;      /* of the interface version played */
         struct ev_loop *loop;
         struct ctl_can *can;
+        /* Called once, by the first ctl_fail(): the clean-up starts. */
+        void (*on_failure)(struct ctl *c, uint64_t now_us);
+        ev_io rx;
         ev_timer tick;
         ev_timer load_timer;
         ev_signal sig_int;
@@ -318,53 +327,5 @@ struct ctl {
         struct ctl_period_stats period;
         uint64_t last_print_us;
 };
-
-/* controller.c */
-uint64_t ctl_now_us(void);
-/* Seconds since the start, for the log. */
-double ctl_rel_s(const struct ctl *c, uint64_t t_us);
-__attribute__((format(printf, 2, 3)))
-void ctl_log(struct ctl *c, const char *fmt, ...);
-/* The first failed check: remembered, printed, and the clean-up starts. */
-__attribute__((format(printf, 2, 3)))
-void ctl_fail(struct ctl *c, const char *fmt, ...);
-const char *ctl_state_name(uint8_t state);
-
-/* controller_can.c */
-int ctl_can_open(struct ctl *c);
-void ctl_can_close(struct ctl *c);
-/* Transmit one frame of the controller.  0 or -errno (logged by the caller). */
-int ctl_can_send(struct ctl *c, const struct codec_frame *f);
-/* Encode and send a message for `pistol`. */
-int ctl_send_msg(struct ctl *c, const struct codec_message *m, uint8_t pistol);
-/* Read every frame waiting and hand each to ctl_check_frame(). */
-void ctl_can_drain(struct ctl *c);
-/* Bus load: as many foreign frames as the rate allows since the last call. */
-void ctl_can_load(struct ctl *c, uint64_t now_us);
-
-/* controller_flow.c */
-void ctl_flow_start(struct ctl *c);
-void ctl_flow_tick(struct ctl *c, uint64_t now_us);
-/* The clean-up after a failure, or the end of the program. */
-void ctl_flow_abort(struct ctl *c, uint64_t now_us);
-bool ctl_flow_finished(const struct ctl *c);
-const char *ctl_step_name(enum ctl_step step);
-/* The insulation test's pass threshold in kOhm (R27; v3: V9, E.5). */
-uint16_t ctl_insulation_threshold_kohm(const struct ctl *c);
-
-/* controller_check.c */
-/* A frame received from the power side (any pistol, IN direction). */
-void ctl_check_frame(struct ctl *c, const struct codec_frame *f, uint64_t t_us);
-/* Deadlines that pass without a frame: the status gap, the reactions. */
-void ctl_check_tick(struct ctl *c, uint64_t now_us);
-/* The session window opens with the first New_Charge_Session (R2). */
-void ctl_check_window_open(struct ctl *c, uint64_t now_us);
-void ctl_check_window_close(struct ctl *c, uint64_t now_us);
-/* The converter must be off from now on (see struct ctl_reaction). */
-void ctl_check_expect_off(struct ctl *c, const char *what, uint64_t since_us,
-                          uint64_t deadline_us, bool need_discharge);
-/* The Charging_Loop request in force changed. */
-void ctl_check_request(struct ctl *c, int16_t current_da, uint16_t voltage_dv, uint64_t now_us);
-void ctl_print_measurement(struct ctl *c, uint64_t now_us);
 
 #endif
