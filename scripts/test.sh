@@ -5,12 +5,16 @@
 # the kernel has CAN, otherwise inside a throwaway VM booting Debian's
 # kernel); then the same again on a clang build with AddressSanitizer and
 # UndefinedBehaviorSanitizer (every report fatal, leaks included), where the
-# fuzz suite runs each libFuzzer target briefly.  Between the two: the
+# fuzz suite runs each libFuzzer target briefly and the CAN integration suite
+# runs the scenarios listed in tests/integration/sanitizer-scenarios (each
+# module of the daemon on its paths: sessions, faults, reload, the CAN link,
+# Modbus, D-Bus; --sanitize-all: every scenario).  Between the two: the
 # arm64 and armhf cross builds with their unit, codec-tool and fuzz-replay
 # suites under qemu-user, the s390x (big-endian) core and unit tests, and
 # the Debian package built, installed and purged (tests/package).
 #
-#   scripts/test.sh [--no-install] [--no-sanitize] [--no-cross] [--no-package] [--build-dir DIR]
+#   scripts/test.sh [--no-install] [--no-sanitize] [--sanitize-all] [--no-cross] [--no-package]
+#                   [--build-dir DIR]
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -18,6 +22,7 @@ cd "$here"
 
 install=1
 sanitize=1
+sanitize_all=0
 cross=1
 package=1
 build_dir=build-test
@@ -25,10 +30,11 @@ while [ $# -gt 0 ]; do
         case "$1" in
         --no-install) install=0 ;;
         --no-sanitize) sanitize=0 ;;
+        --sanitize-all) sanitize_all=1 ;;
         --no-cross) cross=0 ;;
         --no-package) package=0 ;;
         --build-dir) build_dir=$2; shift ;;
-        -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
         *) echo "test.sh: unknown option $1" >&2; exit 2 ;;
         esac
         shift
@@ -75,18 +81,24 @@ PY
         fi
 }
 
-# run_suites LABEL BUILD_DIR: meson test, then the integration suite, both
-# counted into passed/failed/skipped.
+# run_suites LABEL BUILD_DIR [SCENARIO...]: meson test, then the integration
+# suite (only the SCENARIOs when given), both counted into
+# passed/failed/skipped.
 run_suites() {
         local label=$1 dir=$2 meson_rc=0 integ_rc=0 integ_log line ip if_ is
+        shift 2
 
         echo "== $label: unit, tool, Modbus, D-Bus and fuzz tests (meson test)"
         meson test -C "$dir" --print-errorlogs || meson_rc=$?
         meson_counts "$dir" "$meson_rc"
 
-        echo "== $label: CAN integration tests (real vcan)"
+        if [ $# -gt 0 ]; then
+                echo "== $label: CAN integration tests (real vcan): $# scenarios"
+        else
+                echo "== $label: CAN integration tests (real vcan)"
+        fi
         integ_log=$(mktemp)
-        BUILD_DIR="$dir" bash tests/integration/run.sh 2>&1 | tee "$integ_log" || integ_rc=$?
+        BUILD_DIR="$dir" bash tests/integration/run.sh "$@" 2>&1 | tee "$integ_log" || integ_rc=$?
         line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$integ_log" | tail -n 1 || true)
         rm -f "$integ_log"
         if_=0
@@ -173,7 +185,12 @@ if [ "$sanitize" = 1 ]; then
                 CC=clang meson setup "$asan_dir" "${asan_opts[@]}" >/dev/null
         fi
         ninja -C "$asan_dir"
-        run_suites "ASan+UBSan" "$asan_dir"
+        scenarios=()
+        if [ "$sanitize_all" = 0 ]; then
+                mapfile -t scenarios < <(sed -e 's/#.*//' -e 's/[[:space:]]//g' -e '/^$/d' \
+                                         tests/integration/sanitizer-scenarios)
+        fi
+        run_suites "ASan+UBSan" "$asan_dir" "${scenarios[@]}"
 fi
 
 echo
