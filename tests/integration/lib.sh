@@ -19,6 +19,14 @@
 #   SECCBRIDGE_WAIT_TIMEOUT default seconds for the wait_* helpers (10)
 #   SECCBRIDGE_IN_VM        set to 1 inside tests/vm/run-in-vm.sh's guest
 
+# Sourced once per test: a helper library sourced after test_begin (such as
+# test-dbus-lib.sh) would otherwise empty TEST_TMP and forget the test's
+# background processes and exit actions.
+if [ -n "${_SECCBRIDGE_TEST_LIB:-}" ]; then
+        return 0
+fi
+_SECCBRIDGE_TEST_LIB=1
+
 SECCBRIDGE_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 VCAN_IF=${SECCBRIDGE_VCAN_IF:-vcan0}
 # ip and friends live in sbin, which an ordinary user's PATH may lack.
@@ -235,7 +243,7 @@ bg_start() {
 }
 
 bg_pid() { printf '%s\n' "${BG_PID[$1]:?no background process $1}"; }
-bg_log() { printf '%s\n' "${BG_LOG[$1]:-$TEST_TMP/$1.log}"; }
+bg_log() { printf '%s\n' "${BG_LOG[$1]:-${TEST_TMP:?bg_log before test_begin}/$1.log}"; }
 
 bg_running() {
         local pid=${BG_PID[$1]:-}
