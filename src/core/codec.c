@@ -57,17 +57,16 @@ static int64_t clamp_i64(int64_t v, int64_t lo, int64_t hi)
         return v < lo ? lo : v > hi ? hi : v;
 }
 
-/* Scale and offset of a signal in fixed-point units (x 10^decimals).  Every
- * scale and offset of the database is a whole number in those units (0.1 V
- * with 1 decimal, 2 kOhm, -40 degC), so these are exact. */
+/* Scale and offset of a signal in fixed-point units (x 10^decimals), exact
+ * whole numbers worked out with the table (codec_table.c). */
 static int64_t scale_fixed(const struct codec_signal_info *sig)
 {
-        return round_to_i64(sig->scale * (double)pow10_i64(sig->decimals));
+        return sig->fixed_scale;
 }
 
 static int64_t offset_fixed(const struct codec_signal_info *sig)
 {
-        return round_to_i64(sig->offset * (double)pow10_i64(sig->decimals));
+        return sig->fixed_offset;
 }
 
 /* ---- raw bit access ---- */
@@ -746,11 +745,49 @@ static void message_from_values(enum codec_msg_type type, const codec_values v,
         }
 }
 
+/* The payload in Intel byte order as one 64-bit word: byte i holds bits
+ * 8i..8i+7, whatever the byte order of the machine.  Every signal of both
+ * databases lies inside the first 64 bits. */
+static uint64_t payload_get(const uint8_t *data, uint8_t len)
+{
+        uint64_t w = 0;
+
+        for (unsigned i = len; i-- > 0;)
+                w = (w << 8) | data[i];
+        return w;
+}
+
+static void payload_put(uint8_t *data, uint64_t w)
+{
+        for (unsigned i = 0; i < CODEC_MAX_DLC; i++)
+                data[i] = (uint8_t)(w >> (8u * i));
+}
+
+/* codec_signal_get_raw() on the payload word. */
+static int64_t word_get_raw(uint64_t w, const struct codec_signal_info *sig)
+{
+        uint64_t mask = length_mask(sig->length);
+        uint64_t v = (w >> sig->start) & mask;
+
+        if (sig->is_signed && sig->length < 64 && (v >> (sig->length - 1)) & 1u)
+                v |= ~mask;
+        return (int64_t)v;
+}
+
+/* codec_signal_put_raw() into a payload word whose bits of the signal are
+ * still 0: clamped to the raw range, only the signal's own bits set. */
+static uint64_t word_put_raw(uint64_t w, const struct codec_signal_info *sig, int64_t raw)
+{
+        raw = clamp_i64(raw, codec_signal_raw_min(sig), codec_signal_raw_max(sig));
+        return w | (((uint64_t)raw & length_mask(sig->length)) << sig->start);
+}
+
 int codec_decode(const struct codec_db *db, const struct codec_frame *frame, uint8_t pistol,
                  struct codec_message *out)
 {
         const struct codec_msg_info *m;
         codec_values v = { 0 };
+        uint64_t w;
 
         if (!db || !frame || !out || frame->len > CODEC_MAX_DLC ||
             pistol < CODEC_PISTOL_MIN || pistol > CODEC_PISTOL_MAX)
@@ -767,11 +804,14 @@ int codec_decode(const struct codec_db *db, const struct codec_frame *frame, uin
         if (frame->len < m->dlc)
                 return -EBADMSG;
 
-        for (size_t i = 0; i < m->n_signals; i++)
-                if (!m->signals[i].reserved)
-                        v[i] = codec_signal_to_fixed(&m->signals[i],
-                                                     codec_signal_get_raw(frame->data,
-                                                                          &m->signals[i]));
+        /* Only the message's own bytes: the rest is not looked at. */
+        w = payload_get(frame->data, m->dlc);
+        for (size_t i = 0; i < m->n_signals; i++) {
+                const struct codec_signal_info *sig = &m->signals[i];
+
+                if (!sig->reserved)
+                        v[i] = word_get_raw(w, sig) * sig->fixed_scale + sig->fixed_offset;
+        }
         message_from_values(m->type, v, out);
         return 0;
 }
@@ -782,6 +822,7 @@ int codec_encode(const struct codec_db *db, const struct codec_message *msg, uin
         const struct codec_msg_info *m;
         struct codec_frame f;
         codec_values v = { 0 };
+        uint64_t w = 0;
 
         if (!db || !msg || !out || pistol < CODEC_PISTOL_MIN || pistol > CODEC_PISTOL_MAX)
                 return -EINVAL;
@@ -789,20 +830,24 @@ int codec_encode(const struct codec_db *db, const struct codec_message *msg, uin
         if (!m || values_from_message(msg, v) < 0)
                 return -EINVAL;
 
-        memset(&f, 0, sizeof(f));
         f.id = m->base_id | ((uint32_t)pistol << CODEC_ID_PISTOL_SHIFT);
         f.extended = true;
         f.len = m->dlc;
         for (size_t i = 0; i < m->n_signals; i++) {
                 const struct codec_signal_info *sig = &m->signals[i];
+                int64_t raw;
 
+                /* Reserved and undeclared bits stay 0. */
                 if (sig->reserved)
                         continue;
-                /* put_raw clamps to the raw range (e.g. 600 kOhm -> 255,
-                 * -50 degC -> raw 0). */
-                codec_signal_put_raw(f.data, sig,
-                                     div_round(v[i] - offset_fixed(sig), scale_fixed(sig)));
+                raw = v[i] - sig->fixed_offset;
+                if (sig->fixed_scale != 1)
+                        raw = div_round(raw, sig->fixed_scale);
+                /* Clamped to the raw range (e.g. 600 kOhm -> 255, -50 degC
+                 * -> raw 0). */
+                w = word_put_raw(w, sig, raw);
         }
+        payload_put(f.data, w);
         *out = f;
         return 0;
 }
