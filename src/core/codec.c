@@ -71,7 +71,10 @@ static int64_t offset_fixed(const struct codec_signal_info *sig)
 
 /* ---- raw bit access ---- */
 
-int64_t codec_signal_raw_min(const struct codec_signal_info *sig)
+/* The raw range of a signal, inline for the typed layer.  An unsigned
+ * 64-bit field would not fit int64; the database has nothing wider than 48
+ * bits. */
+static inline int64_t raw_min(const struct codec_signal_info *sig)
 {
         if (!sig->is_signed)
                 return 0;
@@ -80,10 +83,8 @@ int64_t codec_signal_raw_min(const struct codec_signal_info *sig)
         return -((int64_t)1 << (sig->length - 1));
 }
 
-int64_t codec_signal_raw_max(const struct codec_signal_info *sig)
+static inline int64_t raw_max(const struct codec_signal_info *sig)
 {
-        /* An unsigned 64-bit field would not fit int64; the database has
-         * nothing wider than 48 bits. */
         if (sig->length >= 64)
                 return INT64_MAX;
         if (sig->is_signed)
@@ -91,7 +92,17 @@ int64_t codec_signal_raw_max(const struct codec_signal_info *sig)
         return (int64_t)(((uint64_t)1 << sig->length) - 1);
 }
 
-static uint64_t length_mask(uint8_t length)
+int64_t codec_signal_raw_min(const struct codec_signal_info *sig)
+{
+        return raw_min(sig);
+}
+
+int64_t codec_signal_raw_max(const struct codec_signal_info *sig)
+{
+        return raw_max(sig);
+}
+
+static inline uint64_t length_mask(uint8_t length)
 {
         return length >= 64 ? UINT64_MAX : ((uint64_t)1 << length) - 1;
 }
@@ -778,7 +789,7 @@ static int64_t word_get_raw(uint64_t w, const struct codec_signal_info *sig)
  * still 0: clamped to the raw range, only the signal's own bits set. */
 static uint64_t word_put_raw(uint64_t w, const struct codec_signal_info *sig, int64_t raw)
 {
-        raw = clamp_i64(raw, codec_signal_raw_min(sig), codec_signal_raw_max(sig));
+        raw = clamp_i64(raw, raw_min(sig), raw_max(sig));
         return w | (((uint64_t)raw & length_mask(sig->length)) << sig->start);
 }
 
@@ -816,36 +827,69 @@ int codec_decode(const struct codec_db *db, const struct codec_frame *frame, uin
         return 0;
 }
 
+/* Power_Modules_Status goes out every 100 ms: packed straight from the
+ * typed struct, no per-signal loop.  The layout is the one of its signal
+ * table (test-codec compares both for every field, at the range edges and
+ * beyond): Present_Voltage 0.1 V at bit 0 and Present_Current 0.1 A
+ * (signed) at 16, both 16 bits, so every value of their typed fields fits
+ * as it is; the two temperatures 8 bits at 32 and 40, raw 0 = -40 degC;
+ * System_Enable 8 bits at 48; Insulation_Resistance 2 kOhm per bit, 8
+ * bits at 56. */
+static uint64_t pack_temperature(int16_t c)
+{
+        return (uint64_t)clamp_i64((int64_t)c + 40, 0, 255);
+}
+
+static uint64_t pack_power_modules_status(const struct codec_power_modules_status *st)
+{
+        /* kOhm / 2 rounded half up (never negative): 600 kOhm -> 255. */
+        uint64_t insulation = ((uint64_t)st->insulation_resistance_kohm + 1u) / 2u;
+
+        return (uint64_t)st->present_voltage_dv |
+               (uint64_t)(uint16_t)st->present_current_da << 16 |
+               pack_temperature(st->power_modules_temperature_c) << 32 |
+               pack_temperature(st->enclosure_temperature_c) << 40 |
+               (uint64_t)st->system_enable << 48 |
+               (insulation > 255u ? 255u : insulation) << 56;
+}
+
 int codec_encode(const struct codec_db *db, const struct codec_message *msg, uint8_t pistol,
                  struct codec_frame *out)
 {
         const struct codec_msg_info *m;
         struct codec_frame f;
-        codec_values v = { 0 };
+        codec_values v;
         uint64_t w = 0;
 
         if (!db || !msg || !out || pistol < CODEC_PISTOL_MIN || pistol > CODEC_PISTOL_MAX)
                 return -EINVAL;
         m = codec_msg_info(db, msg->type);
-        if (!m || values_from_message(msg, v) < 0)
+        if (!m)
                 return -EINVAL;
 
         f.id = m->base_id | ((uint32_t)pistol << CODEC_ID_PISTOL_SHIFT);
         f.extended = true;
         f.len = m->dlc;
-        for (size_t i = 0; i < m->n_signals; i++) {
-                const struct codec_signal_info *sig = &m->signals[i];
-                int64_t raw;
+        if (msg->type == CODEC_POWER_MODULES_STATUS) {
+                w = pack_power_modules_status(&msg->u.power_modules_status);
+        } else {
+                /* Every slot of a non-reserved signal is written. */
+                if (values_from_message(msg, v) < 0)
+                        return -EINVAL;
+                for (size_t i = 0; i < m->n_signals; i++) {
+                        const struct codec_signal_info *sig = &m->signals[i];
+                        int64_t raw;
 
-                /* Reserved and undeclared bits stay 0. */
-                if (sig->reserved)
-                        continue;
-                raw = v[i] - sig->fixed_offset;
-                if (sig->fixed_scale != 1)
-                        raw = div_round(raw, sig->fixed_scale);
-                /* Clamped to the raw range (e.g. 600 kOhm -> 255, -50 degC
-                 * -> raw 0). */
-                w = word_put_raw(w, sig, raw);
+                        /* Reserved and undeclared bits stay 0. */
+                        if (sig->reserved)
+                                continue;
+                        raw = v[i] - sig->fixed_offset;
+                        if (sig->fixed_scale != 1)
+                                raw = div_round(raw, sig->fixed_scale);
+                        /* Clamped to the raw range (e.g. 600 kOhm -> 255,
+                         * -50 degC -> raw 0). */
+                        w = word_put_raw(w, sig, raw);
+                }
         }
         payload_put(f.data, w);
         *out = f;
