@@ -319,10 +319,16 @@ static uint16_t ramp_step_da(const struct session *s)
 static void update_command(struct session *s, uint64_t now)
 {
         struct power_command want = s->target;
+        bool off = forced_off(s) || !s->controller_alive;
 
+        /* Nothing it depends on changed and no ramp step is pending: the
+         * command in force is the one these inputs give. */
+        if (s->command_cached && off == s->command_cached_off &&
+            command_equal(&s->target, &s->command_cached_target))
+                return;
         /* R1: nothing but OFF without a controller heartbeat, not even the
          * wake-up of a New_Charge_Session seen before any status frame. */
-        if (forced_off(s) || !s->controller_alive)
+        if (off)
                 want = (struct power_command){ .mode = POWER_OFF, .discharge = true };
         limits_clamp(&s->effective, &want, &want);
 
@@ -351,6 +357,11 @@ static void update_command(struct session *s, uint64_t now)
                 }
         }
         issue_command(s, &want);
+        /* With no ramp step pending the command is the target clamped, and
+         * stays so until one of its inputs changes. */
+        s->command_cached = !s->ramp_pending;
+        s->command_cached_target = s->target;
+        s->command_cached_off = off;
 }
 
 /* ---- Sequence_Control flags (R6..R14, E.8, E.9) ---- */
@@ -442,16 +453,17 @@ static uint64_t limits_due_us(const struct session *s)
         return add_sat(s->last_limits_us, s->cfg.limits_min_interval_us);
 }
 
-static void flush_limits(struct session *s, uint64_t now)
+/* true when the limits went out. */
+static bool flush_limits(struct session *s, uint64_t now)
 {
         struct advertised a;
         struct codec_message m;
 
         if (!s->limits_pending || !may_send_limits(s))
-                return;
+                return false;
         /* R15, V4: a change inside the interval waits for its end. */
         if (now < limits_due_us(s))
-                return;
+                return false;
         a = advertised_limits(s);
         if (session_is_v3(s)) {
                 m = (struct codec_message){ .type = CODEC_DC_POWER_PARAMETERS };
@@ -476,6 +488,7 @@ static void flush_limits(struct session *s, uint64_t now)
         s->limits_sent_range_target_da = a.range_target_current_da;
         if (s->in_session)
                 s->limits_sent_in_session = true;
+        return true;
 }
 
 /* Recompute the limits in force; a change of the advertised values is sent
@@ -485,6 +498,7 @@ static void refresh_limits(struct session *s)
         struct advertised a;
 
         limits_effective(&s->cfg.limits, &s->dynamic, &s->rating, &s->effective);
+        s->command_cached = false;
         a = advertised_limits(s);
         if (!s->limits_ever_sent || a.voltage_dv != s->limits_sent_voltage_dv ||
             a.charge_current_da != s->limits_sent_current_da ||
@@ -647,8 +661,10 @@ static void settle(struct session *s, uint64_t now)
         /* Order on the bus: status first (it opens the window), then the
          * limits, then the flags that may declare them final (R13). */
         flush_status(s, now);
-        flush_limits(s, now);
-        update_auto_flags(s);
+        /* R13: limits just sent may make Charge_Parameters_Done 1; nothing
+         * else the flags depend on changes in between. */
+        if (flush_limits(s, now))
+                update_auto_flags(s);
         flush_flags(s, now);
 }
 
