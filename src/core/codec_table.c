@@ -697,12 +697,7 @@ const struct codec_db *codec_db_for_version(unsigned interface_version)
 
 const struct codec_msg_info *codec_msg_info(const struct codec_db *db, enum codec_msg_type type)
 {
-        unsigned at;
-
-        if (!db || (unsigned)type >= CODEC_MSG_COUNT)
-                return NULL;
-        at = db->by_type[type];
-        return at ? &db->messages[at - 1] : NULL;
+        return db ? codec_table_by_type(db, type) : NULL;
 }
 
 const struct codec_msg_info *codec_msg_info_by_name(const struct codec_db *db, const char *name)
@@ -717,18 +712,7 @@ const struct codec_msg_info *codec_msg_info_by_name(const struct codec_db *db, c
 
 const struct codec_msg_info *codec_msg_info_by_id(const struct codec_db *db, uint32_t id)
 {
-        uint32_t base = id & CODEC_ID_BASE_MASK;
-        const struct codec_msg_info *m;
-        unsigned at;
-
-        if (!db)
-                return NULL;
-        at = db->by_id_slot[CODEC_ID_SLOT(base)];
-        if (!at)
-                return NULL;
-        /* The slot keeps 8 bits of the ID: the rest must match too. */
-        m = &db->messages[at - 1];
-        return m->base_id == base ? m : NULL;
+        return db ? codec_table_by_base_id(db, id & CODEC_ID_BASE_MASK) : NULL;
 }
 
 const struct codec_signal_info *codec_signal_by_name(const struct codec_msg_info *msg,
