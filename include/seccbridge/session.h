@@ -233,12 +233,11 @@ struct session {
         struct power_command target;            /* wanted, before limits and ramp */
         struct power_command command;           /* in force, as last issued */
         bool command_issued;
-        /* The inputs of the last command worked out with no ramp step
-         * pending: the same target, forced-off state and limits give the
-         * same command, so it is not worked out again.  Cleared when the
-         * limits or the config change. */
+        /* The command in force is the one the target, the forced-off state
+         * and the limits give, with no ramp step pending: it is not worked
+         * out again until one of them changes (a new target or new limits
+         * clear it; the forced-off state is compared). */
         bool command_cached;
-        struct power_command command_cached_target;
         bool command_cached_off;
 
         /* R37 current ramp */

@@ -56,15 +56,13 @@ static bool rating_equal(const struct power_rating *a, const struct power_rating
                a->max_power_w == b->max_power_w;
 }
 
+/* Six bools and no padding: compared as bytes, in one go. */
+_Static_assert(sizeof(struct codec_sequence_control) == 6, "Sequence_Control flags are 6 bools");
+
 static bool flags_equal(const struct codec_sequence_control *a,
                         const struct codec_sequence_control *b)
 {
-        return a->start_charge_authorisation == b->start_charge_authorisation &&
-               a->chademo_start_button == b->chademo_start_button &&
-               a->ccs_authorisation_done == b->ccs_authorisation_done &&
-               a->ccs_authorisation_valid == b->ccs_authorisation_valid &&
-               a->charge_parameters_done == b->charge_parameters_done &&
-               a->user_stop_button == b->user_stop_button;
+        return memcmp(a, b, sizeof(*a)) == 0;
 }
 
 /* States before a session: the window is closed there (R2, E.10). */
@@ -229,6 +227,7 @@ static void set_target(struct session *s, enum power_mode mode, uint16_t voltage
                 .current_da = current_da,
                 .discharge = discharge,
         };
+        s->command_cached = false;
 }
 
 /* v3: only the charger's own capacitance can be on the output (no battery
@@ -318,14 +317,14 @@ static uint16_t ramp_step_da(const struct session *s)
  * force, current ramped up (R37); issued only when it changes. */
 static void update_command(struct session *s, uint64_t now)
 {
-        struct power_command want = s->target;
+        struct power_command want;
         bool off = forced_off(s) || !s->controller_alive;
 
         /* Nothing it depends on changed and no ramp step is pending: the
          * command in force is the one these inputs give. */
-        if (s->command_cached && off == s->command_cached_off &&
-            command_equal(&s->target, &s->command_cached_target))
+        if (s->command_cached && off == s->command_cached_off)
                 return;
+        want = s->target;
         /* R1: nothing but OFF without a controller heartbeat, not even the
          * wake-up of a New_Charge_Session seen before any status frame. */
         if (off)
@@ -360,7 +359,6 @@ static void update_command(struct session *s, uint64_t now)
         /* With no ramp step pending the command is the target clamped, and
          * stays so until one of its inputs changes. */
         s->command_cached = !s->ramp_pending;
-        s->command_cached_target = s->target;
         s->command_cached_off = off;
 }
 
