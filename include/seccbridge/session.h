@@ -176,6 +176,7 @@ struct session {
         struct session_callbacks cb;
         const struct codec_db *db;              /* the database of the interface version */
         const struct codec_db *other_db;        /* the other version's: its frames are counted */
+        uint32_t controller_types;              /* bit per message type the controller sends in db */
         struct power_limits dynamic;            /* operator limits (0 = none) */
         struct power_rating rating;             /* the converter's, from its latest measurement */
         struct power_limits effective;          /* limits in force: config, operator, rating */

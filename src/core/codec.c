@@ -925,30 +925,34 @@ int codec_encode(const struct codec_db *db, const struct codec_message *msg, uin
         if (!m)
                 return -EINVAL;
 
+        if (msg->type == CODEC_POWER_MODULES_STATUS) {
+                /* Straight into the caller's frame: nothing can fail. */
+                out->id = m->base_id | ((uint32_t)pistol << CODEC_ID_PISTOL_SHIFT);
+                out->extended = true;
+                out->len = m->dlc;
+                payload_put(out->data, pack_power_modules_status(&msg->u.power_modules_status));
+                return 0;
+        }
+        /* Every slot of a non-reserved signal is written. */
+        if (values_from_message(msg, v) < 0)
+                return -EINVAL;
+        for (size_t i = 0; i < m->n_signals; i++) {
+                const struct codec_signal_info *sig = &m->signals[i];
+                int64_t raw;
+
+                /* Reserved and undeclared bits stay 0. */
+                if (sig->reserved)
+                        continue;
+                raw = v[i] - sig->fixed_offset;
+                if (sig->fixed_scale != 1)
+                        raw = div_round(raw, sig->fixed_scale);
+                /* Clamped to the raw range (e.g. 600 kOhm -> 255, -50 degC
+                 * -> raw 0). */
+                w = word_put_raw(w, sig, raw);
+        }
         f.id = m->base_id | ((uint32_t)pistol << CODEC_ID_PISTOL_SHIFT);
         f.extended = true;
         f.len = m->dlc;
-        if (msg->type == CODEC_POWER_MODULES_STATUS) {
-                w = pack_power_modules_status(&msg->u.power_modules_status);
-        } else {
-                /* Every slot of a non-reserved signal is written. */
-                if (values_from_message(msg, v) < 0)
-                        return -EINVAL;
-                for (size_t i = 0; i < m->n_signals; i++) {
-                        const struct codec_signal_info *sig = &m->signals[i];
-                        int64_t raw;
-
-                        /* Reserved and undeclared bits stay 0. */
-                        if (sig->reserved)
-                                continue;
-                        raw = v[i] - sig->fixed_offset;
-                        if (sig->fixed_scale != 1)
-                                raw = div_round(raw, sig->fixed_scale);
-                        /* Clamped to the raw range (e.g. 600 kOhm -> 255,
-                         * -50 degC -> raw 0). */
-                        w = word_put_raw(w, sig, raw);
-                }
-        }
         payload_put(f.data, w);
         *out = f;
         return 0;

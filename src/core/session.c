@@ -1246,11 +1246,21 @@ static void on_ocpp_control(struct session *s, const struct codec_ocpp_control *
 }
 
 /* Frames the controller produces (OUT in the database). */
+_Static_assert(CODEC_MSG_COUNT <= 32, "one bit per message type in controller_types");
+
+static uint32_t controller_types_of(const struct codec_db *db)
+{
+        uint32_t types = 0;
+
+        for (size_t i = 0; i < db->n_messages; i++)
+                if (db->messages[i].dir == CODEC_DIR_OUT)
+                        types |= (uint32_t)1 << db->messages[i].type;
+        return types;
+}
+
 static bool sent_by_controller(const struct session *s, enum codec_msg_type type)
 {
-        const struct codec_msg_info *info = codec_msg_info(s->db, type);
-
-        return info && info->dir == CODEC_DIR_OUT;
+        return (unsigned)type < CODEC_MSG_COUNT && (s->controller_types >> type) & 1u;
 }
 
 static void handle_message(struct session *s, const struct codec_message *msg, uint64_t now)
@@ -1341,6 +1351,7 @@ int session_init(struct session *s, const struct session_config *cfg,
         s->cb = *cb;
         s->db = codec_db_for_version(cfg->interface_version);
         s->other_db = codec_db_for_version(cfg->interface_version == 3 ? 2 : 3);
+        s->controller_types = controller_types_of(s->db);
         s->now_us = now_us;
         s->phase = SESSION_PHASE_IDLE;
         s->fault = SESSION_FAULT_NONE;
