@@ -142,37 +142,41 @@ static void measure(struct player *p, uint16_t dv, int16_t da)
  * timer runs at each deadline, then the status frame comes. */
 static void replay(struct player *p)
 {
+        uint64_t now = p->now, steps = 0;
+
         for (size_t i = 0; i < p->n_script; i++) {
                 const struct input *in = &p->script[i];
 
                 switch (in->kind) {
                 case INPUT_HEARTBEAT: {
-                        uint64_t until = p->now + 100000;
+                        uint64_t until = now + 100000;
 
                         for (;;) {
                                 uint64_t d = session_next_deadline(&p->s);
 
                                 if (d > until)
                                         break;
-                                p->now = d > p->now ? d : p->now;
-                                session_tick(&p->s, p->now);
-                                p->steps++;
+                                now = d > now ? d : now;
+                                session_tick(&p->s, now);
+                                steps++;
                         }
-                        p->now = until;
-                        session_on_frame(&p->s, &in->frame, p->now);
-                        p->steps++;
+                        now = until;
+                        session_on_frame(&p->s, &in->frame, now);
+                        steps++;
                         break;
                 }
                 case INPUT_FRAME:
-                        session_on_frame(&p->s, &in->frame, p->now);
-                        p->steps++;
+                        session_on_frame(&p->s, &in->frame, now);
+                        steps++;
                         break;
                 case INPUT_MEASUREMENT:
-                        session_on_measurement(&p->s, &in->m, p->now);
-                        p->steps++;
+                        session_on_measurement(&p->s, &in->m, now);
+                        steps++;
                         break;
                 }
         }
+        p->now = now;
+        p->steps += steps;
 }
 
 /* v3: the same CCS session with DC_Power_Control (part D.5). */

@@ -770,8 +770,13 @@ static uint64_t payload_get(const uint8_t *data, uint8_t len)
 
 static void payload_put(uint8_t *data, uint64_t w)
 {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        /* The word's memory image is already Intel order: one store. */
+        memcpy(data, &w, CODEC_MAX_DLC);
+#else
         for (unsigned i = 0; i < CODEC_MAX_DLC; i++)
                 data[i] = (uint8_t)(w >> (8u * i));
+#endif
 }
 
 /* codec_signal_get_raw() on the payload word. */

@@ -315,16 +315,10 @@ static uint16_t ramp_step_da(const struct session *s)
 
 /* Derive the command from the target: forced OFF, clamped to the limits in
  * force, current ramped up (R37); issued only when it changes. */
-static void update_command(struct session *s, uint64_t now)
+static void work_out_command(struct session *s, uint64_t now, bool off)
 {
-        struct power_command want;
-        bool off = forced_off(s) || !s->controller_alive;
+        struct power_command want = s->target;
 
-        /* Nothing it depends on changed and no ramp step is pending: the
-         * command in force is the one these inputs give. */
-        if (s->command_cached && off == s->command_cached_off)
-                return;
-        want = s->target;
         /* R1: nothing but OFF without a controller heartbeat, not even the
          * wake-up of a New_Charge_Session seen before any status frame. */
         if (off)
@@ -360,6 +354,17 @@ static void update_command(struct session *s, uint64_t now)
          * stays so until one of its inputs changes. */
         s->command_cached = !s->ramp_pending;
         s->command_cached_off = off;
+}
+
+static inline void update_command(struct session *s, uint64_t now)
+{
+        bool off = forced_off(s) || !s->controller_alive;
+
+        /* Nothing it depends on changed and no ramp step is pending: the
+         * command in force is the one these inputs give. */
+        if (s->command_cached && off == s->command_cached_off)
+                return;
+        work_out_command(s, now, off);
 }
 
 /* ---- Sequence_Control flags (R6..R14, E.8, E.9) ---- */
