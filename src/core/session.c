@@ -369,6 +369,9 @@ static inline void update_command(struct session *s, uint64_t now)
 
 /* ---- Sequence_Control flags (R6..R14, E.8, E.9) ---- */
 
+/* The flags configured AUTO follow the config, the session window and
+ * whether this session's limits went out: called wherever one of those
+ * changes (init, reconfigure, a session's start and end, limits sent). */
 static void update_auto_flags(struct session *s)
 {
         /* R9, R12: AUTO = the station always allows a start; whether the
@@ -657,7 +660,8 @@ static void run_timers(struct session *s, uint64_t now)
 
 static void settle(struct session *s, uint64_t now)
 {
-        update_auto_flags(s);
+        /* The AUTO flags are re-derived where what they follow changes
+         * (update_auto_flags()), not here at every step. */
         update_command(s, now);
         if (s->shutting_down)
                 return;
@@ -714,6 +718,7 @@ static void end_session(struct session *s, enum session_fault fault)
         s->charge_started = false;
         forget_vehicle(s);
         s->limits_sent_in_session = false;
+        update_auto_flags(s);
         set_target(s, POWER_OFF, 0, 0, true);
         reset_ramp(s);
         forget_operator_decisions(s);
@@ -792,6 +797,7 @@ static void start_session(struct session *s, const struct codec_new_charge_sessi
         /* R17: limits at the start of each session; R13 follows them. */
         s->limits_pending = true;
         s->limits_sent_in_session = false;
+        update_auto_flags(s);
         controller_came_up(s);
         /* R19, E.10: New_Charge_Session wakes the converter. */
         set_target(s, POWER_STANDBY, 0, 0, false);
@@ -1401,6 +1407,8 @@ int session_reconfigure(struct session *s, const struct session_config *cfg,
         run_timers(s, now_us);
         /* New limits apply at once: the command is re-clamped in settle(). */
         refresh_limits(s);
+        /* A flag given back to AUTO takes its AUTO value at once. */
+        update_auto_flags(s);
         settle(s, now_us);
         return 0;
 }
