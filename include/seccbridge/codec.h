@@ -388,6 +388,13 @@ int codec_decode(const struct codec_db *db, const struct codec_frame *frame, uin
 int codec_encode(const struct codec_db *db, const struct codec_message *msg, uint8_t pistol,
                  struct codec_frame *out);
 
+/* codec_encode() of a Power_Modules_Status, the frame the power side sends
+ * every 100 ms, without a struct codec_message around it: the same frame,
+ * the same return codes. */
+int codec_encode_power_modules_status(const struct codec_db *db,
+                                      const struct codec_power_modules_status *st, uint8_t pistol,
+                                      struct codec_frame *out);
+
 /* On-bus 29-bit identifier of a message for a pistol (base | pistol << 24);
  * 0 for a type that is not in `db` or a pistol outside 1..31. */
 uint32_t codec_frame_id(const struct codec_db *db, enum codec_msg_type type, uint8_t pistol);

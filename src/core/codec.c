@@ -916,6 +916,32 @@ static uint64_t pack_power_modules_status(const struct codec_power_modules_statu
                (insulation > 255u ? 255u : insulation) << 56;
 }
 
+/* The arguments checked by the caller. */
+static inline int encode_power_modules_status(const struct codec_db *db,
+                                              const struct codec_power_modules_status *st,
+                                              uint8_t pistol, struct codec_frame *out)
+{
+        const struct codec_msg_info *m = codec_table_by_type(db, CODEC_POWER_MODULES_STATUS);
+
+        if (!m)
+                return -EINVAL;
+        /* Straight into the caller's frame: nothing can fail from here. */
+        out->id = m->base_id | ((uint32_t)pistol << CODEC_ID_PISTOL_SHIFT);
+        out->extended = true;
+        out->len = m->dlc;
+        payload_put(out->data, pack_power_modules_status(st));
+        return 0;
+}
+
+int codec_encode_power_modules_status(const struct codec_db *db,
+                                      const struct codec_power_modules_status *st, uint8_t pistol,
+                                      struct codec_frame *out)
+{
+        if (!db || !st || !out || pistol < CODEC_PISTOL_MIN || pistol > CODEC_PISTOL_MAX)
+                return -EINVAL;
+        return encode_power_modules_status(db, st, pistol, out);
+}
+
 int codec_encode(const struct codec_db *db, const struct codec_message *msg, uint8_t pistol,
                  struct codec_frame *out)
 {
@@ -926,18 +952,12 @@ int codec_encode(const struct codec_db *db, const struct codec_message *msg, uin
 
         if (!db || !msg || !out || pistol < CODEC_PISTOL_MIN || pistol > CODEC_PISTOL_MAX)
                 return -EINVAL;
+        if (msg->type == CODEC_POWER_MODULES_STATUS)
+                return encode_power_modules_status(db, &msg->u.power_modules_status, pistol, out);
         m = codec_table_by_type(db, msg->type);
         if (!m)
                 return -EINVAL;
 
-        if (msg->type == CODEC_POWER_MODULES_STATUS) {
-                /* Straight into the caller's frame: nothing can fail. */
-                out->id = m->base_id | ((uint32_t)pistol << CODEC_ID_PISTOL_SHIFT);
-                out->extended = true;
-                out->len = m->dlc;
-                payload_put(out->data, pack_power_modules_status(&msg->u.power_modules_status));
-                return 0;
-        }
         /* Every slot of a non-reserved signal is written. */
         if (values_from_message(msg, v) < 0)
                 return -EINVAL;

@@ -562,20 +562,24 @@ static uint16_t reported_voltage(const struct session *s)
 
 static void send_status(struct session *s)
 {
-        struct codec_message m = { .type = CODEC_POWER_MODULES_STATUS };
-        struct codec_power_modules_status *st = &m.u.power_modules_status;
+        struct codec_power_modules_status st;
+        struct codec_frame frame;
         bool enable = system_enable_allowed(s);
 
         /* R4: the latest readings. */
-        st->present_voltage_dv = reported_voltage(s);
-        st->present_current_da = s->meas_valid ? s->meas.current_da : 0;
-        st->power_modules_temperature_c =
+        st.present_voltage_dv = reported_voltage(s);
+        st.present_current_da = s->meas_valid ? s->meas.current_da : 0;
+        st.power_modules_temperature_c =
                 reported_temperature(s->meas_valid ? s->meas.module_temp_c : POWER_TEMPERATURE_UNKNOWN);
-        st->enclosure_temperature_c =
+        st.enclosure_temperature_c =
                 reported_temperature(s->meas_valid ? s->meas.enclosure_temp_c : POWER_TEMPERATURE_UNKNOWN);
-        st->system_enable = enable ? CODEC_SYSTEM_ENABLE_ALLOWED : CODEC_SYSTEM_ENABLE_NOT_ALLOWED;
-        st->insulation_resistance_kohm = reported_insulation(s);
-        tx(s, &m);
+        st.system_enable = enable ? CODEC_SYSTEM_ENABLE_ALLOWED : CODEC_SYSTEM_ENABLE_NOT_ALLOWED;
+        st.insulation_resistance_kohm = reported_insulation(s);
+        /* Sent every 100 ms: its own encoder, no struct codec_message. */
+        if (codec_encode_power_modules_status(s->db, &st, s->cfg.pistol, &frame) == 0) {
+                s->counters.frames_out++;
+                s->cb.tx_frame(&frame, s->cb.userdata);
+        }
         s->system_enable = enable;
 }
 

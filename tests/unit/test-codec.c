@@ -1193,6 +1193,8 @@ static void test_power_modules_status_matches_table(void **state)
 {
         static const int32_t edges[] = { INT16_MIN, -41, -40, -1, 0, 1, 2, 3, 215, 216, 255, 256,
                                          509, 510, 511, 600, INT16_MAX, UINT16_MAX };
+        const struct codec_message ok = { .type = CODEC_POWER_MODULES_STATUS };
+        struct codec_frame f, g;
         uint32_t x = 0x12345678;
 
         (void)state;
@@ -1205,7 +1207,6 @@ static void test_power_modules_status_matches_table(void **state)
                         struct codec_power_modules_status *st = &msg.u.power_modules_status;
                         int64_t v[6];
                         uint8_t want[8] = { 0 };
-                        struct codec_frame f;
 
                         for (size_t k = 0; k < 6; k++)
                                 v[k] = n < N_ELEMENTS(edges) ? edges[(n + k) % N_ELEMENTS(edges)]
@@ -1230,8 +1231,21 @@ static void test_power_modules_status_matches_table(void **state)
                         assert_true(f.extended);
                         assert_int_equal(f.len, 8);
                         assert_memory_equal(f.data, want, 8);
+                        /* Its own entry gives the same frame. */
+                        memset(&g, 0xA5, sizeof(g));
+                        assert_int_equal(codec_encode_power_modules_status(db, st, 7, &g), 0);
+                        assert_true(frames_equal(&f, &g));
                 }
         }
+        /* ... and refuses what codec_encode() refuses, writing nothing. */
+        memset(&g, 0xA5, sizeof(g));
+        f = g;
+        assert_int_equal(codec_encode_power_modules_status(NULL, &ok.u.power_modules_status, 1, &g), -EINVAL);
+        assert_int_equal(codec_encode_power_modules_status(V2, NULL, 1, &g), -EINVAL);
+        assert_int_equal(codec_encode_power_modules_status(V2, &ok.u.power_modules_status, 0, &g), -EINVAL);
+        assert_int_equal(codec_encode_power_modules_status(V2, &ok.u.power_modules_status, 32, &g), -EINVAL);
+        assert_int_equal(codec_encode_power_modules_status(V2, &ok.u.power_modules_status, 1, NULL), -EINVAL);
+        assert_memory_equal(&f, &g, sizeof(g));
 }
 
 /* Decoding every message of both databases from random payloads gives
