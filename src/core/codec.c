@@ -817,6 +817,9 @@ static int16_t get_le16_signed(const uint8_t *p)
  * tables (test-codec decodes random payloads of every message and encodes
  * them back through the tables):
  *  - Advantics_Controller_Status: State, 8 bits at 0;
+ *  - Insulation_Test (v2): Test_Voltage 0.1 V, 16 bits at 0;
+ *  - Precharge (v2): Target_Voltage 0.1 V and Maximum_Current 0.1 A, 16
+ *    bits each at 0 and 16;
  *  - Charging_Loop (v2): Target_Voltage 0.1 V at 0, Target_Current 0.1 A
  *    (signed) at 16, 16 bits each, State_of_Charge 8 bits at 32;
  *  - DC_Power_Control (v3): Target_Voltage at 0, Current_Range_Max and
@@ -826,22 +829,20 @@ static int16_t get_le16_signed(const uint8_t *p)
  * false for any other message. */
 static bool unpack_frequent(enum codec_msg_type type, const uint8_t *d, struct codec_message *out)
 {
-        if (type != CODEC_ADVANTICS_CONTROLLER_STATUS && type != CODEC_CHARGING_LOOP &&
-            type != CODEC_DC_POWER_CONTROL)
-                return false;
-        memset(out, 0, sizeof(*out));
-        out->type = type;
         if (type == CODEC_ADVANTICS_CONTROLLER_STATUS) {
+                memset(out, 0, sizeof(*out));
                 out->u.advantics_controller_status.state = d[0];
         } else if (type == CODEC_CHARGING_LOOP) {
                 struct codec_charging_loop *cl = &out->u.charging_loop;
 
+                memset(out, 0, sizeof(*out));
                 cl->target_voltage_dv = get_le16(d);
                 cl->target_current_da = get_le16_signed(d + 2);
                 cl->state_of_charge_pct = d[4];
-        } else {
+        } else if (type == CODEC_DC_POWER_CONTROL) {
                 struct codec_dc_power_control *pc = &out->u.dc_power_control;
 
+                memset(out, 0, sizeof(*out));
                 pc->target_voltage_dv = get_le16(d);
                 pc->current_range_max_da = get_le16_signed(d + 2);
                 pc->current_range_min_da = get_le16_signed(d + 4);
@@ -849,7 +850,17 @@ static bool unpack_frequent(enum codec_msg_type type, const uint8_t *d, struct c
                 pc->setpoints_mode = (d[6] >> 5) & 1u;
                 pc->output_contactors = (d[6] >> 6) & 1u;
                 pc->lower_output_voltage = (d[6] >> 7) & 1u;
+        } else if (type == CODEC_INSULATION_TEST) {
+                memset(out, 0, sizeof(*out));
+                out->u.insulation_test.test_voltage_dv = get_le16(d);
+        } else if (type == CODEC_PRECHARGE) {
+                memset(out, 0, sizeof(*out));
+                out->u.precharge.target_voltage_dv = get_le16(d);
+                out->u.precharge.maximum_current_da = get_le16(d + 2);
+        } else {
+                return false;
         }
+        out->type = type;
         return true;
 }
 
