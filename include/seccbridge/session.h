@@ -185,6 +185,7 @@ struct session {
 
         /* R1 controller supervision */
         uint64_t last_heartbeat_us;             /* or the session start, when none yet */
+        uint64_t heartbeat_deadline_us;         /* last_heartbeat_us + controller_timeout_us */
         bool supervising;                       /* the R1 deadline is armed */
         bool controller_alive;
         bool heartbeat_lost;                    /* timed out, not heard from since */
@@ -257,6 +258,7 @@ struct session {
         struct codec_sequence_control flags_last_sent;
         bool flags_sent;                        /* since the controller left Initialising */
         uint64_t last_flags_us;
+        uint64_t flags_resend_us;               /* last_flags_us + sequence_resend_us, or never */
         bool user_stop_held;
         uint64_t user_stop_release_us;
         bool chademo_start_held;

@@ -44,6 +44,22 @@ static uint64_t min_u64(uint64_t a, uint64_t b)
         return a < b ? a : b;
 }
 
+/* ---- deadlines kept worked out (read at every step) ---- */
+
+static void heartbeat_seen(struct session *s, uint64_t now)
+{
+        s->last_heartbeat_us = now;
+        s->heartbeat_deadline_us = add_sat(now, s->cfg.controller_timeout_us);
+}
+
+static void flags_sent_at(struct session *s, uint64_t now)
+{
+        s->last_flags_us = now;
+        /* Looked at only when sequence_resend_us > 0 (E.8: 0 = on change
+         * only). */
+        s->flags_resend_us = add_sat(now, s->cfg.sequence_resend_us);
+}
+
 static bool command_equal(const struct power_command *a, const struct power_command *b)
 {
         return a->mode == b->mode && a->voltage_dv == b->voltage_dv &&
@@ -403,7 +419,7 @@ static void send_flags(struct session *s, uint64_t now)
         tx(s, &m);
         s->flags_last_sent = s->flags;
         s->flags_sent = true;
-        s->last_flags_us = now;
+        flags_sent_at(s, now);
 }
 
 static void flush_flags(struct session *s, uint64_t now)
@@ -411,8 +427,7 @@ static void flush_flags(struct session *s, uint64_t now)
         if (!may_send_flags(s))
                 return;
         if (!s->flags_sent || !flags_equal(&s->flags, &s->flags_last_sent) ||
-            (s->cfg.sequence_resend_us > 0 &&
-             now >= add_sat(s->last_flags_us, s->cfg.sequence_resend_us)))
+            (s->cfg.sequence_resend_us > 0 && now >= s->flags_resend_us))
                 send_flags(s, now);
 }
 
@@ -635,8 +650,7 @@ static void run_timers(struct session *s, uint64_t now)
         if (s->shutting_down)
                 return;
         /* R1: exact deadline, now >= last + timeout. */
-        if (s->supervising &&
-            now >= add_sat(s->last_heartbeat_us, s->cfg.controller_timeout_us)) {
+        if (s->supervising && now >= s->heartbeat_deadline_us) {
                 s->supervising = false;
                 s->controller_alive = false;
                 s->heartbeat_lost = true;
@@ -781,7 +795,7 @@ static void start_session(struct session *s, const struct codec_new_charge_sessi
          * controller_timeout_us from now to show up. */
         if (!s->supervising) {
                 s->supervising = true;
-                s->last_heartbeat_us = now;
+                heartbeat_seen(s, now);
         }
 
         s->in_session = true;
@@ -872,7 +886,7 @@ static void on_controller_status(struct session *s, uint8_t state, uint64_t now)
             state_is_unplugged(state))
                 forget_operator_decisions(s);
 
-        s->last_heartbeat_us = now;
+        heartbeat_seen(s, now);
         s->supervising = true;
         s->controller_alive = true;
         s->controller_state_known = true;
@@ -1392,6 +1406,9 @@ int session_reconfigure(struct session *s, const struct session_config *cfg,
 
         old = s->cfg;
         s->cfg = *cfg;
+        /* The deadlines kept worked out follow the new timeouts. */
+        heartbeat_seen(s, s->last_heartbeat_us);
+        flags_sent_at(s, s->last_flags_us);
         /* A flag handed to the operator starts from 0 (R8). */
         if (old.start_authorisation == SESSION_FLAG_AUTO &&
             cfg->start_authorisation == SESSION_FLAG_EXTERNAL)
@@ -1528,13 +1545,13 @@ uint64_t session_next_deadline(const struct session *s)
         if (s->shutting_down)
                 return d;
         if (s->supervising)
-                d = min_u64(d, add_sat(s->last_heartbeat_us, s->cfg.controller_timeout_us));
+                d = min_u64(d, s->heartbeat_deadline_us);
         if (s->in_session)
                 d = min_u64(d, s->next_status_us);
         if (s->limits_pending && may_send_limits(s))
                 d = min_u64(d, limits_due_us(s));
         if (may_send_flags(s) && s->flags_sent && s->cfg.sequence_resend_us > 0)
-                d = min_u64(d, add_sat(s->last_flags_us, s->cfg.sequence_resend_us));
+                d = min_u64(d, s->flags_resend_us);
         if (s->user_stop_held)
                 d = min_u64(d, s->user_stop_release_us);
         if (s->chademo_start_held)

@@ -1436,6 +1436,34 @@ static void test_E08_sequence_control_resent_periodically_and_after_restart(void
         assert_int_equal(count_since(f, m0, CODEC_POWER_MODULES_LIMITS), 1);
 }
 
+/* A new re-send interval counts from the last Sequence_Control sent; 0
+ * stops the re-sending. */
+static void test_E08_reconfigured_resend_interval(void **state)
+{
+        struct fx *f = *state;
+        uint64_t m0, t0;
+
+        f->cfg.sequence_resend_us = 1 * SEC;
+        fx_init(f);
+        f->heartbeat = true;
+        rx_state(f, CODEC_STATE_WAITING_FOR_PEV);
+        t0 = f->now;
+        run(f, 100 * MS);
+        m0 = mark(f);
+        f->cfg.sequence_resend_us = 300 * MS;
+        assert_int_equal(session_reconfigure(&f->s, &f->cfg, f->now), 0);
+        assert_int_equal(session_next_deadline(&f->s) <= t0 + 300 * MS, true);
+        run(f, 650 * MS);
+        assert_int_equal(count_since(f, m0, CODEC_SEQUENCE_CONTROL), 2);
+        assert_int_equal(nth_since(f, m0, CODEC_SEQUENCE_CONTROL, 0)->t, t0 + 300 * MS);
+        assert_int_equal(nth_since(f, m0, CODEC_SEQUENCE_CONTROL, 1)->t, t0 + 600 * MS);
+        f->cfg.sequence_resend_us = 0;
+        assert_int_equal(session_reconfigure(&f->s, &f->cfg, f->now), 0);
+        m0 = mark(f);
+        run(f, 3 * SEC);
+        assert_int_equal(count_since(f, m0, CODEC_SEQUENCE_CONTROL), 0);
+}
+
 static void test_E08_sequence_control_and_limits_again_after_silence(void **state)
 {
         struct fx *f = *state;
@@ -3657,6 +3685,7 @@ int main(void)
                 T(test_R13_charge_parameters_external),
                 T(test_R14_user_stop_then_normal_end),
                 T(test_E08_sequence_control_resent_periodically_and_after_restart),
+                T(test_E08_reconfigured_resend_interval),
                 T(test_E08_sequence_control_and_limits_again_after_silence),
                 T(test_R15_limits_not_more_often_than_100ms),
                 T(test_R16_limits_advertise_the_limits_in_force),
