@@ -2,7 +2,11 @@
 /*
  * Codec for the ADVANTICS Generic EVSE CAN interface, databases v2.7 and
  * v3.6.  Bit access, value conversions and the typed layer, all driven by
- * the signal tables of codec_table.c.
+ * the signal tables of codec_table.c, on integer scales worked out with the
+ * tables.  The frames of every 100 ms (Power_Modules_Status out; the
+ * controller's status and power requests in) and Sequence_Control have
+ * packers of their own, without a per-signal loop; test-codec holds them to
+ * the tables.
  *
  * Pure: no I/O, no allocation, no libm (rounding is done by hand so the core
  * links without -lm).
@@ -927,6 +931,19 @@ static uint64_t pack_power_modules_status(const struct codec_power_modules_statu
                (insulation > 255u ? 255u : insulation) << 56;
 }
 
+/* Sequence_Control, re-sent every second (E.8): six one-bit flags,
+ * Start_Charge_Authorisation at bit 0, CHAdeMO_Start_Button 1,
+ * CCS_Authorisation_Done 8, CCS_Authorisation_Valid 9,
+ * Charge_Parameters_Done 10, User_Stop_Button 16 (its signal table;
+ * test-codec compares every combination). */
+static uint64_t pack_sequence_control(const struct codec_sequence_control *sc)
+{
+        return (uint64_t)sc->start_charge_authorisation | (uint64_t)sc->chademo_start_button << 1 |
+               (uint64_t)sc->ccs_authorisation_done << 8 |
+               (uint64_t)sc->ccs_authorisation_valid << 9 |
+               (uint64_t)sc->charge_parameters_done << 10 | (uint64_t)sc->user_stop_button << 16;
+}
+
 /* The arguments checked by the caller. */
 static inline int encode_power_modules_status(const struct codec_db *db,
                                               const struct codec_power_modules_status *st,
@@ -969,22 +986,26 @@ int codec_encode(const struct codec_db *db, const struct codec_message *msg, uin
         if (!m)
                 return -EINVAL;
 
-        /* Every slot of a non-reserved signal is written. */
-        if (values_from_message(msg, v) < 0)
-                return -EINVAL;
-        for (size_t i = 0; i < m->n_signals; i++) {
-                const struct codec_signal_info *sig = &m->signals[i];
-                int64_t raw;
+        if (msg->type == CODEC_SEQUENCE_CONTROL) {
+                w = pack_sequence_control(&msg->u.sequence_control);
+        } else {
+                /* Every slot of a non-reserved signal is written. */
+                if (values_from_message(msg, v) < 0)
+                        return -EINVAL;
+                for (size_t i = 0; i < m->n_signals; i++) {
+                        const struct codec_signal_info *sig = &m->signals[i];
+                        int64_t raw;
 
-                /* Reserved and undeclared bits stay 0. */
-                if (sig->reserved)
-                        continue;
-                raw = v[i] - sig->fixed_offset;
-                if (sig->fixed_scale != 1)
-                        raw = div_round(raw, sig->fixed_scale);
-                /* Clamped to the raw range (e.g. 600 kOhm -> 255, -50 degC
-                 * -> raw 0). */
-                w = word_put_raw(w, sig, raw);
+                        /* Reserved and undeclared bits stay 0. */
+                        if (sig->reserved)
+                                continue;
+                        raw = v[i] - sig->fixed_offset;
+                        if (sig->fixed_scale != 1)
+                                raw = div_round(raw, sig->fixed_scale);
+                        /* Clamped to the raw range (e.g. 600 kOhm -> 255,
+                         * -50 degC -> raw 0). */
+                        w = word_put_raw(w, sig, raw);
+                }
         }
         f.id = m->base_id | ((uint32_t)pistol << CODEC_ID_PISTOL_SHIFT);
         f.extended = true;

@@ -1248,6 +1248,39 @@ static void test_power_modules_status_matches_table(void **state)
         assert_memory_equal(&f, &g, sizeof(g));
 }
 
+/* Sequence_Control, re-sent every second: every combination of its six
+ * flags gives the bytes of its signal table, in both databases. */
+static void test_sequence_control_matches_table(void **state)
+{
+        (void)state;
+        for (size_t d = 0; d < N_ELEMENTS(both_dbs); d++) {
+                const struct codec_db *db = both_dbs[d];
+                const struct codec_msg_info *m = codec_msg_info(db, CODEC_SEQUENCE_CONTROL);
+
+                assert_int_equal(m->n_signals, 6);
+                for (unsigned bits = 0; bits < 64; bits++) {
+                        struct codec_message msg = { .type = CODEC_SEQUENCE_CONTROL };
+                        struct codec_sequence_control *sc = &msg.u.sequence_control;
+                        uint8_t want[8] = { 0 };
+                        struct codec_frame f;
+
+                        sc->start_charge_authorisation = bits & 1;
+                        sc->chademo_start_button = bits & 2;
+                        sc->ccs_authorisation_done = bits & 4;
+                        sc->ccs_authorisation_valid = bits & 8;
+                        sc->charge_parameters_done = bits & 16;
+                        sc->user_stop_button = bits & 32;
+                        for (size_t k = 0; k < 6; k++)
+                                codec_signal_put_raw(want, &m->signals[k], (bits >> k) & 1);
+                        assert_int_equal(codec_encode(db, &msg, 2, &f), 0);
+                        assert_int_equal(f.id, m->base_id | 2u << 24);
+                        assert_true(f.extended);
+                        assert_int_equal(f.len, m->dlc);
+                        assert_memory_equal(f.data, want, 8);
+                }
+        }
+}
+
 /* Decoding every message of both databases from random payloads gives
  * what the signal table gives, signal by signal, and encoding the result
  * gives back the declared bits. */
@@ -1321,6 +1354,7 @@ int main(void)
                 cmocka_unit_test(test_index_by_id),
                 cmocka_unit_test(test_fixed_scale_offset),
                 cmocka_unit_test(test_power_modules_status_matches_table),
+                cmocka_unit_test(test_sequence_control_matches_table),
                 cmocka_unit_test(test_decode_matches_table),
         };
 
