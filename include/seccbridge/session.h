@@ -258,7 +258,7 @@ struct session {
         struct codec_sequence_control flags_last_sent;
         bool flags_sent;                        /* since the controller left Initialising */
         uint64_t last_flags_us;
-        uint64_t flags_resend_us;               /* last_flags_us + sequence_resend_us, or never */
+        uint64_t flags_resend_us;               /* last_flags_us + sequence_resend_us (when > 0) */
         bool user_stop_held;
         uint64_t user_stop_release_us;
         bool chademo_start_held;

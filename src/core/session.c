@@ -1274,9 +1274,10 @@ static void on_ocpp_control(struct session *s, const struct codec_ocpp_control *
                 apply_power_control(s, &s->power_control);
 }
 
-/* Frames the controller produces (OUT in the database). */
 _Static_assert(CODEC_MSG_COUNT <= 32, "one bit per message type in controller_types");
 
+/* The message types the controller produces (OUT in the database), one bit
+ * each, worked out once at init. */
 static uint32_t controller_types_of(const struct codec_db *db)
 {
         uint32_t types = 0;
@@ -1287,6 +1288,7 @@ static uint32_t controller_types_of(const struct codec_db *db)
         return types;
 }
 
+/* Frames the controller produces (OUT in the database). */
 static bool sent_by_controller(const struct session *s, enum codec_msg_type type)
 {
         return (unsigned)type < CODEC_MSG_COUNT && (s->controller_types >> type) & 1u;
