@@ -18,6 +18,9 @@
  * Prints how many units of work it did (frames decoded, frames encoded,
  * session steps: frames handled, measurements and timer runs), so the
  * script divides by the right number; the session fails unless it charged.
+ * A session's inputs are built once, the controller's frames encoded then,
+ * and played N times: a step is the core's work alone (decoding the frame,
+ * the session, encoding what it sends).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -81,35 +84,48 @@ static struct codec_frame status_frame(uint8_t state)
         return frame_of(&m);
 }
 
+/* One input of a session, as the controller and the converter give it. */
+enum input_kind {
+        INPUT_HEARTBEAT,        /* 100 ms: timer runs, then the status frame */
+        INPUT_FRAME,
+        INPUT_MEASUREMENT,
+};
+
+struct input {
+        enum input_kind kind;
+        struct codec_frame frame;
+        struct power_measurement m;
+};
+
+/* A whole session's inputs, built once (the controller's frames encoded
+ * then), so that the repetitions measure the core alone. */
+#define MAX_INPUTS 512
+
 struct player {
         struct session s;
         uint64_t now;
         uint64_t steps;
+        struct input script[MAX_INPUTS];
+        size_t n_script;
 };
+
+static void record(struct player *p, const struct input *in)
+{
+        if (p->n_script == MAX_INPUTS) {
+                fprintf(stderr, "core-cost: session script too long\n");
+                exit(1);
+        }
+        p->script[p->n_script++] = *in;
+}
 
 static void step_frame(struct player *p, const struct codec_frame *f)
 {
-        session_on_frame(&p->s, f, p->now);
-        p->steps++;
+        record(p, &(struct input){ .kind = INPUT_FRAME, .frame = *f });
 }
 
-/* 100 ms of time: the timer runs at each deadline, then the heartbeat. */
 static void heartbeat(struct player *p, uint8_t state)
 {
-        uint64_t until = p->now + 100000;
-        struct codec_frame f = status_frame(state);
-
-        for (;;) {
-                uint64_t d = session_next_deadline(&p->s);
-
-                if (d > until)
-                        break;
-                p->now = d > p->now ? d : p->now;
-                session_tick(&p->s, p->now);
-                p->steps++;
-        }
-        p->now = until;
-        step_frame(p, &f);
+        record(p, &(struct input){ .kind = INPUT_HEARTBEAT, .frame = status_frame(state) });
 }
 
 static void measure(struct player *p, uint16_t dv, int16_t da)
@@ -119,8 +135,48 @@ static void measure(struct player *p, uint16_t dv, int16_t da)
                 .insulation_kohm = POWER_INSULATION_UNKNOWN, .link_ok = true, .ready = true,
         };
 
-        session_on_measurement(&p->s, &m, p->now);
-        p->steps++;
+        record(p, &(struct input){ .kind = INPUT_MEASUREMENT, .m = m });
+}
+
+/* Play the recorded session once.  A heartbeat is 100 ms of time: the
+ * timer runs at each deadline, then the status frame comes. */
+static void replay(struct player *p)
+{
+        uint64_t now = p->now, steps = 0;
+
+        for (size_t i = 0; i < p->n_script; i++) {
+                const struct input *in = &p->script[i];
+
+                switch (in->kind) {
+                case INPUT_HEARTBEAT: {
+                        uint64_t until = now + 100000;
+
+                        for (;;) {
+                                uint64_t d = session_next_deadline(&p->s);
+
+                                if (d > until)
+                                        break;
+                                now = d > now ? d : now;
+                                session_tick(&p->s, now);
+                                steps++;
+                        }
+                        now = until;
+                        session_on_frame(&p->s, &in->frame, now);
+                        steps++;
+                        break;
+                }
+                case INPUT_FRAME:
+                        session_on_frame(&p->s, &in->frame, now);
+                        steps++;
+                        break;
+                case INPUT_MEASUREMENT:
+                        session_on_measurement(&p->s, &in->m, now);
+                        steps++;
+                        break;
+                }
+        }
+        p->now = now;
+        p->steps += steps;
 }
 
 /* v3: the same CCS session with DC_Power_Control (part D.5). */
@@ -143,7 +199,7 @@ static void dpc_frame(struct player *p, uint8_t function, uint16_t dv, int16_t d
         step_frame(p, &f);
 }
 
-static void play_session_v3(struct player *p)
+static void script_session_v3(struct player *p)
 {
         struct codec_message m;
         struct codec_frame f;
@@ -192,7 +248,7 @@ static void play_session_v3(struct player *p)
         heartbeat(p, CODEC_STATE_WAITING_FOR_PEV);
 }
 
-static void play_session(struct player *p)
+static void script_session(struct player *p)
 {
         struct codec_message m;
         struct codec_frame f;
@@ -327,12 +383,12 @@ int main(int argc, char **argv)
                         fprintf(stderr, "core-cost: session_init failed\n");
                         return 1;
                 }
-                for (unsigned long i = 0; i < n; i++) {
-                        if (v3)
-                                play_session_v3(&p);
-                        else
-                                play_session(&p);
-                }
+                if (v3)
+                        script_session_v3(&p);
+                else
+                        script_session(&p);
+                for (unsigned long i = 0; i < n; i++)
+                        replay(&p);
                 units = p.steps;
                 /* The sequence must really charge, or it measures nothing. */
                 if (n > 0 && charge_commands < n) {

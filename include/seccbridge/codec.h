@@ -388,6 +388,13 @@ int codec_decode(const struct codec_db *db, const struct codec_frame *frame, uin
 int codec_encode(const struct codec_db *db, const struct codec_message *msg, uint8_t pistol,
                  struct codec_frame *out);
 
+/* codec_encode() of a Power_Modules_Status, the frame the power side sends
+ * every 100 ms, without a struct codec_message around it: the same frame,
+ * the same return codes. */
+int codec_encode_power_modules_status(const struct codec_db *db,
+                                      const struct codec_power_modules_status *st, uint8_t pistol,
+                                      struct codec_frame *out);
+
 /* On-bus 29-bit identifier of a message for a pistol (base | pistol << 24);
  * 0 for a type that is not in `db` or a pistol outside 1..31. */
 uint32_t codec_frame_id(const struct codec_db *db, enum codec_msg_type type, uint8_t pistol);
@@ -411,6 +418,12 @@ struct codec_signal_info {
         double min;
         double max;
         uint8_t decimals;       /* digits after the point for printing */
+        /* scale and offset x 10^decimals: whole numbers for every signal of
+         * both databases (0.1 V with 1 decimal, 2 kOhm, -40 degC), worked
+         * out when the table is compiled so that the typed layer needs no
+         * floating point */
+        int32_t fixed_scale;
+        int32_t fixed_offset;
         bool reserved;          /* a Reserved field: always encoded as 0 */
         const struct codec_label *labels;
         size_t n_labels;
@@ -427,12 +440,24 @@ struct codec_msg_info {
         size_t n_signals;
 };
 
-/* A database: its messages in the order of its KCD file. */
+/* Slots of a database's ID index: the IDs of both databases differ in the
+ * direction bit (15), the group (bits 9..8) and the number (bits 4..0), so
+ * these 8 bits tell the messages of one database apart; the message found
+ * in a slot still has its whole base ID compared. */
+#define CODEC_ID_SLOTS 256u
+#define CODEC_ID_SLOT(base_id) \
+        ((((base_id) >> 15) & 0x1u) << 7 | (((base_id) >> 8) & 0x3u) << 5 | ((base_id) & 0x1Fu))
+
+/* A database: its messages in the order of its KCD file, and two indexes
+ * into them (0 = none, else position + 1) so that looking a message up
+ * costs the same whatever its place in the list. */
 struct codec_db {
         const char *name;                       /* "v2.7", "v3.6" */
         uint8_t interface_version;              /* 2, 3 */
         const struct codec_msg_info *messages;
         size_t n_messages;
+        const uint8_t *by_type;                 /* CODEC_MSG_COUNT entries */
+        const uint8_t *by_id_slot;              /* CODEC_ID_SLOTS entries, CODEC_ID_SLOT() */
 };
 
 extern const struct codec_db codec_db_v2_7;

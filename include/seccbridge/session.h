@@ -176,6 +176,7 @@ struct session {
         struct session_callbacks cb;
         const struct codec_db *db;              /* the database of the interface version */
         const struct codec_db *other_db;        /* the other version's: its frames are counted */
+        uint32_t controller_types;              /* bit per message type the controller sends in db */
         struct power_limits dynamic;            /* operator limits (0 = none) */
         struct power_rating rating;             /* the converter's, from its latest measurement */
         struct power_limits effective;          /* limits in force: config, operator, rating */
@@ -184,6 +185,7 @@ struct session {
 
         /* R1 controller supervision */
         uint64_t last_heartbeat_us;             /* or the session start, when none yet */
+        uint64_t heartbeat_deadline_us;         /* last_heartbeat_us + controller_timeout_us */
         bool supervising;                       /* the R1 deadline is armed */
         bool controller_alive;
         bool heartbeat_lost;                    /* timed out, not heard from since */
@@ -233,6 +235,12 @@ struct session {
         struct power_command target;            /* wanted, before limits and ramp */
         struct power_command command;           /* in force, as last issued */
         bool command_issued;
+        /* The command in force is the one the target, the forced-off state
+         * and the limits give, with no ramp step pending: it is not worked
+         * out again until one of them changes (a new target or new limits
+         * clear it; the forced-off state is compared). */
+        bool command_cached;
+        bool command_cached_off;
 
         /* R37 current ramp */
         bool ramp_pending;
@@ -250,6 +258,7 @@ struct session {
         struct codec_sequence_control flags_last_sent;
         bool flags_sent;                        /* since the controller left Initialising */
         uint64_t last_flags_us;
+        uint64_t flags_resend_us;               /* last_flags_us + sequence_resend_us (when > 0) */
         bool user_stop_held;
         uint64_t user_stop_release_us;
         bool chademo_start_held;

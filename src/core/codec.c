@@ -2,7 +2,11 @@
 /*
  * Codec for the ADVANTICS Generic EVSE CAN interface, databases v2.7 and
  * v3.6.  Bit access, value conversions and the typed layer, all driven by
- * the signal tables of codec_table.c.
+ * the signal tables of codec_table.c, on integer scales worked out with the
+ * tables.  The frames of every 100 ms (Power_Modules_Status out; the
+ * controller's status and power requests in) and Sequence_Control have
+ * packers of their own, without a per-signal loop; test-codec holds them to
+ * the tables.
  *
  * Pure: no I/O, no allocation, no libm (rounding is done by hand so the core
  * links without -lm).
@@ -57,22 +61,24 @@ static int64_t clamp_i64(int64_t v, int64_t lo, int64_t hi)
         return v < lo ? lo : v > hi ? hi : v;
 }
 
-/* Scale and offset of a signal in fixed-point units (x 10^decimals).  Every
- * scale and offset of the database is a whole number in those units (0.1 V
- * with 1 decimal, 2 kOhm, -40 degC), so these are exact. */
+/* Scale and offset of a signal in fixed-point units (x 10^decimals), exact
+ * whole numbers worked out with the table (codec_table.c). */
 static int64_t scale_fixed(const struct codec_signal_info *sig)
 {
-        return round_to_i64(sig->scale * (double)pow10_i64(sig->decimals));
+        return sig->fixed_scale;
 }
 
 static int64_t offset_fixed(const struct codec_signal_info *sig)
 {
-        return round_to_i64(sig->offset * (double)pow10_i64(sig->decimals));
+        return sig->fixed_offset;
 }
 
 /* ---- raw bit access ---- */
 
-int64_t codec_signal_raw_min(const struct codec_signal_info *sig)
+/* The raw range of a signal, inline for the typed layer.  An unsigned
+ * 64-bit field would not fit int64; the database has nothing wider than 48
+ * bits. */
+static inline int64_t raw_min(const struct codec_signal_info *sig)
 {
         if (!sig->is_signed)
                 return 0;
@@ -81,10 +87,8 @@ int64_t codec_signal_raw_min(const struct codec_signal_info *sig)
         return -((int64_t)1 << (sig->length - 1));
 }
 
-int64_t codec_signal_raw_max(const struct codec_signal_info *sig)
+static inline int64_t raw_max(const struct codec_signal_info *sig)
 {
-        /* An unsigned 64-bit field would not fit int64; the database has
-         * nothing wider than 48 bits. */
         if (sig->length >= 64)
                 return INT64_MAX;
         if (sig->is_signed)
@@ -92,7 +96,17 @@ int64_t codec_signal_raw_max(const struct codec_signal_info *sig)
         return (int64_t)(((uint64_t)1 << sig->length) - 1);
 }
 
-static uint64_t length_mask(uint8_t length)
+int64_t codec_signal_raw_min(const struct codec_signal_info *sig)
+{
+        return raw_min(sig);
+}
+
+int64_t codec_signal_raw_max(const struct codec_signal_info *sig)
+{
+        return raw_max(sig);
+}
+
+static inline uint64_t length_mask(uint8_t length)
 {
         return length >= 64 ? UINT64_MAX : ((uint64_t)1 << length) - 1;
 }
@@ -746,11 +760,120 @@ static void message_from_values(enum codec_msg_type type, const codec_values v,
         }
 }
 
+/* The payload in Intel byte order as one 64-bit word: byte i holds bits
+ * 8i..8i+7, whatever the byte order of the machine.  Every signal of both
+ * databases lies inside the first 64 bits. */
+static uint64_t payload_get(const uint8_t *data, uint8_t len)
+{
+        uint64_t w = 0;
+
+        for (unsigned i = len; i-- > 0;)
+                w = (w << 8) | data[i];
+        return w;
+}
+
+static void payload_put(uint8_t *data, uint64_t w)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        /* The word's memory image is already Intel order: one store. */
+        memcpy(data, &w, CODEC_MAX_DLC);
+#else
+        for (unsigned i = 0; i < CODEC_MAX_DLC; i++)
+                data[i] = (uint8_t)(w >> (8u * i));
+#endif
+}
+
+/* codec_signal_get_raw() on the payload word. */
+static int64_t word_get_raw(uint64_t w, const struct codec_signal_info *sig)
+{
+        uint64_t mask = length_mask(sig->length);
+        uint64_t v = (w >> sig->start) & mask;
+
+        if (sig->is_signed && sig->length < 64 && (v >> (sig->length - 1)) & 1u)
+                v |= ~mask;
+        return (int64_t)v;
+}
+
+/* codec_signal_put_raw() into a payload word whose bits of the signal are
+ * still 0: clamped to the raw range, only the signal's own bits set. */
+static uint64_t word_put_raw(uint64_t w, const struct codec_signal_info *sig, int64_t raw)
+{
+        raw = clamp_i64(raw, raw_min(sig), raw_max(sig));
+        return w | (((uint64_t)raw & length_mask(sig->length)) << sig->start);
+}
+
+static uint16_t get_le16(const uint8_t *p)
+{
+        return (uint16_t)(p[0] | p[1] << 8);
+}
+
+/* A signed 16-bit field, sign-extended without relying on how the machine
+ * converts an out-of-range value. */
+static int16_t get_le16_signed(const uint8_t *p)
+{
+        int32_t v = get_le16(p);
+
+        return (int16_t)(v >= 0x8000 ? v - 0x10000 : v);
+}
+
+/* The controller's frames of every 100 ms, unpacked straight into their
+ * typed structs, no per-signal loop; the layouts are those of their signal
+ * tables (test-codec decodes random payloads of every message and encodes
+ * them back through the tables):
+ *  - Advantics_Controller_Status: State, 8 bits at 0;
+ *  - Insulation_Test (v2): Test_Voltage 0.1 V, 16 bits at 0;
+ *  - Precharge (v2): Target_Voltage 0.1 V and Maximum_Current 0.1 A, 16
+ *    bits each at 0 and 16;
+ *  - Charging_Loop (v2): Target_Voltage 0.1 V at 0, Target_Current 0.1 A
+ *    (signed) at 16, 16 bits each, State_of_Charge 8 bits at 32;
+ *  - DC_Power_Control (v3): Target_Voltage at 0, Current_Range_Max and
+ *    Current_Range_Min (signed) at 16 and 32, 0.1 V / 0.1 A, 16 bits each;
+ *    Power_Function 4 bits at 48, bit 52 reserved, Setpoints_Mode,
+ *    Output_Contactors and Lower_Output_Voltage at 53, 54, 55.
+ * false for any other message. */
+static bool unpack_frequent(enum codec_msg_type type, const uint8_t *d, struct codec_message *out)
+{
+        if (type == CODEC_ADVANTICS_CONTROLLER_STATUS) {
+                memset(out, 0, sizeof(*out));
+                out->u.advantics_controller_status.state = d[0];
+        } else if (type == CODEC_CHARGING_LOOP) {
+                struct codec_charging_loop *cl = &out->u.charging_loop;
+
+                memset(out, 0, sizeof(*out));
+                cl->target_voltage_dv = get_le16(d);
+                cl->target_current_da = get_le16_signed(d + 2);
+                cl->state_of_charge_pct = d[4];
+        } else if (type == CODEC_DC_POWER_CONTROL) {
+                struct codec_dc_power_control *pc = &out->u.dc_power_control;
+
+                memset(out, 0, sizeof(*out));
+                pc->target_voltage_dv = get_le16(d);
+                pc->current_range_max_da = get_le16_signed(d + 2);
+                pc->current_range_min_da = get_le16_signed(d + 4);
+                pc->power_function = d[6] & 0x0Fu;
+                pc->setpoints_mode = (d[6] >> 5) & 1u;
+                pc->output_contactors = (d[6] >> 6) & 1u;
+                pc->lower_output_voltage = (d[6] >> 7) & 1u;
+        } else if (type == CODEC_INSULATION_TEST) {
+                memset(out, 0, sizeof(*out));
+                out->u.insulation_test.test_voltage_dv = get_le16(d);
+        } else if (type == CODEC_PRECHARGE) {
+                memset(out, 0, sizeof(*out));
+                out->u.precharge.target_voltage_dv = get_le16(d);
+                out->u.precharge.maximum_current_da = get_le16(d + 2);
+        } else {
+                return false;
+        }
+        out->type = type;
+        return true;
+}
+
 int codec_decode(const struct codec_db *db, const struct codec_frame *frame, uint8_t pistol,
                  struct codec_message *out)
 {
         const struct codec_msg_info *m;
-        codec_values v = { 0 };
+        codec_values v;
+        uint64_t w;
 
         if (!db || !frame || !out || frame->len > CODEC_MAX_DLC ||
             pistol < CODEC_PISTOL_MIN || pistol > CODEC_PISTOL_MAX)
@@ -759,21 +882,92 @@ int codec_decode(const struct codec_db *db, const struct codec_frame *frame, uin
                 return -ENOMSG;
         if ((frame->id & CODEC_ID_PISTOL_MASK) >> CODEC_ID_PISTOL_SHIFT != pistol)
                 return -ENOMSG;
-        m = codec_msg_info_by_id(db, frame->id);
+        m = codec_table_by_base_id(db, frame->id & CODEC_ID_BASE_MASK);
         if (!m)
                 return -ENOMSG;
         /* Shorter than the database length: a field would be missing, drop
          * it.  Longer: the extra bytes are not ours to judge. */
         if (frame->len < m->dlc)
                 return -EBADMSG;
+        if (unpack_frequent(m->type, frame->data, out))
+                return 0;
 
-        for (size_t i = 0; i < m->n_signals; i++)
-                if (!m->signals[i].reserved)
-                        v[i] = codec_signal_to_fixed(&m->signals[i],
-                                                     codec_signal_get_raw(frame->data,
-                                                                          &m->signals[i]));
+        /* Only the message's own bytes: the rest is not looked at.  Every
+         * slot of a non-reserved signal is written. */
+        w = payload_get(frame->data, m->dlc);
+        for (size_t i = 0; i < m->n_signals; i++) {
+                const struct codec_signal_info *sig = &m->signals[i];
+
+                if (!sig->reserved)
+                        v[i] = word_get_raw(w, sig) * sig->fixed_scale + sig->fixed_offset;
+        }
         message_from_values(m->type, v, out);
         return 0;
+}
+
+/* Power_Modules_Status goes out every 100 ms: packed straight from the
+ * typed struct, no per-signal loop.  The layout is the one of its signal
+ * table (test-codec compares both for every field, at the range edges and
+ * beyond): Present_Voltage 0.1 V at bit 0 and Present_Current 0.1 A
+ * (signed) at 16, both 16 bits, so every value of their typed fields fits
+ * as it is; the two temperatures 8 bits at 32 and 40, raw 0 = -40 degC;
+ * System_Enable 8 bits at 48; Insulation_Resistance 2 kOhm per bit, 8
+ * bits at 56. */
+static uint64_t pack_temperature(int16_t c)
+{
+        return (uint64_t)clamp_i64((int64_t)c + 40, 0, 255);
+}
+
+static uint64_t pack_power_modules_status(const struct codec_power_modules_status *st)
+{
+        /* kOhm / 2 rounded half up (never negative): 600 kOhm -> 255. */
+        uint64_t insulation = ((uint64_t)st->insulation_resistance_kohm + 1u) / 2u;
+
+        return (uint64_t)st->present_voltage_dv |
+               (uint64_t)(uint16_t)st->present_current_da << 16 |
+               pack_temperature(st->power_modules_temperature_c) << 32 |
+               pack_temperature(st->enclosure_temperature_c) << 40 |
+               (uint64_t)st->system_enable << 48 |
+               (insulation > 255u ? 255u : insulation) << 56;
+}
+
+/* Sequence_Control, re-sent every second (E.8): six one-bit flags,
+ * Start_Charge_Authorisation at bit 0, CHAdeMO_Start_Button 1,
+ * CCS_Authorisation_Done 8, CCS_Authorisation_Valid 9,
+ * Charge_Parameters_Done 10, User_Stop_Button 16 (its signal table;
+ * test-codec compares every combination). */
+static uint64_t pack_sequence_control(const struct codec_sequence_control *sc)
+{
+        return (uint64_t)sc->start_charge_authorisation | (uint64_t)sc->chademo_start_button << 1 |
+               (uint64_t)sc->ccs_authorisation_done << 8 |
+               (uint64_t)sc->ccs_authorisation_valid << 9 |
+               (uint64_t)sc->charge_parameters_done << 10 | (uint64_t)sc->user_stop_button << 16;
+}
+
+/* The arguments checked by the caller. */
+static inline int encode_power_modules_status(const struct codec_db *db,
+                                              const struct codec_power_modules_status *st,
+                                              uint8_t pistol, struct codec_frame *out)
+{
+        const struct codec_msg_info *m = codec_table_by_type(db, CODEC_POWER_MODULES_STATUS);
+
+        if (!m)
+                return -EINVAL;
+        /* Straight into the caller's frame: nothing can fail from here. */
+        out->id = m->base_id | ((uint32_t)pistol << CODEC_ID_PISTOL_SHIFT);
+        out->extended = true;
+        out->len = m->dlc;
+        payload_put(out->data, pack_power_modules_status(st));
+        return 0;
+}
+
+int codec_encode_power_modules_status(const struct codec_db *db,
+                                      const struct codec_power_modules_status *st, uint8_t pistol,
+                                      struct codec_frame *out)
+{
+        if (!db || !st || !out || pistol < CODEC_PISTOL_MIN || pistol > CODEC_PISTOL_MAX)
+                return -EINVAL;
+        return encode_power_modules_status(db, st, pistol, out);
 }
 
 int codec_encode(const struct codec_db *db, const struct codec_message *msg, uint8_t pistol,
@@ -781,28 +975,42 @@ int codec_encode(const struct codec_db *db, const struct codec_message *msg, uin
 {
         const struct codec_msg_info *m;
         struct codec_frame f;
-        codec_values v = { 0 };
+        codec_values v;
+        uint64_t w = 0;
 
         if (!db || !msg || !out || pistol < CODEC_PISTOL_MIN || pistol > CODEC_PISTOL_MAX)
                 return -EINVAL;
-        m = codec_msg_info(db, msg->type);
-        if (!m || values_from_message(msg, v) < 0)
+        if (msg->type == CODEC_POWER_MODULES_STATUS)
+                return encode_power_modules_status(db, &msg->u.power_modules_status, pistol, out);
+        m = codec_table_by_type(db, msg->type);
+        if (!m)
                 return -EINVAL;
 
-        memset(&f, 0, sizeof(f));
+        if (msg->type == CODEC_SEQUENCE_CONTROL) {
+                w = pack_sequence_control(&msg->u.sequence_control);
+        } else {
+                /* Every slot of a non-reserved signal is written. */
+                if (values_from_message(msg, v) < 0)
+                        return -EINVAL;
+                for (size_t i = 0; i < m->n_signals; i++) {
+                        const struct codec_signal_info *sig = &m->signals[i];
+                        int64_t raw;
+
+                        /* Reserved and undeclared bits stay 0. */
+                        if (sig->reserved)
+                                continue;
+                        raw = v[i] - sig->fixed_offset;
+                        if (sig->fixed_scale != 1)
+                                raw = div_round(raw, sig->fixed_scale);
+                        /* Clamped to the raw range (e.g. 600 kOhm -> 255,
+                         * -50 degC -> raw 0). */
+                        w = word_put_raw(w, sig, raw);
+                }
+        }
         f.id = m->base_id | ((uint32_t)pistol << CODEC_ID_PISTOL_SHIFT);
         f.extended = true;
         f.len = m->dlc;
-        for (size_t i = 0; i < m->n_signals; i++) {
-                const struct codec_signal_info *sig = &m->signals[i];
-
-                if (sig->reserved)
-                        continue;
-                /* put_raw clamps to the raw range (e.g. 600 kOhm -> 255,
-                 * -50 degC -> raw 0). */
-                codec_signal_put_raw(f.data, sig,
-                                     div_round(v[i] - offset_fixed(sig), scale_fixed(sig)));
-        }
+        payload_put(f.data, w);
         *out = f;
         return 0;
 }

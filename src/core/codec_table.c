@@ -21,23 +21,31 @@
 
 #define N_ELEMENTS(a) (sizeof(a) / sizeof((a)[0]))
 
+/* x 10^dec rounded half away from zero, for the decimals the database
+ * uses (0, 1): the fixed-point scale and offset of a signal, computed by
+ * the compiler (test-codec checks them against scale and offset). */
+#define POW10(dec) ((dec) == 0 ? 1 : 10)
+#define FIXED(x, dec) ((int32_t)((x) * POW10(dec) + ((x) < 0 ? -0.5 : 0.5)))
+
 /* A value without a database range (min/max not written in the KCD). */
 #define SIG(n, st, len, sgn, sc, off, un, dec) {                        \
                 .name = (n), .start = (st), .length = (len),            \
                 .is_signed = (sgn), .scale = (sc), .offset = (off),     \
-                .unit = (un), .decimals = (dec) }
+                .unit = (un), .decimals = (dec),                        \
+                .fixed_scale = FIXED(sc, dec), .fixed_offset = FIXED(off, dec) }
 
 /* A value with min/max written in the KCD. */
 #define SIG_RANGE(n, st, len, sc, off, un, dec, mn, mx) {               \
                 .name = (n), .start = (st), .length = (len),            \
                 .scale = (sc), .offset = (off), .unit = (un),           \
                 .has_range = true, .min = (mn), .max = (mx),            \
-                .decimals = (dec) }
+                .decimals = (dec),                                      \
+                .fixed_scale = FIXED(sc, dec), .fixed_offset = FIXED(off, dec) }
 
 /* An unsigned enumeration with a value table and no unit. */
 #define SIG_ENUM(n, st, len, tbl) {                                     \
                 .name = (n), .start = (st), .length = (len),            \
-                .scale = 1, .unit = "",                                 \
+                .scale = 1, .unit = "", .fixed_scale = 1,               \
                 .labels = (tbl), .n_labels = N_ELEMENTS(tbl) }
 
 /* A one-bit input/output state the KCD limits to 0..1. */
@@ -52,7 +60,7 @@
 /* A Reserved field of the database: decoded nowhere, always sent as 0. */
 #define SIG_RESERVED(st, len) {                                         \
                 .name = "Reserved", .start = (st), .length = (len),     \
-                .scale = 1, .unit = "", .reserved = true }
+                .scale = 1, .unit = "", .fixed_scale = 1, .reserved = true }
 
 #define MSG(t, n, id, len, d, period, sigs) {                           \
                 .type = (t), .name = (n), .base_id = (id), .dlc = (len), \
@@ -521,11 +529,115 @@ static const struct codec_msg_info v3_6_messages[] = {
             0x63202, 8, CODEC_DIR_IN, 1000, adm_cs_spcc_outputs_signals),
 };
 
+/* The indexes of each database: position in its list + 1 by type and by
+ * ID slot.  Two messages in one slot would be an initializer given twice,
+ * which the build rejects (-Woverride-init, -Werror); test-codec checks
+ * that every message is found and every other ID is not. */
+#define AT(position) ((position) + 1)
+
+static const uint8_t v2_7_by_type[CODEC_MSG_COUNT] = {
+        [CODEC_POWER_MODULES_STATUS] = AT(0),
+        [CODEC_POWER_MODULES_LIMITS] = AT(1),
+        [CODEC_SEQUENCE_CONTROL] = AT(2),
+        [CODEC_ADM_CS_SECC_OUTPUTS] = AT(3),
+        [CODEC_ADM_CS_SPCC_OUTPUTS] = AT(4),
+        [CODEC_NEW_CHARGE_SESSION] = AT(5),
+        [CODEC_INSULATION_TEST] = AT(6),
+        [CODEC_PRECHARGE] = AT(7),
+        [CODEC_CHARGE_STATUS_CHANGE] = AT(8),
+        [CODEC_CHARGING_LOOP] = AT(9),
+        [CODEC_EMERGENCY_STOP] = AT(10),
+        [CODEC_CHARGE_SESSION_FINISHED] = AT(11),
+        [CODEC_ADVANTICS_CONTROLLER_STATUS] = AT(12),
+        [CODEC_ADM_CO_CUI1_INPUTS] = AT(13),
+        [CODEC_ADM_CS_SECC_INPUTS] = AT(14),
+        [CODEC_EV_ID_CCS_PART2_DIN] = AT(15),
+        [CODEC_ADM_CS_SPCC_INPUTS] = AT(16),
+        [CODEC_CCS_EXTRA_INFORMATION] = AT(17),
+        [CODEC_MCS_EXTRA_INFORMATION] = AT(18),
+};
+
+static const uint8_t v2_7_by_id_slot[CODEC_ID_SLOTS] = {
+        [CODEC_ID_SLOT(0x60010)] = AT(0),
+        [CODEC_ID_SLOT(0x60011)] = AT(1),
+        [CODEC_ID_SLOT(0x60012)] = AT(2),
+        [CODEC_ID_SLOT(0x60013)] = AT(3),
+        [CODEC_ID_SLOT(0x60014)] = AT(4),
+        [CODEC_ID_SLOT(0x68001)] = AT(5),
+        [CODEC_ID_SLOT(0x68002)] = AT(6),
+        [CODEC_ID_SLOT(0x68003)] = AT(7),
+        [CODEC_ID_SLOT(0x68004)] = AT(8),
+        [CODEC_ID_SLOT(0x68005)] = AT(9),
+        [CODEC_ID_SLOT(0x68006)] = AT(10),
+        [CODEC_ID_SLOT(0x68007)] = AT(11),
+        [CODEC_ID_SLOT(0x68009)] = AT(12),
+        [CODEC_ID_SLOT(0x6800A)] = AT(13),
+        [CODEC_ID_SLOT(0x6800B)] = AT(14),
+        [CODEC_ID_SLOT(0x6800C)] = AT(15),
+        [CODEC_ID_SLOT(0x6800D)] = AT(16),
+        [CODEC_ID_SLOT(0x6800E)] = AT(17),
+        [CODEC_ID_SLOT(0x6800F)] = AT(18),
+};
+
+static const uint8_t v3_6_by_type[CODEC_MSG_COUNT] = {
+        [CODEC_ADVANTICS_CONTROLLER_STATUS] = AT(0),
+        [CODEC_NEW_CHARGE_SESSION_V3] = AT(1),
+        [CODEC_CHARGE_STATUS_CHANGE] = AT(2),
+        [CODEC_DC_POWER_CONTROL] = AT(3),
+        [CODEC_CHARGE_SESSION_FINISHED] = AT(4),
+        [CODEC_EMERGENCY_STOP] = AT(5),
+        [CODEC_EV_INFORMATION_BATTERY] = AT(6),
+        [CODEC_EV_INFORMATION_VOLTAGES] = AT(7),
+        [CODEC_EV_INFORMATION_CHARGE_LIMITS] = AT(8),
+        [CODEC_EV_INFORMATION_DISCHARGE_LIMITS] = AT(9),
+        [CODEC_EV_INFORMATION_ENERGY] = AT(10),
+        [CODEC_EV_ID_CCS_PART2_DIN] = AT(11),
+        [CODEC_ADM_CO_CUI1_INPUTS] = AT(12),
+        [CODEC_ADM_CS_SECC_INPUTS] = AT(13),
+        [CODEC_ADM_CS_SPCC_INPUTS] = AT(14),
+        [CODEC_CCS_EXTRA_INFORMATION] = AT(15),
+        [CODEC_MCS_EXTRA_INFORMATION] = AT(16),
+        [CODEC_OCPP_CONTROL] = AT(17),
+        [CODEC_POWER_MODULES_STATUS] = AT(18),
+        [CODEC_DC_POWER_PARAMETERS] = AT(19),
+        [CODEC_SEQUENCE_CONTROL] = AT(20),
+        [CODEC_ADM_CS_SECC_OUTPUTS] = AT(21),
+        [CODEC_ADM_CS_SPCC_OUTPUTS] = AT(22),
+};
+
+static const uint8_t v3_6_by_id_slot[CODEC_ID_SLOTS] = {
+        [CODEC_ID_SLOT(0x6B000)] = AT(0),
+        [CODEC_ID_SLOT(0x6B001)] = AT(1),
+        [CODEC_ID_SLOT(0x6B002)] = AT(2),
+        [CODEC_ID_SLOT(0x6B003)] = AT(3),
+        [CODEC_ID_SLOT(0x6B004)] = AT(4),
+        [CODEC_ID_SLOT(0x6B005)] = AT(5),
+        [CODEC_ID_SLOT(0x6B100)] = AT(6),
+        [CODEC_ID_SLOT(0x6B101)] = AT(7),
+        [CODEC_ID_SLOT(0x6B102)] = AT(8),
+        [CODEC_ID_SLOT(0x6B103)] = AT(9),
+        [CODEC_ID_SLOT(0x6B104)] = AT(10),
+        [CODEC_ID_SLOT(0x6B105)] = AT(11),
+        [CODEC_ID_SLOT(0x6B200)] = AT(12),
+        [CODEC_ID_SLOT(0x6B201)] = AT(13),
+        [CODEC_ID_SLOT(0x6B202)] = AT(14),
+        [CODEC_ID_SLOT(0x6B203)] = AT(15),
+        [CODEC_ID_SLOT(0x6B204)] = AT(16),
+        [CODEC_ID_SLOT(0x6B300)] = AT(17),
+        [CODEC_ID_SLOT(0x63000)] = AT(18),
+        [CODEC_ID_SLOT(0x63001)] = AT(19),
+        [CODEC_ID_SLOT(0x63002)] = AT(20),
+        [CODEC_ID_SLOT(0x63201)] = AT(21),
+        [CODEC_ID_SLOT(0x63202)] = AT(22),
+};
+
 const struct codec_db codec_db_v2_7 = {
         .name = "v2.7",
         .interface_version = 2,
         .messages = v2_7_messages,
         .n_messages = N_ELEMENTS(v2_7_messages),
+        .by_type = v2_7_by_type,
+        .by_id_slot = v2_7_by_id_slot,
 };
 
 const struct codec_db codec_db_v3_6 = {
@@ -533,6 +645,8 @@ const struct codec_db codec_db_v3_6 = {
         .interface_version = 3,
         .messages = v3_6_messages,
         .n_messages = N_ELEMENTS(v3_6_messages),
+        .by_type = v3_6_by_type,
+        .by_id_slot = v3_6_by_id_slot,
 };
 
 /* The index enums of codec_table.h must cover each table exactly. */
@@ -581,15 +695,9 @@ const struct codec_db *codec_db_for_version(unsigned interface_version)
         }
 }
 
-/* A linear search: at most 23 entries, and a database is data only. */
 const struct codec_msg_info *codec_msg_info(const struct codec_db *db, enum codec_msg_type type)
 {
-        if (!db)
-                return NULL;
-        for (size_t i = 0; i < db->n_messages; i++)
-                if (db->messages[i].type == type)
-                        return &db->messages[i];
-        return NULL;
+        return db ? codec_table_by_type(db, type) : NULL;
 }
 
 const struct codec_msg_info *codec_msg_info_by_name(const struct codec_db *db, const char *name)
@@ -604,14 +712,7 @@ const struct codec_msg_info *codec_msg_info_by_name(const struct codec_db *db, c
 
 const struct codec_msg_info *codec_msg_info_by_id(const struct codec_db *db, uint32_t id)
 {
-        uint32_t base = id & CODEC_ID_BASE_MASK;
-
-        if (!db)
-                return NULL;
-        for (size_t i = 0; i < db->n_messages; i++)
-                if (db->messages[i].base_id == base)
-                        return &db->messages[i];
-        return NULL;
+        return db ? codec_table_by_base_id(db, id & CODEC_ID_BASE_MASK) : NULL;
 }
 
 const struct codec_signal_info *codec_signal_by_name(const struct codec_msg_info *msg,

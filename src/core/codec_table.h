@@ -13,6 +13,31 @@
 
 #include "seccbridge/codec.h"
 
+/* The message of a database with a base ID, through its slot index; NULL
+ * when none.  Inline: the decoder looks up every frame. */
+static inline const struct codec_msg_info *codec_table_by_base_id(const struct codec_db *db,
+                                                                  uint32_t base)
+{
+        unsigned at = db->by_id_slot[CODEC_ID_SLOT(base)];
+
+        /* The slot keeps 8 bits of the ID: the rest must match too. */
+        if (!at || db->messages[at - 1].base_id != base)
+                return NULL;
+        return &db->messages[at - 1];
+}
+
+/* The message of a database with a type; NULL when none. */
+static inline const struct codec_msg_info *codec_table_by_type(const struct codec_db *db,
+                                                               enum codec_msg_type type)
+{
+        unsigned at;
+
+        if ((unsigned)type >= CODEC_MSG_COUNT)
+                return NULL;
+        at = db->by_type[type];
+        return at ? &db->messages[at - 1] : NULL;
+}
+
 /* Power_Modules_Status 0x60010 */
 enum {
         PMS_PRESENT_VOLTAGE,

@@ -44,6 +44,22 @@ static uint64_t min_u64(uint64_t a, uint64_t b)
         return a < b ? a : b;
 }
 
+/* ---- deadlines kept worked out (read at every step) ---- */
+
+static void heartbeat_seen(struct session *s, uint64_t now)
+{
+        s->last_heartbeat_us = now;
+        s->heartbeat_deadline_us = add_sat(now, s->cfg.controller_timeout_us);
+}
+
+static void flags_sent_at(struct session *s, uint64_t now)
+{
+        s->last_flags_us = now;
+        /* Looked at only when sequence_resend_us > 0 (E.8: 0 = on change
+         * only). */
+        s->flags_resend_us = add_sat(now, s->cfg.sequence_resend_us);
+}
+
 static bool command_equal(const struct power_command *a, const struct power_command *b)
 {
         return a->mode == b->mode && a->voltage_dv == b->voltage_dv &&
@@ -56,15 +72,13 @@ static bool rating_equal(const struct power_rating *a, const struct power_rating
                a->max_power_w == b->max_power_w;
 }
 
+/* Six bools and no padding: compared as bytes, in one go. */
+_Static_assert(sizeof(struct codec_sequence_control) == 6, "Sequence_Control flags are 6 bools");
+
 static bool flags_equal(const struct codec_sequence_control *a,
                         const struct codec_sequence_control *b)
 {
-        return a->start_charge_authorisation == b->start_charge_authorisation &&
-               a->chademo_start_button == b->chademo_start_button &&
-               a->ccs_authorisation_done == b->ccs_authorisation_done &&
-               a->ccs_authorisation_valid == b->ccs_authorisation_valid &&
-               a->charge_parameters_done == b->charge_parameters_done &&
-               a->user_stop_button == b->user_stop_button;
+        return memcmp(a, b, sizeof(*a)) == 0;
 }
 
 /* States before a session: the window is closed there (R2, E.10). */
@@ -229,6 +243,7 @@ static void set_target(struct session *s, enum power_mode mode, uint16_t voltage
                 .current_da = current_da,
                 .discharge = discharge,
         };
+        s->command_cached = false;
 }
 
 /* v3: only the charger's own capacitance can be on the output (no battery
@@ -316,13 +331,13 @@ static uint16_t ramp_step_da(const struct session *s)
 
 /* Derive the command from the target: forced OFF, clamped to the limits in
  * force, current ramped up (R37); issued only when it changes. */
-static void update_command(struct session *s, uint64_t now)
+static void work_out_command(struct session *s, uint64_t now, bool off)
 {
         struct power_command want = s->target;
 
         /* R1: nothing but OFF without a controller heartbeat, not even the
          * wake-up of a New_Charge_Session seen before any status frame. */
-        if (forced_off(s) || !s->controller_alive)
+        if (off)
                 want = (struct power_command){ .mode = POWER_OFF, .discharge = true };
         limits_clamp(&s->effective, &want, &want);
 
@@ -351,10 +366,28 @@ static void update_command(struct session *s, uint64_t now)
                 }
         }
         issue_command(s, &want);
+        /* With no ramp step pending the command is the target clamped, and
+         * stays so until one of its inputs changes. */
+        s->command_cached = !s->ramp_pending;
+        s->command_cached_off = off;
+}
+
+static inline void update_command(struct session *s, uint64_t now)
+{
+        bool off = forced_off(s) || !s->controller_alive;
+
+        /* Nothing it depends on changed and no ramp step is pending: the
+         * command in force is the one these inputs give. */
+        if (s->command_cached && off == s->command_cached_off)
+                return;
+        work_out_command(s, now, off);
 }
 
 /* ---- Sequence_Control flags (R6..R14, E.8, E.9) ---- */
 
+/* The flags configured AUTO follow the config, the session window and
+ * whether this session's limits went out: called wherever one of those
+ * changes (init, reconfigure, a session's start and end, limits sent). */
 static void update_auto_flags(struct session *s)
 {
         /* R9, R12: AUTO = the station always allows a start; whether the
@@ -386,7 +419,7 @@ static void send_flags(struct session *s, uint64_t now)
         tx(s, &m);
         s->flags_last_sent = s->flags;
         s->flags_sent = true;
-        s->last_flags_us = now;
+        flags_sent_at(s, now);
 }
 
 static void flush_flags(struct session *s, uint64_t now)
@@ -394,8 +427,7 @@ static void flush_flags(struct session *s, uint64_t now)
         if (!may_send_flags(s))
                 return;
         if (!s->flags_sent || !flags_equal(&s->flags, &s->flags_last_sent) ||
-            (s->cfg.sequence_resend_us > 0 &&
-             now >= add_sat(s->last_flags_us, s->cfg.sequence_resend_us)))
+            (s->cfg.sequence_resend_us > 0 && now >= s->flags_resend_us))
                 send_flags(s, now);
 }
 
@@ -442,16 +474,17 @@ static uint64_t limits_due_us(const struct session *s)
         return add_sat(s->last_limits_us, s->cfg.limits_min_interval_us);
 }
 
-static void flush_limits(struct session *s, uint64_t now)
+/* true when the limits went out. */
+static bool flush_limits(struct session *s, uint64_t now)
 {
         struct advertised a;
         struct codec_message m;
 
         if (!s->limits_pending || !may_send_limits(s))
-                return;
+                return false;
         /* R15, V4: a change inside the interval waits for its end. */
         if (now < limits_due_us(s))
-                return;
+                return false;
         a = advertised_limits(s);
         if (session_is_v3(s)) {
                 m = (struct codec_message){ .type = CODEC_DC_POWER_PARAMETERS };
@@ -476,6 +509,7 @@ static void flush_limits(struct session *s, uint64_t now)
         s->limits_sent_range_target_da = a.range_target_current_da;
         if (s->in_session)
                 s->limits_sent_in_session = true;
+        return true;
 }
 
 /* Recompute the limits in force; a change of the advertised values is sent
@@ -485,6 +519,7 @@ static void refresh_limits(struct session *s)
         struct advertised a;
 
         limits_effective(&s->cfg.limits, &s->dynamic, &s->rating, &s->effective);
+        s->command_cached = false;
         a = advertised_limits(s);
         if (!s->limits_ever_sent || a.voltage_dv != s->limits_sent_voltage_dv ||
             a.charge_current_da != s->limits_sent_current_da ||
@@ -542,20 +577,24 @@ static uint16_t reported_voltage(const struct session *s)
 
 static void send_status(struct session *s)
 {
-        struct codec_message m = { .type = CODEC_POWER_MODULES_STATUS };
-        struct codec_power_modules_status *st = &m.u.power_modules_status;
+        struct codec_power_modules_status st;
+        struct codec_frame frame;
         bool enable = system_enable_allowed(s);
 
         /* R4: the latest readings. */
-        st->present_voltage_dv = reported_voltage(s);
-        st->present_current_da = s->meas_valid ? s->meas.current_da : 0;
-        st->power_modules_temperature_c =
+        st.present_voltage_dv = reported_voltage(s);
+        st.present_current_da = s->meas_valid ? s->meas.current_da : 0;
+        st.power_modules_temperature_c =
                 reported_temperature(s->meas_valid ? s->meas.module_temp_c : POWER_TEMPERATURE_UNKNOWN);
-        st->enclosure_temperature_c =
+        st.enclosure_temperature_c =
                 reported_temperature(s->meas_valid ? s->meas.enclosure_temp_c : POWER_TEMPERATURE_UNKNOWN);
-        st->system_enable = enable ? CODEC_SYSTEM_ENABLE_ALLOWED : CODEC_SYSTEM_ENABLE_NOT_ALLOWED;
-        st->insulation_resistance_kohm = reported_insulation(s);
-        tx(s, &m);
+        st.system_enable = enable ? CODEC_SYSTEM_ENABLE_ALLOWED : CODEC_SYSTEM_ENABLE_NOT_ALLOWED;
+        st.insulation_resistance_kohm = reported_insulation(s);
+        /* Sent every 100 ms: its own encoder, no struct codec_message. */
+        if (codec_encode_power_modules_status(s->db, &st, s->cfg.pistol, &frame) == 0) {
+                s->counters.frames_out++;
+                s->cb.tx_frame(&frame, s->cb.userdata);
+        }
         s->system_enable = enable;
 }
 
@@ -611,8 +650,7 @@ static void run_timers(struct session *s, uint64_t now)
         if (s->shutting_down)
                 return;
         /* R1: exact deadline, now >= last + timeout. */
-        if (s->supervising &&
-            now >= add_sat(s->last_heartbeat_us, s->cfg.controller_timeout_us)) {
+        if (s->supervising && now >= s->heartbeat_deadline_us) {
                 s->supervising = false;
                 s->controller_alive = false;
                 s->heartbeat_lost = true;
@@ -640,15 +678,18 @@ static void run_timers(struct session *s, uint64_t now)
 
 static void settle(struct session *s, uint64_t now)
 {
-        update_auto_flags(s);
+        /* The AUTO flags are re-derived where what they follow changes
+         * (update_auto_flags()), not here at every step. */
         update_command(s, now);
         if (s->shutting_down)
                 return;
         /* Order on the bus: status first (it opens the window), then the
          * limits, then the flags that may declare them final (R13). */
         flush_status(s, now);
-        flush_limits(s, now);
-        update_auto_flags(s);
+        /* R13: limits just sent may make Charge_Parameters_Done 1; nothing
+         * else the flags depend on changes in between. */
+        if (flush_limits(s, now))
+                update_auto_flags(s);
         flush_flags(s, now);
 }
 
@@ -695,6 +736,7 @@ static void end_session(struct session *s, enum session_fault fault)
         s->charge_started = false;
         forget_vehicle(s);
         s->limits_sent_in_session = false;
+        update_auto_flags(s);
         set_target(s, POWER_OFF, 0, 0, true);
         reset_ramp(s);
         forget_operator_decisions(s);
@@ -753,7 +795,7 @@ static void start_session(struct session *s, const struct codec_new_charge_sessi
          * controller_timeout_us from now to show up. */
         if (!s->supervising) {
                 s->supervising = true;
-                s->last_heartbeat_us = now;
+                heartbeat_seen(s, now);
         }
 
         s->in_session = true;
@@ -773,6 +815,7 @@ static void start_session(struct session *s, const struct codec_new_charge_sessi
         /* R17: limits at the start of each session; R13 follows them. */
         s->limits_pending = true;
         s->limits_sent_in_session = false;
+        update_auto_flags(s);
         controller_came_up(s);
         /* R19, E.10: New_Charge_Session wakes the converter. */
         set_target(s, POWER_STANDBY, 0, 0, false);
@@ -843,7 +886,7 @@ static void on_controller_status(struct session *s, uint8_t state, uint64_t now)
             state_is_unplugged(state))
                 forget_operator_decisions(s);
 
-        s->last_heartbeat_us = now;
+        heartbeat_seen(s, now);
         s->supervising = true;
         s->controller_alive = true;
         s->controller_state_known = true;
@@ -1231,12 +1274,24 @@ static void on_ocpp_control(struct session *s, const struct codec_ocpp_control *
                 apply_power_control(s, &s->power_control);
 }
 
+_Static_assert(CODEC_MSG_COUNT <= 32, "one bit per message type in controller_types");
+
+/* The message types the controller produces (OUT in the database), one bit
+ * each, worked out once at init. */
+static uint32_t controller_types_of(const struct codec_db *db)
+{
+        uint32_t types = 0;
+
+        for (size_t i = 0; i < db->n_messages; i++)
+                if (db->messages[i].dir == CODEC_DIR_OUT)
+                        types |= (uint32_t)1 << db->messages[i].type;
+        return types;
+}
+
 /* Frames the controller produces (OUT in the database). */
 static bool sent_by_controller(const struct session *s, enum codec_msg_type type)
 {
-        const struct codec_msg_info *info = codec_msg_info(s->db, type);
-
-        return info && info->dir == CODEC_DIR_OUT;
+        return (unsigned)type < CODEC_MSG_COUNT && (s->controller_types >> type) & 1u;
 }
 
 static void handle_message(struct session *s, const struct codec_message *msg, uint64_t now)
@@ -1327,6 +1382,7 @@ int session_init(struct session *s, const struct session_config *cfg,
         s->cb = *cb;
         s->db = codec_db_for_version(cfg->interface_version);
         s->other_db = codec_db_for_version(cfg->interface_version == 3 ? 2 : 3);
+        s->controller_types = controller_types_of(s->db);
         s->now_us = now_us;
         s->phase = SESSION_PHASE_IDLE;
         s->fault = SESSION_FAULT_NONE;
@@ -1352,6 +1408,9 @@ int session_reconfigure(struct session *s, const struct session_config *cfg,
 
         old = s->cfg;
         s->cfg = *cfg;
+        /* The deadlines kept worked out follow the new timeouts. */
+        heartbeat_seen(s, s->last_heartbeat_us);
+        flags_sent_at(s, s->last_flags_us);
         /* A flag handed to the operator starts from 0 (R8). */
         if (old.start_authorisation == SESSION_FLAG_AUTO &&
             cfg->start_authorisation == SESSION_FLAG_EXTERNAL)
@@ -1371,6 +1430,8 @@ int session_reconfigure(struct session *s, const struct session_config *cfg,
         run_timers(s, now_us);
         /* New limits apply at once: the command is re-clamped in settle(). */
         refresh_limits(s);
+        /* A flag given back to AUTO takes its AUTO value at once. */
+        update_auto_flags(s);
         settle(s, now_us);
         return 0;
 }
@@ -1486,13 +1547,13 @@ uint64_t session_next_deadline(const struct session *s)
         if (s->shutting_down)
                 return d;
         if (s->supervising)
-                d = min_u64(d, add_sat(s->last_heartbeat_us, s->cfg.controller_timeout_us));
+                d = min_u64(d, s->heartbeat_deadline_us);
         if (s->in_session)
                 d = min_u64(d, s->next_status_us);
         if (s->limits_pending && may_send_limits(s))
                 d = min_u64(d, limits_due_us(s));
         if (may_send_flags(s) && s->flags_sent && s->cfg.sequence_resend_us > 0)
-                d = min_u64(d, add_sat(s->last_flags_us, s->cfg.sequence_resend_us));
+                d = min_u64(d, s->flags_resend_us);
         if (s->user_stop_held)
                 d = min_u64(d, s->user_stop_release_us);
         if (s->chademo_start_held)

@@ -1084,6 +1084,245 @@ static void test_v3_power_function_bits(void **state)
         assert_int_equal(g.data[6] & 0x0F, 0x0F);
 }
 
+/* ---- the lookups and the integer path (the figures of bench/core-cost.sh) ---- */
+
+static const struct codec_db *const both_dbs[] = { &codec_db_v2_7, &codec_db_v3_6 };
+
+/* Every type is found where the list has it, or nowhere; out-of-range
+ * types are refused. */
+static void test_index_by_type(void **state)
+{
+        (void)state;
+        for (size_t d = 0; d < N_ELEMENTS(both_dbs); d++) {
+                const struct codec_db *db = both_dbs[d];
+                size_t found = 0;
+
+                for (int t = 0; t < CODEC_MSG_COUNT; t++) {
+                        const struct codec_msg_info *want = NULL;
+
+                        for (size_t i = 0; i < db->n_messages; i++)
+                                if (db->messages[i].type == (enum codec_msg_type)t)
+                                        want = &db->messages[i];
+                        assert_ptr_equal(codec_msg_info(db, (enum codec_msg_type)t), want);
+                        found += want != NULL;
+                }
+                assert_int_equal(found, db->n_messages);
+                assert_null(codec_msg_info(db, CODEC_MSG_COUNT));
+                assert_null(codec_msg_info(db, (enum codec_msg_type)-1));
+        }
+}
+
+/* Every one of the 2^24 base IDs: the index finds the database's own
+ * messages, under every pistol, and nothing else. */
+static void test_index_by_id(void **state)
+{
+        (void)state;
+        for (size_t d = 0; d < N_ELEMENTS(both_dbs); d++) {
+                const struct codec_db *db = both_dbs[d];
+                size_t found = 0;
+
+                for (uint32_t id = 0; id <= CODEC_ID_BASE_MASK; id++) {
+                        const struct codec_msg_info *m = codec_msg_info_by_id(db, id);
+
+                        if (!m)
+                                continue;
+                        found++;
+                        assert_int_equal(m->base_id, id);
+                }
+                assert_int_equal(found, db->n_messages);
+                for (size_t i = 0; i < db->n_messages; i++) {
+                        const struct codec_msg_info *m = &db->messages[i];
+
+                        assert_ptr_equal(codec_msg_info_by_id(db, m->base_id), m);
+                        for (uint32_t p = CODEC_PISTOL_MIN; p <= CODEC_PISTOL_MAX; p++)
+                                assert_ptr_equal(codec_msg_info_by_id(db, m->base_id | p << 24), m);
+                }
+        }
+}
+
+/* The integer scale and offset the compiler worked out are the database's
+ * scale and offset x 10^decimals, exactly. */
+static void test_fixed_scale_offset(void **state)
+{
+        (void)state;
+        for (size_t d = 0; d < N_ELEMENTS(both_dbs); d++) {
+                const struct codec_db *db = both_dbs[d];
+
+                for (size_t i = 0; i < db->n_messages; i++) {
+                        const struct codec_msg_info *m = &db->messages[i];
+
+                        for (size_t k = 0; k < m->n_signals; k++) {
+                                const struct codec_signal_info *sig = &m->signals[k];
+                                double p = sig->decimals == 0 ? 1 : sig->decimals == 1 ? 10 : 100;
+
+                                assert_true(sig->decimals <= 2);
+                                assert_true(sig->fixed_scale > 0);
+                                assert_true(fabs(sig->scale * p - sig->fixed_scale) < 1e-9);
+                                assert_true(fabs(sig->offset * p - sig->fixed_offset) < 1e-9);
+                                assert_true(sig->start + sig->length <= 8 * m->dlc);
+                        }
+                }
+        }
+}
+
+/* A small deterministic generator (xorshift32). */
+static uint32_t next_random(uint32_t *x)
+{
+        *x ^= *x << 13;
+        *x ^= *x >> 17;
+        *x ^= *x << 5;
+        return *x;
+}
+
+/* fixed -> raw as the descriptive layer does it, clamping left to
+ * codec_signal_put_raw(). */
+static int64_t reference_raw(const struct codec_signal_info *sig, int64_t fixed)
+{
+        int64_t num = fixed - sig->fixed_offset, den = sig->fixed_scale;
+        int64_t q = num / den, r = num % den;
+
+        if (r < 0 ? -r * 2 >= den : r * 2 >= den)
+                q += r < 0 ? -1 : 1;
+        return q;
+}
+
+/* Power_Modules_Status, sent every 100 ms: the typed encoder gives the
+ * bytes the signal table gives, in both databases, at the range edges and
+ * beyond (clamped) and for random values. */
+static void test_power_modules_status_matches_table(void **state)
+{
+        static const int32_t edges[] = { INT16_MIN, -41, -40, -1, 0, 1, 2, 3, 215, 216, 255, 256,
+                                         509, 510, 511, 600, INT16_MAX, UINT16_MAX };
+        const struct codec_message ok = { .type = CODEC_POWER_MODULES_STATUS };
+        struct codec_frame f, g;
+        uint32_t x = 0x12345678;
+
+        (void)state;
+        for (size_t d = 0; d < N_ELEMENTS(both_dbs); d++) {
+                const struct codec_db *db = both_dbs[d];
+                const struct codec_msg_info *m = codec_msg_info(db, CODEC_POWER_MODULES_STATUS);
+
+                for (size_t n = 0; n < 20000; n++) {
+                        struct codec_message msg = { .type = CODEC_POWER_MODULES_STATUS };
+                        struct codec_power_modules_status *st = &msg.u.power_modules_status;
+                        int64_t v[6];
+                        uint8_t want[8] = { 0 };
+
+                        for (size_t k = 0; k < 6; k++)
+                                v[k] = n < N_ELEMENTS(edges) ? edges[(n + k) % N_ELEMENTS(edges)]
+                                                             : (int32_t)next_random(&x);
+                        st->present_voltage_dv = (uint16_t)v[0];
+                        st->present_current_da = (int16_t)v[1];
+                        st->power_modules_temperature_c = (int16_t)v[2];
+                        st->enclosure_temperature_c = (int16_t)v[3];
+                        st->system_enable = (uint8_t)v[4];
+                        st->insulation_resistance_kohm = (uint16_t)v[5];
+                        v[0] = st->present_voltage_dv;
+                        v[1] = st->present_current_da;
+                        v[2] = st->power_modules_temperature_c;
+                        v[3] = st->enclosure_temperature_c;
+                        v[4] = st->system_enable;
+                        v[5] = st->insulation_resistance_kohm;
+                        assert_int_equal(m->n_signals, 6);
+                        for (size_t k = 0; k < 6; k++)
+                                codec_signal_put_raw(want, &m->signals[k], reference_raw(&m->signals[k], v[k]));
+                        assert_int_equal(codec_encode(db, &msg, 7, &f), 0);
+                        assert_int_equal(f.id, m->base_id | 7u << 24);
+                        assert_true(f.extended);
+                        assert_int_equal(f.len, 8);
+                        assert_memory_equal(f.data, want, 8);
+                        /* Its own entry gives the same frame. */
+                        memset(&g, 0xA5, sizeof(g));
+                        assert_int_equal(codec_encode_power_modules_status(db, st, 7, &g), 0);
+                        assert_true(frames_equal(&f, &g));
+                }
+        }
+        /* ... and refuses what codec_encode() refuses, writing nothing. */
+        memset(&g, 0xA5, sizeof(g));
+        f = g;
+        assert_int_equal(codec_encode_power_modules_status(NULL, &ok.u.power_modules_status, 1, &g), -EINVAL);
+        assert_int_equal(codec_encode_power_modules_status(V2, NULL, 1, &g), -EINVAL);
+        assert_int_equal(codec_encode_power_modules_status(V2, &ok.u.power_modules_status, 0, &g), -EINVAL);
+        assert_int_equal(codec_encode_power_modules_status(V2, &ok.u.power_modules_status, 32, &g), -EINVAL);
+        assert_int_equal(codec_encode_power_modules_status(V2, &ok.u.power_modules_status, 1, NULL), -EINVAL);
+        assert_memory_equal(&f, &g, sizeof(g));
+}
+
+/* Sequence_Control, re-sent every second: every combination of its six
+ * flags gives the bytes of its signal table, in both databases. */
+static void test_sequence_control_matches_table(void **state)
+{
+        (void)state;
+        for (size_t d = 0; d < N_ELEMENTS(both_dbs); d++) {
+                const struct codec_db *db = both_dbs[d];
+                const struct codec_msg_info *m = codec_msg_info(db, CODEC_SEQUENCE_CONTROL);
+
+                assert_int_equal(m->n_signals, 6);
+                for (unsigned bits = 0; bits < 64; bits++) {
+                        struct codec_message msg = { .type = CODEC_SEQUENCE_CONTROL };
+                        struct codec_sequence_control *sc = &msg.u.sequence_control;
+                        uint8_t want[8] = { 0 };
+                        struct codec_frame f;
+
+                        sc->start_charge_authorisation = bits & 1;
+                        sc->chademo_start_button = bits & 2;
+                        sc->ccs_authorisation_done = bits & 4;
+                        sc->ccs_authorisation_valid = bits & 8;
+                        sc->charge_parameters_done = bits & 16;
+                        sc->user_stop_button = bits & 32;
+                        for (size_t k = 0; k < 6; k++)
+                                codec_signal_put_raw(want, &m->signals[k], (bits >> k) & 1);
+                        assert_int_equal(codec_encode(db, &msg, 2, &f), 0);
+                        assert_int_equal(f.id, m->base_id | 2u << 24);
+                        assert_true(f.extended);
+                        assert_int_equal(f.len, m->dlc);
+                        assert_memory_equal(f.data, want, 8);
+                }
+        }
+}
+
+/* Decoding every message of both databases from random payloads gives
+ * what the signal table gives, signal by signal, and encoding the result
+ * gives back the declared bits. */
+static void test_decode_matches_table(void **state)
+{
+        uint32_t x = 0x9E3779B9;
+
+        (void)state;
+        for (size_t d = 0; d < N_ELEMENTS(both_dbs); d++) {
+                const struct codec_db *db = both_dbs[d];
+
+                for (size_t i = 0; i < db->n_messages; i++) {
+                        const struct codec_msg_info *m = &db->messages[i];
+
+                        for (size_t n = 0; n < 2000; n++) {
+                                uint8_t data[8];
+                                struct codec_frame f, g;
+                                struct codec_message msg;
+
+                                for (size_t b = 0; b < 8; b++)
+                                        data[b] = (uint8_t)next_random(&x);
+                                f = make_frame(m->base_id | 1u << 24, m->dlc, data);
+                                assert_int_equal(codec_decode(db, &f, 1, &msg), 0);
+                                assert_int_equal(msg.type, m->type);
+                                assert_int_equal(codec_encode(db, &msg, 1, &g), 0);
+                                /* What the table says each declared,
+                                 * non-reserved signal holds comes back. */
+                                for (size_t k = 0; k < m->n_signals; k++) {
+                                        const struct codec_signal_info *sig = &m->signals[k];
+                                        int64_t raw = codec_signal_get_raw(data, sig);
+
+                                        if (sig->reserved)
+                                                continue;
+                                        assert_int_equal(codec_signal_get_raw(g.data, sig), raw);
+                                }
+                                for (size_t b = m->dlc; b < 8; b++)
+                                        assert_int_equal(g.data[b], 0);
+                        }
+                }
+        }
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -1111,6 +1350,12 @@ int main(void)
                 cmocka_unit_test(test_v3_spot_checks),
                 cmocka_unit_test(test_v3_versions_apart),
                 cmocka_unit_test(test_v3_power_function_bits),
+                cmocka_unit_test(test_index_by_type),
+                cmocka_unit_test(test_index_by_id),
+                cmocka_unit_test(test_fixed_scale_offset),
+                cmocka_unit_test(test_power_modules_status_matches_table),
+                cmocka_unit_test(test_sequence_control_matches_table),
+                cmocka_unit_test(test_decode_matches_table),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

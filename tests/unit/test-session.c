@@ -1436,6 +1436,34 @@ static void test_E08_sequence_control_resent_periodically_and_after_restart(void
         assert_int_equal(count_since(f, m0, CODEC_POWER_MODULES_LIMITS), 1);
 }
 
+/* A new re-send interval counts from the last Sequence_Control sent; 0
+ * stops the re-sending. */
+static void test_E08_reconfigured_resend_interval(void **state)
+{
+        struct fx *f = *state;
+        uint64_t m0, t0;
+
+        f->cfg.sequence_resend_us = 1 * SEC;
+        fx_init(f);
+        f->heartbeat = true;
+        rx_state(f, CODEC_STATE_WAITING_FOR_PEV);
+        t0 = f->now;
+        run(f, 100 * MS);
+        m0 = mark(f);
+        f->cfg.sequence_resend_us = 300 * MS;
+        assert_int_equal(session_reconfigure(&f->s, &f->cfg, f->now), 0);
+        assert_int_equal(session_next_deadline(&f->s) <= t0 + 300 * MS, true);
+        run(f, 650 * MS);
+        assert_int_equal(count_since(f, m0, CODEC_SEQUENCE_CONTROL), 2);
+        assert_int_equal(nth_since(f, m0, CODEC_SEQUENCE_CONTROL, 0)->t, t0 + 300 * MS);
+        assert_int_equal(nth_since(f, m0, CODEC_SEQUENCE_CONTROL, 1)->t, t0 + 600 * MS);
+        f->cfg.sequence_resend_us = 0;
+        assert_int_equal(session_reconfigure(&f->s, &f->cfg, f->now), 0);
+        m0 = mark(f);
+        run(f, 3 * SEC);
+        assert_int_equal(count_since(f, m0, CODEC_SEQUENCE_CONTROL), 0);
+}
+
 static void test_E08_sequence_control_and_limits_again_after_silence(void **state)
 {
         struct fx *f = *state;
@@ -3336,6 +3364,79 @@ static void test_rating_learnt_mid_charge_clamps_at_once(void **state)
         assert_int_equal(status_of(f).limits.insulation_max_current_da, 10);
 }
 
+/* The command is worked out again only when one of its inputs changes: in
+ * a steady charge each of them, in turn, changes the command at once and
+ * changing it back restores it (config, operator, rating, target, the
+ * controller's heartbeat, a latch). */
+static void test_command_follows_every_input_of_its_cache(void **state)
+{
+        struct fx *f = *state;
+        struct session_config cfg;
+
+        ccs_charging(f);
+        run(f, 500 * MS);
+        expect_cmd(f, POWER_CHARGE, 4000, 1000, false);
+
+        /* config */
+        cfg = f->cfg;
+        cfg.limits.max_current_da = 700;
+        assert_int_equal(session_reconfigure(&f->s, &cfg, f->now), 0);
+        expect_cmd(f, POWER_CHARGE, 4000, 700, false);
+        assert_int_equal(session_reconfigure(&f->s, &f->cfg, f->now), 0);
+        expect_cmd(f, POWER_CHARGE, 4000, 1000, false);
+        cfg = f->cfg;
+        cfg.limits.max_voltage_dv = 3900;
+        assert_int_equal(session_reconfigure(&f->s, &cfg, f->now), 0);
+        expect_cmd(f, POWER_CHARGE, 3900, 1000, false);
+        assert_int_equal(session_reconfigure(&f->s, &f->cfg, f->now), 0);
+        expect_cmd(f, POWER_CHARGE, 4000, 1000, false);
+
+        /* operator */
+        f->dyn = (struct power_limits){ .max_current_da = 500 };
+        assert_int_equal(session_set_dynamic_limits(&f->s, &f->dyn, f->now), 0);
+        expect_cmd(f, POWER_CHARGE, 4000, 500, false);
+        f->dyn = (struct power_limits){ .max_power_w = 30000 };
+        assert_int_equal(session_set_dynamic_limits(&f->s, &f->dyn, f->now), 0);
+        expect_cmd(f, POWER_CHARGE, 4000, 750, false);
+        f->dyn = (struct power_limits){ 0 };
+        assert_int_equal(session_set_dynamic_limits(&f->s, &f->dyn, f->now), 0);
+        expect_cmd(f, POWER_CHARGE, 4000, 1000, false);
+
+        /* the converter's rating */
+        f->m.rating = (struct power_rating){ .max_current_da = 600 };
+        meas(f);
+        expect_cmd(f, POWER_CHARGE, 4000, 600, false);
+        f->m.rating = (struct power_rating){ 0 };
+        meas(f);
+        expect_cmd(f, POWER_CHARGE, 4000, 1000, false);
+
+        /* the target */
+        rx_cl(f, 4100, 900);
+        expect_cmd(f, POWER_CHARGE, 4100, 900, false);
+        rx_cl(f, 4000, 1000);
+        expect_cmd(f, POWER_CHARGE, 4000, 1000, false);
+        run(f, 300 * MS);
+        expect_cmd(f, POWER_CHARGE, 4000, 1000, false);
+
+        /* a latch (R45), the target unchanged */
+        rx_estop(f, CODEC_ESTOP_ORIGIN_EVSE);
+        expect_cmd(f, POWER_OFF, 0, 0, true);
+}
+
+/* The same with the controller's heartbeat (R1): off at the deadline with
+ * the target unchanged. */
+static void test_command_cache_follows_the_heartbeat(void **state)
+{
+        struct fx *f = *state;
+
+        ccs_charging(f);
+        run(f, 500 * MS);
+        expect_cmd(f, POWER_CHARGE, 4000, 1000, false);
+        f->heartbeat = false;
+        run(f, 250 * MS);
+        expect_cmd(f, POWER_OFF, 0, 0, true);
+}
+
 /* A rating above the config, or unknown (0), changes nothing; the operator's
  * limits and the rating together: the lowest wins. */
 static void test_rating_never_raises_and_lowest_source_wins(void **state)
@@ -3584,6 +3685,7 @@ int main(void)
                 T(test_R13_charge_parameters_external),
                 T(test_R14_user_stop_then_normal_end),
                 T(test_E08_sequence_control_resent_periodically_and_after_restart),
+                T(test_E08_reconfigured_resend_interval),
                 T(test_E08_sequence_control_and_limits_again_after_silence),
                 T(test_R15_limits_not_more_often_than_100ms),
                 T(test_R16_limits_advertise_the_limits_in_force),
@@ -3655,6 +3757,8 @@ int main(void)
                 T(test_random_sequences_keep_limits_and_silence_ends_off),
                 T(test_rating_limits_announced_and_command_clamped),
                 T(test_rating_learnt_mid_charge_clamps_at_once),
+                T(test_command_follows_every_input_of_its_cache),
+                T(test_command_cache_follows_the_heartbeat),
                 T(test_rating_never_raises_and_lowest_source_wins),
                 T(test_ev_overvoltage_off_after_400ms),
                 T(test_ev_overvoltage_margin_and_time_are_limits),
