@@ -139,7 +139,7 @@ static int parse_number(const char *opt, const char *s, double min, double max, 
 /* A physical value in 0.1 units (V -> dV, A -> dA). */
 static int parse_deci(const char *opt, const char *s, double min, double max, uint16_t *out)
 {
-        double v;
+        double v = 0;
         int r = parse_number(opt, s, min, max, &v);
 
         if (r < 0)
@@ -656,10 +656,11 @@ static int parse_options(int argc, char **argv, struct ctl_options *o)
                         r = parse_deci("--voltage-tolerance", a, 0, 6553.5, &o->voltage_tolerance_dv);
                         break;
                 case OPT_CHARGER_POWER: {
-                        double kw;
+                        double kw = 0;
 
                         r = parse_number("--charger-power", a, 0, 4000000, &kw);
-                        o->charger_power_w = (uint32_t)lround(kw * 1000.0);
+                        if (r == 0)
+                                o->charger_power_w = (uint32_t)lround(kw * 1000.0);
                         break;
                 }
                 case OPT_FAULT:
