@@ -132,15 +132,19 @@ static void bridge_report(struct bridge *b)
                 log_info("session: System_Enable %s", st.system_enable ? "Allowed" : "Not_Allowed");
 
         if (b->last_valid ? st.fault != old->fault : st.fault != SESSION_FAULT_NONE) {
+                /* Supervisor mode: reported; the controller's own modules
+                 * act on it. */
+                const char *action = st.supervisor ? " (supervisor mode: no converter here)" : ", converter kept off";
+
                 if (st.fault == SESSION_FAULT_CONTROLLER_TIMEOUT)
-                        log_warning("session: controller heartbeat lost (fault %s), converter kept off",
-                                    session_fault_name(st.fault));
+                        log_warning("session: controller heartbeat lost (fault %s)%s", session_fault_name(st.fault),
+                                    action);
                 else if (st.fault == SESSION_FAULT_SHUTDOWN)
                         log_info("session: converter off for shutdown");
                 else if (st.fault == SESSION_FAULT_EV_OVERVOLTAGE)
                         bridge_log_ev_overvoltage(b, &st);
                 else if (st.fault != SESSION_FAULT_NONE)
-                        log_warning("session: fault %s, converter kept off", session_fault_name(st.fault));
+                        log_warning("session: fault %s%s", session_fault_name(st.fault), action);
                 else
                         log_notice("session: fault %s cleared", session_fault_name(old->fault));
         }

@@ -301,10 +301,10 @@ bool controller_io_due(struct controller_io *io, uint64_t now_us, struct codec_m
                 return false;
         if (!fill_outputs(io, msg))
                 return false;
-        /* The period without drift; resynchronised after a long delay. */
-        io->next_out_us = add_sat(io->next_out_us, io->cfg.period_us);
-        if (io->next_out_us <= now_us)
-                io->next_out_us = add_sat(now_us, io->cfg.period_us);
+        /* A period from this frame: the controller sees the frames a
+         * period apart even when one was late (at start, or on a busy
+         * machine). */
+        io->next_out_us = add_sat(now_us, io->cfg.period_us);
         return true;
 }
 

@@ -99,9 +99,11 @@ static void test_outputs_period_and_change(void **state)
         /* The same value again changes nothing. */
         assert_int_equal(controller_io_set_output(&io, CONTROLLER_IO_OUTPUT1, 1, T0 + 1500 * MS), 0);
         assert_int_equal(controller_io_next_deadline(&io), T0 + 2300 * MS);
-        /* Late: resynchronised, no burst. */
+        /* Late: the next one a period later, no burst. */
         assert_true(due_frame(&io, T0 + 5000 * MS, &codec_db_v2_7, &m));
         assert_int_equal(controller_io_next_deadline(&io), T0 + 6000 * MS);
+        assert_true(due_frame(&io, T0 + 6040 * MS, &codec_db_v2_7, &m));
+        assert_int_equal(controller_io_next_deadline(&io), T0 + 7040 * MS);
 }
 
 static void test_outputs_refused(void **state)
