@@ -389,16 +389,16 @@ void ctl_props_print_status(FILE *out, const char *bus_name, const struct ctl_pr
                 ctl_props_line(out, "converter", "none: supervisor mode (the controller's own power modules)");
         else
                 ctl_props_line(out, "converter", "%s: %s %s V %s A%s; link %s, %s, %s%s%s",
-                       ctl_props_get(p, "ConverterBackend", a, sizeof(a)),
-                       ctl_props_get(p, "CommandMode", b, sizeof(b)),
-                       ctl_props_get(p, "CommandVoltage", c, sizeof(c)),
-                       ctl_props_get(p, "CommandCurrent", d, sizeof(d)),
-                       ctl_props_true(p, "CommandDischarge") ? ", discharging" : "",
-                       ctl_props_true(p, "ConverterLink") ? "up" : "down",
-                       ctl_props_true(p, "ConverterReady") ? "ready" : "not ready",
-                       ctl_props_true(p, "ConverterFault") ? "FAULT" : "no fault",
-                       ctl_props_empty(p, "ConverterError") ? "" : " - ",
-                       ctl_props_empty(p, "ConverterError") ? "" : ctl_props_get(p, "ConverterError", e, sizeof(e)));
+                               ctl_props_get(p, "ConverterBackend", a, sizeof(a)),
+                               ctl_props_get(p, "CommandMode", b, sizeof(b)),
+                               ctl_props_get(p, "CommandVoltage", c, sizeof(c)),
+                               ctl_props_get(p, "CommandCurrent", d, sizeof(d)),
+                               ctl_props_true(p, "CommandDischarge") ? ", discharging" : "",
+                               ctl_props_true(p, "ConverterLink") ? "up" : "down",
+                               ctl_props_true(p, "ConverterReady") ? "ready" : "not ready",
+                               ctl_props_true(p, "ConverterFault") ? "FAULT" : "no fault",
+                               ctl_props_empty(p, "ConverterError") ? "" : " - ",
+                               ctl_props_empty(p, "ConverterError") ? "" : ctl_props_get(p, "ConverterError", e, sizeof(e)));
 
         ctl_props_line(out, "measured", "%s V %s A; module %s degC, enclosure %s degC; insulation %s kOhm",
                        ctl_props_get(p, "Voltage", a, sizeof(a)), ctl_props_get(p, "Current", b, sizeof(b)),

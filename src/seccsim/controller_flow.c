@@ -1237,7 +1237,7 @@ static bool step_is_supervised(enum ctl_step step)
 static void maybe_send_ev_id(struct ctl *c, uint64_t now)
 {
         struct codec_message m = { .type = CODEC_EV_ID_CCS_PART2_DIN };
-        bool vehicle;
+        bool vehicle = false;
 
         if (!c->o.send_ev_id || c->o.protocol != CTL_PROTOCOL_CCS)
                 return;
@@ -1263,7 +1263,6 @@ static void maybe_send_ev_id(struct ctl *c, uint64_t now)
         case STEP_EMERGENCY:
         case STEP_ABORT:
         case STEP_DONE:
-        default:
                 vehicle = false;
                 break;
         }
