@@ -119,13 +119,16 @@ for what, pattern, t0, t1 in (("output1 on", "1001 0 0 0", t_set0, t_set1),
 after = [t for t, s in out if bits(s) == "1001 0 50 0"]
 if len(after) < 3:
     errors.append("%d frames with output1 on and led2 at 50" % len(after))
-gaps = [b - a for a, b in zip(after, after[1:])]
-if any(not 0.85 <= g <= 1.15 for g in gaps):
-    errors.append("periods %s, expected 1.0 s" % ["%.3f" % g for g in gaps])
-before = [t for t, s in out if t < t_set0]
-gaps = [b - a for a, b in zip(before, before[1:])]
-if any(not 0.85 <= g <= 1.15 for g in gaps):
-    errors.append("periods before the change %s" % ["%.3f" % g for g in gaps])
+# Never early; typically 1.0 s; late only by what an emulated machine's
+# stall takes (the daemon's timer fires late, the next period counts from
+# the frame).
+def periods(what, times):
+    gaps = sorted(b - a for a, b in zip(times, times[1:]))
+    if gaps and (gaps[0] < 0.9 or gaps[-1] > 1.6 or not 0.97 <= gaps[len(gaps) // 2] <= 1.05):
+        errors.append("periods %s %s: expected 1.0 s (never below 0.9, median 0.97..1.05, at most 1.6)" % (
+            what, ["%.3f" % g for g in gaps]))
+periods("after the changes", after)
+periods("before the changes", [t for t, s in out if t < t_set0])
 # The safe state last, at the stop.
 if bits(out[-1][1]) != "0001 0 0 0" or out[-1][0] < t_stop - 0.5:
     errors.append("last frame %s at %.3f (stop at %.3f)" % (bits(out[-1][1]), out[-1][0], t_stop))

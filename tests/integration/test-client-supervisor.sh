@@ -89,7 +89,7 @@ assert_eq no "$(prop SystemEnable)" "SystemEnable"
 
 # ---- watch: the identity before the answer, and gone at the end
 bg_stop watch INT || true
-python3 - "$(bg_log watch)" "$EVCCID" <<'PY' || fail "seccbridgectl watch did not show the EVCCID before the authorisation"
+python3 - "$(bg_log watch)" "$EVCCID" <<'PY' || fail "seccbridgectl watch: the EVCCID not before the authorisation, or not cleared after the session"
 import sys
 lines = open(sys.argv[1]).read().splitlines()
 def first(text):
@@ -100,7 +100,7 @@ def first(text):
 seen, done = first(" EVCCID=" + sys.argv[2]), first(" CCSAuthorisationDone=yes")
 if seen > done:
     sys.exit("EVCCID at line %d, the authorisation at line %d" % (seen, done))
-if not any(line.endswith(" EVCCID=") for line in lines[done:]):
+if not any(line.endswith(' EVCCID=""') for line in lines[done:]):
     sys.exit("no EVCCID= (cleared) after the session")
 print("EVCCID line %d, CCSAuthorisationDone line %d, cleared later" % (seen, done))
 PY
