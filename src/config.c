@@ -587,7 +587,7 @@ static void config_check_backend(struct config_parser *p)
         if (converter_find(name) || strcmp(name, CONFIG_BACKEND_NONE) == 0)
                 return;
         config_fail(p, line, "converter", "backend",
-                    "unknown backend '%s' (known: sim, modbus-rtu, modbus-tcp, none)", name);
+                    "unknown backend '%s' (known: sim, modbus-rtu, modbus-tcp)", name);
 }
 
 /* A D-Bus address is "transport:key=value,..."; sd-bus checks the rest

@@ -251,7 +251,7 @@ static void test_backend_none_and_controller_io(void **state)
         load_fails(LIMITS "[controller_io]\nsafe_on = output1 relay\n",
                    "test.conf:6: controller_io.safe_on: 'relay' is not an output");
         load_fails(LIMITS "[controller_io]\nboard = secc\n", "test.conf:6: controller_io.board: 'secc' is not a board");
-        load_fails(LIMITS "[converter]\nbackend = nothing\n", "known: sim, modbus-rtu, modbus-tcp, none");
+        load_fails(LIMITS "[converter]\nbackend = nothing\n", "unknown backend 'nothing'");
 }
 
 int main(void)
