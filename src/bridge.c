@@ -38,7 +38,9 @@ static void bridge_status_line(const struct bridge *b, const struct session_stat
         const struct power_measurement *m = &st->measurement;
         const char *conv;
 
-        if (!m->link_ok)
+        if (st->supervisor)
+                conv = "supervisor";
+        else if (!m->link_ok)
                 conv = "link down";
         else if (m->fault)
                 conv = "fault";
@@ -117,19 +119,32 @@ static void bridge_report(struct bridge *b)
                 log_info("session: EV max %s V / %s A, %u kWh, SoC %u %%", v, i, st.ev.battery_capacity_kwh,
                          st.ev.state_of_charge_pct);
         }
+        if (b->last_valid && st.ev_id_valid != old->ev_id_valid) {
+                char id[DBUS_SERVICE_EVCCID_LEN];
+
+                dbus_service_format_evccid(id, sizeof(id), &st);
+                if (st.ev_id_valid)
+                        log_info("session: EV identity (EVCCID) %s", id);
+                else
+                        log_info("session: EV identity forgotten");
+        }
         if (b->last_valid && st.system_enable != old->system_enable)
                 log_info("session: System_Enable %s", st.system_enable ? "Allowed" : "Not_Allowed");
 
         if (b->last_valid ? st.fault != old->fault : st.fault != SESSION_FAULT_NONE) {
+                /* Supervisor mode: reported; the controller's own modules
+                 * act on it. */
+                const char *action = st.supervisor ? " (supervisor mode: no converter here)" : ", converter kept off";
+
                 if (st.fault == SESSION_FAULT_CONTROLLER_TIMEOUT)
-                        log_warning("session: controller heartbeat lost (fault %s), converter kept off",
-                                    session_fault_name(st.fault));
+                        log_warning("session: controller heartbeat lost (fault %s)%s", session_fault_name(st.fault),
+                                    action);
                 else if (st.fault == SESSION_FAULT_SHUTDOWN)
                         log_info("session: converter off for shutdown");
                 else if (st.fault == SESSION_FAULT_EV_OVERVOLTAGE)
                         bridge_log_ev_overvoltage(b, &st);
                 else if (st.fault != SESSION_FAULT_NONE)
-                        log_warning("session: fault %s, converter kept off", session_fault_name(st.fault));
+                        log_warning("session: fault %s%s", session_fault_name(st.fault), action);
                 else
                         log_notice("session: fault %s cleared", session_fault_name(old->fault));
         }
@@ -411,7 +426,7 @@ static void bridge_reload(struct bridge *b)
         if (next->dbus.enable != cur->dbus.enable || strcmp(next->dbus.address, cur->dbus.address) != 0)
                 log_notice("reload: [dbus] changes take effect at the next start");
 
-        r = converter_reconfigure(&b->conv, next);
+        r = next->session.supervisor ? 0 : converter_reconfigure(&b->conv, next);
         if (r < 0) {
                 log_err("reload: the converter refused the new settings (%s); keeping the running config",
                         strerror(-r));
@@ -421,7 +436,8 @@ static void bridge_reload(struct bridge *b)
         if (r < 0) {
                 log_err("reload: the protocol core refused the new settings (%s); keeping the running config",
                         strerror(-r));
-                (void)converter_reconfigure(&b->conv, cur);
+                if (!cur->session.supervisor)
+                        (void)converter_reconfigure(&b->conv, cur);
                 goto done;
         }
         b->cfg = next;
@@ -565,6 +581,11 @@ int bridge_open_converter(struct bridge *b)
 {
         int r;
 
+        /* Supervisor mode: the controller's own modules do the power. */
+        if (b->cfg->session.supervisor) {
+                log_info("converter: none (supervisor mode): no Power_Modules_Status or limits are sent");
+                return 0;
+        }
         r = converter_open(&b->conv, b->loop, b->cfg, bridge_measurement, b);
         if (r < 0)
                 return r;
@@ -621,14 +642,15 @@ static void bridge_log_counters(struct bridge *b)
         session_get_status(&b->session, &st);
         log_info("counters: frames in %llu, out %llu, malformed %llu, foreign %llu, rejected requests %llu, "
                  "controller timeouts %llu, emergency stops %llu, other version %llu, "
-                 "undefined power functions %llu",
+                 "undefined power functions %llu, malformed I/O %llu",
                  (unsigned long long)st.counters.frames_in, (unsigned long long)st.counters.frames_out,
                  (unsigned long long)st.counters.malformed, (unsigned long long)st.counters.foreign,
                  (unsigned long long)st.counters.rejected_requests,
                  (unsigned long long)st.counters.controller_timeouts,
                  (unsigned long long)st.counters.emergency_stops,
                  (unsigned long long)st.counters.other_version,
-                 (unsigned long long)st.counters.undefined_power_functions);
+                 (unsigned long long)st.counters.undefined_power_functions,
+                 (unsigned long long)st.counters.malformed_io);
         log_info("counters: CAN rx %llu, tx %llu, tx dropped (queue full) %llu, tx dropped (interface down) %llu, "
                  "tx errors %llu, kernel rx drops %llu, error frames %llu, reopens %llu",
                  (unsigned long long)c->rx_frames, (unsigned long long)c->tx_frames,

@@ -34,6 +34,8 @@ enum config_key_type {
         CONFIG_BOOL,
         CONFIG_FLAG_SOURCE,     /* auto | external */
         CONFIG_INTERFACE_VERSION,       /* 2 | 3 */
+        CONFIG_IO_BOARD,                /* none | adm-cs-secc | adm-cs-spcc */
+        CONFIG_OUTPUT_LIST,             /* output and LED names */
 };
 
 enum config_key_id {
@@ -64,6 +66,8 @@ enum config_key_id {
         KEY_CONVERTER_BACKEND,
         KEY_DBUS_ENABLE,
         KEY_DBUS_ADDRESS,
+        KEY_CONTROLLER_IO_BOARD,
+        KEY_CONTROLLER_IO_SAFE_ON,
         KEY_COUNT
 };
 
@@ -124,10 +128,17 @@ static const struct config_key config_keys[KEY_COUNT] = {
         [KEY_CONVERTER_BACKEND] = { "converter", "backend", CONFIG_STRING, false, 0, 0, false, "", "sim" },
         [KEY_DBUS_ENABLE] = { "dbus", "enable", CONFIG_BOOL, false, 0, 0, false, "", "true" },
         [KEY_DBUS_ADDRESS] = { "dbus", "address", CONFIG_STRING, false, 0, 0, false, "", "" },
+        /* Whose outputs the power side drives (ADM_CS_SECC_Outputs or
+         * ADM_CS_SPCC_Outputs); none sends no outputs frame at all. */
+        [KEY_CONTROLLER_IO_BOARD] = { "controller_io", "board", CONFIG_IO_BOARD, false, 0, 0, false, "", "none" },
+        /* The outputs on at start and on shutdown (a LED at full brightness);
+         * every other one off. */
+        [KEY_CONTROLLER_IO_SAFE_ON] = { "controller_io", "safe_on", CONFIG_OUTPUT_LIST, false, 0, 0, false, "", "" },
 };
 
 static const char *const config_sections[] = {
         "can", "limits", "sequence", "safety", "converter", "sim", "modbus", "insulation_monitor", "dbus",
+        "controller_io",
 };
 #define CONFIG_N_SECTIONS (sizeof(config_sections) / sizeof(config_sections[0]))
 #define CONFIG_SIM_MAX_KEYS 64
@@ -202,7 +213,7 @@ static void config_on_section(const char *name, unsigned line, void *userdata)
         if (idx < 0) {
                 config_fail(p, line, name, NULL,
                             "unknown section (known: [can], [limits], [sequence], [safety], [converter], [sim], "
-                            "[modbus], [insulation_monitor], [dbus])");
+                            "[modbus], [insulation_monitor], [dbus], [controller_io])");
                 return;
         }
         if (p->section_line[idx] == 0)
@@ -267,6 +278,42 @@ static int config_parse_flag_source(const char *value, enum session_flag_source 
                 return 0;
         }
         return -EINVAL;
+}
+
+/* "output1, led2": the outputs on in the safe state (a LED at full
+ * brightness).  Whether the board has them is checked with the board. */
+static int config_parse_output_list(const char *value, struct controller_io_outputs *out, char *bad, size_t bad_len)
+{
+        struct controller_io_outputs o;
+        const char *c = value;
+
+        memset(&o, 0, sizeof(o));
+        while (*c) {
+                char name[16];
+                size_t n = 0;
+                enum controller_io_output which;
+
+                while (*c == ' ' || *c == '\t' || *c == ',')
+                        c++;
+                if (!*c)
+                        break;
+                while (*c && *c != ',' && *c != ' ' && *c != '\t') {
+                        if (n + 1 < sizeof(name))
+                                name[n++] = *c;
+                        c++;
+                }
+                name[n] = '\0';
+                if (controller_io_output_by_name(name, &which) < 0) {
+                        snprintf(bad, bad_len, "%s", name);
+                        return -EINVAL;
+                }
+                if (which >= CONTROLLER_IO_LED1)
+                        o.led[which - CONTROLLER_IO_LED1] = 100;
+                else
+                        o.digital[which - CONTROLLER_IO_OUTPUT1] = true;
+        }
+        *out = o;
+        return 0;
 }
 
 static void config_set_sim(struct config_parser *p, const char *name, const char *value)
@@ -335,6 +382,8 @@ static void config_set_key(struct config_parser *p, int idx, const char *value, 
 {
         const struct config_key *k = &config_keys[idx];
         enum session_flag_source src;
+        enum controller_io_board board;
+        char bad[64];
         bool b;
 
         switch (k->type) {
@@ -396,6 +445,21 @@ static void config_set_key(struct config_parser *p, int idx, const char *value, 
                         config_fail(p, line, k->section, k->name,
                                     "'%s' is not an interface version (2: database v2.7, 3: database v3.6)",
                                     value);
+                        return;
+                }
+                break;
+        case CONFIG_IO_BOARD:
+                if (controller_io_board_by_name(value, &board) < 0) {
+                        config_fail(p, line, k->section, k->name,
+                                    "'%s' is not a board (none, adm-cs-secc, adm-cs-spcc)", value);
+                        return;
+                }
+                p->cfg->session.io.board = board;
+                break;
+        case CONFIG_OUTPUT_LIST:
+                if (config_parse_output_list(value, &p->cfg->session.io.safe, bad, sizeof(bad)) < 0) {
+                        config_fail(p, line, k->section, k->name,
+                                    "'%s' is not an output (output1 to output4, led1 to led3)", bad);
                         return;
                 }
                 break;
@@ -519,7 +583,8 @@ static void config_check_backend(struct config_parser *p)
         const char *name = p->cfg->converter.backend;
         unsigned line = config_key_where(p, KEY_CONVERTER_BACKEND);
 
-        if (converter_find(name))
+        /* none: supervisor mode, the controller's own modules do the power. */
+        if (converter_find(name) || strcmp(name, CONFIG_BACKEND_NONE) == 0)
                 return;
         config_fail(p, line, "converter", "backend",
                     "unknown backend '%s' (known: sim, modbus-rtu, modbus-tcp)", name);
@@ -535,6 +600,30 @@ static void config_check_dbus_address(struct config_parser *p)
                 return;
         config_fail(p, config_key_where(p, KEY_DBUS_ADDRESS), "dbus", "address",
                     "'%s' is not a D-Bus address (e.g. unix:path=/run/dbus/system_bus_socket)", a);
+}
+
+/* The safe state names only outputs the board has. */
+static void config_check_controller_io(struct config_parser *p)
+{
+        const struct controller_io_config *io = &p->cfg->session.io;
+        unsigned digital = io->board == CONTROLLER_IO_BOARD_ADM_CS_SECC   ? 4
+                           : io->board == CONTROLLER_IO_BOARD_ADM_CS_SPCC ? 2
+                                                                          : 0;
+        bool any = false;
+
+        for (unsigned i = 0; i < CONTROLLER_IO_DIGITAL_OUTPUTS; i++) {
+                if (io->safe.digital[i] && i >= digital) {
+                        config_fail(p, config_key_where(p, KEY_CONTROLLER_IO_SAFE_ON), "controller_io", "safe_on",
+                                    "output%u: board %s has %u digital outputs", i + 1,
+                                    controller_io_board_name(io->board), digital);
+                        return;
+                }
+        }
+        for (unsigned i = 0; i < CONTROLLER_IO_LEDS; i++)
+                any = any || io->safe.led[i] != 0;
+        if (any && io->board == CONTROLLER_IO_BOARD_NONE)
+                config_fail(p, config_key_where(p, KEY_CONTROLLER_IO_SAFE_ON), "controller_io", "safe_on",
+                            "no board's outputs are driven (controller_io.board = none)");
 }
 
 static void config_check_sim(struct config_parser *p)
@@ -629,6 +718,7 @@ static void config_validate(struct config_parser *p)
         }
         config_check_interface(p);
         config_check_backend(p);
+        config_check_controller_io(p);
         config_check_dbus_address(p);
         config_check_sim(p);
         config_check_modbus(p);
@@ -656,6 +746,7 @@ static void config_validate(struct config_parser *p)
         s->ramp_step_us = (uint64_t)p->number[KEY_SAFETY_RAMP_STEP_MS] * 1000;
         s->ev_overvoltage_margin_dv = (uint16_t)config_round(p->number[KEY_SAFETY_EV_OVERVOLTAGE_MARGIN], 10);
         s->ev_overvoltage_time_us = (uint64_t)p->number[KEY_SAFETY_EV_OVERVOLTAGE_TIME_MS] * 1000;
+        s->supervisor = strcmp(cfg->converter.backend, CONFIG_BACKEND_NONE) == 0;
 
         if (session_config_check(s) < 0)
                 config_fail(p, 0, NULL, NULL, "limits, sequence or safety settings refused by the protocol core");

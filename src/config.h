@@ -26,8 +26,11 @@ struct config_can {
         uint32_t restart_ms;            /* bus-off auto restart; 0 = leave */
 };
 
+/* No converter: supervisor mode (the controller's own modules do the power). */
+#define CONFIG_BACKEND_NONE "none"
+
 struct config_converter {
-        char backend[32];               /* "sim" (default), "modbus-rtu", "modbus-tcp" */
+        char backend[32];               /* "sim" (default), "modbus-rtu", "modbus-tcp", "none" */
 };
 
 struct config_dbus {
@@ -38,7 +41,8 @@ struct config_dbus {
 struct config {
         char path[4096];                /* file it was read from */
         struct config_can can;
-        struct session_config session;  /* [limits], [sequence], [safety], [can] interface_version */
+        struct session_config session;  /* [limits], [sequence], [safety], [controller_io],
+                                         * [can] interface_version, [converter] backend = none */
         struct config_converter converter;
         struct config_dbus dbus;        /* [dbus] */
         struct sim_params sim;          /* [sim] */
@@ -54,8 +58,8 @@ struct config_error {
         char reason[256];
 };
 
-/* The i-th key of [can], [limits], [sequence], [safety], [converter] and
- * [dbus] (from 0), with its default as it would be written in the file (NULL
+/* The i-th key of [can], [limits], [sequence], [safety], [converter],
+ * [dbus] and [controller_io] (from 0), with its default as it would be written in the file (NULL
  * for a required key).  false past the last one.  ([sim], [modbus] and
  * [insulation_monitor] have their own tables: sim_model.h, modbus_params.h.) */
 bool config_key_at(size_t i, const char **section, const char **name, const char **def);

@@ -107,6 +107,72 @@ static void dbus_service_refresh_v3(struct dbus_service_values *v, const struct 
         v->lower_output_voltage = pc->lower_output_voltage;
 }
 
+void dbus_service_format_evccid(char *buf, size_t len, const struct session_status *st)
+{
+        const uint8_t *e = st->ev_id;
+
+        if (!st->ev_id_valid) {
+                snprintf(buf, len, "%s", "");
+                return;
+        }
+        snprintf(buf, len, "%02X:%02X:%02X:%02X:%02X:%02X", e[0], e[1], e[2], e[3], e[4], e[5]);
+}
+
+static int16_t dbus_service_temperature(bool valid, int16_t c)
+{
+        return valid ? c : INT16_MIN;
+}
+
+/* The controller's I/O: what its board and lines said (nothing until the
+ * message came, and again after a silence), and the outputs driven. */
+static void dbus_service_refresh_io(struct dbus_service_values *v, const struct session_status *st)
+{
+        const struct controller_io_inputs *in = &st->io_inputs;
+
+        v->cui1_inputs = in->cui1_valid;
+        for (unsigned i = 0; i < 6; i++)
+                v->cui1_switch[i] = in->cui1_valid && in->cui1.switch_input[i];
+        v->cui1_colibri_temperature = dbus_service_temperature(in->cui1_valid, in->cui1.colibri_temperature_c);
+        v->cui1_cpu_temperature = dbus_service_temperature(in->cui1_valid, in->cui1.cpu_temperature_c);
+        v->cui1_pistol_ptc1 = dbus_service_temperature(in->cui1_valid, in->cui1.pistol_ptc1_c);
+        v->cui1_pistol_ptc2 = dbus_service_temperature(in->cui1_valid, in->cui1.pistol_ptc2_c);
+        v->secc_inputs = in->secc_valid;
+        for (unsigned i = 0; i < 4; i++)
+                v->secc_input[i] = in->secc_valid && in->secc.digital_input[i];
+        v->secc_cpu_temperature = dbus_service_temperature(in->secc_valid, in->secc.cpu_temperature_c);
+        v->secc_pistol_ptc1 = dbus_service_temperature(in->secc_valid, in->secc.pistol_ptc1_c);
+        v->secc_pistol_ptc2 = dbus_service_temperature(in->secc_valid, in->secc.pistol_ptc2_c);
+        v->spcc_inputs = in->spcc_valid;
+        for (unsigned i = 0; i < 4; i++)
+                v->spcc_input[i] = in->spcc_valid && in->spcc.digital_input[i];
+        v->spcc_cpu_temperature0 = dbus_service_temperature(in->spcc_valid, in->spcc.cpu_temperature0_c);
+        v->spcc_cpu_temperature1 = dbus_service_temperature(in->spcc_valid, in->spcc.cpu_temperature1_c);
+        v->spcc_pt1k_a = dbus_service_temperature(in->spcc_valid, in->spcc.pt1k_a_c);
+        v->spcc_pt1k_b = dbus_service_temperature(in->spcc_valid, in->spcc.pt1k_b_c);
+        v->spcc_pt1ks_c = dbus_service_temperature(in->spcc_valid, in->spcc.pt1ks_c_c);
+        v->spcc_pt1ks_d = dbus_service_temperature(in->spcc_valid, in->spcc.pt1ks_d_c);
+        /* The same value tables in both databases. */
+        if (in->ccs_valid)
+                dbus_service_label(v->cp_state, sizeof(v->cp_state), &codec_db_v2_7, CODEC_CCS_EXTRA_INFORMATION,
+                                   "CP_State", in->ccs.cp_state);
+        else
+                v->cp_state[0] = '\0';
+        v->cp_duty_cycle = in->ccs_valid ? in->ccs.cp_duty_cycle_permille / 10.0 : 0;
+        if (in->mcs_valid) {
+                dbus_service_label(v->mcs_ce_state, sizeof(v->mcs_ce_state), &codec_db_v2_7,
+                                   CODEC_MCS_EXTRA_INFORMATION, "CE_State", in->mcs.ce_state);
+                dbus_service_label(v->mcs_id_state, sizeof(v->mcs_id_state), &codec_db_v2_7,
+                                   CODEC_MCS_EXTRA_INFORMATION, "ID_State", in->mcs.id_state);
+        } else {
+                v->mcs_ce_state[0] = '\0';
+                v->mcs_id_state[0] = '\0';
+        }
+        snprintf(v->outputs_board, sizeof(v->outputs_board), "%s", controller_io_board_name(st->io_board));
+        for (unsigned i = 0; i < 4; i++)
+                v->output[i] = st->io_outputs.digital[i];
+        memcpy(v->led, st->io_outputs.led, sizeof(v->led));
+}
+
 static void dbus_service_refresh(struct dbus_service *b)
 {
         struct dbus_service_values *v = &b->now;
@@ -142,7 +208,10 @@ static void dbus_service_refresh(struct dbus_service *b)
         v->ev_max_current = st.in_session ? st.ev.ev_maximum_current_da / 10.0 : 0;
         v->battery_capacity = st.in_session ? st.ev.battery_capacity_kwh : 0;
         v->state_of_charge = st.in_session ? st.ev.state_of_charge_pct : 0;
+        dbus_service_format_evccid(v->evccid, sizeof(v->evccid), &st);
+        v->supervisor = st.supervisor;
         dbus_service_refresh_v3(v, &st);
+        dbus_service_refresh_io(v, &st);
 
         snprintf(v->request, sizeof(v->request), "%s", session_request_name(st.request));
         v->request_voltage = st.request_voltage_dv / 10.0;
@@ -176,6 +245,8 @@ static void dbus_service_refresh(struct dbus_service *b)
         v->converter_fault = m->fault;
         if (sh.converter_error[0])
                 snprintf(v->converter_error, sizeof(v->converter_error), "%s", sh.converter_error);
+        else if (st.supervisor)
+                v->converter_error[0] = '\0';  /* no converter, nothing to lose */
         else if (!m->link_ok)
                 snprintf(v->converter_error, sizeof(v->converter_error), "link lost");
         else if (m->fault)
@@ -229,6 +300,7 @@ static void dbus_service_refresh(struct dbus_service *b)
         v->emergency_stops = st.counters.emergency_stops;
         v->frames_other_version = st.counters.other_version;
         v->undefined_power_functions = st.counters.undefined_power_functions;
+        v->frames_malformed_io = st.counters.malformed_io;
         v->can_rx_frames = sh.can.rx_frames;
         v->can_tx_frames = sh.can.tx_frames;
         v->can_tx_dropped = sh.can.tx_dropped_overflow + sh.can.tx_dropped_down;
@@ -457,6 +529,53 @@ static int dbus_service_method_press_chademo_start(sd_bus_message *m, void *user
         return dbus_service_apply(userdata, m, DBUS_SERVICE_INPUT_CHADEMO_START, true, error);
 }
 
+/* SetOutput(name, value): a digital output 0 or 1, a LED's brightness. */
+static int dbus_service_method_set_output(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+        struct dbus_service *b = userdata;
+        enum controller_io_output output;
+        struct session_status st;
+        const char *name;
+        uint8_t value;
+        uint64_t now;
+        int r;
+
+        r = sd_bus_message_read(m, "sy", &name, &value);
+        if (r < 0)
+                return r;
+        if (controller_io_output_by_name(name, &output) < 0)
+                return dbus_service_refuse(m, error, DBUS_SERVICE_ERROR_INVALID_OUTPUT,
+                                           "'%s' is not an output (output1 to output4, led1 to led3)", name);
+        if (dbus_service_stopping(b))
+                return dbus_service_refuse(m, error, DBUS_SERVICE_ERROR_SHUTTING_DOWN, "seccbridge is stopping");
+
+        now = b->cb.enter(b->cb.userdata);
+        r = session_set_output(b->session, output, value, now);
+        b->cb.after(b->cb.userdata);
+        session_get_status(b->session, &st);
+        switch (r) {
+        case 0:
+                break;
+        case -ENODEV:
+                return dbus_service_refuse(m, error, DBUS_SERVICE_ERROR_NO_OUTPUTS,
+                                           "no board's outputs are driven (set [controller_io] board)");
+        case -ENOENT:
+                return dbus_service_refuse(m, error, DBUS_SERVICE_ERROR_INVALID_OUTPUT, "board %s has no %s",
+                                           controller_io_board_name(st.io_board), name);
+        case -ERANGE:
+                return dbus_service_refuse(m, error, DBUS_SERVICE_ERROR_INVALID_OUTPUT,
+                                           "%s is a digital output: 0 (off) or 1 (on), not %u", name, value);
+        case -ESHUTDOWN:
+                return dbus_service_refuse(m, error, DBUS_SERVICE_ERROR_SHUTTING_DOWN, "seccbridge is stopping");
+        default:
+                return sd_bus_error_set_errno(error, r);
+        }
+        log_info("operator (%s): %s %s %u", sd_bus_message_get_sender(m) ? sd_bus_message_get_sender(m) : "?",
+                 controller_io_board_name(st.io_board), controller_io_output_name(output), value);
+        dbus_service_refresh(b);
+        return sd_bus_reply_method_return(m, NULL);
+}
+
 /* One limit in physical units into fixed point: 0 or -ERANGE.  0 means
  * "no dynamic limit"; a value that rounds to 0 is refused rather than
  * silently lifting the limit. */
@@ -553,6 +672,7 @@ static const sd_bus_vtable dbus_service_vtable[] = {
         SD_BUS_PROPERTY("EVMaximumCurrent", "d", dbus_service_get_double, DBUS_SERVICE_VALUE(ev_max_current), DBUS_SERVICE_CHANGES),
         SD_BUS_PROPERTY("BatteryCapacity", "q", dbus_service_get_uint16, DBUS_SERVICE_VALUE(battery_capacity), DBUS_SERVICE_CHANGES),
         SD_BUS_PROPERTY("StateOfCharge", "y", dbus_service_get_byte, DBUS_SERVICE_VALUE(state_of_charge), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("EVCCID", "s", dbus_service_get_string, DBUS_SERVICE_VALUE(evccid), DBUS_SERVICE_CHANGES),
         SD_BUS_PROPERTY("EVMinimumVoltage", "d", dbus_service_get_double, DBUS_SERVICE_VALUE(ev_min_voltage), DBUS_SERVICE_CHANGES),
         SD_BUS_PROPERTY("EVPresentVoltage", "d", dbus_service_get_double, DBUS_SERVICE_VALUE(ev_present_voltage), DBUS_SERVICE_CHANGES),
         SD_BUS_PROPERTY("EVMinimumChargeCurrent", "d", dbus_service_get_double, DBUS_SERVICE_VALUE(ev_min_charge_current), DBUS_SERVICE_CHANGES),
@@ -625,6 +745,51 @@ static const sd_bus_vtable dbus_service_vtable[] = {
         SD_BUS_PROPERTY("DynamicMaxCurrent", "d", dbus_service_get_double, DBUS_SERVICE_VALUE(dynamic_max_current), DBUS_SERVICE_CHANGES),
         SD_BUS_PROPERTY("DynamicMaxPower", "d", dbus_service_get_double, DBUS_SERVICE_VALUE(dynamic_max_power), DBUS_SERVICE_CHANGES),
 
+        /* the controller's I/O */
+        SD_BUS_PROPERTY("Supervisor", "b", dbus_service_get_bool, DBUS_SERVICE_VALUE(supervisor), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("CUI1Inputs", "b", dbus_service_get_bool, DBUS_SERVICE_VALUE(cui1_inputs), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("CUI1Switch0", "b", dbus_service_get_bool, DBUS_SERVICE_VALUE(cui1_switch[0]), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("CUI1Switch1", "b", dbus_service_get_bool, DBUS_SERVICE_VALUE(cui1_switch[1]), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("CUI1Switch2", "b", dbus_service_get_bool, DBUS_SERVICE_VALUE(cui1_switch[2]), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("CUI1Switch3", "b", dbus_service_get_bool, DBUS_SERVICE_VALUE(cui1_switch[3]), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("CUI1Switch4", "b", dbus_service_get_bool, DBUS_SERVICE_VALUE(cui1_switch[4]), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("CUI1Switch5", "b", dbus_service_get_bool, DBUS_SERVICE_VALUE(cui1_switch[5]), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("CUI1ColibriTemperature", "n", dbus_service_get_int16, DBUS_SERVICE_VALUE(cui1_colibri_temperature), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("CUI1CPUTemperature", "n", dbus_service_get_int16, DBUS_SERVICE_VALUE(cui1_cpu_temperature), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("CUI1PistolPTC1", "n", dbus_service_get_int16, DBUS_SERVICE_VALUE(cui1_pistol_ptc1), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("CUI1PistolPTC2", "n", dbus_service_get_int16, DBUS_SERVICE_VALUE(cui1_pistol_ptc2), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("SECCInputs", "b", dbus_service_get_bool, DBUS_SERVICE_VALUE(secc_inputs), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("SECCDigitalInput1", "b", dbus_service_get_bool, DBUS_SERVICE_VALUE(secc_input[0]), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("SECCDigitalInput2", "b", dbus_service_get_bool, DBUS_SERVICE_VALUE(secc_input[1]), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("SECCDigitalInput3", "b", dbus_service_get_bool, DBUS_SERVICE_VALUE(secc_input[2]), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("SECCDigitalInput4", "b", dbus_service_get_bool, DBUS_SERVICE_VALUE(secc_input[3]), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("SECCCPUTemperature", "n", dbus_service_get_int16, DBUS_SERVICE_VALUE(secc_cpu_temperature), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("SECCPistolPTC1", "n", dbus_service_get_int16, DBUS_SERVICE_VALUE(secc_pistol_ptc1), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("SECCPistolPTC2", "n", dbus_service_get_int16, DBUS_SERVICE_VALUE(secc_pistol_ptc2), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("SPCCInputs", "b", dbus_service_get_bool, DBUS_SERVICE_VALUE(spcc_inputs), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("SPCCDigitalInput1", "b", dbus_service_get_bool, DBUS_SERVICE_VALUE(spcc_input[0]), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("SPCCDigitalInput2", "b", dbus_service_get_bool, DBUS_SERVICE_VALUE(spcc_input[1]), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("SPCCDigitalInput3", "b", dbus_service_get_bool, DBUS_SERVICE_VALUE(spcc_input[2]), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("SPCCDigitalInput4", "b", dbus_service_get_bool, DBUS_SERVICE_VALUE(spcc_input[3]), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("SPCCCPUTemperature0", "n", dbus_service_get_int16, DBUS_SERVICE_VALUE(spcc_cpu_temperature0), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("SPCCCPUTemperature1", "n", dbus_service_get_int16, DBUS_SERVICE_VALUE(spcc_cpu_temperature1), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("SPCCPT1KA", "n", dbus_service_get_int16, DBUS_SERVICE_VALUE(spcc_pt1k_a), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("SPCCPT1KB", "n", dbus_service_get_int16, DBUS_SERVICE_VALUE(spcc_pt1k_b), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("SPCCPT1KSC", "n", dbus_service_get_int16, DBUS_SERVICE_VALUE(spcc_pt1ks_c), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("SPCCPT1KSD", "n", dbus_service_get_int16, DBUS_SERVICE_VALUE(spcc_pt1ks_d), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("CPState", "s", dbus_service_get_string, DBUS_SERVICE_VALUE(cp_state), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("CPDutyCycle", "d", dbus_service_get_double, DBUS_SERVICE_VALUE(cp_duty_cycle), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("MCSCEState", "s", dbus_service_get_string, DBUS_SERVICE_VALUE(mcs_ce_state), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("MCSIDState", "s", dbus_service_get_string, DBUS_SERVICE_VALUE(mcs_id_state), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("OutputsBoard", "s", dbus_service_get_string, DBUS_SERVICE_VALUE(outputs_board), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("Output1", "b", dbus_service_get_bool, DBUS_SERVICE_VALUE(output[0]), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("Output2", "b", dbus_service_get_bool, DBUS_SERVICE_VALUE(output[1]), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("Output3", "b", dbus_service_get_bool, DBUS_SERVICE_VALUE(output[2]), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("Output4", "b", dbus_service_get_bool, DBUS_SERVICE_VALUE(output[3]), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("Led1", "y", dbus_service_get_byte, DBUS_SERVICE_VALUE(led[0]), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("Led2", "y", dbus_service_get_byte, DBUS_SERVICE_VALUE(led[1]), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("Led3", "y", dbus_service_get_byte, DBUS_SERVICE_VALUE(led[2]), DBUS_SERVICE_CHANGES),
+
         SD_BUS_PROPERTY("FramesIn", "t", dbus_service_get_uint64, DBUS_SERVICE_VALUE(frames_in), DBUS_SERVICE_NO_SIGNAL),
         SD_BUS_PROPERTY("FramesOut", "t", dbus_service_get_uint64, DBUS_SERVICE_VALUE(frames_out), DBUS_SERVICE_NO_SIGNAL),
         SD_BUS_PROPERTY("FramesMalformed", "t", dbus_service_get_uint64, DBUS_SERVICE_VALUE(frames_malformed), DBUS_SERVICE_NO_SIGNAL),
@@ -635,6 +800,7 @@ static const sd_bus_vtable dbus_service_vtable[] = {
         SD_BUS_PROPERTY("FramesOtherVersion", "t", dbus_service_get_uint64, DBUS_SERVICE_VALUE(frames_other_version), DBUS_SERVICE_NO_SIGNAL),
         SD_BUS_PROPERTY("UndefinedPowerFunctions", "t", dbus_service_get_uint64, DBUS_SERVICE_VALUE(undefined_power_functions),
                         DBUS_SERVICE_NO_SIGNAL),
+        SD_BUS_PROPERTY("FramesMalformedIO", "t", dbus_service_get_uint64, DBUS_SERVICE_VALUE(frames_malformed_io), DBUS_SERVICE_NO_SIGNAL),
         SD_BUS_PROPERTY("CANRxFrames", "t", dbus_service_get_uint64, DBUS_SERVICE_VALUE(can_rx_frames), DBUS_SERVICE_NO_SIGNAL),
         SD_BUS_PROPERTY("CANTxFrames", "t", dbus_service_get_uint64, DBUS_SERVICE_VALUE(can_tx_frames), DBUS_SERVICE_NO_SIGNAL),
         SD_BUS_PROPERTY("CANTxDropped", "t", dbus_service_get_uint64, DBUS_SERVICE_VALUE(can_tx_dropped), DBUS_SERVICE_NO_SIGNAL),
@@ -652,6 +818,8 @@ static const sd_bus_vtable dbus_service_vtable[] = {
                                 dbus_service_method_set_charge_parameters_done, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD("PressUserStop", "", "", dbus_service_method_press_user_stop, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD("PressCHAdeMOStart", "", "", dbus_service_method_press_chademo_start, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("SetOutput", SD_BUS_ARGS("s", name, "y", value), SD_BUS_NO_RESULT,
+                                dbus_service_method_set_output, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("SetDynamicLimits",
                                 SD_BUS_ARGS("d", max_voltage, "d", max_current, "d", max_power),
                                 SD_BUS_RESULT("d", voltage, "d", current, "d", power),

@@ -51,11 +51,20 @@
 #define DBUS_SERVICE_ERROR_NOT_READY "org.seccbridge.Error.NotReady"
 #define DBUS_SERVICE_ERROR_NO_SEQUENCE_FLAGS "org.seccbridge.Error.NoSequenceFlags"
 #define DBUS_SERVICE_ERROR_SHUTTING_DOWN "org.seccbridge.Error.ShuttingDown"
+#define DBUS_SERVICE_ERROR_NO_OUTPUTS "org.seccbridge.Error.NoOutputs"
+#define DBUS_SERVICE_ERROR_INVALID_OUTPUT "org.seccbridge.Error.InvalidOutput"
 
 /* Used when neither the config nor DBUS_SYSTEM_BUS_ADDRESS names a bus. */
 #define DBUS_SERVICE_SYSTEM_ADDRESS "unix:path=/run/dbus/system_bus_socket"
 
 #define DBUS_SERVICE_TEXT_MAX 192
+/* "AA:BB:CC:DD:EE:FF" and its terminator */
+#define DBUS_SERVICE_EVCCID_LEN 18
+
+/* The EV identity of a status as the interface shows it: the six bytes of
+ * EV_ID_CCS_Part2_DIN in hexadecimal, first byte first, colons between;
+ * "" when there is none. */
+void dbus_service_format_evccid(char *buf, size_t len, const struct session_status *st);
 
 /* What the daemon knows beside the session, filled by the bridge. */
 struct dbus_service_shell_status {
@@ -102,6 +111,37 @@ struct dbus_service_values {
         double ev_max_current;
         uint16_t battery_capacity;
         uint8_t state_of_charge;
+        char evccid[DBUS_SERVICE_EVCCID_LEN];   /* EV_ID_CCS_Part2_DIN, "" = none */
+        bool supervisor;                        /* backend none */
+
+        /* the controller's I/O: inputs (temperatures INT16_MIN until
+         * received), line states ("" until received), outputs */
+        bool cui1_inputs;
+        bool cui1_switch[6];
+        int16_t cui1_colibri_temperature;
+        int16_t cui1_cpu_temperature;
+        int16_t cui1_pistol_ptc1;
+        int16_t cui1_pistol_ptc2;
+        bool secc_inputs;
+        bool secc_input[4];
+        int16_t secc_cpu_temperature;
+        int16_t secc_pistol_ptc1;
+        int16_t secc_pistol_ptc2;
+        bool spcc_inputs;
+        bool spcc_input[4];
+        int16_t spcc_cpu_temperature0;
+        int16_t spcc_cpu_temperature1;
+        int16_t spcc_pt1k_a;
+        int16_t spcc_pt1k_b;
+        int16_t spcc_pt1ks_c;
+        int16_t spcc_pt1ks_d;
+        char cp_state[16];
+        double cp_duty_cycle;
+        char mcs_ce_state[16];
+        char mcs_id_state[16];
+        char outputs_board[16];
+        bool output[4];
+        uint8_t led[3];
 
         /* v3: what EV_Information_* said in this session (0 until then) */
         double ev_min_voltage;
@@ -187,6 +227,7 @@ struct dbus_service_values {
         uint64_t emergency_stops;
         uint64_t frames_other_version;
         uint64_t undefined_power_functions;
+        uint64_t frames_malformed_io;
         uint64_t can_rx_frames;
         uint64_t can_tx_frames;
         uint64_t can_tx_dropped;

@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "seccbridge/codec.h"
+#include "seccbridge/controller_io.h"
 #include "seccbridge/power.h"
 
 #define SESSION_NO_DEADLINE UINT64_MAX
@@ -61,6 +62,18 @@ struct session_config {
          * and 400 ms; a time of 0 switches the check off. */
         uint16_t ev_overvoltage_margin_dv;
         uint64_t ev_overvoltage_time_us;
+
+        /* Supervisor mode: the controller's own power modules do the power
+         * (converter backend "none").  The session follows the whole
+         * sequence and sends Sequence_Control, but no Power_Modules_Status,
+         * no Power_Modules_Limits / DC_Power_Parameters and no converter
+         * command; faults are reported, there is nothing to switch off.
+         * Default false. */
+        bool supervisor;
+
+        /* The controller's I/O: which board's outputs are driven, their
+         * safe state (controller_io.h). */
+        struct controller_io_config io;
 };
 
 struct session_callbacks {
@@ -106,6 +119,7 @@ struct session_counters {
         uint64_t emergency_stops;
         uint64_t other_version;         /* this pistol's frames of the other interface version: ignored */
         uint64_t undefined_power_functions;     /* v3 DC_Power_Control with an undefined Power_Function (V25) */
+        uint64_t malformed_io;          /* of the malformed: ADM I/O and extra information frames */
 };
 
 /* What a v3 controller said about the vehicle in this session
@@ -158,6 +172,17 @@ struct session_status {
         struct codec_sequence_control flags;    /* last Sequence_Control content */
         struct power_limits limits;             /* limits in force (config, operator, converter rating) */
         struct session_counters counters;
+
+        bool supervisor;                        /* no converter, no power-side frames */
+        /* EV_ID_CCS_Part2_DIN: the EVCCID (the MAC of the EV's modem in
+         * DIN 70121 / ISO 15118-2) of the vehicle plugged in, from the
+         * moment it comes (before New_Charge_Session, while the
+         * authorisation waits) to the end of its session. */
+        bool ev_id_valid;
+        uint8_t ev_id[6];
+        enum controller_io_board io_board;      /* whose outputs are driven */
+        struct controller_io_outputs io_outputs;        /* as the outputs frame says */
+        struct controller_io_inputs io_inputs;
 };
 
 /* Private: where the session stands, as far as the discharge decision of a
@@ -274,6 +299,15 @@ struct session {
         uint16_t limits_sent_discharge_da;      /* v3 */
         int16_t limits_sent_range_target_da;    /* v3 */
 
+        /* EV_ID_CCS_Part2_DIN of the vehicle plugged in; once its session
+         * ended, no new one is taken until the vehicle leaves (a late
+         * repetition would outlive the session). */
+        bool ev_id_valid;
+        uint8_t ev_id[6];
+        bool ev_id_closed;
+
+        struct controller_io io;                /* the controller's I/O */
+
         struct session_counters counters;
 };
 
@@ -318,13 +352,20 @@ int session_set_charge_parameters_done(struct session *s, bool done, uint64_t no
 int session_press_user_stop(struct session *s, uint64_t now_us);
 int session_press_chademo_start(struct session *s, uint64_t now_us);
 
+/* One of the controller's outputs (controller_io.h): 0, -ENODEV (no board's
+ * outputs driven), -ENOENT (not on this board), -ERANGE (a digital output
+ * is 0 or 1), -ESHUTDOWN (stopping: the safe state stays). */
+int session_set_output(struct session *s, enum controller_io_output output, uint8_t value,
+                       uint64_t now_us);
+
 /* Dynamic limits (operator, load management), each clamped to the static
  * limits; a zero field means "static limit".  0 or -EINVAL. */
 int session_set_dynamic_limits(struct session *s, const struct power_limits *l,
                                uint64_t now_us);
 
 /* Orderly stop: converter off, one last Power_Modules_Status with
- * System_Enable = Not_Allowed.  Afterwards the session stays off. */
+ * System_Enable = Not_Allowed (none in supervisor mode), the controller's
+ * outputs to their safe state.  Afterwards the session stays off. */
 void session_shutdown(struct session *s, uint64_t now_us);
 
 void session_get_status(const struct session *s, struct session_status *out);

@@ -155,6 +155,8 @@ void session_config_defaults(struct session_config *cfg)
         cfg->has_output_contactors = true;
         cfg->ev_overvoltage_margin_dv = 100;
         cfg->ev_overvoltage_time_us = 400 * MS;
+        cfg->supervisor = false;
+        controller_io_config_defaults(&cfg->io);
 }
 
 static bool flag_source_valid(enum session_flag_source src)
@@ -192,6 +194,8 @@ int session_config_check(const struct session_config *cfg)
         /* R40 cannot be switched off. */
         if (cfg->insulation_min_ohm_per_volt == 0)
                 return -EINVAL;
+        if (controller_io_config_check(&cfg->io) < 0)
+                return -EINVAL;
         return 0;
 }
 
@@ -209,6 +213,9 @@ static void tx(struct session *s, const struct codec_message *msg)
 
 static void issue_command(struct session *s, const struct power_command *cmd)
 {
+        /* Supervisor mode: no converter to command. */
+        if (s->cfg.supervisor)
+                return;
         if (s->command_issued && command_equal(&s->command, cmd))
                 return;
         s->command = *cmd;
@@ -335,6 +342,13 @@ static void work_out_command(struct session *s, uint64_t now, bool off)
 {
         struct power_command want = s->target;
 
+        /* Supervisor mode: the controller's own modules follow its
+         * requests; there is no command, hence no ramp either. */
+        if (s->cfg.supervisor) {
+                s->ramp_pending = false;
+                return;
+        }
+
         /* R1: nothing but OFF without a controller heartbeat, not even the
          * wake-up of a New_Charge_Session seen before any status frame. */
         if (off)
@@ -399,9 +413,12 @@ static void update_auto_flags(struct session *s)
                 s->flags.ccs_authorisation_done = true;
                 s->flags.ccs_authorisation_valid = true;
         }
-        /* R13: the limits of this session went out, they are final. */
+        /* R13: the limits of this session went out, they are final.  In
+         * supervisor mode none go out: the controller's own config limits
+         * apply (R16, R17), final as soon as the session is open. */
         if (s->cfg.charge_parameters == SESSION_FLAG_AUTO)
-                s->flags.charge_parameters_done = s->in_session && s->limits_sent_in_session;
+                s->flags.charge_parameters_done =
+                        s->in_session && (s->limits_sent_in_session || s->cfg.supervisor);
 }
 
 static bool may_send_flags(const struct session *s)
@@ -464,6 +481,9 @@ static struct advertised advertised_limits(const struct session *s)
 
 static bool may_send_limits(const struct session *s)
 {
+        /* Supervisor mode: the controller's own modules, its own limits. */
+        if (s->cfg.supervisor)
+                return false;
         return (s->controller_up || s->in_session) && !s->shutting_down;
 }
 
@@ -598,9 +618,16 @@ static void send_status(struct session *s)
         s->system_enable = enable;
 }
 
+static bool sends_status(const struct session *s)
+{
+        /* Supervisor mode: Power_Modules_Status belongs to the controller's
+         * own modules. */
+        return s->in_session && !s->shutting_down && !s->cfg.supervisor;
+}
+
 static void flush_status(struct session *s, uint64_t now)
 {
-        if (!s->in_session || s->shutting_down || now < s->next_status_us)
+        if (!sends_status(s) || now < s->next_status_us)
                 return;
         send_status(s);
         /* R2: no drift; resynchronise when more than a period late. */
@@ -656,6 +683,8 @@ static void run_timers(struct session *s, uint64_t now)
                 s->heartbeat_lost = true;
                 s->counters.controller_timeouts++;
                 latch_fault(s, SESSION_FAULT_CONTROLLER_TIMEOUT);
+                /* The board's inputs are no longer current. */
+                controller_io_forget_inputs(&s->io);
         }
         /* CC.6.2: above the EV's maximum for the whole time: off. */
         if (ev_overvoltage_armed(s) && now >= add_sat(s->ev_overvoltage_since_us, s->cfg.ev_overvoltage_time_us)) {
@@ -676,6 +705,14 @@ static void run_timers(struct session *s, uint64_t now)
         }
 }
 
+static void flush_io(struct session *s, uint64_t now)
+{
+        struct codec_message m;
+
+        if (controller_io_due(&s->io, now, &m))
+                tx(s, &m);
+}
+
 static void settle(struct session *s, uint64_t now)
 {
         /* The AUTO flags are re-derived where what they follow changes
@@ -684,13 +721,15 @@ static void settle(struct session *s, uint64_t now)
         if (s->shutting_down)
                 return;
         /* Order on the bus: status first (it opens the window), then the
-         * limits, then the flags that may declare them final (R13). */
+         * limits, then the flags that may declare them final (R13); the
+         * controller's outputs last, they have a second to go. */
         flush_status(s, now);
         /* R13: limits just sent may make Charge_Parameters_Done 1; nothing
          * else the flags depend on changes in between. */
         if (flush_limits(s, now))
                 update_auto_flags(s);
         flush_flags(s, now);
+        flush_io(s, now);
 }
 
 /* ---- session window ---- */
@@ -727,10 +766,20 @@ static void forget_vehicle(struct session *s)
         s->lowering = false;
 }
 
+/* The EV identity ends with the vehicle's session, or with the vehicle
+ * when it leaves before one. */
+static void forget_ev_id(struct session *s)
+{
+        s->ev_id_valid = false;
+        memset(s->ev_id, 0, sizeof(s->ev_id));
+}
+
 static void end_session(struct session *s, enum session_fault fault)
 {
         if (fault != SESSION_FAULT_NONE)
                 latch_fault(s, fault);
+        forget_ev_id(s);
+        s->ev_id_closed = true;
         s->in_session = false;
         s->phase = SESSION_PHASE_IDLE;
         s->charge_started = false;
@@ -883,8 +932,13 @@ static void on_controller_status(struct session *s, uint8_t state, uint64_t now)
         /* R11, R13: the vehicle left, with or without a session (e.g.
          * authorised, then unplugged before New_Charge_Session). */
         if (s->controller_state_known && !state_is_unplugged(s->controller_state) &&
-            state_is_unplugged(state))
+            state_is_unplugged(state)) {
                 forget_operator_decisions(s);
+                forget_ev_id(s);
+        }
+        /* The next vehicle's identity is taken again. */
+        if (state_is_unplugged(state))
+                s->ev_id_closed = false;
 
         heartbeat_seen(s, now);
         s->supervising = true;
@@ -933,8 +987,11 @@ static void on_controller_status(struct session *s, uint8_t state, uint64_t now)
  * allowed and the controller in a fitting state. */
 static bool power_request_ok(const struct session *s, enum power_mode mode)
 {
-        return system_enable_allowed(s) && s->controller_state_known &&
-               state_fits(mode, s->controller_state);
+        /* Supervisor mode: no converter to be ready; the request is
+         * followed (phases, status) as long as nothing forces it off. */
+        bool allowed = s->cfg.supervisor ? !forced_off(s) && s->controller_alive : system_enable_allowed(s);
+
+        return allowed && s->controller_state_known && state_fits(mode, s->controller_state);
 }
 
 static void record_request(struct session *s, enum session_request req, uint16_t v, int16_t i)
@@ -1288,6 +1345,20 @@ static uint32_t controller_types_of(const struct codec_db *db)
         return types;
 }
 
+/* EV_ID_CCS_Part2_DIN: the EVCCID comes with the EV's first message
+ * (SessionSetup), before the authorisation (R9, R11) and before
+ * New_Charge_Session; it is kept from then on, for the external authoriser
+ * ("Autocharge"), until the session ends or the vehicle leaves. */
+static void on_ev_id(struct session *s, const struct codec_ev_id_ccs_part2_din *m)
+{
+        if (s->ev_id_closed)
+                return;
+        if (s->controller_state_known && state_is_unplugged(s->controller_state))
+                return;
+        memcpy(s->ev_id, m->byte, sizeof(s->ev_id));
+        s->ev_id_valid = true;
+}
+
 /* Frames the controller produces (OUT in the database). */
 static bool sent_by_controller(const struct session *s, enum codec_msg_type type)
 {
@@ -1325,11 +1396,14 @@ static void handle_message(struct session *s, const struct codec_message *msg, u
                 break;
         case CODEC_ADM_CO_CUI1_INPUTS:
         case CODEC_ADM_CS_SECC_INPUTS:
-        case CODEC_EV_ID_CCS_PART2_DIN:
         case CODEC_ADM_CS_SPCC_INPUTS:
         case CODEC_CCS_EXTRA_INFORMATION:
         case CODEC_MCS_EXTRA_INFORMATION:
-                /* informative only */
+                /* informative: kept for the operator, never acted on */
+                (void)controller_io_on_message(&s->io, msg);
+                break;
+        case CODEC_EV_ID_CCS_PART2_DIN:
+                on_ev_id(s, &msg->u.ev_id_ccs_part2_din);
                 break;
         case CODEC_NEW_CHARGE_SESSION_V3:
                 on_new_charge_session_v3(s, &msg->u.new_charge_session_v3, now);
@@ -1388,6 +1462,7 @@ int session_init(struct session *s, const struct session_config *cfg,
         s->fault = SESSION_FAULT_NONE;
         s->request = SESSION_REQUEST_NONE;
         s->target = (struct power_command){ .mode = POWER_OFF, .discharge = true };
+        (void)controller_io_init(&s->io, &cfg->io, now_us);
         refresh_limits(s);
         update_auto_flags(s);
         /* The initial OFF command. */
@@ -1401,7 +1476,7 @@ int session_reconfigure(struct session *s, const struct session_config *cfg,
         struct session_config old;
 
         if (!s || session_config_check(cfg) < 0 || cfg->pistol != s->cfg.pistol ||
-            cfg->interface_version != s->cfg.interface_version)
+            cfg->interface_version != s->cfg.interface_version || cfg->supervisor != s->cfg.supervisor)
                 return -EINVAL;
         now_us = advance(s, now_us);
         run_timers(s, now_us);
@@ -1425,6 +1500,7 @@ int session_reconfigure(struct session *s, const struct session_config *cfg,
                 s->flags.charge_parameters_done = false;
         if (!old.use_sequence_flags && cfg->use_sequence_flags)
                 s->flags_sent = false;
+        (void)controller_io_reconfigure(&s->io, &cfg->io, now_us);
         /* New timeouts apply at once too (a shorter R1 timeout may already
          * have passed). */
         run_timers(s, now_us);
@@ -1462,7 +1538,11 @@ int session_on_frame(struct session *s, const struct codec_frame *frame, uint64_
                 return -ENOMSG;
         }
         if (r == -EBADMSG) {
+                const struct codec_msg_info *info = codec_msg_info_by_id(s->db, frame->id);
+
                 s->counters.malformed++;
+                if (info && controller_io_is_io_message(info->type))
+                        s->counters.malformed_io++;
                 settle(s, now_us);
                 return r;
         }
@@ -1548,8 +1628,9 @@ uint64_t session_next_deadline(const struct session *s)
                 return d;
         if (s->supervising)
                 d = min_u64(d, s->heartbeat_deadline_us);
-        if (s->in_session)
+        if (sends_status(s))
                 d = min_u64(d, s->next_status_us);
+        d = min_u64(d, controller_io_next_deadline(&s->io));
         if (s->limits_pending && may_send_limits(s))
                 d = min_u64(d, limits_due_us(s));
         if (may_send_flags(s) && s->flags_sent && s->cfg.sequence_resend_us > 0)
@@ -1646,6 +1727,22 @@ int session_press_chademo_start(struct session *s, uint64_t now_us)
                      &s->flags.chademo_start_button, now_us);
 }
 
+int session_set_output(struct session *s, enum controller_io_output output, uint8_t value,
+                       uint64_t now_us)
+{
+        int r;
+
+        if (!s)
+                return -EINVAL;
+        if (s->shutting_down)
+                return -ESHUTDOWN;
+        now_us = advance(s, now_us);
+        run_timers(s, now_us);
+        r = controller_io_set_output(&s->io, output, value, now_us);
+        settle(s, now_us);
+        return r;
+}
+
 int session_set_dynamic_limits(struct session *s, const struct power_limits *l,
                                uint64_t now_us)
 {
@@ -1661,14 +1758,21 @@ int session_set_dynamic_limits(struct session *s, const struct power_limits *l,
 
 void session_shutdown(struct session *s, uint64_t now_us)
 {
+        struct codec_message m;
+
         if (s->shutting_down)
                 return;
         now_us = advance(s, now_us);
         s->shutting_down = true;
         latch_fault(s, SESSION_FAULT_SHUTDOWN);
         update_command(s, now_us);
-        /* One last status with System_Enable = 0, even outside the window. */
-        send_status(s);
+        /* One last status with System_Enable = 0, even outside the window
+         * (none in supervisor mode: it is not ours to send). */
+        if (!s->cfg.supervisor)
+                send_status(s);
+        /* The controller's outputs back to their safe state. */
+        if (controller_io_shutdown(&s->io, &m))
+                tx(s, &m);
         s->in_session = false;
         s->ramp_pending = false;
 }
@@ -1699,6 +1803,12 @@ void session_get_status(const struct session *s, struct session_status *out)
         out->flags = s->flags;
         out->limits = s->effective;
         out->counters = s->counters;
+        out->supervisor = s->cfg.supervisor;
+        out->ev_id_valid = s->ev_id_valid;
+        memcpy(out->ev_id, s->ev_id, sizeof(out->ev_id));
+        out->io_board = s->io.cfg.board;
+        out->io_outputs = s->io.out;
+        out->io_inputs = s->io.in;
 }
 
 const struct power_command *session_command(const struct session *s)

@@ -60,6 +60,10 @@ static bool ctl_props_unknown(const struct ctl_value *v)
 {
         if (v->type == CTL_SIGNED && ctl_props_ends_with(v->name, "Temperature"))
                 return v->i == CTL_TEMPERATURE_UNKNOWN;
+        /* The controller board's temperature channels. */
+        if (v->type == CTL_SIGNED && (strstr(v->name, "Temperature") || strstr(v->name, "PTC") ||
+                                      strstr(v->name, "PT1K")))
+                return v->i == CTL_TEMPERATURE_UNKNOWN;
         if (v->type == CTL_UNSIGNED && strcmp(v->name, "InsulationResistance") == 0)
                 return v->u == CTL_INSULATION_UNKNOWN;
         return false;
@@ -280,6 +284,69 @@ static void ctl_props_print_v3(FILE *out, const struct ctl_props *p)
                                ctl_props_get(p, "DynamicTargetCurrent", a, sizeof(a)));
 }
 
+/* "0 1 0 0": digital inputs PREFIX<first>..PREFIX<first + n - 1>. */
+static void ctl_props_bits(const struct ctl_props *p, const char *prefix, unsigned first, unsigned n, char *buf,
+                           size_t len)
+{
+        size_t at = 0;
+
+        buf[0] = '\0';
+        for (unsigned i = 0; i < n && at < len; i++) {
+                char name[CTL_NAME_MAX];
+
+                snprintf(name, sizeof(name), "%s%u", prefix, first + i);
+                at += (size_t)snprintf(buf + at, len - at, "%s%d", i ? " " : "", ctl_props_true(p, name) ? 1 : 0);
+        }
+}
+
+/* The controller's own I/O: its board's inputs and temperatures, the CP and
+ * MCS lines, the outputs driven; a line only for what the daemon has. */
+static void ctl_props_print_io(FILE *out, const struct ctl_props *p)
+{
+        char a[CTL_TEXT_MAX], b[CTL_TEXT_MAX], c[CTL_TEXT_MAX], d[CTL_TEXT_MAX], e[CTL_TEXT_MAX];
+
+        if (ctl_props_true(p, "CUI1Inputs")) {
+                ctl_props_bits(p, "CUI1Switch", 0, 6, a, sizeof(a));
+                ctl_props_line(out, "controller io", "ADM-CO-CUI1 switches %s; Colibri %s, CPU %s, PTC1 %s, PTC2 %s degC", a,
+                               ctl_props_get(p, "CUI1ColibriTemperature", b, sizeof(b)),
+                               ctl_props_get(p, "CUI1CPUTemperature", c, sizeof(c)),
+                               ctl_props_get(p, "CUI1PistolPTC1", d, sizeof(d)),
+                               ctl_props_get(p, "CUI1PistolPTC2", e, sizeof(e)));
+        }
+        if (ctl_props_true(p, "SECCInputs")) {
+                ctl_props_bits(p, "SECCDigitalInput", 1, 4, a, sizeof(a));
+                ctl_props_line(out, "controller io", "ADM-CS-SECC inputs %s; CPU %s, PTC1 %s, PTC2 %s degC", a,
+                               ctl_props_get(p, "SECCCPUTemperature", b, sizeof(b)),
+                               ctl_props_get(p, "SECCPistolPTC1", c, sizeof(c)),
+                               ctl_props_get(p, "SECCPistolPTC2", d, sizeof(d)));
+        }
+        if (ctl_props_true(p, "SPCCInputs")) {
+                char f[CTL_TEXT_MAX], g[CTL_TEXT_MAX];
+
+                ctl_props_bits(p, "SPCCDigitalInput", 1, 4, a, sizeof(a));
+                ctl_props_line(out, "controller io", "ADM-CS-SPCC inputs %s; CPU %s/%s, PT1K A %s B %s, PT1KS C %s D %s degC",
+                               a, ctl_props_get(p, "SPCCCPUTemperature0", b, sizeof(b)),
+                               ctl_props_get(p, "SPCCCPUTemperature1", c, sizeof(c)),
+                               ctl_props_get(p, "SPCCPT1KA", d, sizeof(d)), ctl_props_get(p, "SPCCPT1KB", e, sizeof(e)),
+                               ctl_props_get(p, "SPCCPT1KSC", f, sizeof(f)),
+                               ctl_props_get(p, "SPCCPT1KSD", g, sizeof(g)));
+        }
+        if (!ctl_props_empty(p, "CPState"))
+                ctl_props_line(out, "controller io", "CP state %s, duty cycle %s %%",
+                               ctl_props_get(p, "CPState", a, sizeof(a)),
+                               ctl_props_get(p, "CPDutyCycle", b, sizeof(b)));
+        if (!ctl_props_empty(p, "MCSCEState"))
+                ctl_props_line(out, "controller io", "MCS CE %s, ID %s", ctl_props_get(p, "MCSCEState", a, sizeof(a)),
+                               ctl_props_get(p, "MCSIDState", b, sizeof(b)));
+        if (!ctl_props_empty(p, "OutputsBoard") && strcmp(ctl_props_find(p, "OutputsBoard")->s, "none") != 0) {
+                ctl_props_bits(p, "Output", 1, 4, b, sizeof(b));
+                ctl_props_line(out, "outputs", "%s: outputs %s; LEDs %s %s %s",
+                               ctl_props_get(p, "OutputsBoard", a, sizeof(a)), b,
+                               ctl_props_get(p, "Led1", c, sizeof(c)), ctl_props_get(p, "Led2", d, sizeof(d)),
+                               ctl_props_get(p, "Led3", e, sizeof(e)));
+        }
+}
+
 void ctl_props_print_status(FILE *out, const char *bus_name, const struct ctl_props *p)
 {
         char a[CTL_TEXT_MAX], b[CTL_TEXT_MAX], c[CTL_TEXT_MAX], d[CTL_TEXT_MAX], e[CTL_TEXT_MAX];
@@ -308,29 +375,38 @@ void ctl_props_print_status(FILE *out, const char *bus_name, const struct ctl_pr
                                ctl_props_get(p, "StateOfCharge", f, sizeof(f)));
         else
                 ctl_props_line(out, "session", "none");
+        /* EV_ID_CCS_Part2_DIN: what an external authoriser looks at. */
+        if (ctl_props_find(p, "EVCCID"))
+                ctl_props_line(out, "EVCCID", "%s", ctl_props_empty(p, "EVCCID") ? "none"
+                                                                                  : ctl_props_find(p, "EVCCID")->s);
 
         ctl_props_line(out, "request", "%s %s V %s A", ctl_props_get(p, "Request", a, sizeof(a)),
                        ctl_props_get(p, "RequestVoltage", b, sizeof(b)),
                        ctl_props_get(p, "RequestCurrent", c, sizeof(c)));
         ctl_props_print_v3(out, p);
 
-        ctl_props_line(out, "converter", "%s: %s %s V %s A%s; link %s, %s, %s%s%s",
-                       ctl_props_get(p, "ConverterBackend", a, sizeof(a)),
-                       ctl_props_get(p, "CommandMode", b, sizeof(b)),
-                       ctl_props_get(p, "CommandVoltage", c, sizeof(c)),
-                       ctl_props_get(p, "CommandCurrent", d, sizeof(d)),
-                       ctl_props_true(p, "CommandDischarge") ? ", discharging" : "",
-                       ctl_props_true(p, "ConverterLink") ? "up" : "down",
-                       ctl_props_true(p, "ConverterReady") ? "ready" : "not ready",
-                       ctl_props_true(p, "ConverterFault") ? "FAULT" : "no fault",
-                       ctl_props_empty(p, "ConverterError") ? "" : " - ",
-                       ctl_props_empty(p, "ConverterError") ? "" : ctl_props_get(p, "ConverterError", e, sizeof(e)));
+        if (ctl_props_true(p, "Supervisor"))
+                ctl_props_line(out, "converter", "none: supervisor mode (the controller's own power modules)");
+        else
+                ctl_props_line(out, "converter", "%s: %s %s V %s A%s; link %s, %s, %s%s%s",
+                               ctl_props_get(p, "ConverterBackend", a, sizeof(a)),
+                               ctl_props_get(p, "CommandMode", b, sizeof(b)),
+                               ctl_props_get(p, "CommandVoltage", c, sizeof(c)),
+                               ctl_props_get(p, "CommandCurrent", d, sizeof(d)),
+                               ctl_props_true(p, "CommandDischarge") ? ", discharging" : "",
+                               ctl_props_true(p, "ConverterLink") ? "up" : "down",
+                               ctl_props_true(p, "ConverterReady") ? "ready" : "not ready",
+                               ctl_props_true(p, "ConverterFault") ? "FAULT" : "no fault",
+                               ctl_props_empty(p, "ConverterError") ? "" : " - ",
+                               ctl_props_empty(p, "ConverterError") ? "" : ctl_props_get(p, "ConverterError", e, sizeof(e)));
 
         ctl_props_line(out, "measured", "%s V %s A; module %s degC, enclosure %s degC; insulation %s kOhm",
                        ctl_props_get(p, "Voltage", a, sizeof(a)), ctl_props_get(p, "Current", b, sizeof(b)),
                        ctl_props_get(p, "ModuleTemperature", c, sizeof(c)),
                        ctl_props_get(p, "EnclosureTemperature", d, sizeof(d)),
                        ctl_props_get(p, "InsulationResistance", e, sizeof(e)));
+
+        ctl_props_print_io(out, p);
 
         if (ctl_props_true(p, "EmergencyStop"))
                 snprintf(f, sizeof(f), "latched (origin %s%s)", ctl_props_get(p, "EmergencyStopOrigin", e, sizeof(e)),
@@ -384,6 +460,9 @@ void ctl_props_print_status(FILE *out, const char *bus_name, const struct ctl_pr
         ctl_props_line(out, "", "other interface version %s, undefined power functions %s",
                        ctl_props_get(p, "FramesOtherVersion", a, sizeof(a)),
                        ctl_props_get(p, "UndefinedPowerFunctions", b, sizeof(b)));
+        if (ctl_props_find(p, "FramesMalformedIO"))
+                ctl_props_line(out, "", "malformed controller I/O frames %s",
+                               ctl_props_get(p, "FramesMalformedIO", a, sizeof(a)));
         ctl_props_line(out, "CAN counters", "rx %s, tx %s, tx dropped %s, tx errors %s, kernel drops %s, "
                        "error frames %s, reopens %s",
                        ctl_props_get(p, "CANRxFrames", a, sizeof(a)), ctl_props_get(p, "CANTxFrames", b, sizeof(b)),

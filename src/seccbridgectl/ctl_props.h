@@ -16,7 +16,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define CTL_PROPS_MAX 128
+#define CTL_PROPS_MAX 192
 #define CTL_NAME_MAX 48
 #define CTL_TEXT_MAX 256
 

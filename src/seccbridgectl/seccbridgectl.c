@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/time.h>
 #include <time.h>
 
@@ -69,6 +70,8 @@ static void ctl_usage(FILE *out)
               "  parameters-done      Charge_Parameters_Done = 1\n"
               "  stop                 press User_Stop_Button (normal end of charge)\n"
               "  chademo-start        press CHAdeMO_Start_Button\n"
+              "  output NAME on|off|N set one of the controller's outputs (output1..4:\n"
+              "                       on or off; led1..3: on, off or a brightness 0..255)\n"
               "  limits [--max-voltage V] [--max-current A] [--max-power W]\n"
               "                       set the operator limits (0 or left out: none;\n"
               "                       each call replaces all three); without an\n"
@@ -499,6 +502,32 @@ static int ctl_call(struct ctl *c, const char *what, const char *done, const cha
         return code;
 }
 
+/* on and off, or a number 0..255: a digital output is 1 or 0, a LED's
+ * "on" is full brightness (100; the daemon checks the rest). */
+static int ctl_output_value(const char *name, const char *text, uint8_t *out)
+{
+        bool led = strncasecmp(name, "led", 3) == 0;
+        char *end;
+        unsigned long v;
+
+        if (strcmp(text, "on") == 0) {
+                *out = led ? 100 : 1;
+                return 0;
+        }
+        if (strcmp(text, "off") == 0) {
+                *out = 0;
+                return 0;
+        }
+        if (!*text || *text == '-' || *text == '+')
+                return -EINVAL;
+        errno = 0;
+        v = strtoul(text, &end, 10);
+        if (errno != 0 || *end != '\0' || v > 255)
+                return -EINVAL;
+        *out = (uint8_t)v;
+        return 0;
+}
+
 struct ctl_limits {
         bool given;
         bool clear;
@@ -781,6 +810,7 @@ int main(int argc, char **argv)
         };
         struct ctl c = { 0 };
         struct ctl_limits limits = { 0 };
+        uint8_t output_value = 0;
         const char *cmd;
         int nargs;
         int opt, code;
@@ -851,6 +881,10 @@ int main(int argc, char **argv)
         } else if (strcmp(cmd, "ccs-auth") == 0) {
                 if (nargs != 1 || (strcmp(argv[optind + 1], "ok") != 0 && strcmp(argv[optind + 1], "fail") != 0))
                         return ctl_usage_error("%s", "ccs-auth takes one argument: ok or fail");
+        } else if (strcmp(cmd, "output") == 0) {
+                if (nargs != 2 || ctl_output_value(argv[optind + 1], argv[optind + 2], &output_value) < 0)
+                        return ctl_usage_error("%s", "output takes a name (output1..output4, led1..led3) and on, off "
+                                               "or a brightness 0..255");
         } else if (strcmp(cmd, "status") == 0 || strcmp(cmd, "watch") == 0 || strcmp(cmd, "list") == 0 ||
                    strcmp(cmd, "authorize") == 0 || strcmp(cmd, "deny") == 0 ||
                    strcmp(cmd, "parameters-done") == 0 || strcmp(cmd, "stop") == 0 ||
@@ -892,6 +926,12 @@ int main(int argc, char **argv)
                 code = ctl_call(&c, "stop", "user stop button pressed", "PressUserStop", "");
         else if (strcmp(cmd, "chademo-start") == 0)
                 code = ctl_call(&c, "chademo-start", "CHAdeMO start button pressed", "PressCHAdeMOStart", "");
+        else if (strcmp(cmd, "output") == 0) {
+                char done[64];
+
+                snprintf(done, sizeof(done), "%s set to %u", argv[optind + 1], (unsigned)output_value);
+                code = ctl_call(&c, "output", done, "SetOutput", "sy", argv[optind + 1], output_value);
+        }
         else
                 code = ctl_limits(&c, &limits);
 out:

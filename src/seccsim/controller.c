@@ -58,12 +58,18 @@ static void usage(FILE *out)
               "      --ccs-gap MS            one pause of the CCS loop (3000; 0 = none)\n"
               "      --sequence-flags        wait for Sequence_Control flags (R9, R13)\n"
               "      --external-auth         CCS: CCS_Authorisation_Process (R11)\n"
+              "      --supervisor            the controller's own modules do the power: no\n"
+              "                              power requests, EV_ID sent, and no\n"
+              "                              Power_Modules_Status or limits accepted\n"
+              "      --ev-id XX:XX:XX:XX:XX:XX  send EV_ID_CCS_Part2_DIN (with --supervisor:\n"
+              "                              02:00:00:00:00:01 unless given)\n"
               "      --no-welding            skip Welding_Detection\n"
               "      --init-time MS (500)  --idle-time MS (1000)  --negotiate-time MS (1000)\n"
               "      --wait-charge-time MS (500)  --welding-time MS (1000)\n"
               "      --cooldown MS (2000)  --after-time MS (500)\n"
-              "\n"
-              "Bounded waits (failure when exceeded):\n"
+              "\n", out);
+        /* Two strings: C99 compilers need only take 4095 characters. */
+        fputs("Bounded waits (failure when exceeded):\n"
               "      --auth-timeout S (20)  --enable-timeout S (20)\n"
               "      --insulation-timeout S (30)  --discharge-timeout S (10)\n"
               "      --precharge-timeout S (10)  --end-timeout S (5)  --unlock-timeout S (10)\n"
@@ -189,6 +195,20 @@ static int parse_duration(const char *opt, const char *s, double unit_ms, uint32
         return 0;
 }
 
+/* "02:00:5E:10:00:01": the six bytes of EV_ID_CCS_Part2_DIN. */
+static int parse_ev_id(const char *s, uint8_t out[6])
+{
+        unsigned b[6];
+        char tail;
+
+        if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5], &tail) != 6 ||
+            strlen(s) != 17)
+                return usage_error("--ev-id: '%s' is not six hexadecimal bytes (02:00:5E:10:00:01)", s);
+        for (int i = 0; i < 6; i++)
+                out[i] = (uint8_t)b[i];
+        return 0;
+}
+
 /* A label of a New_Charge_Session signal's value table, or a number. */
 static int parse_label(const char *opt, const char *signal, const char *s, uint8_t *out)
 {
@@ -284,7 +304,7 @@ enum {
         OPT_PROTOCOL = 0x100, OPT_EV_PROTOCOL, OPT_PLUG, OPT_EV_MAX_VOLTAGE, OPT_EV_MAX_CURRENT,
         OPT_CAPACITY, OPT_SOC, OPT_TEST_VOLTAGE, OPT_BATTERY_VOLTAGE, OPT_PRECHARGE_CURRENT,
         OPT_CHARGE_VOLTAGE, OPT_PROFILE, OPT_CHARGE_TIME, OPT_LOOP_PERIOD, OPT_CCS_GAP,
-        OPT_SEQUENCE_FLAGS, OPT_EXTERNAL_AUTH, OPT_NO_WELDING, OPT_INIT_TIME, OPT_IDLE_TIME,
+        OPT_SEQUENCE_FLAGS, OPT_EXTERNAL_AUTH, OPT_SUPERVISOR, OPT_EV_ID, OPT_NO_WELDING, OPT_INIT_TIME, OPT_IDLE_TIME,
         OPT_NEGOTIATE_TIME, OPT_WAIT_CHARGE_TIME, OPT_WELDING_TIME, OPT_COOLDOWN, OPT_AFTER_TIME,
         OPT_AUTH_TIMEOUT, OPT_ENABLE_TIMEOUT, OPT_INSULATION_TIMEOUT, OPT_DISCHARGE_TIMEOUT,
         OPT_PRECHARGE_TIMEOUT, OPT_END_TIMEOUT, OPT_UNLOCK_TIMEOUT, OPT_INSULATION_ITERATIONS,
@@ -315,6 +335,8 @@ static const struct option long_options[] = {
         { "ccs-gap", required_argument, NULL, OPT_CCS_GAP },
         { "sequence-flags", no_argument, NULL, OPT_SEQUENCE_FLAGS },
         { "external-auth", no_argument, NULL, OPT_EXTERNAL_AUTH },
+        { "supervisor", no_argument, NULL, OPT_SUPERVISOR },
+        { "ev-id", required_argument, NULL, OPT_EV_ID },
         { "no-welding", no_argument, NULL, OPT_NO_WELDING },
         { "init-time", required_argument, NULL, OPT_INIT_TIME },
         { "idle-time", required_argument, NULL, OPT_IDLE_TIME },
@@ -430,6 +452,18 @@ static int options_check(struct ctl_options *o, bool loop_period_given)
         }
         if (o->external_auth && !o->sequence_flags)
                 return usage_error("--external-auth needs --sequence-flags (R11)");
+        if (o->supervisor) {
+                /* The faults are about the power side's reaction with a
+                 * converter; in supervisor mode there is none to check. */
+                if (o->fault != CTL_FAULT_NONE || o->expect_shutdown || o->malformed || o->wrong_pistol)
+                        return usage_error("--supervisor goes with none of --fault, --expect-shutdown, --malformed, --wrong-pistol");
+                if (!o->send_ev_id) {
+                        static const uint8_t id[6] = { 0x02, 0x00, 0x00, 0x00, 0x00, 0x01 };
+
+                        memcpy(o->ev_id, id, sizeof(id));
+                        o->send_ev_id = true;
+                }
+        }
         if (o->loop_period_ms < 100)
                 return usage_error("--loop-period: at least 100 ms");
         if (o->charge_voltage_dv > o->ev_max_voltage_dv)
@@ -581,6 +615,13 @@ static int parse_options(int argc, char **argv, struct ctl_options *o)
                         break;
                 case OPT_EXTERNAL_AUTH:
                         o->external_auth = true;
+                        break;
+                case OPT_SUPERVISOR:
+                        o->supervisor = true;
+                        break;
+                case OPT_EV_ID:
+                        r = parse_ev_id(a, o->ev_id);
+                        o->send_ev_id = true;
                         break;
                 case OPT_NO_WELDING:
                         o->welding = false;

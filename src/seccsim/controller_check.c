@@ -484,6 +484,13 @@ void ctl_check_frame(struct ctl *c, const struct codec_frame *f, uint64_t t)
         }
         if (codec_decode(c->db, f, c->o.pistol, &m) < 0)
                 return;
+        /* --supervisor: the controller's own modules report the power. */
+        if (c->o.supervisor && (m.type == CODEC_POWER_MODULES_STATUS || m.type == CODEC_POWER_MODULES_LIMITS ||
+                                m.type == CODEC_DC_POWER_PARAMETERS)) {
+                ctl_fail(c, "supervisor mode: the power side sent %s, which belongs to the controller's own modules",
+                         info->name);
+                return;
+        }
         switch (m.type) {
         case CODEC_POWER_MODULES_STATUS:
                 on_status(c, &m.u.power_modules_status, t);
@@ -535,7 +542,7 @@ void ctl_check_tick(struct ctl *c, uint64_t now)
 
         if (c->failed)
                 return;
-        if (c->window_open) {
+        if (c->window_open && !c->o.supervisor) {
                 uint64_t last = c->last_status_us ? c->last_status_us : c->window_open_us;
 
                 if (now > last && now - last > (uint64_t)c->o.gap_ms * 1000u + DEADLINE_SLACK_US) {

@@ -1120,7 +1120,7 @@ static void step_closing(struct ctl *c, uint64_t now)
                         c->st.voltage_dv / 10.0);
                 send_standby_v3(c, false, true);
         }
-        if (c->o.protocol == CTL_PROTOCOL_CHADEMO) {
+        if (c->o.protocol == CTL_PROTOCOL_CHADEMO && !c->o.supervisor) {
                 /* R43: the connector unlocks at <= 10 V. */
                 if (!(fresh(c, c->step_since_us) && c->st.voltage_dv <= UNLOCK_VOLTAGE_DV)) {
                         if (in_step(c, now) >= ms_us(c->o.unlock_timeout_ms))
@@ -1194,6 +1194,177 @@ static void step_abort(struct ctl *c, uint64_t now)
                 set_step(c, STEP_DONE, now);
 }
 
+/* ---- supervisor mode ---- */
+
+/* How long each power step lasts when the controller's own modules do the
+ * power (no request on the bus, nothing to wait for). */
+#define SUPERVISED_STEP_US 500000u
+/* New_Charge_Session frames before the own modules' System_Enable. */
+#define SUPERVISED_NCS_TICKS 3
+#define EV_ID_PERIOD_US 1000000u
+
+static bool step_is_supervised(enum ctl_step step)
+{
+        switch (step) {
+        case STEP_CONNECTED:
+        case STEP_INSULATION_TEST:
+        case STEP_INSULATION_END:
+        case STEP_PRECHARGE:
+        case STEP_WAITING_FOR_CHARGE:
+        case STEP_CHARGING:
+        case STEP_ENDING_CHARGE:
+                return true;
+        case STEP_INITIALISING:
+        case STEP_NOT_AVAILABLE:
+        case STEP_WAITING_FOR_PEV:
+        case STEP_NEGOTIATING:
+        case STEP_CCS_AUTHORISATION:
+        case STEP_WELDING_DETECTION:
+        case STEP_CLOSING:
+        case STEP_COOLDOWN:
+        case STEP_SILENT:
+        case STEP_EMERGENCY:
+        case STEP_ABORT:
+        case STEP_DONE:
+                break;
+        }
+        return false;
+}
+
+/* EV_ID_CCS_Part2_DIN, every second from the EV's first message
+ * (SessionSetup, in Negotiating_Connection) to the end of its session:
+ * DIN 70121 and ISO 15118-2 carry an EVCCID, CHAdeMO none. */
+static void maybe_send_ev_id(struct ctl *c, uint64_t now)
+{
+        struct codec_message m = { .type = CODEC_EV_ID_CCS_PART2_DIN };
+        bool vehicle = false;
+
+        if (!c->o.send_ev_id || c->o.protocol != CTL_PROTOCOL_CCS)
+                return;
+        switch (c->step) {
+        case STEP_NEGOTIATING:
+        case STEP_CCS_AUTHORISATION:
+        case STEP_CONNECTED:
+        case STEP_INSULATION_TEST:
+        case STEP_INSULATION_END:
+        case STEP_PRECHARGE:
+        case STEP_WAITING_FOR_CHARGE:
+        case STEP_CHARGING:
+        case STEP_ENDING_CHARGE:
+        case STEP_WELDING_DETECTION:
+        case STEP_CLOSING:
+                vehicle = true;
+                break;
+        case STEP_INITIALISING:
+        case STEP_NOT_AVAILABLE:
+        case STEP_WAITING_FOR_PEV:
+        case STEP_COOLDOWN:
+        case STEP_SILENT:
+        case STEP_EMERGENCY:
+        case STEP_ABORT:
+        case STEP_DONE:
+                vehicle = false;
+                break;
+        }
+        if (!vehicle) {
+                c->ev_id_sent_us = 0;
+                return;
+        }
+        if (c->ev_id_sent_us != 0 && now - c->ev_id_sent_us < EV_ID_PERIOD_US)
+                return;
+        if (c->ev_id_sent_us == 0)
+                ctl_log(c, "EV_ID_CCS_Part2_DIN %02X:%02X:%02X:%02X:%02X:%02X (every second until the session ends)",
+                        c->o.ev_id[0], c->o.ev_id[1], c->o.ev_id[2], c->o.ev_id[3], c->o.ev_id[4], c->o.ev_id[5]);
+        memcpy(m.u.ev_id_ccs_part2_din.byte, c->o.ev_id, sizeof(c->o.ev_id));
+        send(c, &m);
+        c->ev_id_sent_us = now;
+}
+
+/* --supervisor: the controller's own modules do the power.  The states go
+ * by in time; no power request goes on the bus and no Power_Modules_Status
+ * is awaited (the checks refuse any from the power side).  What the power
+ * side still owes is Sequence_Control (R9, R11, R13, R14). */
+static void step_supervised(struct ctl *c, uint64_t now)
+{
+        struct codec_message m;
+
+        switch (c->step) {
+        case STEP_CONNECTED:
+                if (!c->step_entered) {
+                        ctl_check_window_open(c, now);
+                        c->power_phase_reached = false;
+                        c->ev_info_sent = false;
+                        ctl_log(c, "New_Charge_Session (the controller's own modules answer it)");
+                }
+                if (c->step_ticks < SUPERVISED_NCS_TICKS) {
+                        fill_new_charge_session(c, &m);
+                        send(c, &m);
+                        if (v3(c) && !c->ev_info_sent) {
+                                send_ev_information(c);
+                                c->ev_info_sent = true;
+                        }
+                        return;
+                }
+                /* R13: with sequence flags, the parameters must be done. */
+                if (c->o.sequence_flags && !(c->flags_seen && c->flags.charge_parameters_done)) {
+                        if (c->step_ticks == SUPERVISED_NCS_TICKS)
+                                ctl_log(c, "waiting for Charge_Parameters_Done = 1 (R13)");
+                        if (in_step(c, now) >= ms_us(c->o.enable_timeout_ms))
+                                ctl_fail(c, "Charge_Parameters_Done still 0 %.1f s after New_Charge_Session (R13)",
+                                         c->o.enable_timeout_ms / 1000.0);
+                        return;
+                }
+                set_step(c, STEP_INSULATION_TEST, now);
+                return;
+        case STEP_INSULATION_TEST:
+        case STEP_INSULATION_END:
+                if (in_step(c, now) >= SUPERVISED_STEP_US)
+                        set_step(c, c->o.protocol == CTL_PROTOCOL_CCS ? STEP_PRECHARGE : STEP_WAITING_FOR_CHARGE, now);
+                return;
+        case STEP_PRECHARGE:
+                if (in_step(c, now) >= SUPERVISED_STEP_US)
+                        set_step(c, STEP_WAITING_FOR_CHARGE, now);
+                return;
+        case STEP_WAITING_FOR_CHARGE:
+                if (!c->step_entered)
+                        send_charge_status(c, CODEC_CHARGE_STARTED);
+                if (in_step(c, now) >= ms_us(c->o.wait_charge_ms))
+                        set_step(c, STEP_CHARGING, now);
+                return;
+        case STEP_CHARGING:
+                if (!c->step_entered)
+                        ctl_log(c, "charging on the controller's own modules for up to %.1f s", c->o.charge_ms / 1000.0);
+                if (c->user_stop_seen && c->o.sequence_flags) {
+                        c->user_stop_seen = false;
+                        ctl_log(c, "User_Stop_Button pressed: normal end of charge (R14)");
+                        set_step(c, STEP_ENDING_CHARGE, now);
+                        return;
+                }
+                if (in_step(c, now) >= ms_us(c->o.charge_ms))
+                        set_step(c, STEP_ENDING_CHARGE, now);
+                return;
+        case STEP_ENDING_CHARGE:
+                if (!c->step_entered)
+                        send_charge_status(c, CODEC_CHARGE_STOPPED);
+                if (in_step(c, now) >= SUPERVISED_STEP_US)
+                        set_step(c, c->o.welding ? STEP_WELDING_DETECTION : STEP_CLOSING, now);
+                return;
+        case STEP_INITIALISING:
+        case STEP_NOT_AVAILABLE:
+        case STEP_WAITING_FOR_PEV:
+        case STEP_NEGOTIATING:
+        case STEP_CCS_AUTHORISATION:
+        case STEP_WELDING_DETECTION:
+        case STEP_CLOSING:
+        case STEP_COOLDOWN:
+        case STEP_SILENT:
+        case STEP_EMERGENCY:
+        case STEP_ABORT:
+        case STEP_DONE:
+                break;
+        }
+}
+
 /* ---- entry points ---- */
 
 void ctl_flow_start(struct ctl *c)
@@ -1206,9 +1377,10 @@ void ctl_flow_start(struct ctl *c)
         c->state_since_us = now;
         c->wire_state = CODEC_STATE_INITIALISING;
         c->last_print_us = now;
-        ctl_log(c, "seccsim session: pistol %u on %s, %s%s, interface version %u (database %s)", c->o.pistol,
+        ctl_log(c, "seccsim session: pistol %u on %s, %s%s%s, interface version %u (database %s)", c->o.pistol,
                 c->o.ifname, c->o.protocol == CTL_PROTOCOL_CCS ? "CCS" : "CHAdeMO",
-                c->o.sequence_flags ? ", sequence flags" : "", c->o.interface_version, c->db->name);
+                c->o.sequence_flags ? ", sequence flags" : "",
+                c->o.supervisor ? ", supervisor mode (own power modules)" : "", c->o.interface_version, c->db->name);
         ctl_log(c, "state %s (%u)", ctl_state_name(c->wire_state), c->wire_state);
 }
 
@@ -1234,40 +1406,9 @@ void ctl_flow_abort(struct ctl *c, uint64_t now)
         }
 }
 
-void ctl_flow_tick(struct ctl *c, uint64_t now)
+/* One tick of the step the controller is in. */
+static void run_step(struct ctl *c, uint64_t now)
 {
-        enum ctl_step step = c->step;
-        bool ours = step != STEP_SILENT && step != STEP_DONE;
-
-        if (step == STEP_DONE)
-                return;
-        /* R1: the heartbeat first, every 100 ms. */
-        if (ours)
-                send_heartbeat(c, c->wire_state, now);
-        /* R45: repeated every 100 ms while the stop lasts (the first one
-         * went out when it started). */
-        if (c->estop_active)
-                send_estop(c, now);
-        if (!c->failed) {
-                if (c->o.wrong_pistol)
-                        send_other_pistol(c);
-                if (c->o.malformed && ours)
-                        send_malformed(c);
-        }
-
-        /* --expect-shutdown: the controller answers a System_Enable = 0
-         * during charging with its own emergency stop (R22, R47). */
-        if (c->shutdown_seen && !c->shutdown_answered && !c->failed) {
-                c->shutdown_answered = true;
-                start_emergency(c, now, "System_Enable = Not_Allowed during the power phase (R22)");
-                return;
-        }
-        maybe_fire_fault(c, now);
-        if (c->step != step) {
-                /* The fault took over: its step starts with the next tick. */
-                return;
-        }
-
         switch (c->step) {
         case STEP_INITIALISING:
                 step_initialising(c, now);
@@ -1326,6 +1467,47 @@ void ctl_flow_tick(struct ctl *c, uint64_t now)
         case STEP_DONE:
                 break;
         }
+}
+
+void ctl_flow_tick(struct ctl *c, uint64_t now)
+{
+        enum ctl_step step = c->step;
+        bool ours = step != STEP_SILENT && step != STEP_DONE;
+
+        if (step == STEP_DONE)
+                return;
+        /* R1: the heartbeat first, every 100 ms. */
+        if (ours)
+                send_heartbeat(c, c->wire_state, now);
+        /* R45: repeated every 100 ms while the stop lasts (the first one
+         * went out when it started). */
+        if (c->estop_active)
+                send_estop(c, now);
+        if (!c->failed) {
+                if (c->o.wrong_pistol)
+                        send_other_pistol(c);
+                if (c->o.malformed && ours)
+                        send_malformed(c);
+        }
+
+        /* --expect-shutdown: the controller answers a System_Enable = 0
+         * during charging with its own emergency stop (R22, R47). */
+        if (c->shutdown_seen && !c->shutdown_answered && !c->failed) {
+                c->shutdown_answered = true;
+                start_emergency(c, now, "System_Enable = Not_Allowed during the power phase (R22)");
+                return;
+        }
+        maybe_fire_fault(c, now);
+        if (c->step != step) {
+                /* The fault took over: its step starts with the next tick. */
+                return;
+        }
+        maybe_send_ev_id(c, now);
+
+        if (c->o.supervisor && step_is_supervised(c->step))
+                step_supervised(c, now);
+        else
+                run_step(c, now);
         if (c->step == step) {
                 c->step_entered = true;
                 c->step_ticks++;

@@ -90,6 +90,12 @@ struct ctl_options {
         /* sequence */
         bool sequence_flags;            /* R9, R11, R13 */
         bool external_auth;             /* CCS_Authorisation_Process (R11) */
+        /* The controller's own power modules do the power: no power
+         * requests, no System_Enable to wait for, and no Power_Modules_Status
+         * or limits accepted from the power side (seccbridge backend none). */
+        bool supervisor;
+        bool send_ev_id;                /* EV_ID_CCS_Part2_DIN from negotiation to the end */
+        uint8_t ev_id[6];
         bool welding;                   /* Welding_Detection (R42) */
         uint32_t init_ms;
         uint32_t idle_ms;
@@ -256,6 +262,7 @@ struct ctl {
         uint64_t first_enable_us;       /* first session: New_Charge_Session -> Allowed */
         bool enable_ack_sent;           /* R23 Charging_Loop(0,0) / V6 Standby after System_Enable */
         bool ev_info_sent;              /* V5 EV_Information_* of this session */
+        uint64_t ev_id_sent_us;         /* last EV_ID_CCS_Part2_DIN, 0 = none in this session */
         uint8_t soc_sent;               /* the state of charge last sent (v3) */
         bool no_enable_until_ncs;       /* a latch must hold until a new session */
         unsigned ins_good;              /* consecutive iterations above the threshold */

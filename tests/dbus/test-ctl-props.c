@@ -296,6 +296,69 @@ static void test_status_screen(void **state)
         free(out);
 }
 
+/* The client side: the EV identity, supervisor mode, the controller's I/O. */
+static void test_status_screen_client(void **state)
+{
+        static struct ctl_props p;
+        struct capture c;
+        char *out;
+        struct ctl_value v;
+        char buf[64];
+
+        (void)state;
+        charging(&p);
+        capture_begin(&c);
+        ctl_props_print_status(c.f, "org.seccbridge.pistol1", &p);
+        out = capture_end(&c);
+        /* An older daemon: none of it. */
+        assert_null(strstr(out, "EVCCID"));
+        assert_null(strstr(out, "controller io"));
+        assert_null(strstr(out, "\noutputs"));
+        free(out);
+
+        add(&p, value_string("EVCCID", ""));
+        add(&p, value_bool("Supervisor", true));
+        add(&p, value_bool("SECCInputs", true));
+        add(&p, value_bool("SECCDigitalInput3", true));
+        add(&p, value_signed("SECCCPUTemperature", 41));
+        add(&p, value_signed("SECCPistolPTC1", CTL_TEMPERATURE_UNKNOWN));
+        add(&p, value_signed("SECCPistolPTC2", -5));
+        add(&p, value_string("CPState", "C"));
+        add(&p, value_double("CPDutyCycle", 5.3));
+        add(&p, value_string("OutputsBoard", "adm-cs-spcc"));
+        add(&p, value_bool("Output2", true));
+        add(&p, value_unsigned("Led1", 100));
+        add(&p, value_unsigned("Led2", 0));
+        add(&p, value_unsigned("Led3", 7));
+        add(&p, value_unsigned("FramesMalformedIO", 3));
+        capture_begin(&c);
+        ctl_props_print_status(c.f, "org.seccbridge.pistol1", &p);
+        out = capture_end(&c);
+        assert_non_null(strstr(out, "\nEVCCID        none\n"));
+        assert_non_null(strstr(out, "\nconverter     none: supervisor mode (the controller's own power modules)\n"));
+        assert_non_null(strstr(out, "\ncontroller io ADM-CS-SECC inputs 0 0 1 0; CPU 41, PTC1 n/a, PTC2 -5 degC\n"));
+        assert_non_null(strstr(out, "\ncontroller io CP state C, duty cycle 5.3 %\n"));
+        assert_non_null(strstr(out, "\noutputs       adm-cs-spcc: outputs 0 1 0 0; LEDs 100 0 7\n"));
+        assert_non_null(strstr(out, "malformed controller I/O frames 3\n"));
+        assert_null(strstr(out, "MCS"));
+        free(out);
+
+        add(&p, value_string("EVCCID", "02:00:5E:10:00:01"));
+        capture_begin(&c);
+        ctl_props_print_status(c.f, "org.seccbridge.pistol1", &p);
+        out = capture_end(&c);
+        assert_non_null(strstr(out, "\nEVCCID        02:00:5E:10:00:01\n"));
+        free(out);
+
+        /* The board's temperature channels have the "not received" value. */
+        v = value_signed("SPCCPT1KSD", CTL_TEMPERATURE_UNKNOWN);
+        ctl_props_text(&v, buf, sizeof(buf));
+        assert_string_equal(buf, "n/a");
+        v = value_signed("CUI1CPUTemperature", -40);
+        ctl_props_text(&v, buf, sizeof(buf));
+        assert_string_equal(buf, "-40");
+}
+
 /* Interface version 3: the power control, the EV information, the CSMS's
  * setpoint and the v3 counters. */
 static void test_status_screen_v3(void **state)
@@ -384,6 +447,7 @@ int main(void)
                 cmocka_unit_test(test_set_replaces_and_finds),
                 cmocka_unit_test(test_status_screen),
                 cmocka_unit_test(test_status_screen_v3),
+                cmocka_unit_test(test_status_screen_client),
                 cmocka_unit_test(test_change_lines),
         };
 

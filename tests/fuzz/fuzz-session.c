@@ -101,6 +101,14 @@ static void on_tx(const struct codec_frame *f, void *userdata)
         if (codec_encode(h.db, &m, h.cfg.pistol, &again) != 0 || again.id != f->id || again.len != f->len ||
             memcmp(again.data, f->data, f->len) != 0)
                 violation("transmitted frame does not survive decode + encode", &h.cmd);
+        /* Supervisor mode: the power-side frames belong to the
+         * controller's own modules. */
+        if (h.cfg.supervisor && (m.type == CODEC_POWER_MODULES_STATUS || m.type == CODEC_POWER_MODULES_LIMITS ||
+                                 m.type == CODEC_DC_POWER_PARAMETERS))
+                violation("supervisor mode transmitted a power-side frame", &h.cmd);
+        if (h.cfg.io.board == CONTROLLER_IO_BOARD_NONE &&
+            (m.type == CODEC_ADM_CS_SECC_OUTPUTS || m.type == CODEC_ADM_CS_SPCC_OUTPUTS))
+                violation("an outputs frame without a board configured", &h.cmd);
 }
 
 static void on_command(const struct power_command *c, void *userdata)
@@ -108,6 +116,8 @@ static void on_command(const struct power_command *c, void *userdata)
         struct power_limits eff;
 
         (void)userdata;
+        if (h.cfg.supervisor)
+                violation("supervisor mode commanded a converter", c);
         h.cmd = *c;
         if (trace > 0)
                 fprintf(stderr, "%10llu us  %s %u dV %u dA%s\n", (unsigned long long)h.now,
@@ -259,6 +269,11 @@ static void config_from(struct input *in, struct session_config *cfg)
                 cfg->interface_version = 3;
                 cfg->has_output_contactors = !(in_u8(in) & 1);
         }
+        /* Supervisor mode and the controller's outputs, from what was read
+         * (no byte more: the seeds keep their meaning). */
+        cfg->supervisor = cfg->limits.max_power_w % 5 == 1;
+        cfg->io.board = (enum controller_io_board)(cfg->pistol % 3);
+        cfg->io.safe.digital[0] = cfg->pistol & 4;
 }
 
 static void operator_action(struct input *in)
@@ -316,6 +331,9 @@ static void operator_action(struct input *in)
         default: {
                 struct session_status st;
 
+                /* One of the controller's outputs (an invalid one too). */
+                (void)session_set_output(&h.s, (enum controller_io_output)((a >> 3) % 8),
+                                         (a & 0x40) ? (uint8_t)(a >> 3) : (a >> 3) & 1, h.now);
                 session_get_status(&h.s, &st);
                 if (st.command.mode != h.cmd.mode)
                         violation("status reports another command than the one issued", &st.command);

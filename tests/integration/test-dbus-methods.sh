@@ -85,14 +85,25 @@ signalled = {
     "MinimumStateOfCharge": "y", "TargetStateOfCharge": "y", "MaximumStateOfCharge": "y",
     "EVMinimumEnergyRequest": "n", "EVTargetEnergyRequest": "n", "EVMaximumEnergyRequest": "n",
     "DynamicTarget": "b", "DynamicTargetCurrent": "d",
+    # the client side: the EV identity, supervisor mode, the controller's I/O
+    "EVCCID": "s", "Supervisor": "b", "CUI1Inputs": "b", "CUI1ColibriTemperature": "n",
+    "CUI1CPUTemperature": "n", "CUI1PistolPTC1": "n", "CUI1PistolPTC2": "n", "SECCInputs": "b",
+    "SECCCPUTemperature": "n", "SECCPistolPTC1": "n", "SECCPistolPTC2": "n", "SPCCInputs": "b",
+    "SPCCCPUTemperature0": "n", "SPCCCPUTemperature1": "n", "SPCCPT1KA": "n", "SPCCPT1KB": "n",
+    "SPCCPT1KSC": "n", "SPCCPT1KSD": "n", "CPState": "s", "CPDutyCycle": "d", "MCSCEState": "s",
+    "MCSIDState": "s", "OutputsBoard": "s",
 }
+signalled.update({"CUI1Switch%d" % i: "b" for i in range(6)})
+signalled.update({"%sDigitalInput%d" % (b, i): "b" for b in ("SECC", "SPCC") for i in range(1, 5)})
+signalled.update({"Output%d" % i: "b" for i in range(1, 5)})
+signalled.update({"Led%d" % i: "y" for i in range(1, 4)})
 silent = {n: "t" for n in ("FramesIn", "FramesOut", "FramesMalformed", "FramesForeign", "RejectedRequests",
                            "ControllerTimeouts", "EmergencyStops", "CANRxFrames", "CANTxFrames", "CANTxDropped",
                            "CANTxErrors", "CANRxKernelDrops", "CANErrorFrames", "CANReopens", "ConverterErrors",
-                           "FramesOtherVersion", "UndefinedPowerFunctions")}
+                           "FramesOtherVersion", "UndefinedPowerFunctions", "FramesMalformedIO")}
 methods = {"SetStartAuthorisation": ("b", "-"), "SetCCSAuthorisation": ("b", "-"),
            "SetChargeParametersDone": ("b", "-"), "PressUserStop": ("-", "-"), "PressCHAdeMOStart": ("-", "-"),
-           "SetDynamicLimits": ("ddd", "ddd")}
+           "SetDynamicLimits": ("ddd", "ddd"), "SetOutput": ("sy", "-")}
 props, meths, bad = {}, {}, []
 for line in open(sys.argv[1]):
     p = line.split()

@@ -72,6 +72,10 @@ static void assert_session_equal(const struct session_config *a, const struct se
         assert_int_equal(a->ev_overvoltage_time_us, b->ev_overvoltage_time_us);
         assert_int_equal(a->interface_version, b->interface_version);
         assert_int_equal(a->has_output_contactors, b->has_output_contactors);
+        assert_int_equal(a->supervisor, b->supervisor);
+        assert_int_equal(a->io.board, b->io.board);
+        assert_int_equal(a->io.period_us, b->io.period_us);
+        assert_memory_equal(&a->io.safe, &b->io.safe, sizeof(a->io.safe));
 }
 
 static void test_empty_config_is_the_core_defaults(void **state)
@@ -209,12 +213,54 @@ static void test_shipped_file_shows_the_table_defaults(void **state)
         }
 }
 
+static void load_fails(const char *text, const char *expect)
+{
+        static struct config cfg;
+        struct config_error err;
+        char msg[1024];
+
+        assert_int_equal(load_text(text, &cfg, &err), -EINVAL);
+        config_error_format(&err, msg, sizeof(msg));
+        if (!strstr(msg, expect))
+                fail_msg("'%s' does not say '%s'", msg, expect);
+}
+
+/* Supervisor mode and the controller's outputs. */
+static void test_backend_none_and_controller_io(void **state)
+{
+        static struct config cfg;
+
+        (void)state;
+        load_ok(LIMITS "[converter]\nbackend = none\n", &cfg);
+        assert_true(cfg.session.supervisor);
+        assert_string_equal(cfg.converter.backend, "none");
+        load_ok(LIMITS, &cfg);
+        assert_false(cfg.session.supervisor);
+
+        load_ok(LIMITS "[controller_io]\nboard = adm-cs-secc\nsafe_on = output4, LED2\n", &cfg);
+        assert_int_equal(cfg.session.io.board, CONTROLLER_IO_BOARD_ADM_CS_SECC);
+        assert_true(cfg.session.io.safe.digital[3]);
+        assert_false(cfg.session.io.safe.digital[0]);
+        assert_int_equal(cfg.session.io.safe.led[1], 100);
+        assert_int_equal(cfg.session.io.safe.led[0], 0);
+
+        load_fails(LIMITS "[controller_io]\nboard = adm-cs-spcc\nsafe_on = output3\n",
+                   "test.conf:7: controller_io.safe_on: output3: board adm-cs-spcc has 2 digital outputs");
+        load_fails(LIMITS "[controller_io]\nsafe_on = led1\n",
+                   "test.conf:6: controller_io.safe_on: no board's outputs are driven");
+        load_fails(LIMITS "[controller_io]\nsafe_on = output1 relay\n",
+                   "test.conf:6: controller_io.safe_on: 'relay' is not an output");
+        load_fails(LIMITS "[controller_io]\nboard = secc\n", "test.conf:6: controller_io.board: 'secc' is not a board");
+        load_fails(LIMITS "[converter]\nbackend = nothing\n", "unknown backend 'nothing'");
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_empty_config_is_the_core_defaults),
                 cmocka_unit_test(test_every_default_is_a_valid_value),
                 cmocka_unit_test(test_shipped_file_shows_the_table_defaults),
+                cmocka_unit_test(test_backend_none_and_controller_io),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
