@@ -19,6 +19,8 @@
 #include "seccbridge/power.h"
 
 #define SESSION_NO_DEADLINE UINT64_MAX
+/* A reported-only value that the controller has not sent (yet). */
+#define SESSION_NOT_REPORTED UINT8_MAX
 
 /* Where a Sequence_Control level flag comes from. */
 enum session_flag_source {
@@ -99,6 +101,12 @@ struct session_status {
         uint8_t emergency_stop_origin;
         bool charge_started;                    /* Charge_Status_Change seen in this session */
         struct codec_new_charge_session ev;     /* last New_Charge_Session of this session */
+        /* Reported only, never decided on (R39, R44): the latest
+         * State_of_Charge of a Charging_Loop and the State of the
+         * Charge_Session_Finished of the latest session, or
+         * SESSION_NOT_REPORTED when none came since New_Charge_Session. */
+        uint8_t charging_loop_soc_pct;
+        uint8_t finished_state;                 /* enum codec_session_finished_state */
         enum session_request request;
         uint16_t request_voltage_dv;
         int16_t request_current_da;
@@ -155,6 +163,8 @@ struct session {
 
         bool charge_started;
         struct codec_new_charge_session ev;
+        uint8_t charging_loop_soc_pct;          /* reported only (R39) */
+        uint8_t finished_state;                 /* reported only (R44) */
 
         /* last power request received (status only) */
         enum session_request request;

@@ -595,6 +595,8 @@ static void start_session(struct session *s, const struct codec_new_charge_sessi
         s->phase = SESSION_PHASE_IDLE;
         s->charge_started = false;
         s->ev = *ncs;
+        s->charging_loop_soc_pct = SESSION_NOT_REPORTED;
+        s->finished_state = SESSION_NOT_REPORTED;
         s->request = SESSION_REQUEST_NONE;
         s->request_voltage_dv = 0;
         s->request_current_da = 0;
@@ -788,7 +790,9 @@ static void on_precharge(struct session *s, const struct codec_precharge *m)
 
 static void on_charging_loop(struct session *s, const struct codec_charging_loop *m)
 {
-        /* R39: State_of_Charge is not looked at. */
+        /* R39: State_of_Charge is not looked at, only reported. */
+        if (s->in_session)
+                s->charging_loop_soc_pct = m->state_of_charge_pct;
         if (m->target_voltage_dv == 0 && m->target_current_da == 0) {
                 record_request(s, SESSION_REQUEST_STANDBY, 0, 0);
                 on_standby_request(s);
@@ -887,9 +891,11 @@ static void handle_message(struct session *s, const struct codec_message *msg, u
                 on_emergency_stop(s, &msg->u.emergency_stop, now);
                 break;
         case CODEC_CHARGE_SESSION_FINISHED:
-                /* R44: off, the window closes. */
-                if (s->in_session)
+                /* R44: off, the window closes.  How it ended is reported. */
+                if (s->in_session) {
+                        s->finished_state = msg->u.charge_session_finished.state;
                         end_session(s, SESSION_FAULT_NONE);
+                }
                 break;
         case CODEC_ADM_CO_CUI1_INPUTS:
         case CODEC_ADM_CS_SECC_INPUTS:
@@ -927,6 +933,8 @@ int session_init(struct session *s, const struct session_config *cfg,
         s->phase = SESSION_PHASE_IDLE;
         s->fault = SESSION_FAULT_NONE;
         s->request = SESSION_REQUEST_NONE;
+        s->charging_loop_soc_pct = SESSION_NOT_REPORTED;
+        s->finished_state = SESSION_NOT_REPORTED;
         s->target = (struct power_command){ .mode = POWER_OFF, .discharge = true };
         refresh_limits(s);
         update_auto_flags(s);
@@ -1174,6 +1182,8 @@ void session_get_status(const struct session *s, struct session_status *out)
         out->emergency_stop_origin = s->estop_origin;
         out->charge_started = s->charge_started;
         out->ev = s->ev;
+        out->charging_loop_soc_pct = s->charging_loop_soc_pct;
+        out->finished_state = s->finished_state;
         out->request = s->request;
         out->request_voltage_dv = s->request_voltage_dv;
         out->request_current_da = s->request_current_da;
