@@ -1,0 +1,726 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The deciding half of the MQTT publisher (see telemetry.h); the payloads
+ * written here are documented in doc/mqtt.md, field by field.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "jsonw.h"
+#include "telemetry.h"
+
+/* ---- small helpers ---- */
+
+static void telemetry_copy(char *dst, size_t cap, const char *src)
+{
+        size_t n = src ? strlen(src) : 0;
+
+        if (n >= cap)
+                n = cap - 1;
+        if (n > 0)
+                memcpy(dst, src, n);
+        dst[n] = '\0';
+}
+
+static const char *telemetry_label(enum codec_msg_type type, const char *signal, int64_t raw)
+{
+        const struct codec_signal_info *sig = codec_signal_by_name(codec_msg_info(type), signal);
+
+        return sig ? codec_signal_label(sig, raw) : NULL;
+}
+
+const char *telemetry_protocol_name(uint8_t protocol)
+{
+        return telemetry_label(CODEC_NEW_CHARGE_SESSION, "Communication_Protocol", protocol);
+}
+
+const char *telemetry_plug_name(uint8_t plug)
+{
+        return telemetry_label(CODEC_NEW_CHARGE_SESSION, "Plug_and_pins", plug);
+}
+
+const char *telemetry_finished_name(uint8_t state)
+{
+        return telemetry_label(CODEC_CHARGE_SESSION_FINISHED, "State", state);
+}
+
+const char *telemetry_fault_kind_name(enum telemetry_fault_kind kind)
+{
+        switch (kind) {
+        case TELEMETRY_FAULT_SESSION:
+                return "session";
+        case TELEMETRY_FAULT_CONVERTER_LINK:
+                return "converter_link";
+        case TELEMETRY_FAULT_CONVERTER:
+                return "converter";
+        case TELEMETRY_FAULT_CAN:
+                return "can";
+        case TELEMETRY_FAULT_COUNT:
+                break;
+        }
+        return "unknown";
+}
+
+static const char *telemetry_estop_origin(uint8_t origin)
+{
+        const char *label = telemetry_label(CODEC_EMERGENCY_STOP, "Origin", origin);
+
+        return label ? label : "unknown";
+}
+
+/* ---- events ---- */
+
+/* A new event with the members every event has; NULL when the queue has
+ * no room (counted there). */
+static struct event_slot *telemetry_event_begin(struct telemetry *t, struct jsonw *j, const char *type)
+{
+        struct event_slot *e = event_queue_append(&t->queue);
+
+        if (!e)
+                return NULL;
+        jsonw_init(j, e->payload, sizeof(e->payload));
+        jsonw_u64(j, "seq", e->seq);
+        jsonw_str(j, "type", type);
+        jsonw_utc(j, "time", t->wall_us);
+        jsonw_u64(j, "pistol", t->cfg.pistol);
+        jsonw_str(j, "run", t->cfg.run_id);
+        return e;
+}
+
+static void telemetry_event_end(struct telemetry *t, struct event_slot *e, struct jsonw *j, const char *type)
+{
+        size_t len = 0;
+
+        if (jsonw_finish(j, &len) < 0) {
+                /* Cannot happen with the bounded fields written here; if it
+                 * ever did, the reader still gets the event, marked. */
+                jsonw_init(j, e->payload, sizeof(e->payload));
+                jsonw_u64(j, "seq", e->seq);
+                jsonw_str(j, "type", type);
+                jsonw_utc(j, "time", t->wall_us);
+                jsonw_u64(j, "pistol", t->cfg.pistol);
+                jsonw_str(j, "run", t->cfg.run_id);
+                jsonw_bool(j, "truncated", true);
+                if (jsonw_finish(j, &len) < 0)
+                        len = 0;
+        }
+        e->len = (uint16_t)len;
+}
+
+static void telemetry_event_session_started(struct telemetry *t, const struct session_status *st)
+{
+        struct jsonw j;
+        struct event_slot *e = telemetry_event_begin(t, &j, "session_started");
+
+        if (!e)
+                return;
+        jsonw_u64(&j, "session", t->counters.sessions_started);
+        jsonw_str(&j, "protocol", telemetry_protocol_name(st->ev.communication_protocol));
+        jsonw_str(&j, "plug", telemetry_plug_name(st->ev.plug_and_pins));
+        jsonw_fixed(&j, "ev_max_voltage_v", st->ev.ev_maximum_voltage_dv, 1);
+        jsonw_fixed(&j, "ev_max_current_a", st->ev.ev_maximum_current_da, 1);
+        jsonw_u64(&j, "battery_capacity_kwh", st->ev.battery_capacity_kwh);
+        jsonw_u64(&j, "soc_pct", st->ev.state_of_charge_pct);
+        telemetry_event_end(t, e, &j, "session_started");
+}
+
+/* Why the window closed (R44): the controller's Charge_Session_Finished,
+ * else what the core saw. */
+static const char *telemetry_stop_reason(const struct session_status *st)
+{
+        const char *finished;
+
+        if (st->finished_state != SESSION_NOT_REPORTED) {
+                finished = telemetry_finished_name(st->finished_state);
+                return finished ? finished : "Charge_Session_Finished";
+        }
+        switch (st->fault) {
+        case SESSION_FAULT_SHUTDOWN:
+                return "shutdown";
+        case SESSION_FAULT_CONTROLLER_RESTART:
+                return "controller_restart";
+        case SESSION_FAULT_NONE:
+        case SESSION_FAULT_CONTROLLER_TIMEOUT:
+        case SESSION_FAULT_EMERGENCY_STOP:
+        case SESSION_FAULT_INSULATION:
+        case SESSION_FAULT_CONVERTER_LINK:
+        case SESSION_FAULT_CONVERTER:
+                break;
+        }
+        /* R44, E.10: back to a state before a session. */
+        return "controller_idle";
+}
+
+static void telemetry_event_session_ended(struct telemetry *t, const struct session_status *st)
+{
+        struct jsonw j;
+        struct event_slot *e = telemetry_event_begin(t, &j, "session_ended");
+        uint64_t duration_ms = (t->now_us - t->session_start_us) / 1000u;
+
+        if (!e)
+                return;
+        jsonw_u64(&j, "session", t->counters.sessions_started);
+        jsonw_utc(&j, "started", t->session_start_wall_us);
+        jsonw_fixed(&j, "duration_s", (int64_t)duration_ms, 3);
+        jsonw_str(&j, "stop_reason", telemetry_stop_reason(st));
+        jsonw_str(&j, "fault", session_fault_name(t->session_fault));
+        jsonw_bool(&j, "charge_started", t->session_charge_started);
+        jsonw_fixed(&j, "energy_delivered_wh", (int64_t)t->energy.delivered_mwh, 3);
+        jsonw_fixed(&j, "energy_returned_wh", (int64_t)t->energy.returned_mwh, 3);
+        jsonw_bool(&j, "energy_estimate", true);
+        jsonw_fixed(&j, "peak_power_w", (int64_t)t->energy.peak_delivered_cw, 2);
+        jsonw_u64(&j, "soc_start_pct", t->soc_start_pct);
+        if (st->charging_loop_soc_pct != SESSION_NOT_REPORTED)
+                jsonw_u64(&j, "soc_end_pct", st->charging_loop_soc_pct);
+        else
+                jsonw_null(&j, "soc_end_pct");
+        telemetry_event_end(t, e, &j, "session_ended");
+}
+
+static void telemetry_event_fault(struct telemetry *t, enum telemetry_fault_kind kind, bool started)
+{
+        const struct telemetry_fault *f = &t->faults[kind];
+        const char *type = started ? "fault" : "fault_ended";
+        struct jsonw j;
+        struct event_slot *e = telemetry_event_begin(t, &j, type);
+
+        if (!e)
+                return;
+        jsonw_str(&j, "fault", telemetry_fault_kind_name(kind));
+        jsonw_str(&j, "cause", f->cause);
+        jsonw_str(&j, "detail", f->detail);
+        if (t->in_session)
+                jsonw_u64(&j, "session", t->counters.sessions_started);
+        else
+                jsonw_null(&j, "session");
+        if (!started) {
+                jsonw_utc(&j, "started", f->since_wall_us);
+                jsonw_fixed(&j, "duration_s", (int64_t)((t->now_us - f->since_us) / 1000u), 3);
+        }
+        telemetry_event_end(t, e, &j, type);
+}
+
+/* ---- sessions ---- */
+
+static void telemetry_session_begin(struct telemetry *t, const struct session_status *st)
+{
+        t->in_session = true;
+        t->counters.sessions_started++;
+        t->session_start_us = t->now_us;
+        t->session_start_wall_us = t->wall_us;
+        t->soc_start_pct = st->ev.state_of_charge_pct;
+        t->session_fault = SESSION_FAULT_NONE;
+        t->session_charge_started = false;
+        energy_reset(&t->energy);
+        telemetry_event_session_started(t, st);
+}
+
+static void telemetry_session_end(struct telemetry *t, const struct session_status *st)
+{
+        energy_advance(&t->energy, t->now_us);
+        t->total_delivered_mwh += t->energy.delivered_mwh;
+        t->total_returned_mwh += t->energy.returned_mwh;
+        t->counters.sessions_ended++;
+        telemetry_event_session_ended(t, st);
+        t->in_session = false;
+}
+
+/* ---- faults ---- */
+
+/* One kind of fault: an episode starts when it becomes active, ends when
+ * it is no longer, each with one event.  A new cause while active (the
+ * core's latch can only change through "cleared") is a new episode. */
+static void telemetry_fault_set(struct telemetry *t, enum telemetry_fault_kind kind, bool active,
+                                const char *cause, const char *detail)
+{
+        struct telemetry_fault *f = &t->faults[kind];
+
+        if (f->active && (!active || strcmp(f->cause, cause) != 0)) {
+                telemetry_event_fault(t, kind, false);
+                f->active = false;
+        }
+        if (active && !f->active) {
+                f->active = true;
+                f->since_us = t->now_us;
+                f->since_wall_us = t->wall_us;
+                telemetry_copy(f->cause, sizeof(f->cause), cause);
+                telemetry_copy(f->detail, sizeof(f->detail), detail);
+                t->counters.faults[kind]++;
+                telemetry_event_fault(t, kind, true);
+        }
+}
+
+static const char *telemetry_session_fault_detail(const struct session_status *st)
+{
+        switch (st->fault) {
+        case SESSION_FAULT_CONTROLLER_TIMEOUT:
+                return "no Advantics_Controller_Status within the controller timeout (R1)";
+        case SESSION_FAULT_CONTROLLER_RESTART:
+                return "the controller went back to Initialising during a session";
+        case SESSION_FAULT_EMERGENCY_STOP:
+                return st->emergency_stop_origin == CODEC_ESTOP_ORIGIN_PEV ? "Emergency_Stop from the vehicle (R45)"
+                       : st->emergency_stop_origin == CODEC_ESTOP_ORIGIN_EVSE
+                               ? "Emergency_Stop from the charger (R45)"
+                               : "Emergency_Stop (R45)";
+        case SESSION_FAULT_INSULATION:
+                return "insulation resistance below the interlock threshold (R40)";
+        case SESSION_FAULT_CONVERTER_LINK:
+                return "the link to the converter was lost";
+        case SESSION_FAULT_CONVERTER:
+                return "the converter reported a fault";
+        case SESSION_FAULT_SHUTDOWN:
+                return "the daemon is stopping";
+        case SESSION_FAULT_NONE:
+                break;
+        }
+        return "";
+}
+
+static void telemetry_faults_update(struct telemetry *t, const struct telemetry_input *in)
+{
+        const struct session_status *st = &in->status;
+        const struct power_measurement *m = &st->measurement;
+        const char *error = in->converter_error ? in->converter_error : "";
+        char detail[TELEMETRY_TEXT_MAX];
+
+        /* The converter off for the stop is the end of the run, not a
+         * fault of its own: whatever was latched stays as it was. */
+        if (st->fault != SESSION_FAULT_SHUTDOWN)
+                telemetry_fault_set(t, TELEMETRY_FAULT_SESSION, st->fault != SESSION_FAULT_NONE,
+                                    session_fault_name(st->fault), telemetry_session_fault_detail(st));
+
+        /* The link counts as lost once it was up (as the core and the
+         * operator interface count it): a converter still waking up at
+         * start is not a fault. */
+        if (m->link_ok)
+                t->converter_link_seen = true;
+        telemetry_fault_set(t, TELEMETRY_FAULT_CONVERTER_LINK, t->converter_link_seen && !m->link_ok, "link_lost",
+                            error[0] ? error : "link lost");
+        telemetry_fault_set(t, TELEMETRY_FAULT_CONVERTER, m->fault, "converter_fault",
+                            error[0] ? error : "the converter reports a fault");
+
+        telemetry_copy(detail, sizeof(detail), "CAN interface ");
+        telemetry_copy(detail + strlen(detail), sizeof(detail) - strlen(detail),
+                       in->can_interface ? in->can_interface : "?");
+        telemetry_copy(detail + strlen(detail), sizeof(detail) - strlen(detail), " is down or missing");
+        telemetry_fault_set(t, TELEMETRY_FAULT_CAN, !in->can_up, "interface_down", detail);
+}
+
+/* ---- the state document ---- */
+
+static void telemetry_state_fill(struct telemetry *t, const struct telemetry_input *in)
+{
+        const struct session_status *st = &in->status;
+        struct telemetry_state *s = &t->cur;
+
+        /* Compared with memcmp(): padding included, so zero it all. */
+        memset(s, 0, sizeof(*s));
+        s->controller_alive = st->controller_alive;
+        s->controller_state = st->controller_state;
+        s->session_active = st->in_session;
+        s->session_number = t->counters.sessions_started;
+        if (st->in_session) {
+                s->charge_started = st->charge_started;
+                s->ev = st->ev;
+                s->soc_pct = st->charging_loop_soc_pct;
+                s->delivered_mwh = t->energy.delivered_mwh;
+                s->returned_mwh = t->energy.returned_mwh;
+                s->peak_delivered_cw = t->energy.peak_delivered_cw;
+        }
+        s->request = st->request;
+        s->request_voltage_dv = st->request_voltage_dv;
+        s->request_current_da = st->request_current_da;
+        s->command = st->command;
+        s->measurement = st->measurement;
+        s->system_enable = st->system_enable;
+        s->fault = st->fault;
+        s->emergency_stop = st->emergency_stop_latched;
+        s->emergency_stop_active = st->emergency_stop_active;
+        s->emergency_stop_origin = st->emergency_stop_latched ? st->emergency_stop_origin : 0;
+        s->limits = st->limits;
+        s->can_up = in->can_up;
+        telemetry_copy(s->can_interface, sizeof(s->can_interface), in->can_interface);
+        telemetry_copy(s->converter_backend, sizeof(s->converter_backend), in->converter_backend);
+        telemetry_copy(s->converter_error, sizeof(s->converter_error), in->converter_error);
+}
+
+static int telemetry_state_payload(struct telemetry *t, size_t *len)
+{
+        const struct telemetry_state *s = &t->cur;
+        const struct power_measurement *m = &s->measurement;
+        struct jsonw j;
+
+        jsonw_init(&j, t->state_payload, sizeof(t->state_payload));
+        jsonw_utc(&j, "time", t->wall_us);
+        jsonw_u64(&j, "pistol", t->cfg.pistol);
+        jsonw_str(&j, "run", t->cfg.run_id);
+
+        jsonw_open(&j, "controller");
+        jsonw_bool(&j, "alive", s->controller_alive);
+        jsonw_str(&j, "state", codec_controller_state_name(s->controller_state));
+        jsonw_close(&j);
+
+        jsonw_open(&j, "session");
+        jsonw_bool(&j, "active", s->session_active);
+        jsonw_u64(&j, "number", s->session_number);
+        if (s->session_active) {
+                jsonw_bool(&j, "charge_started", s->charge_started);
+                jsonw_str(&j, "protocol", telemetry_protocol_name(s->ev.communication_protocol));
+                jsonw_str(&j, "plug", telemetry_plug_name(s->ev.plug_and_pins));
+                jsonw_fixed(&j, "ev_max_voltage_v", s->ev.ev_maximum_voltage_dv, 1);
+                jsonw_fixed(&j, "ev_max_current_a", s->ev.ev_maximum_current_da, 1);
+                jsonw_u64(&j, "battery_capacity_kwh", s->ev.battery_capacity_kwh);
+                jsonw_u64(&j, "soc_start_pct", s->ev.state_of_charge_pct);
+                if (s->soc_pct != SESSION_NOT_REPORTED)
+                        jsonw_u64(&j, "soc_pct", s->soc_pct);
+                else
+                        jsonw_null(&j, "soc_pct");
+                jsonw_fixed(&j, "energy_delivered_wh", (int64_t)s->delivered_mwh, 3);
+                jsonw_fixed(&j, "energy_returned_wh", (int64_t)s->returned_mwh, 3);
+                jsonw_bool(&j, "energy_estimate", true);
+                jsonw_fixed(&j, "peak_power_w", (int64_t)s->peak_delivered_cw, 2);
+        } else {
+                jsonw_null(&j, "charge_started");
+                jsonw_null(&j, "protocol");
+                jsonw_null(&j, "plug");
+                jsonw_null(&j, "ev_max_voltage_v");
+                jsonw_null(&j, "ev_max_current_a");
+                jsonw_null(&j, "battery_capacity_kwh");
+                jsonw_null(&j, "soc_start_pct");
+                jsonw_null(&j, "soc_pct");
+                jsonw_null(&j, "energy_delivered_wh");
+                jsonw_null(&j, "energy_returned_wh");
+                jsonw_bool(&j, "energy_estimate", true);
+                jsonw_null(&j, "peak_power_w");
+        }
+        jsonw_close(&j);
+
+        jsonw_open(&j, "request");
+        jsonw_str(&j, "kind", session_request_name(s->request));
+        jsonw_fixed(&j, "voltage_v", s->request_voltage_dv, 1);
+        jsonw_fixed(&j, "current_a", s->request_current_da, 1);
+        jsonw_close(&j);
+
+        jsonw_open(&j, "command");
+        jsonw_str(&j, "mode", power_mode_name(s->command.mode));
+        jsonw_fixed(&j, "voltage_v", s->command.voltage_dv, 1);
+        jsonw_fixed(&j, "current_a", s->command.current_da, 1);
+        jsonw_bool(&j, "discharge", s->command.discharge);
+        jsonw_close(&j);
+
+        jsonw_open(&j, "measurement");
+        jsonw_fixed(&j, "voltage_v", m->voltage_dv, 1);
+        jsonw_fixed(&j, "current_a", m->current_da, 1);
+        jsonw_fixed(&j, "power_w", (int64_t)m->voltage_dv * m->current_da, 2);
+        if (m->module_temp_c != POWER_TEMPERATURE_UNKNOWN)
+                jsonw_i64(&j, "module_temperature_c", m->module_temp_c);
+        else
+                jsonw_null(&j, "module_temperature_c");
+        if (m->enclosure_temp_c != POWER_TEMPERATURE_UNKNOWN)
+                jsonw_i64(&j, "enclosure_temperature_c", m->enclosure_temp_c);
+        else
+                jsonw_null(&j, "enclosure_temperature_c");
+        if (m->insulation_kohm != POWER_INSULATION_UNKNOWN)
+                jsonw_u64(&j, "insulation_kohm", m->insulation_kohm);
+        else
+                jsonw_null(&j, "insulation_kohm");
+        jsonw_close(&j);
+
+        jsonw_bool(&j, "system_enable", s->system_enable);
+
+        jsonw_open(&j, "fault");
+        jsonw_str(&j, "active", session_fault_name(s->fault));
+        jsonw_bool(&j, "emergency_stop", s->emergency_stop);
+        jsonw_bool(&j, "emergency_stop_active", s->emergency_stop_active);
+        jsonw_str(&j, "emergency_stop_origin",
+                  s->emergency_stop ? telemetry_estop_origin(s->emergency_stop_origin) : NULL);
+        jsonw_close(&j);
+
+        jsonw_open(&j, "link");
+        jsonw_str(&j, "can_interface", s->can_interface);
+        jsonw_bool(&j, "can_up", s->can_up);
+        jsonw_str(&j, "converter_backend", s->converter_backend);
+        jsonw_bool(&j, "converter_link", m->link_ok);
+        jsonw_bool(&j, "converter_ready", m->ready);
+        jsonw_bool(&j, "converter_fault", m->fault);
+        jsonw_str(&j, "converter_error", s->converter_error);
+        jsonw_close(&j);
+
+        jsonw_open(&j, "limits");
+        jsonw_fixed(&j, "max_voltage_v", s->limits.max_voltage_dv, 1);
+        jsonw_fixed(&j, "max_current_a", s->limits.max_current_da, 1);
+        jsonw_u64(&j, "max_power_w", s->limits.max_power_w);
+        jsonw_close(&j);
+
+        return jsonw_finish(&j, len);
+}
+
+static bool telemetry_state_changed(const struct telemetry *t)
+{
+        return !t->sent_valid || memcmp(&t->cur, &t->sent, sizeof(t->cur)) != 0;
+}
+
+/* ---- public ---- */
+
+void telemetry_init(struct telemetry *t, const struct telemetry_config *cfg, struct event_slot *slots,
+                    uint32_t n_slots)
+{
+        memset(t, 0, sizeof(*t));
+        t->cfg = *cfg;
+        if (t->cfg.event_window == 0)
+                t->cfg.event_window = 1;
+        t->cfg.run_id[sizeof(t->cfg.run_id) - 1] = '\0';
+        t->cfg.version[sizeof(t->cfg.version) - 1] = '\0';
+        event_queue_init(&t->queue, slots, n_slots);
+        energy_reset(&t->energy);
+}
+
+static void telemetry_clock(struct telemetry *t, uint64_t now_us, uint64_t wall_us)
+{
+        /* Durations use the monotonic clock, never going back. */
+        if (now_us > t->now_us)
+                t->now_us = now_us;
+        t->wall_us = wall_us;
+}
+
+void telemetry_observe(struct telemetry *t, const struct telemetry_input *in, uint64_t now_us, uint64_t wall_us)
+{
+        const struct session_status *st = &in->status;
+        const struct power_measurement *m = &st->measurement;
+
+        telemetry_clock(t, now_us, wall_us);
+        if (st->in_session && !t->in_session)
+                telemetry_session_begin(t, st);
+        if (t->in_session) {
+                energy_sample(&t->energy, m->voltage_dv, m->current_da, m->link_ok, t->now_us);
+                if (st->charge_started)
+                        t->session_charge_started = true;
+                if (t->session_fault == SESSION_FAULT_NONE && st->fault != SESSION_FAULT_SHUTDOWN)
+                        t->session_fault = st->fault;
+        }
+        if (!st->in_session && t->in_session)
+                telemetry_session_end(t, st);
+        telemetry_faults_update(t, in);
+        telemetry_state_fill(t, in);
+        t->observed = true;
+}
+
+void telemetry_config_reloaded(struct telemetry *t, bool applied, const char *path, const char *reason,
+                               uint64_t now_us, uint64_t wall_us)
+{
+        struct jsonw j;
+        struct event_slot *e;
+
+        telemetry_clock(t, now_us, wall_us);
+        t->counters.reloads++;
+        if (!applied)
+                t->counters.reloads_refused++;
+        e = telemetry_event_begin(t, &j, "config_reloaded");
+        if (!e)
+                return;
+        jsonw_bool(&j, "applied", applied);
+        {
+                /* A path can be long; the event has a fixed size. */
+                char p[256];
+
+                telemetry_copy(p, sizeof(p), path);
+                jsonw_str(&j, "path", p);
+        }
+        jsonw_str(&j, "reason", applied ? NULL : reason);
+        telemetry_event_end(t, e, &j, "config_reloaded");
+}
+
+/* The count of events dropped so far and not yet acknowledged as told. */
+static void telemetry_report_build(struct telemetry *t)
+{
+        struct jsonw j;
+        size_t len = 0;
+
+        jsonw_init(&j, t->report_payload, sizeof(t->report_payload));
+        jsonw_u64(&j, "seq", t->report_seq);
+        jsonw_str(&j, "type", "events_dropped");
+        jsonw_utc(&j, "time", t->wall_us);
+        jsonw_u64(&j, "pistol", t->cfg.pistol);
+        jsonw_str(&j, "run", t->cfg.run_id);
+        jsonw_u64(&j, "count", t->report_count);
+        jsonw_u64(&j, "dropped_total", t->queue.dropped);
+        if (jsonw_finish(&j, &len) < 0)
+                len = 0;
+        t->report_len = (uint16_t)len;
+}
+
+void telemetry_link(struct telemetry *t, bool up, uint64_t now_us, uint64_t wall_us)
+{
+        telemetry_clock(t, now_us, wall_us);
+        t->link_up = up;
+        /* Either way the broker's copy of the state is not known to be
+         * ours any more: send it again once connected. */
+        t->sent_valid = false;
+        t->state_in_flight = false;
+        t->report_in_flight = false;
+        if (!up) {
+                event_queue_unsend_all(&t->queue);
+                return;
+        }
+        if (t->queue.dropped_unreported > 0) {
+                if (!t->report_pending)
+                        t->report_seq = event_queue_take_seq(&t->queue);
+                t->report_count += event_queue_take_dropped(&t->queue);
+                t->report_pending = true;
+                telemetry_report_build(t);
+        }
+}
+
+bool telemetry_next_message(struct telemetry *t, uint64_t now_us, uint64_t wall_us,
+                            struct telemetry_message *out)
+{
+        struct event_slot *e;
+        size_t len;
+
+        telemetry_clock(t, now_us, wall_us);
+        if (!t->link_up)
+                return false;
+        if (t->report_pending && !t->report_in_flight && t->report_len > 0) {
+                *out = (struct telemetry_message){
+                        .topic = TELEMETRY_TOPIC_EVENT,
+                        .payload = t->report_payload,
+                        .len = t->report_len,
+                        .retain = false,
+                        .event = NULL,
+                };
+                return true;
+        }
+        /* Events first, oldest first: a reader sees session_started before
+         * the state that shows the session. */
+        e = event_queue_next_waiting(&t->queue);
+        if (e && t->queue.in_flight >= t->cfg.event_window)
+                return false;   /* the state goes after what happened before it */
+        if (e) {
+                *out = (struct telemetry_message){
+                        .topic = TELEMETRY_TOPIC_EVENT,
+                        .payload = e->payload,
+                        .len = e->len,
+                        .retain = false,
+                        .event = e,
+                };
+                return true;
+        }
+        if (!t->observed || t->state_in_flight || !telemetry_state_changed(t))
+                return false;
+        /* At most one state per interval; after a reconnection at once. */
+        if (t->sent_valid && t->ever_published && t->now_us < t->last_state_us + t->cfg.state_min_interval_us)
+                return false;
+        if (telemetry_state_payload(t, &len) < 0)
+                return false;
+        *out = (struct telemetry_message){
+                .topic = TELEMETRY_TOPIC_STATE,
+                .payload = t->state_payload,
+                .len = len,
+                .retain = true,
+        };
+        return true;
+}
+
+void telemetry_sent(struct telemetry *t, const struct telemetry_message *m, int mid, uint64_t now_us)
+{
+        if (now_us > t->now_us)
+                t->now_us = now_us;
+        switch (m->topic) {
+        case TELEMETRY_TOPIC_STATE:
+                t->sent = t->cur;
+                t->sent_valid = true;
+                t->state_in_flight = true;
+                t->state_mid = mid;
+                t->ever_published = true;
+                t->last_state_us = t->now_us;
+                t->counters.states_published++;
+                break;
+        case TELEMETRY_TOPIC_EVENT:
+                if (m->event) {
+                        event_queue_mark_sent(&t->queue, m->event, mid);
+                } else {
+                        t->report_in_flight = true;
+                        t->report_mid = mid;
+                }
+                t->counters.events_published++;
+                break;
+        }
+}
+
+void telemetry_acked(struct telemetry *t, int mid)
+{
+        if (t->state_in_flight && mid == t->state_mid) {
+                t->state_in_flight = false;
+                return;
+        }
+        if (t->report_in_flight && mid == t->report_mid) {
+                t->report_in_flight = false;
+                t->report_pending = false;
+                t->report_count = 0;
+                return;
+        }
+        (void)event_queue_ack(&t->queue, mid);
+}
+
+uint64_t telemetry_next_deadline(const struct telemetry *t)
+{
+        if (!t->link_up)
+                return TELEMETRY_NO_DEADLINE;
+        if (t->report_pending && !t->report_in_flight)
+                return t->now_us;
+        if (event_queue_has_waiting(&t->queue)) {
+                /* Events wait for acknowledgements, and the state for them. */
+                if (t->queue.in_flight >= t->cfg.event_window)
+                        return TELEMETRY_NO_DEADLINE;
+                return t->now_us;
+        }
+        if (!t->observed || t->state_in_flight || !telemetry_state_changed(t))
+                return TELEMETRY_NO_DEADLINE;
+        if (!t->sent_valid || !t->ever_published)
+                return t->now_us;
+        return t->last_state_us + t->cfg.state_min_interval_us;
+}
+
+const struct telemetry_counters *telemetry_counters(const struct telemetry *t)
+{
+        return &t->counters;
+}
+
+const struct event_queue *telemetry_queue(const struct telemetry *t)
+{
+        return &t->queue;
+}
+
+bool telemetry_fault_active(const struct telemetry *t, enum telemetry_fault_kind kind)
+{
+        return kind < TELEMETRY_FAULT_COUNT && t->faults[kind].active;
+}
+
+void telemetry_energy_totals(const struct telemetry *t, uint64_t *delivered_mwh, uint64_t *returned_mwh)
+{
+        *delivered_mwh = t->total_delivered_mwh + (t->in_session ? t->energy.delivered_mwh : 0);
+        *returned_mwh = t->total_returned_mwh + (t->in_session ? t->energy.returned_mwh : 0);
+}
+
+int telemetry_online_payload(const struct telemetry *t, bool online, const char *reason, uint64_t wall_us,
+                             char *buf, size_t cap)
+{
+        struct jsonw j;
+        size_t len;
+        int r;
+
+        jsonw_init(&j, buf, cap);
+        jsonw_bool(&j, "online", online);
+        /* The last will is written at connection time: it has no time. */
+        if (wall_us != 0)
+                jsonw_utc(&j, "time", wall_us);
+        if (!online)
+                jsonw_str(&j, "reason", reason);
+        jsonw_u64(&j, "pistol", t->cfg.pistol);
+        jsonw_str(&j, "run", t->cfg.run_id);
+        jsonw_str(&j, "version", t->cfg.version);
+        r = jsonw_finish(&j, &len);
+        if (r < 0)
+                return r;
+        return (int)len;
+}
