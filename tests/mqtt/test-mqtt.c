@@ -178,6 +178,11 @@ static void reap(pid_t *pid, int sig)
 /* Run the loop for ms milliseconds. */
 static void run_for(struct env *e, unsigned ms)
 {
+        /* Lateness counts while the loop runs, not while the test itself
+         * waits (starting a broker, sleeping between steps). */
+        e->probe_due_us = 0;
+        ev_now_update(e->loop);
+        ev_timer_again(e->loop, &e->probe);
         ev_timer_set(&e->stop_timer, ms / 1000., 0.);
         ev_timer_start(e->loop, &e->stop_timer);
         ev_run(e->loop, 0);
@@ -275,6 +280,30 @@ static void reader_start(struct env *e, bool persistent, const char *extra_args)
         usleep(300000);
 }
 
+/* Every message the reader got, against the schemas of doc/mqtt.md
+ * (tests/integration/mqtt-check.py, which needs python3-jsonschema). */
+static void schema_check(struct env *e)
+{
+        char out[160];
+        char *argv[] = { "/usr/bin/python3", SOURCE_ROOT "/tests/integration/mqtt-check.py",
+                         SOURCE_ROOT "/doc/mqtt.md", e->sub_log, PREFIX, NULL };
+        int status = 0;
+        pid_t pid;
+
+        snprintf(out, sizeof(out), "%s/schema.log", e->dir);
+        pid = spawn(argv, out);
+        waitpid(pid, &status, 0);
+        if (strstr(slurp(out), "python3-jsonschema is missing")) {
+                printf("# no python3-jsonschema: schemas not checked\n");
+                return;
+        }
+        if (!check(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the messages match the schemas of doc/mqtt.md")) {
+                for (char *l = strtok(slurp(out), "\n"); l; l = strtok(NULL, "\n"))
+                        if (strncmp(l, "ERROR", 5) == 0)
+                                printf("#   %s\n", l);
+        }
+}
+
 /* ---- the publisher ---- */
 
 static void observe(struct env *e)
@@ -292,8 +321,8 @@ static void toggle_can(struct env *e)
 
 static void publisher_start(struct env *e)
 {
-        struct telemetry_config tc = { .pistol = 1, .event_window = MQTT_EVENT_WINDOW, .run_id = "testrun",
-                                       .version = "test" };
+        struct telemetry_config tc = { .pistol = 1, .event_window = MQTT_EVENT_WINDOW,
+                                       .run_id = "0123456789abcdef", .version = "test" };
 
         tc.state_min_interval_us = telemetry_params_state_interval_us(&e->params);
         telemetry_init(&e->tele, &tc, e->slots, QUEUE);
@@ -354,7 +383,6 @@ static void setup(struct env *e)
         ev_timer_init(&e->stop_timer, stop_cb, 0., 0.);
         ev_timer_init(&e->probe, probe_cb, 0.01, 0.01);
         e->probe.data = e;
-        ev_timer_start(e->loop, &e->probe);
 
         {
                 struct telemetry_params tp;
@@ -451,6 +479,7 @@ static void case_tcp(struct env *e)
               "offline at the stop");
         check(strstr(sub, "connection_lost") == NULL, "no last will at a clean stop");
         check(count(slurp(e->daemon_log), "connected to 127.0.0.1:") == 1, "one connection");
+        schema_check(e);
         check(e->max_late_us < 200000, "the loop was never held up (worst %llu us late)",
               (unsigned long long)e->max_late_us);
 }
@@ -514,6 +543,7 @@ static void case_restart(struct env *e)
                 check(strstr(sub, needle) != NULL, "event %d delivered after the reconnection", i);
         }
         check(strstr(sub, "{\"seq\":1,\"type\":\"fault\"") == NULL, "event 1 was dropped, not delivered");
+        schema_check(e);
         dlog = slurp(e->daemon_log);
         check(count(dlog, "lost") == 1, "the loss logged once");
         check(count(dlog, "broker: back to normal after") == 1, "the end of the outage logged once");
