@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Run every test of seccbridge on Debian 12: installs the dependencies, builds
-# with warnings as errors, runs the unit, tool, Modbus, D-Bus and fuzz-replay
+# with warnings as errors, runs the unit, tool, Modbus, D-Bus, MQTT and fuzz-replay
 # suites natively and the CAN integration suite on a real vcan (natively when
 # the kernel has CAN, otherwise inside a throwaway VM booting Debian's
 # kernel); then the same again on a clang build with AddressSanitizer and
@@ -48,7 +48,7 @@ skipped=0
 run_suites() {
         local label=$1 dir=$2 meson_rc=0 integ_rc=0 integ_log line mp mf ms ip if_ is
 
-        echo "== $label: unit, tool, Modbus, D-Bus and fuzz tests (meson test)"
+        echo "== $label: unit, tool, Modbus, D-Bus, MQTT and fuzz tests (meson test)"
         meson test -C "$dir" --print-errorlogs || meson_rc=$?
         # Count from meson's own log so the summary line adds up with the VM suite.
         read -r mp mf ms < <(/usr/bin/python3 - "$dir/meson-logs/testlog.json" <<'PY'
