@@ -501,6 +501,27 @@ static void case_unix(struct env *e)
         check(strstr(sub, PREFIX "/state {") != NULL, "state seen");
         check(strstr(sub, PREFIX "/event {\"seq\":1,\"type\":\"fault\"") != NULL, "event seen");
         check(strstr(slurp(e->daemon_log), "connected to unix:") != NULL, "log names the socket");
+        /* Stopped while the state changes at the highest rate: "offline"
+         * is the last word. */
+        e->params.state_max_per_s = 20;
+        for (int i = 0; i < 30; i++) {
+                e->in.status.measurement.voltage_dv = (uint16_t)(500 + i);
+                observe(e);
+                run_for(e, 7);
+        }
+        publisher_stop(e);
+        run_for(e, 300);
+        sub = slurp(e->sub_log);
+        {
+                char *last = strrchr(sub, '\n');
+
+                while (last && last > sub && last[-1] != '\n' && last[-1] != '\0')
+                        last--;
+                static const char offline[] = PREFIX "/online {\"online\":false,";
+
+                check(last && strncmp(last, offline, sizeof(offline) - 1) == 0,
+                      "offline is the last message: %.120s", last ? last : "(none)");
+        }
 }
 
 /* The broker stops (SIGTERM, as a restart does) and comes back: its last
