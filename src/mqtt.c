@@ -102,14 +102,17 @@ static void mqtt_on_publish(struct mosquitto *mosq, void *userdata, int mid)
         telemetry_acked(m->telemetry, mid);
 }
 
-/* libmosquitto explains TLS failures only in its log. */
+/* libmosquitto explains TLS failures only in its log.  Its debug lines
+ * (one per packet) are not passed on: at 20 states a second they would
+ * bury the daemon's own. */
 static void mqtt_on_log(struct mosquitto *mosq, void *userdata, int level, const char *text)
 {
         struct mqtt *m = userdata;
 
         if (level == MOSQ_LOG_ERR)
                 snprintf(m->last_lib_error, sizeof(m->last_lib_error), "%s", text);
-        log_debug("libmosquitto: %s", text);
+        if (level == MOSQ_LOG_ERR || level == MOSQ_LOG_WARNING)
+                log_debug("libmosquitto: %s", text);
 }
 
 /* ---- watchers ---- */
