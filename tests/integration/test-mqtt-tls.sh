@@ -43,7 +43,16 @@ daemon_start
 wait_for_line "$log" "mqtt: connected to 127.0.0.1:$tls_port as " 15
 wait_for_line "$(bg_log reader)" "^$MQTT_PREFIX/online \\{\"online\":true," 10
 wait_for_line "$(bg_log reader)" "^$MQTT_PREFIX/state \\{.*\"state\":\"Waiting_For_PEV\"" 10
-connected_in_metrics() { grep -Eq "^seccbridge_mqtt_connected\\{pistol=\"1\"\\} $1\$" "$metrics" 2>/dev/null; }
+# Polled: shell builtins only (see wait_for_line in lib.sh).
+connected_in_metrics() {
+        local -a lines
+        local line
+        { mapfile -t lines <"$metrics"; } 2>/dev/null || return 1
+        for line in "${lines[@]}"; do
+                [ "$line" != "seccbridge_mqtt_connected{pistol=\"1\"} $1" ] || return 0
+        done
+        return 1
+}
 wait_until 5 connected_in_metrics 1 || { show_file "$metrics"; fail "the metrics file does not say connected"; }
 promtool_check "$metrics"
 rc=0
