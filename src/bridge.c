@@ -445,6 +445,12 @@ static void bridge_bus_after(void *userdata)
 
 static void bridge_stop_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
+        struct bridge *b = w->data;
+
+        /* The broker's goodbye has a bound of its own (MQTT_STOP_WAIT_S):
+         * once CAN is done, it is waited for up to that. */
+        if (can_tx_idle(&b->can) && !mqtt_flushed(&b->mqtt))
+                return;
         log_warning("transmit queue not empty after %g s, stopping anyway", BRIDGE_STOP_FLUSH_S);
         ev_break(loop, EVBREAK_ALL);
 }

@@ -97,8 +97,10 @@ static void mqtt_on_publish(struct mosquitto *mosq, void *userdata, int mid)
 {
         struct mqtt *m = userdata;
 
-        if (mid == m->online_mid)
+        if (mid == m->online_mid) {
+                m->online_acked = true;
                 return;
+        }
         telemetry_acked(m->telemetry, mid);
 }
 
@@ -127,7 +129,13 @@ static void mqtt_update_io(struct mqtt *m)
                 m->io_events = 0;
                 return;
         }
-        wanted = EV_READ | (mosquitto_want_write(m->mosq) && m->write_spins < MQTT_MAX_WRITE_SPINS ? EV_WRITE : 0);
+        wanted = (m->state == MQTT_STOPPED ? 0 : EV_READ) |
+                 (mosquitto_want_write(m->mosq) && m->write_spins < MQTT_MAX_WRITE_SPINS ? EV_WRITE : 0);
+        if (wanted == 0) {
+                ev_io_stop(m->loop, &m->io);
+                m->io_events = 0;
+                return;
+        }
         if (wanted != m->io_events || !ev_is_active(&m->io) || m->io.fd != fd) {
                 ev_io_stop(m->loop, &m->io);
                 ev_io_set(&m->io, fd, wanted);
@@ -257,6 +265,7 @@ static void mqtt_publish_online(struct mqtt *m, bool online)
         if (n < 0 || mosquitto_publish(m->mosq, &mid, m->topic_online, n, payload, 1, true) != MOSQ_ERR_SUCCESS)
                 return;         /* a broken connection shows in the next call */
         m->online_mid = mid;
+        m->online_acked = false;
         m->counters.online_published++;
 }
 
@@ -296,6 +305,8 @@ static void mqtt_came_up(struct mqtt *m)
         mqtt_publish_online(m, true);
 }
 
+static void mqtt_disconnect(struct mqtt *m);
+
 /* After every call into libmosquitto: act on what its callbacks recorded
  * and on its return code, then publish and re-arm. */
 static void mqtt_after_call(struct mqtt *m, int rc)
@@ -319,7 +330,7 @@ static void mqtt_after_call(struct mqtt *m, int rc)
                 mqtt_came_up(m);
         }
         if (m->cb_disconnected || rc != MOSQ_ERR_SUCCESS) {
-                bool clean = m->state == MQTT_STOPPED;
+                bool clean = m->state == MQTT_STOPPED || m->state == MQTT_STOPPING;
 
                 mqtt_reason(m, m->cb_disconnected ? m->cb_disconnect_rc : rc, reason, sizeof(reason));
                 if (clean) {
@@ -336,6 +347,10 @@ static void mqtt_after_call(struct mqtt *m, int rc)
         }
         if (m->state == MQTT_UP && !mqtt_publish_due(m))
                 return;
+        if (m->state == MQTT_STOPPING && m->online_acked && telemetry_in_flight(m->telemetry) == 0) {
+                mqtt_disconnect(m);
+                return;
+        }
         mqtt_update_io(m);
         if (m->state == MQTT_STOPPED && !mosquitto_want_write(m->mosq) && !m->flushed) {
                 m->flushed = true;
@@ -445,6 +460,14 @@ static void mqtt_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 
         if (!m->mosq)
                 return;
+        if (m->state == MQTT_STOPPED) {
+                /* DISCONNECT is queued: from now on libmosquitto takes any
+                 * packet it reads (a late PUBACK) for a protocol error and
+                 * closes the socket with DISCONNECT unwritten, and the
+                 * broker would publish the last will.  Only write. */
+                mqtt_after_call(m, (revents & EV_WRITE) ? mosquitto_loop_write(m->mosq, 1) : MOSQ_ERR_SUCCESS);
+                return;
+        }
         /* Reading also moves a TLS handshake on, whichever way the socket
          * became ready; a read with nothing to read returns at once. */
         rc = mosquitto_loop_read(m->mosq, 1);
@@ -480,9 +503,22 @@ static void mqtt_retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
         case MQTT_CONNECTING:
                 mqtt_attempt_failed(m, LOG_WARNING, "no answer from the broker within 10 s");
                 break;
+        case MQTT_STOPPING:
+                log_notice("the broker did not acknowledge the last messages within %g s; disconnecting anyway",
+                           MQTT_STOP_WAIT_S);
+                mqtt_disconnect(m);
+                break;
+        case MQTT_STOPPED:
+                if (!m->flushed) {
+                        log_notice("DISCONNECT not written within %g s; closing", MQTT_STOP_WAIT_S);
+                        mqtt_teardown(m);
+                        m->flushed = true;
+                        if (m->on_flushed)
+                                m->on_flushed(m->userdata);
+                }
+                break;
         case MQTT_IDLE:
         case MQTT_UP:
-        case MQTT_STOPPED:
                 break;
         }
 }
@@ -584,6 +620,23 @@ void mqtt_kick(struct mqtt *m)
         mqtt_after_call(m, MOSQ_ERR_SUCCESS);
 }
 
+/* The end of a stop: DISCONNECT (so that the broker drops the last will),
+ * written now or as soon as the socket takes it. */
+static void mqtt_disconnect(struct mqtt *m)
+{
+        int rc;
+
+        m->state = MQTT_STOPPED;
+        ev_timer_stop(m->loop, &m->retry);
+        rc = mosquitto_disconnect(m->mosq);
+        mqtt_after_call(m, rc == MOSQ_ERR_NO_CONN ? MOSQ_ERR_SUCCESS : rc);
+        if (!m->flushed) {
+                /* A socket that takes nothing more: not waited for long. */
+                ev_timer_set(&m->retry, MQTT_STOP_WAIT_S, 0.);
+                ev_timer_start(m->loop, &m->retry);
+        }
+}
+
 void mqtt_stop(struct mqtt *m, void (*on_flushed)(void *userdata), void *userdata)
 {
         const struct event_queue *q = telemetry_queue(m->telemetry);
@@ -591,8 +644,8 @@ void mqtt_stop(struct mqtt *m, void (*on_flushed)(void *userdata), void *userdat
 
         m->on_flushed = on_flushed;
         m->userdata = userdata;
-        if (!m->enabled || m->state == MQTT_IDLE || m->state == MQTT_STOPPED) {
-                m->flushed = true;
+        if (!m->enabled || m->state == MQTT_IDLE || m->state == MQTT_STOPPING || m->state == MQTT_STOPPED) {
+                m->flushed = m->flushed || !m->mosq;
                 return;
         }
         if (m->state != MQTT_UP) {
@@ -602,25 +655,28 @@ void mqtt_stop(struct mqtt *m, void (*on_flushed)(void *userdata), void *userdat
                 m->state = MQTT_STOPPED;
                 m->flushed = true;
         } else if (mqtt_publish_due(m)) {
-                int rc;
-
                 mqtt_publish_online(m, false);
-                m->state = MQTT_STOPPED;
+                /* mosquitto (up to 2.0.21) takes a client that closes
+                 * before it has sent its PUBACKs for one that dropped, and
+                 * publishes the last will: DISCONNECT only once every
+                 * message is acknowledged, within MQTT_STOP_WAIT_S. */
+                m->state = MQTT_STOPPING;
                 m->flushed = false;
                 ev_timer_stop(m->loop, &m->due);
+                ev_timer_stop(m->loop, &m->misc);
                 ev_timer_stop(m->loop, &m->retry);
-                rc = mosquitto_disconnect(m->mosq);
-                mqtt_after_call(m, rc == MOSQ_ERR_NO_CONN ? MOSQ_ERR_SUCCESS : rc);
+                ev_timer_set(&m->retry, MQTT_STOP_WAIT_S, 0.);
+                ev_timer_start(m->loop, &m->retry);
+                mqtt_after_call(m, MOSQ_ERR_SUCCESS);
         } else {
                 /* The connection broke on the last messages. */
                 mqtt_teardown(m);
                 m->state = MQTT_STOPPED;
                 m->flushed = true;
         }
-        waiting = q->count;
+        waiting = q->count - q->in_flight;
         if (waiting > 0)
-                log_warning("%llu event(s) not acknowledged by the broker at stop",
-                            (unsigned long long)waiting);
+                log_warning("%llu event(s) not sent to the broker at stop", (unsigned long long)waiting);
 }
 
 bool mqtt_flushed(const struct mqtt *m)

@@ -46,6 +46,8 @@
 
 #define MQTT_TOPIC_MAX 160
 #define MQTT_EVENT_WINDOW 8             /* events in flight at most */
+/* At stop, how long the broker gets to acknowledge the last messages. */
+#define MQTT_STOP_WAIT_S 1.0
 
 struct mosquitto;
 
@@ -61,7 +63,8 @@ enum mqtt_link_state {
         MQTT_WAITING,                   /* backoff before the next attempt */
         MQTT_CONNECTING,                /* socket opened, no CONNACK yet */
         MQTT_UP,                        /* the broker accepted the connection */
-        MQTT_STOPPED,                   /* stop: offline published, disconnecting */
+        MQTT_STOPPING,                  /* stop: offline published, waiting for the acknowledgements */
+        MQTT_STOPPED,                   /* stop: DISCONNECT queued or written */
 };
 
 struct mqtt {
@@ -97,6 +100,7 @@ struct mqtt {
         char last_lib_error[160];       /* libmosquitto's last error log line (TLS) */
 
         int online_mid;
+        bool online_acked;
         bool flushed;                   /* at stop: everything written */
         void (*on_flushed)(void *userdata);
         void *userdata;
@@ -118,9 +122,10 @@ int mqtt_start(struct mqtt *m);
  * telemetry_observe()): publish what is due, re-arm the timer. */
 void mqtt_kick(struct mqtt *m);
 
-/* Orderly stop: what is due and "offline" are published, then DISCONNECT;
- * on_flushed is called once it is all written (or at once when there is no
- * connection).  Never waits. */
+/* Orderly stop: what is due and "offline" are published; once the broker
+ * has acknowledged everything (at most MQTT_STOP_WAIT_S later), DISCONNECT.
+ * on_flushed is called once that is written (not when there is no
+ * connection: check mqtt_flushed()).  Never waits. */
 void mqtt_stop(struct mqtt *m, void (*on_flushed)(void *userdata), void *userdata);
 
 /* Written everything at stop (true when nothing is connected). */

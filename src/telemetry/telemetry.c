@@ -681,6 +681,11 @@ uint64_t telemetry_next_deadline(const struct telemetry *t)
         return t->last_state_us + t->cfg.state_min_interval_us;
 }
 
+unsigned telemetry_in_flight(const struct telemetry *t)
+{
+        return t->queue.in_flight + (t->state_in_flight ? 1 : 0) + (t->report_in_flight ? 1 : 0);
+}
+
 const struct telemetry_counters *telemetry_counters(const struct telemetry *t)
 {
         return &t->counters;

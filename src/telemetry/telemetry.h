@@ -205,6 +205,9 @@ void telemetry_sent(struct telemetry *t, const struct telemetry_message *m, int 
 /* The broker acknowledged message mid. */
 void telemetry_acked(struct telemetry *t, int mid);
 
+/* Messages published and not yet acknowledged. */
+unsigned telemetry_in_flight(const struct telemetry *t);
+
 /* When telemetry_next_message() will have something that it does not have
  * now (a rate-limited state), or TELEMETRY_NO_DEADLINE. */
 uint64_t telemetry_next_deadline(const struct telemetry *t);
