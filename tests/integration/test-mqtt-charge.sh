@@ -41,7 +41,7 @@ mqtt_check --json "$TEST_TMP/messages.json"
 
 # The order and the content, for the daemon's last run (a retried session
 # runs the daemon again).
-/usr/bin/python3 - "$TEST_TMP/messages.json" "$S_DEC" "$t_ncs" "$t_csf" <<'EOF' || { tail -n 8 "$TEST_TMP/mqtt-check.out" >&2; show_file "$S_DLOG"; fail "the messages are not what doc/mqtt.md says"; }
+/usr/bin/python3 - "$TEST_TMP/messages.json" "$S_DEC" "$t_ncs" "$t_csf" <<'EOF' || { tail -n 8 "$TEST_TMP/mqtt-check.out" >&2; show_file "$S_DLOG"; show_file "$(bg_log broker)"; fail "the messages are not what doc/mqtt.md says"; }
 import json, sys
 msgs = json.load(open(sys.argv[1]))
 run = [m for t, m in msgs if t == "online" and m["online"]][-1]["run"]
@@ -55,8 +55,13 @@ def check(ok, what):
 kinds = [t if t != "event" else "event:" + m["type"] for t, m in msgs]
 check(kinds[0] == "online" and msgs[0][1]["online"] is True, "the first message: online")
 check(kinds[-1] == "online" and msgs[-1][1]["online"] is False and msgs[-1][1]["reason"] == "stopped",
-      "the last message: offline, stopped (it is %s %s)" % (kinds[-1], json.dumps(msgs[-1][1])))
+      "the last message: offline, stopped (the last ones: %s)" % [(k, m.get("online"), m.get("reason"))
+                                                                   for k, (t, m) in zip(kinds[-4:], msgs[-4:])])
 events = [m for t, m in msgs if t == "event"]
+# Once seccsim has ended, its heartbeat stops: the daemon, not yet stopped,
+# may see the controller go (R1).  That fault, and nothing else, may follow.
+late = [e for e in events[2:] if e["type"] == "fault" and e["cause"] == "controller-timeout"]
+events = events[:2] + [e for e in events[2:] if e not in late]
 check([e["type"] for e in events] == ["session_started", "session_ended"],
       "events: session_started, session_ended (no fault): %s" % [e["type"] for e in events])
 check([e["seq"] for e in events] == [1, 2], "numbered 1, 2")
