@@ -19,10 +19,22 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# The daemon speaks the interface version the controller plays.
+version=2
+prev=
+for a in "$@"; do
+        case "$a" in
+        --interface-version=*) version=${a#*=} ;;
+        *) [ "$prev" != --interface-version ] || version=$a ;;
+        esac
+        prev=$a
+done
+
 cat > "$tmp/seccbridge.conf" <<CONF
 [can]
 interface = $ifc
 pistol_index = 1
+interface_version = $version
 
 [limits]
 max_voltage = 1000
@@ -33,7 +45,7 @@ max_power = 50000
 backend = sim
 CONF
 
-echo "== seccbridge on $ifc, sim converter (log: daemon lines prefixed 'seccbridge |')"
+echo "== seccbridge on $ifc, interface version $version, sim converter (log: daemon lines prefixed 'seccbridge |')"
 "$build_dir/src/seccbridge" -c "$tmp/seccbridge.conf" > "$tmp/daemon.log" 2>&1 &
 daemon_pid=$!
 # READY is for systemd; here, wait until the daemon says it is running.

@@ -9,6 +9,7 @@
 # Examples:  scripts/demo.sh                       a CCS charge
 #            scripts/demo.sh --protocol chademo    a CHAdeMO charge
 #            scripts/demo.sh --fault estop         an emergency stop mid-charge
+#            scripts/demo.sh --interface-version 3 the same on interface version 3
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -20,7 +21,7 @@ while [ $# -gt 0 ]; do
         case "$1" in
         --no-install) install=0 ;;
         --build-dir) build_dir=$2; shift ;;
-        -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) break ;;
         esac
         shift

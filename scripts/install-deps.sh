@@ -29,6 +29,25 @@ test_pkgs=(
         mosquitto mosquitto-clients openssl prometheus
 )
 
+# The Debian package (tests/package/test-package.sh) and the real-time bench
+# (bench/realtime.sh: stress-ng loads every core).
+test_pkgs+=(dpkg-dev debhelper lintian stress-ng)
+# The foreign-architecture builds of scripts/test.sh (cross/*.ini): Debian's
+# cross compilers with their C libraries, and qemu-user for meson's
+# exe_wrapper.  The arm64 and armhf -dev packages of our libraries (and
+# cmocka for s390x) come from those architectures' own archives, installed
+# beside the native ones (multiarch): see cross_arch_pkgs below.
+test_pkgs+=(gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf gcc-s390x-linux-gnu
+        libc6-dev-arm64-cross libc6-dev-armhf-cross libc6-dev-s390x-cross qemu-user)
+cross_arches=(arm64 armhf s390x)
+cross_arch_pkgs=()
+for a in arm64 armhf; do
+        for p in libev-dev libsystemd-dev libsocketcan-dev libinih-dev libmodbus-dev libcmocka-dev; do
+                cross_arch_pkgs+=("$p:$a")
+        done
+done
+cross_arch_pkgs+=(libcmocka-dev:s390x)
+
 pkgs=("${build_pkgs[@]}")
 if [ "${1:-}" != "--build" ]; then
         pkgs+=("${test_pkgs[@]}")
@@ -45,6 +64,14 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 export DEBIAN_FRONTEND=noninteractive
+if [ "${1:-}" != "--build" ]; then
+        for a in "${cross_arches[@]}"; do
+                if ! dpkg --print-foreign-architectures | grep -qx "$a"; then
+                        echo "install-deps: dpkg --add-architecture $a (cross builds)"
+                        "${sudo[@]}" dpkg --add-architecture "$a"
+                fi
+        done
+fi
 echo "install-deps: apt-get update"
 "${sudo[@]}" apt-get update -qq
 missing=()
@@ -54,5 +81,22 @@ done
 if [ ${#missing[@]} -gt 0 ]; then
         echo "install-deps: installing ${missing[*]}"
         "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+if [ "${1:-}" != "--build" ]; then
+        missing=()
+        for p in "${cross_arch_pkgs[@]}"; do
+                dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+        done
+        if [ ${#missing[@]} -gt 0 ]; then
+                echo "install-deps: installing ${missing[*]}"
+                # A Multi-Arch: same package (libc6, libsystemd0...) must have
+                # the same version for every architecture; when a foreign
+                # archive lags behind the native one, apt refuses.  The
+                # cross phases of scripts/test.sh then skip, saying why.
+                if ! "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; then
+                        echo "install-deps: warning: the foreign -dev packages cannot be installed beside the native ones" >&2
+                        echo "install-deps: (versions of a Multi-Arch: same package differ between the archives); cross builds will be skipped" >&2
+                fi
+        fi
 fi
 echo "install-deps: all dependencies present"

@@ -5,9 +5,12 @@
 # the kernel has CAN, otherwise inside a throwaway VM booting Debian's
 # kernel); then the same again on a clang build with AddressSanitizer and
 # UndefinedBehaviorSanitizer (every report fatal, leaks included), where the
-# fuzz suite runs each libFuzzer target briefly.
+# fuzz suite runs each libFuzzer target briefly.  Between the two: the
+# arm64 and armhf cross builds with their unit, codec-tool and fuzz-replay
+# suites under qemu-user, the s390x (big-endian) core and unit tests, and
+# the Debian package built, installed and purged (tests/package).
 #
-#   scripts/test.sh [--no-install] [--no-sanitize] [--build-dir DIR]
+#   scripts/test.sh [--no-install] [--no-sanitize] [--no-cross] [--no-package] [--build-dir DIR]
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -15,13 +18,17 @@ cd "$here"
 
 install=1
 sanitize=1
+cross=1
+package=1
 build_dir=build-test
 while [ $# -gt 0 ]; do
         case "$1" in
         --no-install) install=0 ;;
         --no-sanitize) sanitize=0 ;;
+        --no-cross) cross=0 ;;
+        --no-package) package=0 ;;
         --build-dir) build_dir=$2; shift ;;
-        -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
         *) echo "test.sh: unknown option $1" >&2; exit 2 ;;
         esac
         shift
@@ -43,14 +50,11 @@ passed=0
 failed=0
 skipped=0
 
-# run_suites LABEL BUILD_DIR: meson test, then the integration suite, both
-# counted into passed/failed/skipped.
-run_suites() {
-        local label=$1 dir=$2 meson_rc=0 integ_rc=0 integ_log line mp mf ms ip if_ is
-
-        echo "== $label: unit, tool, Modbus, D-Bus, MQTT and fuzz tests (meson test)"
-        meson test -C "$dir" --print-errorlogs || meson_rc=$?
-        # Count from meson's own log so the summary line adds up with the VM suite.
+# meson_counts DIR MESON_RC: the results in DIR's meson test log added to
+# passed/failed/skipped (from meson's own log, so that the summary line adds
+# up with the VM suite); a failed run that logged no failure counts as one.
+meson_counts() {
+        local dir=$1 rc=$2 mp mf ms
         read -r mp mf ms < <(/usr/bin/python3 - "$dir/meson-logs/testlog.json" <<'PY'
 import json, sys
 p = f = s = 0
@@ -66,9 +70,19 @@ print(p, f, s)
 PY
 )
         passed=$((passed + mp)); failed=$((failed + mf)); skipped=$((skipped + ms))
-        if [ "$meson_rc" -ne 0 ] && [ "$mf" -eq 0 ]; then
+        if [ "$rc" -ne 0 ] && [ "$mf" -eq 0 ]; then
                 failed=$((failed + 1))
         fi
+}
+
+# run_suites LABEL BUILD_DIR: meson test, then the integration suite, both
+# counted into passed/failed/skipped.
+run_suites() {
+        local label=$1 dir=$2 meson_rc=0 integ_rc=0 integ_log line ip if_ is
+
+        echo "== $label: unit, tool, Modbus, D-Bus, MQTT and fuzz tests (meson test)"
+        meson test -C "$dir" --print-errorlogs || meson_rc=$?
+        meson_counts "$dir" "$meson_rc"
 
         echo "== $label: CAN integration tests (real vcan)"
         integ_log=$(mktemp)
@@ -88,6 +102,63 @@ PY
 }
 
 run_suites "gcc -Werror" "$build_dir"
+
+# run_cross ARCH [MESON OPTIONS...]: the cross build for ARCH
+# (cross/ARCH.ini, gcc -Werror) and its suites that need no vcan, server or
+# bus (unit, tools, fuzz replay) under qemu-user; skipped, saying why, when
+# the cross compiler or the ARCH -dev packages are missing.
+run_cross() {
+        local arch=$1 dir=$build_dir-$1 rc=0 t0=$SECONDS cc log
+        shift
+        cc=$(sed -nE "s/^triplet = '(.*)'/\1/p" "cross/$arch.ini")-gcc
+        echo "== cross $arch: build ($dir: $cc, -Werror) and tests under qemu-user"
+        if ! command -v "$cc" >/dev/null; then
+                echo "SKIP cross $arch: $cc not found (scripts/install-deps.sh)"
+                skipped=$((skipped + 1))
+                return
+        fi
+        local setup=(setup "$dir")
+        [ ! -d "$dir" ] || setup=(setup --reconfigure "$dir")
+        log=$(mktemp)
+        if ! meson "${setup[@]}" --cross-file "cross/$arch.ini" -Dwerror=true -Dbench=false "$@" \
+                >"$log" 2>&1; then
+                tail -n 5 "$log"
+                # Missing packages skip (install-deps.sh says why when the
+                # foreign archives cannot be installed); anything else fails.
+                if grep -qE "Dependency .* not found|not found or was not usable|can not compile programs" "$log"; then
+                        echo "SKIP cross $arch: a library or the C library for $arch is missing (scripts/install-deps.sh)"
+                        skipped=$((skipped + 1))
+                else
+                        failed=$((failed + 1))
+                fi
+                rm -f "$log"
+                return
+        fi
+        rm -f "$log"
+        ninja -C "$dir" || { failed=$((failed + 1)); return; }
+        meson test -C "$dir" --print-errorlogs --suite unit --suite tools --suite fuzz || rc=$?
+        meson_counts "$dir" "$rc"
+        echo "== cross $arch: $((SECONDS - t0)) s"
+}
+
+if [ "$cross" = 1 ]; then
+        run_cross arm64
+        run_cross armhf
+        run_cross s390x -Dcore_only=true
+fi
+
+if [ "$package" = 1 ]; then
+        echo "== Debian package: build, lintian, install, systemd-analyze verify, purge (tests/package)"
+        t0=$SECONDS
+        rc=0
+        bash tests/package/test-package.sh || rc=$?
+        case "$rc" in
+        0) passed=$((passed + 1)) ;;
+        77) skipped=$((skipped + 1)) ;;
+        *) failed=$((failed + 1)) ;;
+        esac
+        echo "== Debian package: $((SECONDS - t0)) s"
+fi
 
 if [ "$sanitize" = 1 ]; then
         asan_dir=$build_dir-asan

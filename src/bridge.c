@@ -8,7 +8,7 @@
 
 #include "build-config.h"
 #include "bridge.h"
-#include "modbus_backend.h"
+#include "monotonic.h"
 
 #define LOG_MODULE "bridge"
 
@@ -18,18 +18,10 @@
 /* A stream of malformed frames is one fault until this much silence. */
 #define BRIDGE_MALFORMED_QUIET_US (10 * 1000 * 1000)
 
-static uint64_t bridge_clock_us(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 /* Called at the start of every callback: the one clock read it makes. */
 static uint64_t bridge_enter(struct bridge *b)
 {
-        b->now_us = bridge_clock_us();
+        b->now_us = monotonic_now_us();
         return b->now_us;
 }
 
@@ -43,21 +35,15 @@ static uint64_t bridge_wall_us(void)
         return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-static bool bridge_converter_is_modbus(const struct bridge *b)
-{
-        return b->converter_ready &&
-               (b->conv.ops == &converter_modbus_rtu_ops || b->conv.ops == &converter_modbus_tcp_ops);
-}
-
 /* The report below, handed on to the publisher: the same change points as
  * the log and STATUS=, no poll of its own. */
 static void bridge_publish(struct bridge *b, const struct session_status *st)
 {
         struct telemetry_input in;
-        char error[BUS_TEXT_MAX] = "";
+        char error[DBUS_SERVICE_TEXT_MAX] = "";
 
-        if (bridge_converter_is_modbus(b))
-                modbus_backend_last_error(&b->conv, error, sizeof(error));
+        if (b->converter_ready)
+                converter_last_error(&b->conv, error, sizeof(error));
         in.status = *st;
         in.can_up = can_is_open(&b->can);
         in.can_interface = b->can.ifname;
@@ -119,7 +105,7 @@ static int bridge_publish_init(struct bridge *b)
         snprintf(tc.version, sizeof(tc.version), "%s", SECCBRIDGE_VERSION);
         /* Tells this run's event numbers from an earlier run's. */
         if (getrandom(run, sizeof(run), GRND_NONBLOCK) != (ssize_t)sizeof(run)) {
-                uint64_t t = bridge_wall_us() ^ bridge_clock_us();
+                uint64_t t = bridge_wall_us() ^ monotonic_now_us();
 
                 memcpy(run, &t, sizeof(run));
         }
@@ -181,6 +167,19 @@ static void bridge_status_line(const struct bridge *b, const struct session_stat
                  b->can.ifname, can_is_open(&b->can) ? "up" : "down");
 }
 
+static void bridge_log_ev_overvoltage(const struct bridge *b, const struct session_status *st)
+{
+        const struct session_config *c = &b->cfg->session;
+        char v[16], max[16], margin[16];
+
+        bridge_format_dv(v, sizeof(v), st->measurement.voltage_dv);
+        bridge_format_dv(max, sizeof(max), st->ev_max_voltage_dv);
+        bridge_format_dv(margin, sizeof(margin), c->ev_overvoltage_margin_dv);
+        log_warning("session: output at %s V, above the EV's maximum %s V by more than %s V for %llu ms "
+                    "(IEC 61851-23 CC.6.2): fault %s, converter kept off", v, max, margin,
+                    (unsigned long long)(c->ev_overvoltage_time_us / 1000), session_fault_name(st->fault));
+}
+
 /* Log what changed since the last call, and update STATUS=. */
 static void bridge_report(struct bridge *b)
 {
@@ -203,7 +202,11 @@ static void bridge_report(struct bridge *b)
         }
 
         if (b->last_valid && st.in_session != old->in_session) {
-                if (st.in_session) {
+                if (st.in_session && st.interface_version == 3) {
+                        /* V5: the EV's data follow in EV_Information_*. */
+                        log_info("session: opened (protocol %u, plug %u)", st.ev.communication_protocol,
+                                 st.ev.plug_and_pins);
+                } else if (st.in_session) {
                         char v[16], i[16];
 
                         bridge_format_dv(v, sizeof(v), st.ev.ev_maximum_voltage_dv);
@@ -215,6 +218,18 @@ static void bridge_report(struct bridge *b)
                         log_info("session: closed");
                 }
         }
+        if (b->last_valid && st.in_session && old->in_session &&
+            (st.ev.ev_maximum_voltage_dv != old->ev.ev_maximum_voltage_dv ||
+             st.ev.ev_maximum_current_da != old->ev.ev_maximum_current_da)) {
+                char v[16], i[16];
+
+                /* v3: EV_Information_Voltages / _Charge_Limits arrived or
+                 * changed (the state of charge moves all along: not logged). */
+                bridge_format_dv(v, sizeof(v), st.ev.ev_maximum_voltage_dv);
+                bridge_format_dv(i, sizeof(i), st.ev.ev_maximum_current_da);
+                log_info("session: EV max %s V / %s A, %u kWh, SoC %u %%", v, i, st.ev.battery_capacity_kwh,
+                         st.ev.state_of_charge_pct);
+        }
         if (b->last_valid && st.system_enable != old->system_enable)
                 log_info("session: System_Enable %s", st.system_enable ? "Allowed" : "Not_Allowed");
 
@@ -224,6 +239,8 @@ static void bridge_report(struct bridge *b)
                                     session_fault_name(st.fault));
                 else if (st.fault == SESSION_FAULT_SHUTDOWN)
                         log_info("session: converter off for shutdown");
+                else if (st.fault == SESSION_FAULT_EV_OVERVOLTAGE)
+                        bridge_log_ev_overvoltage(b, &st);
                 else if (st.fault != SESSION_FAULT_NONE)
                         log_warning("session: fault %s, converter kept off", session_fault_name(st.fault));
                 else
@@ -413,7 +430,7 @@ static void bridge_mqtt_flushed(void *userdata)
 
 /* ---- the D-Bus interface ---- */
 
-static void bridge_bus_shell_status(struct bus_shell_status *out, void *userdata)
+static void bridge_bus_shell_status(struct dbus_service_shell_status *out, void *userdata)
 {
         const struct bridge *b = userdata;
 
@@ -421,8 +438,8 @@ static void bridge_bus_shell_status(struct bus_shell_status *out, void *userdata
         out->can_up = can_is_open(&b->can);
         out->can = b->can.counters;
         out->converter_backend = b->cfg->converter.backend;
-        if (bridge_converter_is_modbus(b))
-                modbus_backend_last_error(&b->conv, out->converter_error, sizeof(out->converter_error));
+        if (b->converter_ready)
+                converter_last_error(&b->conv, out->converter_error, sizeof(out->converter_error));
         out->config_limits = b->cfg->session.limits;
         out->use_sequence_flags = b->cfg->session.use_sequence_flags;
         out->start_authorisation = b->cfg->session.start_authorisation;
@@ -504,6 +521,12 @@ static void bridge_reload(struct bridge *b)
                 config_error_format(&err, why, sizeof(why));
                 goto refused;
         }
+        if (next->session.interface_version != cur->session.interface_version) {
+                snprintf(why, sizeof(why),
+                         "%s: can.interface_version cannot change while running (%u -> %u); restart the service to change it",
+                         cur->path, cur->session.interface_version, next->session.interface_version);
+                goto refused;
+        }
         if (next->can.pistol_index != cur->can.pistol_index) {
                 snprintf(why, sizeof(why),
                          "%s: can.pistol_index cannot change while running (%u -> %u); restart the service to change it",
@@ -533,7 +556,6 @@ static void bridge_reload(struct bridge *b)
                 (void)converter_reconfigure(&b->conv, cur);
                 goto refused;
         }
-        b->conv.cfg = next;
         b->cfg = next;
 
         can_changed = strcmp(next->can.interface, cur->can.interface) != 0;
@@ -581,18 +603,26 @@ static void bridge_signal_cb(struct ev_loop *loop, ev_signal *w, int revents)
 
 /* ---- life cycle ---- */
 
-/* The controller -> power side identifiers of our pistol: the kernel
- * filters let nothing else in. */
+/* The controller -> power side identifiers of our pistol, of both interface
+ * versions: the kernel filters let nothing else in.  The other version's
+ * frames reach the session only to be counted (and ignored). */
 static size_t bridge_filter_ids(uint8_t pistol, uint32_t *ids, size_t max)
 {
+        const struct codec_db *dbs[] = { &codec_db_v2_7, &codec_db_v3_6 };
         size_t n = 0;
 
-        for (int t = 0; t < CODEC_MSG_COUNT && n < max; t++) {
-                const struct codec_msg_info *info = codec_msg_info((enum codec_msg_type)t);
+        for (size_t d = 0; d < sizeof(dbs) / sizeof(dbs[0]); d++) {
+                for (size_t i = 0; i < dbs[d]->n_messages; i++) {
+                        const struct codec_msg_info *info = &dbs[d]->messages[i];
 
-                if (info && info->dir == CODEC_DIR_OUT)
-                        ids[n++] = codec_frame_id((enum codec_msg_type)t, pistol);
+                        if (info->dir != CODEC_DIR_OUT)
+                                continue;
+                        if (n < max)
+                                ids[n] = codec_frame_id(dbs[d], info->type, pistol);
+                        n++;
+                }
         }
+        /* How many are needed: more than max is the caller's error. */
         return n;
 }
 
@@ -605,7 +635,7 @@ int bridge_init(struct bridge *b, struct ev_loop *loop, const struct config *cfg
                 .tx_drained = bridge_can_tx_drained,
                 .userdata = b,
         };
-        const struct bus_callbacks bus_cb = {
+        const struct dbus_service_callbacks dbus_cb = {
                 .shell_status = bridge_bus_shell_status,
                 .enter = bridge_bus_enter,
                 .after = bridge_bus_after,
@@ -626,13 +656,18 @@ int bridge_init(struct bridge *b, struct ev_loop *loop, const struct config *cfg
                 return r;
         can_link_init(&b->link, loop, b->cfg->can.interface, b->cfg->can.bitrate, b->cfg->can.restart_ms);
         n_ids = bridge_filter_ids(b->cfg->can.pistol_index, ids, CAN_MAX_FILTERS);
+        if (n_ids > CAN_MAX_FILTERS) {
+                log_err("cannot prepare the CAN socket: %zu identifiers to filter, at most %d", n_ids,
+                        CAN_MAX_FILTERS);
+                return -E2BIG;
+        }
         r = can_init(&b->can, loop, b->cfg->can.interface, ids, n_ids, &can_cb);
         if (r < 0) {
                 log_err("cannot prepare the CAN socket: %s", strerror(-r));
                 return r;
         }
-        r = bus_init(&b->bus, loop, b->cfg->dbus.enable, b->cfg->dbus.address, b->cfg->can.pistol_index,
-                     &b->session, &bus_cb);
+        r = dbus_service_init(&b->dbus, loop, b->cfg->dbus.enable, b->cfg->dbus.address, b->cfg->can.pistol_index,
+                     &b->session, &dbus_cb);
         if (r < 0)
                 return r;
         r = bridge_publish_init(b);
@@ -707,12 +742,14 @@ int bridge_start(struct bridge *b)
                 bridge_status_line(b, &b->last, line, sizeof(line));
                 notify_ready(&b->notify, line, now);
         }
-        log_info("ready: pistol %u on %s, converter %s", b->cfg->can.pistol_index, b->cfg->can.interface,
-                 b->cfg->converter.backend);
+        log_info("ready: pistol %u on %s, converter %s, interface version %u (database %s)",
+                 b->cfg->can.pistol_index, b->cfg->can.interface, b->cfg->converter.backend,
+                 b->cfg->session.interface_version,
+                 codec_db_for_version(b->cfg->session.interface_version)->name);
         /* The operator interface and the publishers last: they read the
          * session, and the bus or the broker (or their absence) must never
          * hold up the start. */
-        r = bus_start(&b->bus);
+        r = dbus_service_start(&b->dbus);
         if (r < 0)
                 return r;
         metrics_file_start(&b->metrics);
@@ -730,12 +767,15 @@ static void bridge_log_counters(struct bridge *b)
                 return;
         session_get_status(&b->session, &st);
         log_info("counters: frames in %llu, out %llu, malformed %llu, foreign %llu, rejected requests %llu, "
-                 "controller timeouts %llu, emergency stops %llu",
+                 "controller timeouts %llu, emergency stops %llu, other version %llu, "
+                 "undefined power functions %llu",
                  (unsigned long long)st.counters.frames_in, (unsigned long long)st.counters.frames_out,
                  (unsigned long long)st.counters.malformed, (unsigned long long)st.counters.foreign,
                  (unsigned long long)st.counters.rejected_requests,
                  (unsigned long long)st.counters.controller_timeouts,
-                 (unsigned long long)st.counters.emergency_stops);
+                 (unsigned long long)st.counters.emergency_stops,
+                 (unsigned long long)st.counters.other_version,
+                 (unsigned long long)st.counters.undefined_power_functions);
         log_info("counters: CAN rx %llu, tx %llu, tx dropped (queue full) %llu, tx dropped (interface down) %llu, "
                  "tx errors %llu, kernel rx drops %llu, error frames %llu, reopens %llu",
                  (unsigned long long)c->rx_frames, (unsigned long long)c->tx_frames,
@@ -766,7 +806,7 @@ void bridge_finish(struct bridge *b)
         mqtt_finish(&b->mqtt);
         free(b->event_slots);
         b->event_slots = NULL;
-        bus_finish(&b->bus);
+        dbus_service_finish(&b->dbus);
         ev_timer_stop(b->loop, &b->stop_timer);
         ev_timer_stop(b->loop, &b->core_timer);
         ev_signal_stop(b->loop, &b->sig_hup);

@@ -27,7 +27,7 @@
 #include <ev.h>
 
 #include "seccbridge/session.h"
-#include "bus.h"
+#include "dbus_service.h"
 #include "can.h"
 #include "can_link.h"
 #include "config.h"
@@ -52,7 +52,7 @@ struct bridge {
         struct can can;
         struct converter conv;
         struct session session;
-        struct bus bus;                 /* the D-Bus operator interface */
+        struct dbus_service dbus;       /* the D-Bus operator interface */
         struct telemetry telemetry;     /* what is published, and when */
         struct event_slot *event_slots; /* its event queue ([mqtt] event_queue_size) */
         struct mqtt mqtt;               /* ... to the MQTT broker */

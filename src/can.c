@@ -2,19 +2,15 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
-#include <net/if.h>
-#include <sys/ioctl.h>
-#include <sys/socket.h>
-#include <sys/uio.h>
 
 #include <linux/can.h>
 #include <linux/can/error.h>
-#include <linux/can/raw.h>
 
 #include "can.h"
+#include "can_socket.h"
 #include "canframe.h"
+#include "monotonic.h"
 
 #define LOG_MODULE "can"
 
@@ -34,14 +30,6 @@ static void can_rx_cb(struct ev_loop *loop, ev_io *w, int revents);
 static void can_tx_cb(struct ev_loop *loop, ev_io *w, int revents);
 static void can_tx_retry_cb(struct ev_loop *loop, ev_timer *w, int revents);
 static void can_reopen_cb(struct ev_loop *loop, ev_timer *w, int revents);
-
-static uint64_t can_now_us(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
 
 const char *can_bus_state_name(enum can_bus_state state)
 {
@@ -101,77 +89,23 @@ int can_init(struct can *c, struct ev_loop *loop, const char *ifname,
 
 /* Open, filter and bind a socket on c->ifname.  The fd, or -errno with a
  * reason for the log. */
-static int can_socket_open(struct can *c, char *reason, size_t len)
+static int can_open_socket(struct can *c, char *reason, size_t len)
 {
         struct can_filter filters[CAN_MAX_FILTERS];
-        can_err_mask_t err_mask = CAN_ERROR_MASK;
-        struct sockaddr_can addr;
-        struct ifreq ifr;
-        unsigned idx;
-        int one = 1;
-        int fd;
-        int r;
-
-        fd = socket(PF_CAN, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, CAN_RAW);
-        if (fd < 0) {
-                r = -errno;
-                if (r == -EAFNOSUPPORT)
-                        snprintf(reason, len, "this kernel has no CAN support (%s)", strerror(-r));
-                else
-                        snprintf(reason, len, "cannot create a CAN socket: %s", strerror(-r));
-                return r;
-        }
+        const struct can_socket_options o = {
+                .filters = filters,
+                .n_filters = c->n_ids,
+                .error_frames = CAN_ERROR_MASK,
+                .drop_counter = true,
+                .nonblocking = true,
+                .require_up = true,
+        };
 
         for (size_t i = 0; i < c->n_ids; i++) {
                 filters[i].can_id = (c->ids[i] & CAN_EFF_MASK) | CAN_EFF_FLAG;
                 filters[i].can_mask = CAN_EFF_FLAG | CAN_RTR_FLAG | CAN_EFF_MASK;
         }
-        if (setsockopt(fd, SOL_CAN_RAW, CAN_RAW_FILTER, filters,
-                       (socklen_t)(c->n_ids * sizeof(filters[0]))) < 0 ||
-            setsockopt(fd, SOL_CAN_RAW, CAN_RAW_ERR_FILTER, &err_mask, sizeof(err_mask)) < 0 ||
-            setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof(one)) < 0) {
-                r = -errno;
-                snprintf(reason, len, "cannot set socket options: %s", strerror(-r));
-                goto fail;
-        }
-
-        idx = if_nametoindex(c->ifname);
-        if (idx == 0) {
-                r = -ENODEV;
-                snprintf(reason, len, "no such interface");
-                goto fail;
-        }
-        memset(&addr, 0, sizeof(addr));
-        addr.can_family = AF_CAN;
-        addr.can_ifindex = (int)idx;
-        if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
-                r = -errno;
-                if (r == -ENODEV)
-                        snprintf(reason, len, "not a CAN interface");
-                else
-                        snprintf(reason, len, "cannot bind: %s", strerror(-r));
-                goto fail;
-        }
-
-        /* A socket binds to a down interface without complaint; it would
-         * then only fail at the first send. */
-        memset(&ifr, 0, sizeof(ifr));
-        snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", c->ifname);
-        if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0) {
-                r = -errno;
-                snprintf(reason, len, "cannot read interface flags: %s", strerror(-r));
-                goto fail;
-        }
-        if (!(ifr.ifr_flags & IFF_UP)) {
-                r = -ENETDOWN;
-                snprintf(reason, len, "interface is down");
-                goto fail;
-        }
-        return fd;
-
-fail:
-        close(fd);
-        return r;
+        return can_socket_open(c->ifname, &o, reason, len);
 }
 
 static void can_start_io(struct can *c, int fd)
@@ -236,7 +170,7 @@ int can_open(struct can *c, uint64_t now_us)
         char reason[128];
         int fd;
 
-        fd = can_socket_open(c, reason, sizeof(reason));
+        fd = can_open_socket(c, reason, sizeof(reason));
         if (fd >= 0) {
                 can_start_io(c, fd);
                 log_info("listening on %s", c->ifname);
@@ -259,11 +193,11 @@ int can_open(struct can *c, uint64_t now_us)
 static void can_reopen_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
         struct can *c = w->data;
-        uint64_t now_us = can_now_us();
+        uint64_t now_us = monotonic_now_us();
         char reason[128];
         int fd;
 
-        fd = can_socket_open(c, reason, sizeof(reason));
+        fd = can_open_socket(c, reason, sizeof(reason));
         if (fd < 0) {
                 log_fault_raise(&c->down, LOG_WARNING, now_us, "%s; retrying every second", reason);
                 return;
@@ -290,7 +224,7 @@ int can_set_interface(struct can *c, const char *ifname, uint64_t now_us)
         log_fault_clear(&c->down, now_us);
         strcpy(c->ifname, ifname);
 
-        fd = can_socket_open(c, reason, sizeof(reason));
+        fd = can_open_socket(c, reason, sizeof(reason));
         if (fd < 0) {
                 log_fault_raise(&c->down, LOG_WARNING, now_us, "%s; retrying every second", reason);
                 ev_timer_set(&c->reopen, CAN_REOPEN_INTERVAL, CAN_REOPEN_INTERVAL);
@@ -349,56 +283,35 @@ static void can_rx_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
         struct can *c = w->data;
         struct codec_frame frames[CAN_RX_BATCH];
-        uint64_t now_us = can_now_us();
+        uint64_t now_us = monotonic_now_us();
         size_t n = 0;
 
         for (int i = 0; i < CAN_RX_BATCH; i++) {
-                char control[CMSG_SPACE(sizeof(uint32_t))];
-                struct can_frame f;
-                struct iovec iov = { .iov_base = &f, .iov_len = sizeof(f) };
-                struct msghdr msg = {
-                        .msg_iov = &iov,
-                        .msg_iovlen = 1,
-                        .msg_control = control,
-                        .msg_controllen = sizeof(control),
-                };
-                ssize_t len;
+                struct can_socket_frame rx;
+                int r;
 
-                len = recvmsg(c->fd, &msg, 0);
-                if (len < 0) {
-                        int r = -errno;
-
-                        if (r == -EAGAIN || r == -EINTR)
-                                break;
+                r = can_socket_receive(c->fd, &rx);
+                if (r == 0)
+                        break;
+                if (r < 0) {
                         /* Deliver what was read before the link went. */
                         if (n > 0)
                                 c->cb.rx(frames, n, now_us, c->cb.userdata);
                         can_lost(c, r, now_us);
                         return;
                 }
-
-                for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
-                        uint32_t dropped;
-
-                        if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SO_RXQ_OVFL)
-                                continue;
-                        memcpy(&dropped, CMSG_DATA(cm), sizeof(dropped));
-                        if (dropped != c->rxq_ovfl) {
-                                c->counters.rx_kernel_drops += (uint32_t)(dropped - c->rxq_ovfl);
-                                c->rxq_ovfl = dropped;
-                                log_fault_raise(&c->rx_drops, LOG_WARNING, now_us,
-                                                "overflow, the kernel dropped frames (%llu so far)",
-                                                (unsigned long long)c->counters.rx_kernel_drops);
-                        }
+                if (rx.counted && rx.drops != c->rxq_ovfl) {
+                        c->counters.rx_kernel_drops += (uint32_t)(rx.drops - c->rxq_ovfl);
+                        c->rxq_ovfl = rx.drops;
+                        log_fault_raise(&c->rx_drops, LOG_WARNING, now_us,
+                                        "overflow, the kernel dropped frames (%llu so far)",
+                                        (unsigned long long)c->counters.rx_kernel_drops);
                 }
-
-                if ((size_t)len != sizeof(f))
-                        continue;       /* not a classic CAN frame */
-                if (f.can_id & CAN_ERR_FLAG) {
-                        can_handle_error_frame(c, &f, now_us);
+                if (rx.frame.can_id & CAN_ERR_FLAG) {
+                        can_handle_error_frame(c, &rx.frame, now_us);
                         continue;
                 }
-                if (canframe_to_codec(&f, &frames[n]) < 0)
+                if (canframe_to_codec(&rx.frame, &frames[n]) < 0)
                         continue;       /* RTR */
                 c->counters.rx_frames++;
                 n++;
@@ -489,14 +402,14 @@ static void can_tx_cb(struct ev_loop *loop, ev_io *w, int revents)
         struct can *c = w->data;
 
         ev_io_stop(loop, w);
-        can_flush(c, can_now_us());
+        can_flush(c, monotonic_now_us());
 }
 
 static void can_tx_retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
         struct can *c = w->data;
 
-        can_flush(c, can_now_us());
+        can_flush(c, monotonic_now_us());
 }
 
 int can_send(struct can *c, const struct codec_frame *frame, uint64_t now_us)

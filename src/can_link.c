@@ -10,12 +10,12 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 #include <net/if.h>
 
 #include <libsocketcan.h>
 
 #include "can_link.h"
+#include "monotonic.h"
 
 #define LOG_MODULE "can-link"
 
@@ -23,14 +23,6 @@
 #define CAN_LINK_RECOVERED_QUIET_US (10 * 1000 * 1000)  /* error-active this long = healthy */
 
 static void can_link_poll_cb(struct ev_loop *loop, ev_timer *w, int revents);
-
-static uint64_t can_link_now_us(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
 
 static int can_link_errno(void)
 {
@@ -220,7 +212,7 @@ static enum can_bus_state can_link_from_kernel(int state)
 static void can_link_poll_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
         struct can_link *l = w->data;
-        uint64_t now_us = can_link_now_us();
+        uint64_t now_us = monotonic_now_us();
         int state;
 
         errno = 0;
@@ -261,8 +253,8 @@ int can_link_reconfigure(struct can_link *l, const char *ifname, uint32_t bitrat
                 l->state_unsupported = false;
                 l->state = CAN_BUS_STATE_UNKNOWN;
                 l->worst = CAN_BUS_STATE_UNKNOWN;
-                log_fault_clear(&l->bus, can_link_now_us());
-                log_fault_clear(&l->restart, can_link_now_us());
+                log_fault_clear(&l->bus, monotonic_now_us());
+                log_fault_clear(&l->restart, monotonic_now_us());
         }
         l->bitrate = bitrate;
         l->restart_ms = restart_ms;

@@ -5,11 +5,10 @@
  * cross-constraint and converts to the core's fixed-point units.  The first
  * error stops everything and is reported as "file:line: section.key: reason".
  *
- * inih is fed through our own line reader so that we know the line number of
- * every key (the handler of the inih build we link against has no line
- * argument), can see section headers (an unknown, empty section is an error
- * too) and can refuse a line longer than inih's buffer instead of letting it
- * be split into two lines silently.
+ * inih is fed through the line reader of ini_reader.h (shared with the Modbus
+ * profiles), so that we know the line number of every key and section header
+ * (an unknown, empty section is an error too) and refuse a line longer than
+ * inih's buffer instead of letting it be split into two lines silently.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -24,8 +23,9 @@
 
 #include "build-config.h"
 #include "config.h"
-#include "textparse.h"
 #include "converter.h"
+#include "ini_reader.h"
+#include "textparse.h"
 
 enum config_key_type {
         CONFIG_STRING,
@@ -33,6 +33,7 @@ enum config_key_type {
         CONFIG_DECIMAL,         /* non-negative decimal number */
         CONFIG_BOOL,
         CONFIG_FLAG_SOURCE,     /* auto | external */
+        CONFIG_INTERFACE_VERSION,       /* 2 | 3 */
 };
 
 enum config_key_id {
@@ -40,6 +41,7 @@ enum config_key_id {
         KEY_CAN_PISTOL_INDEX,
         KEY_CAN_BITRATE,
         KEY_CAN_RESTART_MS,
+        KEY_CAN_INTERFACE_VERSION,
         KEY_LIMITS_MAX_VOLTAGE,
         KEY_LIMITS_MAX_CURRENT,
         KEY_LIMITS_MAX_POWER,
@@ -55,6 +57,10 @@ enum config_key_id {
         KEY_SAFETY_ESTOP_RELEASE_MS,
         KEY_SAFETY_INSULATION_MIN_OHM_PER_VOLT,
         KEY_SAFETY_CURRENT_RAMP,
+        KEY_SAFETY_RAMP_STEP_MS,
+        KEY_SAFETY_EV_OVERVOLTAGE_MARGIN,
+        KEY_SAFETY_EV_OVERVOLTAGE_TIME_MS,
+        KEY_SAFETY_HAS_OUTPUT_CONTACTORS,
         KEY_CONVERTER_BACKEND,
         KEY_DBUS_ENABLE,
         KEY_DBUS_ADDRESS,
@@ -70,38 +76,54 @@ struct config_key {
         double max;
         bool zero_allowed;      /* 0 is allowed below min (0 = off/leave) */
         const char *unit;       /* for messages */
+        /* The default as it would be written in the file, parsed like a
+         * value of the file; NULL for a required key.  The one place a
+         * default is written (conf/seccbridge.conf and seccbridge.conf(5)
+         * repeat it, tests/unit/test-config.c holds them to it and to the
+         * protocol core's own defaults). */
+        const char *def;
 };
 
 static const struct config_key config_keys[KEY_COUNT] = {
-        [KEY_CAN_INTERFACE] = { "can", "interface", CONFIG_STRING, false, 0, 0, false, "" },
-        [KEY_CAN_PISTOL_INDEX] = { "can", "pistol_index", CONFIG_UINT, false, 1, 31, false, "" },
-        [KEY_CAN_BITRATE] = { "can", "bitrate", CONFIG_UINT, false, 5000, 1000000, true, " bit/s" },
-        [KEY_CAN_RESTART_MS] = { "can", "restart_ms", CONFIG_UINT, false, 1, 60000, true, " ms" },
-        [KEY_LIMITS_MAX_VOLTAGE] = { "limits", "max_voltage", CONFIG_DECIMAL, true, 1, 6553.5, false, " V" },
+        [KEY_CAN_INTERFACE] = { "can", "interface", CONFIG_STRING, false, 0, 0, false, "", "can0" },
+        [KEY_CAN_PISTOL_INDEX] = { "can", "pistol_index", CONFIG_UINT, false, 1, 31, false, "", "1" },
+        [KEY_CAN_BITRATE] = { "can", "bitrate", CONFIG_UINT, false, 5000, 1000000, true, " bit/s", "0" },
+        [KEY_CAN_RESTART_MS] = { "can", "restart_ms", CONFIG_UINT, false, 1, 60000, true, " ms", "0" },
+        [KEY_CAN_INTERFACE_VERSION] = { "can", "interface_version", CONFIG_INTERFACE_VERSION, false, 0, 0, false, "", "2" },
+        [KEY_LIMITS_MAX_VOLTAGE] = { "limits", "max_voltage", CONFIG_DECIMAL, true, 1, 6553.5, false, " V", NULL },
         /* Charging_Loop and Power_Modules_Limits carry currents as signed
          * 16-bit 0.1 A: 3276.7 A is the most the protocol can express. */
-        [KEY_LIMITS_MAX_CURRENT] = { "limits", "max_current", CONFIG_DECIMAL, true, 0.1, 3276.7, false, " A" },
-        [KEY_LIMITS_MAX_POWER] = { "limits", "max_power", CONFIG_DECIMAL, true, 1, 10000000, false, " W" },
-        [KEY_LIMITS_PRECHARGE_MAX_CURRENT] = { "limits", "precharge_max_current", CONFIG_DECIMAL, false, 0.1, 3276.7, false, " A" },
-        [KEY_LIMITS_INSULATION_MAX_CURRENT] = { "limits", "insulation_max_current", CONFIG_DECIMAL, false, 0.1, 3276.7, false, " A" },
-        [KEY_SEQUENCE_USE_SEQUENCE_FLAGS] = { "sequence", "use_sequence_flags", CONFIG_BOOL, false, 0, 0, false, "" },
-        [KEY_SEQUENCE_START_AUTHORISATION] = { "sequence", "start_authorisation", CONFIG_FLAG_SOURCE, false, 0, 0, false, "" },
-        [KEY_SEQUENCE_CCS_AUTHORISATION] = { "sequence", "ccs_authorisation", CONFIG_FLAG_SOURCE, false, 0, 0, false, "" },
-        [KEY_SEQUENCE_CHARGE_PARAMETERS] = { "sequence", "charge_parameters", CONFIG_FLAG_SOURCE, false, 0, 0, false, "" },
-        [KEY_SEQUENCE_RESEND_MS] = { "sequence", "resend_ms", CONFIG_UINT, false, 100, 60000, true, " ms" },
-        [KEY_SEQUENCE_BUTTON_HOLD_MS] = { "sequence", "button_hold_ms", CONFIG_UINT, false, 100, 10000, false, " ms" },
+        [KEY_LIMITS_MAX_CURRENT] = { "limits", "max_current", CONFIG_DECIMAL, true, 0.1, 3276.7, false, " A", NULL },
+        [KEY_LIMITS_MAX_POWER] = { "limits", "max_power", CONFIG_DECIMAL, true, 1, 10000000, false, " W", NULL },
+        [KEY_LIMITS_PRECHARGE_MAX_CURRENT] = { "limits", "precharge_max_current", CONFIG_DECIMAL, false, 0.1, 3276.7, false, " A", "2" },
+        [KEY_LIMITS_INSULATION_MAX_CURRENT] = { "limits", "insulation_max_current", CONFIG_DECIMAL, false, 0.1, 3276.7, false, " A", "2" },
+        [KEY_SEQUENCE_USE_SEQUENCE_FLAGS] = { "sequence", "use_sequence_flags", CONFIG_BOOL, false, 0, 0, false, "", "true" },
+        [KEY_SEQUENCE_START_AUTHORISATION] = { "sequence", "start_authorisation", CONFIG_FLAG_SOURCE, false, 0, 0, false, "", "auto" },
+        [KEY_SEQUENCE_CCS_AUTHORISATION] = { "sequence", "ccs_authorisation", CONFIG_FLAG_SOURCE, false, 0, 0, false, "", "auto" },
+        [KEY_SEQUENCE_CHARGE_PARAMETERS] = { "sequence", "charge_parameters", CONFIG_FLAG_SOURCE, false, 0, 0, false, "", "auto" },
+        [KEY_SEQUENCE_RESEND_MS] = { "sequence", "resend_ms", CONFIG_UINT, false, 100, 60000, true, " ms", "1000" },
+        [KEY_SEQUENCE_BUTTON_HOLD_MS] = { "sequence", "button_hold_ms", CONFIG_UINT, false, 100, 10000, false, " ms", "300" },
         /* R1: the controller must be declared lost within 200 ms. */
-        [KEY_SAFETY_CONTROLLER_TIMEOUT_MS] = { "safety", "controller_timeout_ms", CONFIG_UINT, false, 20, 200, false, " ms" },
+        [KEY_SAFETY_CONTROLLER_TIMEOUT_MS] = { "safety", "controller_timeout_ms", CONFIG_UINT, false, 20, 200, false, " ms", "200" },
         /* R46: Emergency_Stop repeats every 100 ms; releasing after less
          * than three periods would release between two frames. */
-        [KEY_SAFETY_ESTOP_RELEASE_MS] = { "safety", "estop_release_ms", CONFIG_UINT, false, 300, 60000, false, " ms" },
+        [KEY_SAFETY_ESTOP_RELEASE_MS] = { "safety", "estop_release_ms", CONFIG_UINT, false, 300, 60000, false, " ms", "1000" },
         /* R40: 100 ohm/V is the protocol's interlock threshold; a lower one
          * would be weaker than the controller's own. */
-        [KEY_SAFETY_INSULATION_MIN_OHM_PER_VOLT] = { "safety", "insulation_min_ohm_per_volt", CONFIG_UINT, false, 100, 10000, false, " ohm/V" },
-        [KEY_SAFETY_CURRENT_RAMP] = { "safety", "current_ramp", CONFIG_DECIMAL, false, 1, 100000, true, " A/s" },
-        [KEY_CONVERTER_BACKEND] = { "converter", "backend", CONFIG_STRING, false, 0, 0, false, "" },
-        [KEY_DBUS_ENABLE] = { "dbus", "enable", CONFIG_BOOL, false, 0, 0, false, "" },
-        [KEY_DBUS_ADDRESS] = { "dbus", "address", CONFIG_STRING, false, 0, 0, false, "" },
+        [KEY_SAFETY_INSULATION_MIN_OHM_PER_VOLT] = { "safety", "insulation_min_ohm_per_volt", CONFIG_UINT, false, 100, 10000, false, " ohm/V", "100" },
+        [KEY_SAFETY_CURRENT_RAMP] = { "safety", "current_ramp", CONFIG_DECIMAL, false, 1, 100000, true, " A/s", "200" },
+        /* R37: the current rises by current_ramp x ramp_step_ms at each step. */
+        [KEY_SAFETY_RAMP_STEP_MS] = { "safety", "ramp_step_ms", CONFIG_UINT, false, 10, 10000, false, " ms", "100" },
+        /* IEC 61851-23 CC.6.2: off within 400 ms of the output exceeding
+         * the EV's maximum voltage; only a shorter time is accepted (0 =
+         * no check, for a bench supply without a vehicle). */
+        [KEY_SAFETY_EV_OVERVOLTAGE_MARGIN] = { "safety", "ev_overvoltage_margin", CONFIG_DECIMAL, false, 0, 100, false, " V", "10" },
+        [KEY_SAFETY_EV_OVERVOLTAGE_TIME_MS] = { "safety", "ev_overvoltage_time_ms", CONFIG_UINT, false, 20, 400, true, " ms", "400" },
+        /* V21: without output contactors a battery may be on the pins. */
+        [KEY_SAFETY_HAS_OUTPUT_CONTACTORS] = { "safety", "has_output_contactors", CONFIG_BOOL, false, 0, 0, false, "", "true" },
+        [KEY_CONVERTER_BACKEND] = { "converter", "backend", CONFIG_STRING, false, 0, 0, false, "", "sim" },
+        [KEY_DBUS_ENABLE] = { "dbus", "enable", CONFIG_BOOL, false, 0, 0, false, "", "true" },
+        [KEY_DBUS_ADDRESS] = { "dbus", "address", CONFIG_STRING, false, 0, 0, false, "", "" },
 };
 
 static const char *const config_sections[] = {
@@ -114,13 +136,11 @@ static const char *const config_sections[] = {
 #define CONFIG_TELEMETRY_MAX_KEYS 32
 
 struct config_parser {
-        FILE *file;
+        struct ini_reader reader;               /* .line: the line being parsed */
         struct config *cfg;
         struct config_error *err;
         bool failed;
 
-        unsigned line;                          /* line being parsed */
-        unsigned next_line;
         unsigned section_line[CONFIG_N_SECTIONS];       /* first header line, 0 = absent */
 
         unsigned key_line[KEY_COUNT];           /* 0 = not set in the file */
@@ -181,64 +201,26 @@ static int config_section_index(const char *name)
 
 /* Section headers are looked at here, where the line number is known:
  * inih only reports keys to the handler. */
-static void config_scan_header(struct config_parser *p, const char *text)
+static void config_on_section(const char *name, unsigned line, void *userdata)
 {
-        char name[64];
-        const char *end;
-        size_t len;
+        struct config_parser *p = userdata;
         int idx;
-
-        if (p->line == 1 && strncmp(text, "\xEF\xBB\xBF", 3) == 0)
-                text += 3;
-        while (isspace((unsigned char)*text))
-                text++;
-        if (*text != '[')
-                return;
-        end = strchr(text + 1, ']');
-        if (!end)
-                return;         /* inih reports the syntax error */
-        len = (size_t)(end - (text + 1));
-        if (len >= sizeof(name))
-                len = sizeof(name) - 1;
-        memcpy(name, text + 1, len);
-        name[len] = '\0';
 
         idx = config_section_index(name);
         if (idx < 0) {
-                config_fail(p, p->line, name, NULL,
+                config_fail(p, line, name, NULL,
                             "unknown section (known: [can], [limits], [sequence], [safety], [converter], [sim], "
                             "[modbus], [insulation_monitor], [dbus], [mqtt], [metrics])");
                 return;
         }
         if (p->section_line[idx] == 0)
-                p->section_line[idx] = p->line;
+                p->section_line[idx] = line;
 }
 
-/* fgets() for inih that counts lines and refuses truncated ones. */
-static char *config_read_line(char *str, int num, void *stream)
+/* A line the reader refused (NUL byte, too long). */
+static void config_on_bad_line(unsigned line, const char *reason, void *userdata)
 {
-        struct config_parser *p = stream;
-        long before;
-        size_t len;
-
-        if (p->failed)
-                return NULL;    /* stop inih at the first error */
-        before = ftell(p->file);
-        if (!fgets(str, num, p->file))
-                return NULL;
-
-        p->line = ++p->next_line;
-        if (text_line_has_nul(p->file, before, str)) {
-                config_fail(p, p->line, NULL, NULL, "NUL byte in the line (not a text file?)");
-                return NULL;
-        }
-        len = strlen(str);
-        if (len > 0 && str[len - 1] != '\n' && !feof(p->file)) {
-                config_fail(p, p->line, NULL, NULL, "line longer than %d characters", num - 2);
-                return NULL;
-        }
-        config_scan_header(p, str);
-        return p->failed ? NULL : str;
+        config_fail(userdata, line, NULL, NULL, "%s", reason);
 }
 
 static int config_find_key(const char *section, const char *name, const char **hint)
@@ -302,23 +284,23 @@ static void config_set_sim(struct config_parser *p, const char *name, const char
 
         for (size_t i = 0; i < p->n_sim_keys; i++) {
                 if (strcmp(p->sim_keys[i].name, name) == 0) {
-                        config_fail(p, p->line, "sim", name, "set twice (first on line %u)",
+                        config_fail(p, p->reader.line, "sim", name, "set twice (first on line %u)",
                                     p->sim_keys[i].line);
                         return;
                 }
         }
         r = sim_params_set(&p->cfg->sim, name, value, reason, sizeof(reason));
         if (r == -ENOENT) {
-                config_fail(p, p->line, "sim", name, "unknown key");
+                config_fail(p, p->reader.line, "sim", name, "unknown key");
                 return;
         }
         if (r < 0) {
-                config_fail(p, p->line, "sim", name, "%s", reason[0] ? reason : "invalid value");
+                config_fail(p, p->reader.line, "sim", name, "%s", reason[0] ? reason : "invalid value");
                 return;
         }
         if (p->n_sim_keys < CONFIG_SIM_MAX_KEYS) {
                 snprintf(p->sim_keys[p->n_sim_keys].name, sizeof(p->sim_keys[0].name), "%s", name);
-                p->sim_keys[p->n_sim_keys].line = p->line;
+                p->sim_keys[p->n_sim_keys].line = p->reader.line;
                 p->n_sim_keys++;
         }
 }
@@ -334,26 +316,112 @@ static void config_set_modbus(struct config_parser *p, int which, const char *na
 
         for (size_t i = 0; i < *n; i++) {
                 if (strcmp(p->modbus_keys[which][i].name, name) == 0) {
-                        config_fail(p, p->line, sections[which], name, "set twice (first on line %u)",
+                        config_fail(p, p->reader.line, sections[which], name, "set twice (first on line %u)",
                                     p->modbus_keys[which][i].line);
                         return;
                 }
         }
         r = modbus_params_set(mp, name, value, reason, sizeof(reason));
         if (r == -ENOENT) {
-                config_fail(p, p->line, sections[which], name, "unknown key");
+                config_fail(p, p->reader.line, sections[which], name, "unknown key");
                 return;
         }
         if (r < 0) {
-                config_fail(p, p->line, sections[which], name, "%s", reason[0] ? reason : "invalid value");
+                config_fail(p, p->reader.line, sections[which], name, "%s", reason[0] ? reason : "invalid value");
                 return;
         }
         if (*n < CONFIG_MODBUS_MAX_KEYS) {
                 snprintf(p->modbus_keys[which][*n].name, sizeof(p->modbus_keys[0][0].name), "%s", name);
-                p->modbus_keys[which][*n].line = p->line;
+                p->modbus_keys[which][*n].line = p->reader.line;
                 (*n)++;
         }
 }
+
+/* One value of the key table, from the file (on `line`) or its default
+ * (line 0). */
+static void config_set_key(struct config_parser *p, int idx, const char *value, unsigned line)
+{
+        const struct config_key *k = &config_keys[idx];
+        enum session_flag_source src;
+        bool b;
+
+        switch (k->type) {
+        case CONFIG_STRING:
+                if (idx == KEY_CAN_INTERFACE) {
+                        if (strlen(value) >= sizeof(p->cfg->can.interface)) {
+                                config_fail(p, line, k->section, k->name, "too long");
+                                return;
+                        }
+                        strcpy(p->cfg->can.interface, value);
+                } else if (idx == KEY_DBUS_ADDRESS) {
+                        if (strlen(value) >= sizeof(p->cfg->dbus.address)) {
+                                config_fail(p, line, k->section, k->name, "longer than %zu characters",
+                                            sizeof(p->cfg->dbus.address) - 1);
+                                return;
+                        }
+                        strcpy(p->cfg->dbus.address, value);
+                } else {
+                        if (strlen(value) >= sizeof(p->cfg->converter.backend)) {
+                                config_fail(p, line, k->section, k->name, "unknown backend '%s'", value);
+                                return;
+                        }
+                        strcpy(p->cfg->converter.backend, value);
+                }
+                break;
+        case CONFIG_UINT:
+        case CONFIG_DECIMAL:
+                if (value[0] == '-') {
+                        config_fail(p, line, k->section, k->name, "'%s': negative values are not allowed", value);
+                        return;
+                }
+                if (config_parse_number(value, k->type == CONFIG_UINT, &p->number[idx]) < 0) {
+                        config_fail(p, line, k->section, k->name, "'%s' is not %s", value,
+                                    k->type == CONFIG_UINT ? "a whole number" : "a number");
+                        return;
+                }
+                break;
+        case CONFIG_BOOL:
+                if (textparse_bool(value, &b) < 0) {
+                        config_fail(p, line, k->section, k->name, "'%s' is not a boolean (true or false)", value);
+                        return;
+                }
+                if (idx == KEY_DBUS_ENABLE)
+                        p->cfg->dbus.enable = b;
+                else if (idx == KEY_SAFETY_HAS_OUTPUT_CONTACTORS)
+                        p->cfg->session.has_output_contactors = b;
+                else
+                        p->cfg->session.use_sequence_flags = b;
+                break;
+        case CONFIG_INTERFACE_VERSION:
+                /* The database the controller is configured for: v2.7
+                 * (charger type of the generic interface v2) or v3.6
+                 * (Advantics_Generic_DC_v3). */
+                if (strcmp(value, "2") == 0) {
+                        p->cfg->session.interface_version = 2;
+                } else if (strcmp(value, "3") == 0) {
+                        p->cfg->session.interface_version = 3;
+                } else {
+                        config_fail(p, line, k->section, k->name,
+                                    "'%s' is not an interface version (2: database v2.7, 3: database v3.6)",
+                                    value);
+                        return;
+                }
+                break;
+        case CONFIG_FLAG_SOURCE:
+                if (config_parse_flag_source(value, &src) < 0) {
+                        config_fail(p, line, k->section, k->name, "'%s' is neither auto nor external", value);
+                        return;
+                }
+                if (idx == KEY_SEQUENCE_START_AUTHORISATION)
+                        p->cfg->session.start_authorisation = src;
+                else if (idx == KEY_SEQUENCE_CCS_AUTHORISATION)
+                        p->cfg->session.ccs_authorisation = src;
+                else
+                        p->cfg->session.charge_parameters = src;
+                break;
+        }
+}
+
 
 /* [mqtt] and [metrics], like [modbus]: their keys are in telemetry_params.c. */
 static void config_set_telemetry(struct config_parser *p, enum telemetry_section which, const char *name,
@@ -366,23 +434,23 @@ static void config_set_telemetry(struct config_parser *p, enum telemetry_section
 
         for (size_t i = 0; i < *n; i++) {
                 if (strcmp(p->telemetry_keys[which][i].name, name) == 0) {
-                        config_fail(p, p->line, section, name, "set twice (first on line %u)",
+                        config_fail(p, p->reader.line, section, name, "set twice (first on line %u)",
                                     p->telemetry_keys[which][i].line);
                         return;
                 }
         }
         r = telemetry_params_set(&p->cfg->telemetry, which, name, value, reason, sizeof(reason));
         if (r == -ENOENT) {
-                config_fail(p, p->line, section, name, "unknown key");
+                config_fail(p, p->reader.line, section, name, "unknown key");
                 return;
         }
         if (r < 0) {
-                config_fail(p, p->line, section, name, "%s", reason[0] ? reason : "invalid value");
+                config_fail(p, p->reader.line, section, name, "%s", reason[0] ? reason : "invalid value");
                 return;
         }
         if (*n < CONFIG_TELEMETRY_MAX_KEYS) {
                 snprintf(p->telemetry_keys[which][*n].name, sizeof(p->telemetry_keys[0][0].name), "%s", name);
-                p->telemetry_keys[which][*n].line = p->line;
+                p->telemetry_keys[which][*n].line = p->reader.line;
                 (*n)++;
         }
 }
@@ -391,10 +459,7 @@ static void config_set_telemetry(struct config_parser *p, enum telemetry_section
 static int config_handle_key(void *user, const char *section, const char *name, const char *value)
 {
         struct config_parser *p = user;
-        const struct config_key *k;
         const char *hint;
-        bool b;
-        enum session_flag_source src;
         int idx;
 
         if (p->failed)
@@ -402,7 +467,7 @@ static int config_handle_key(void *user, const char *section, const char *name, 
         if (!value)
                 value = "";
         if (section[0] == '\0') {
-                config_fail(p, p->line, NULL, name, "key outside a section");
+                config_fail(p, p->reader.line, NULL, name, "key outside a section");
                 return 0;
         }
         if (strcmp(section, "sim") == 0) {
@@ -423,77 +488,18 @@ static int config_handle_key(void *user, const char *section, const char *name, 
         idx = config_find_key(section, name, &hint);
         if (idx < 0) {
                 if (hint)
-                        config_fail(p, p->line, section, name, "unknown key (keys are lower case: %s)", hint);
+                        config_fail(p, p->reader.line, section, name, "unknown key (keys are lower case: %s)", hint);
                 else
-                        config_fail(p, p->line, section, name, "unknown key");
+                        config_fail(p, p->reader.line, section, name, "unknown key");
                 return 0;
         }
-        k = &config_keys[idx];
         if (p->key_line[idx] != 0) {
-                config_fail(p, p->line, section, name, "set twice (first on line %u)", p->key_line[idx]);
+                config_fail(p, p->reader.line, section, name, "set twice (first on line %u)", p->key_line[idx]);
                 return 0;
         }
-        p->key_line[idx] = p->line;
-
-        switch (k->type) {
-        case CONFIG_STRING:
-                if (idx == KEY_CAN_INTERFACE) {
-                        if (strlen(value) >= sizeof(p->cfg->can.interface)) {
-                                config_fail(p, p->line, section, name, "too long");
-                                return 0;
-                        }
-                        strcpy(p->cfg->can.interface, value);
-                } else if (idx == KEY_DBUS_ADDRESS) {
-                        if (strlen(value) >= sizeof(p->cfg->dbus.address)) {
-                                config_fail(p, p->line, section, name, "longer than %zu characters",
-                                            sizeof(p->cfg->dbus.address) - 1);
-                                return 0;
-                        }
-                        strcpy(p->cfg->dbus.address, value);
-                } else {
-                        if (strlen(value) >= sizeof(p->cfg->converter.backend)) {
-                                config_fail(p, p->line, section, name, "unknown backend '%s'", value);
-                                return 0;
-                        }
-                        strcpy(p->cfg->converter.backend, value);
-                }
-                break;
-        case CONFIG_UINT:
-        case CONFIG_DECIMAL:
-                if (value[0] == '-') {
-                        config_fail(p, p->line, section, name, "'%s': negative values are not allowed", value);
-                        return 0;
-                }
-                if (config_parse_number(value, k->type == CONFIG_UINT, &p->number[idx]) < 0) {
-                        config_fail(p, p->line, section, name, "'%s' is not %s", value,
-                                    k->type == CONFIG_UINT ? "a whole number" : "a number");
-                        return 0;
-                }
-                break;
-        case CONFIG_BOOL:
-                if (textparse_bool(value, &b) < 0) {
-                        config_fail(p, p->line, section, name, "'%s' is not a boolean (true or false)", value);
-                        return 0;
-                }
-                if (idx == KEY_DBUS_ENABLE)
-                        p->cfg->dbus.enable = b;
-                else
-                        p->cfg->session.use_sequence_flags = b;
-                break;
-        case CONFIG_FLAG_SOURCE:
-                if (config_parse_flag_source(value, &src) < 0) {
-                        config_fail(p, p->line, section, name, "'%s' is neither auto nor external", value);
-                        return 0;
-                }
-                if (idx == KEY_SEQUENCE_START_AUTHORISATION)
-                        p->cfg->session.start_authorisation = src;
-                else if (idx == KEY_SEQUENCE_CCS_AUTHORISATION)
-                        p->cfg->session.ccs_authorisation = src;
-                else
-                        p->cfg->session.charge_parameters = src;
-                break;
-        }
-        return 1;
+        p->key_line[idx] = p->reader.line;
+        config_set_key(p, idx, value, p->reader.line);
+        return p->failed ? 0 : 1;
 }
 
 /* Where to point at for a key: its own line, else its section header. */
@@ -710,52 +716,40 @@ static void config_validate(struct config_parser *p)
         s->estop_release_us = (uint64_t)p->number[KEY_SAFETY_ESTOP_RELEASE_MS] * 1000;
         s->insulation_min_ohm_per_volt = (uint16_t)p->number[KEY_SAFETY_INSULATION_MIN_OHM_PER_VOLT];
         s->current_ramp_da_per_s = config_round(p->number[KEY_SAFETY_CURRENT_RAMP], 10);
+        s->ramp_step_us = (uint64_t)p->number[KEY_SAFETY_RAMP_STEP_MS] * 1000;
+        s->ev_overvoltage_margin_dv = (uint16_t)config_round(p->number[KEY_SAFETY_EV_OVERVOLTAGE_MARGIN], 10);
+        s->ev_overvoltage_time_us = (uint64_t)p->number[KEY_SAFETY_EV_OVERVOLTAGE_TIME_MS] * 1000;
 
         if (session_config_check(s) < 0)
                 config_fail(p, 0, NULL, NULL, "limits, sequence or safety settings refused by the protocol core");
 }
 
-/* Defaults of the numeric keys, in the units written in the file. */
+/* Before the file: every key at its default, through the same parsing as a
+ * value of the file; what has no key (the status period, the limits'
+ * minimum interval) at the protocol core's own default. */
 static void config_parser_defaults(struct config_parser *p)
 {
-        p->number[KEY_CAN_PISTOL_INDEX] = 1;
-        p->number[KEY_CAN_BITRATE] = 0;
-        p->number[KEY_CAN_RESTART_MS] = 0;
-        p->number[KEY_LIMITS_PRECHARGE_MAX_CURRENT] = 2.0;
-        p->number[KEY_LIMITS_INSULATION_MAX_CURRENT] = 2.0;
-        p->number[KEY_SEQUENCE_RESEND_MS] = 1000;
-        p->number[KEY_SEQUENCE_BUTTON_HOLD_MS] = 300;
-        p->number[KEY_SAFETY_CONTROLLER_TIMEOUT_MS] = 200;
-        p->number[KEY_SAFETY_ESTOP_RELEASE_MS] = 1000;
-        p->number[KEY_SAFETY_INSULATION_MIN_OHM_PER_VOLT] = 100;
-        p->number[KEY_SAFETY_CURRENT_RAMP] = 200;
-}
+        struct config *cfg = p->cfg;
 
-void config_defaults(struct config *cfg)
-{
         memset(cfg, 0, sizeof(*cfg));
-        snprintf(cfg->can.interface, sizeof(cfg->can.interface), "can0");
-        cfg->can.pistol_index = 1;
         session_config_defaults(&cfg->session);
-        cfg->session.pistol = 1;
-        cfg->session.use_sequence_flags = true;
-        cfg->session.start_authorisation = SESSION_FLAG_AUTO;
-        cfg->session.ccs_authorisation = SESSION_FLAG_AUTO;
-        cfg->session.charge_parameters = SESSION_FLAG_AUTO;
-        cfg->session.controller_timeout_us = 200 * 1000;
-        cfg->session.sequence_resend_us = 1000 * 1000;
-        cfg->session.button_hold_us = 300 * 1000;
-        cfg->session.estop_release_us = 1000 * 1000;
-        cfg->session.insulation_min_ohm_per_volt = 100;
-        cfg->session.current_ramp_da_per_s = 2000;
-        cfg->session.limits.precharge_max_current_da = 20;
-        cfg->session.limits.insulation_max_current_da = 20;
-        snprintf(cfg->converter.backend, sizeof(cfg->converter.backend), "sim");
-        cfg->dbus.enable = true;
         sim_params_defaults(&cfg->sim);
         modbus_params_defaults(&cfg->modbus);
         modbus_params_defaults(&cfg->insulation_monitor);
         telemetry_params_defaults(&cfg->telemetry);
+        for (int i = 0; i < KEY_COUNT; i++)
+                if (config_keys[i].def)
+                        config_set_key(p, i, config_keys[i].def, 0);
+}
+
+bool config_key_at(size_t i, const char **section, const char **name, const char **def)
+{
+        if (i >= KEY_COUNT)
+                return false;
+        *section = config_keys[i].section;
+        *name = config_keys[i].name;
+        *def = config_keys[i].def;
+        return true;
 }
 
 int config_load_stream(FILE *f, const char *name, struct config *cfg, struct config_error *err)
@@ -773,14 +767,19 @@ int config_load_stream(FILE *f, const char *name, struct config *cfg, struct con
                 snprintf(err->reason, sizeof(err->reason), "out of memory");
                 return -ENOMEM;
         }
-        p->file = f;
+        p->reader = (struct ini_reader) {
+                .file = f,
+                .stop = &p->failed,
+                .section = config_on_section,
+                .error = config_on_bad_line,
+                .userdata = p,
+        };
         p->err = err;
         p->cfg = (struct config *)(p + 1);
-        config_defaults(p->cfg);
-        snprintf(p->cfg->path, sizeof(p->cfg->path), "%s", name);
         config_parser_defaults(p);
+        snprintf(p->cfg->path, sizeof(p->cfg->path), "%s", name);
 
-        r = ini_parse_stream(config_read_line, p, config_handle_key, p);
+        r = ini_parse_stream(ini_reader_line, &p->reader, config_handle_key, p);
         if (ferror(f) && !p->failed) {
                 config_fail(p, 0, NULL, NULL, "read error: %s", strerror(errno));
         } else if (r > 0 && !p->failed) {

@@ -39,7 +39,7 @@ struct config_dbus {
 struct config {
         char path[4096];                /* file it was read from */
         struct config_can can;
-        struct session_config session;  /* [limits], [sequence], [safety] */
+        struct session_config session;  /* [limits], [sequence], [safety], [can] interface_version */
         struct config_converter converter;
         struct config_dbus dbus;        /* [dbus] */
         struct sim_params sim;          /* [sim] */
@@ -56,7 +56,11 @@ struct config_error {
         char reason[256];
 };
 
-void config_defaults(struct config *cfg);
+/* The i-th key of [can], [limits], [sequence], [safety], [converter] and
+ * [dbus] (from 0), with its default as it would be written in the file (NULL
+ * for a required key).  false past the last one.  ([sim], [modbus] and
+ * [insulation_monitor] have their own tables: sim_model.h, modbus_params.h.) */
+bool config_key_at(size_t i, const char **section, const char **name, const char **def);
 
 /* Read and validate a file.  0, or -errno with *err filled in:
  * -ENOENT/-EACCES... for the file itself, -EINVAL for a bad key or value. */

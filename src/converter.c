@@ -22,6 +22,21 @@ static const struct converter_ops *const converter_backends[] = {
         &converter_modbus_tcp_ops,
 };
 
+/* The part of the config a backend is given (see converter.h).  modbus is
+ * room for the Modbus backends' pair of settings. */
+static const void *converter_settings(const struct converter_ops *ops, const struct config *cfg,
+                                      struct modbus_backend_settings *modbus)
+{
+        if (ops == &converter_sim_ops)
+                return &cfg->sim;
+        *modbus = (struct modbus_backend_settings) {
+                .converter = &cfg->modbus,
+                .monitor = cfg->insulation_monitor.transport != MODBUS_TRANSPORT_NONE ? &cfg->insulation_monitor
+                                                                                       : NULL,
+        };
+        return modbus;
+}
+
 const struct converter_ops *converter_find(const char *name)
 {
         if (!name)
@@ -36,6 +51,7 @@ int converter_open(struct converter *conv, struct ev_loop *loop, const struct co
                    converter_measurement_cb cb, void *userdata)
 {
         const struct converter_ops *ops = converter_find(cfg->converter.backend);
+        struct modbus_backend_settings modbus;
         int r;
 
         if (!ops) {
@@ -46,11 +62,10 @@ int converter_open(struct converter *conv, struct ev_loop *loop, const struct co
         *conv = (struct converter) {
                 .ops = ops,
                 .loop = loop,
-                .cfg = cfg,
                 .on_measurement = cb,
                 .userdata = userdata,
         };
-        r = ops->open(conv);
+        r = ops->open(conv, converter_settings(ops, cfg, &modbus));
         if (r < 0) {
                 /* Logged by the backend.  Leave conv as never opened, so
                  * converter_close() on it is harmless. */
@@ -67,12 +82,9 @@ void converter_command(struct converter *conv, const struct power_command *cmd)
         conv->ops->command(conv, cmd);
 }
 
-/* A reloaded config.  The backend itself cannot change without a restart:
- * -EOPNOTSUPP if [converter] backend names another one, and the old config
- * stays in force.  On success conv->cfg points to cfg. */
 int converter_reconfigure(struct converter *conv, const struct config *cfg)
 {
-        int r;
+        struct modbus_backend_settings modbus;
 
         if (!conv || !conv->ops)
                 return -EINVAL;
@@ -81,13 +93,18 @@ int converter_reconfigure(struct converter *conv, const struct config *cfg)
                               cfg->converter.backend, conv->ops->name);
                 return -EOPNOTSUPP;
         }
-        if (conv->ops->reconfigure) {
-                r = conv->ops->reconfigure(conv, cfg);
-                if (r < 0)
-                        return r;
-        }
-        conv->cfg = cfg;
-        return 0;
+        if (!conv->ops->reconfigure)
+                return 0;
+        return conv->ops->reconfigure(conv, converter_settings(conv->ops, cfg, &modbus));
+}
+
+void converter_last_error(const struct converter *conv, char *buf, size_t len)
+{
+        if (len == 0)
+                return;
+        buf[0] = '\0';
+        if (conv && conv->ops && conv->ops->last_error)
+                conv->ops->last_error(conv, buf, len);
 }
 
 void converter_close(struct converter *conv)

@@ -15,6 +15,8 @@
  *       link lost|ok          the backend loses / regains the converter
  *       insulation KOHM       insulation resistance, 0..1000000 kOhm
  *       battery VOLTS         EV battery open-circuit voltage, 0..1500 V
+ *       overshoot VOLTS       while regulating, the output measures VOLTS
+ *                             too high (0..1500 V, 0 ends it)
  *   Empty lines and lines starting with '#' are skipped; anything else is
  *   logged and ignored.  The FIFO is created with mode 0600 and removed on
  *   close; a path that exists and is not a FIFO is left alone and open
@@ -31,7 +33,6 @@
 #include <syslog.h>
 #include <unistd.h>
 
-#include "config.h"
 #include "converter.h"
 #include "log.h"
 #include "sim_model.h"
@@ -181,7 +182,14 @@ static int converter_sim_control_apply(struct converter_sim *s, const char *word
                 }
                 return 0;
         }
-        *reason = "unknown command (fault, link, insulation, battery)";
+        if (strcmp(word, "overshoot") == 0) {
+                if (textparse_double(arg, &v) < 0 || sim_model_set_overshoot(m, v) < 0) {
+                        *reason = "usage: overshoot VOLTS (a number between 0 and 1500)";
+                        return -EINVAL;
+                }
+                return 0;
+        }
+        *reason = "unknown command (fault, link, insulation, battery, overshoot)";
         return -EINVAL;
 }
 
@@ -317,8 +325,9 @@ static void converter_sim_timer_start(struct converter_sim *s)
 
 /* ---- ops ----------------------------------------------------------------- */
 
-static int converter_sim_open(struct converter *conv)
+static int converter_sim_open(struct converter *conv, const void *settings)
 {
+        const struct sim_params *p = settings;
         struct converter_sim *s;
         int fd = -1;
 
@@ -329,7 +338,7 @@ static int converter_sim_open(struct converter *conv)
         }
         s->conv = conv;
         s->control.fd = -1;
-        s->params = conv->cfg->sim;
+        s->params = *p;
         sim_model_init(&s->model, &s->params);
 
         if (s->params.control_path[0]) {
@@ -361,10 +370,10 @@ static void converter_sim_command(struct converter *conv, const struct power_com
         (void)sim_model_command(&s->model, cmd);
 }
 
-static int converter_sim_reconfigure(struct converter *conv, const struct config *cfg)
+static int converter_sim_reconfigure(struct converter *conv, const void *settings)
 {
         struct converter_sim *s = conv->data;
-        const struct sim_params *p = &cfg->sim;
+        const struct sim_params *p = settings;
         int fd;
 
         if (!s)

@@ -5,7 +5,8 @@
  *
  * Start-up in dependency order, shutdown in exact reverse:
  *   options -> logging -> config -> event loop -> bridge: CAN interface
- *   settings and socket -> converter -> session, timers, signals, READY=1.
+ *   settings and socket -> converter -> real-time setup (memory locked once
+ *   the converter's threads exist) -> session, timers, signals, READY=1.
  *
  * Exit status: 0 clean stop, 78 bad config, 69 CAN interface missing or
  * unusable at start, 1 any other failure.
@@ -22,6 +23,7 @@
 #include "bridge.h"
 #include "config.h"
 #include "log.h"
+#include "realtime.h"
 
 #define LOG_MODULE NULL
 
@@ -143,6 +145,10 @@ int main(int argc, char **argv)
                 r = EXIT_FAILURE;
                 goto finish;
         }
+        /* After the converter: its worker threads' stacks are mapped by
+         * now and get locked with the rest.  A lock that fails is logged
+         * and the daemon goes on. */
+        realtime_setup();
         r = bridge_start(&bridge);
         if (r < 0) {
                 r = EXIT_FAILURE;

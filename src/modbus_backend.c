@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
 #include "log.h"
 #include "modbus_backend.h"
 #include "modbus_params.h"
@@ -27,7 +26,7 @@ struct modbus_backend {
         size_t mon_index;
         struct modbus_params conv_params;       /* as started, for reloads */
         struct modbus_params mon_params;
-        char last_error[2 * MODBUS_WORKER_REASON_MAX];
+        char last_error[2 * MODBUS_DEVICE_REASON_MAX];
 };
 
 static void modbus_backend_notify(void *data)
@@ -45,32 +44,13 @@ static void modbus_backend_on_async(struct ev_loop *loop, ev_async *w, int reven
         struct converter *conv = b->conv;
         struct modbus_device_status cs, ms;
         struct power_measurement m;
+        bool mon_have = false;
 
         if (modbus_worker_status(b->conv_worker, b->conv_index, &cs) < 0)
                 return;
-        m = cs.m;
-        snprintf(b->last_error, sizeof(b->last_error), "%s", cs.reason);
-        if (b->mon_worker) {
-                bool have = modbus_worker_status(b->mon_worker, b->mon_index, &ms) == 0;
-
-                m.insulation_kohm = POWER_INSULATION_UNKNOWN;
-                if (have && ms.m.link_ok && !ms.m.fault) {
-                        m.insulation_kohm = ms.m.insulation_kohm;
-                } else if (have && ms.seen) {
-                        /* A monitor that was there and is gone or broken:
-                         * nothing may be charged without it. */
-                        m.fault = true;
-                        m.ready = false;
-                        if (!b->last_error[0])
-                                snprintf(b->last_error, sizeof(b->last_error), "%s", ms.reason);
-                } else {
-                        /* Not heard from yet: not ready, not a fault. */
-                        m.ready = false;
-                        if (!b->last_error[0])
-                                snprintf(b->last_error, sizeof(b->last_error), "%s",
-                                         have && ms.reason[0] ? ms.reason : "insulation monitor: no answer yet");
-                }
-        }
+        if (b->mon_worker)
+                mon_have = modbus_worker_status(b->mon_worker, b->mon_index, &ms) == 0;
+        modbus_device_merge(&cs, b->mon_worker ? &ms : NULL, mon_have, &m, b->last_error, sizeof(b->last_error));
         /* Last: the callback may command or even close the converter. */
         if (conv->on_measurement)
                 conv->on_measurement(&m, conv->userdata);
@@ -85,13 +65,12 @@ static void modbus_backend_free(struct modbus_backend *b)
         free(b);
 }
 
-static int modbus_backend_open(struct converter *conv, enum modbus_transport transport)
+static int modbus_backend_open(struct converter *conv, const struct modbus_backend_settings *settings,
+                               enum modbus_transport transport)
 {
-        const struct config *cfg = conv->cfg;
-        const struct modbus_params *cp = &cfg->modbus;
-        const struct modbus_params *mp =
-                cfg->insulation_monitor.transport != MODBUS_TRANSPORT_NONE ? &cfg->insulation_monitor : NULL;
-        struct modbus_worker_device devs[2];
+        const struct modbus_params *cp = settings->converter;
+        const struct modbus_params *mp = settings->monitor;
+        struct modbus_device_config devs[2];
         struct modbus_backend *b;
         pthread_t self = pthread_self();
         char bus[128];
@@ -115,9 +94,9 @@ static int modbus_backend_open(struct converter *conv, enum modbus_transport tra
         b->async.data = b;
         ev_async_start(conv->loop, &b->async);
 
-        devs[0] = (struct modbus_worker_device) { .params = cp, .role = MODBUS_ROLE_CONVERTER };
+        devs[0] = (struct modbus_device_config) { .params = cp, .role = MODBUS_ROLE_CONVERTER };
         if (mp && modbus_params_same_bus(cp, mp)) {
-                devs[1] = (struct modbus_worker_device) { .params = mp, .role = MODBUS_ROLE_MONITOR };
+                devs[1] = (struct modbus_device_config) { .params = mp, .role = MODBUS_ROLE_MONITOR };
                 r = modbus_worker_start(&b->workers[0], devs, 2, self, modbus_backend_notify, b);
                 if (r < 0)
                         goto fail;
@@ -130,7 +109,7 @@ static int modbus_backend_open(struct converter *conv, enum modbus_transport tra
                         goto fail;
                 b->n_workers = 1;
                 if (mp) {
-                        devs[1] = (struct modbus_worker_device) { .params = mp, .role = MODBUS_ROLE_MONITOR };
+                        devs[1] = (struct modbus_device_config) { .params = mp, .role = MODBUS_ROLE_MONITOR };
                         r = modbus_worker_start(&b->workers[1], &devs[1], 1, self, modbus_backend_notify, b);
                         if (r < 0)
                                 goto fail;
@@ -157,14 +136,14 @@ fail:
         return r;
 }
 
-static int modbus_backend_open_rtu(struct converter *conv)
+static int modbus_backend_open_rtu(struct converter *conv, const void *settings)
 {
-        return modbus_backend_open(conv, MODBUS_TRANSPORT_RTU);
+        return modbus_backend_open(conv, settings, MODBUS_TRANSPORT_RTU);
 }
 
-static int modbus_backend_open_tcp(struct converter *conv)
+static int modbus_backend_open_tcp(struct converter *conv, const void *settings)
 {
-        return modbus_backend_open(conv, MODBUS_TRANSPORT_TCP);
+        return modbus_backend_open(conv, settings, MODBUS_TRANSPORT_TCP);
 }
 
 static void modbus_backend_command(struct converter *conv, const struct power_command *cmd)
@@ -177,7 +156,8 @@ static void modbus_backend_command(struct converter *conv, const struct power_co
 }
 
 /* Everything but the timing needs a restart: a new bus, unit or profile
- * means a new worker, and a reload must never leave the output in doubt. */
+ * means a new worker, and a reload must never leave the output in doubt.  A
+ * profile file that only moved or got comments is the same profile. */
 static bool modbus_backend_same(const struct modbus_params *a, const struct modbus_params *b)
 {
         return a->transport == b->transport && strcmp(a->device, b->device) == 0 &&
@@ -186,19 +166,20 @@ static bool modbus_backend_same(const struct modbus_params *a, const struct modb
                a->port == b->port && a->unit_id == b->unit_id &&
                a->response_timeout_ms == b->response_timeout_ms && a->byte_timeout_ms == b->byte_timeout_ms &&
                a->reconnect_max_ms == b->reconnect_max_ms && a->shutdown_timeout_ms == b->shutdown_timeout_ms &&
-               memcmp(&a->profile, &b->profile, sizeof(a->profile)) == 0;
+               modbus_profile_same(&a->profile, &b->profile);
 }
 
-static int modbus_backend_reconfigure(struct converter *conv, const struct config *cfg)
+static int modbus_backend_reconfigure(struct converter *conv, const void *settings)
 {
+        const struct modbus_backend_settings *set = settings;
+        const struct modbus_params *cp = set->converter;
+        const struct modbus_params *mp = set->monitor;
         struct modbus_backend *b = conv->data;
-        const struct modbus_params *mp =
-                cfg->insulation_monitor.transport != MODBUS_TRANSPORT_NONE ? &cfg->insulation_monitor : NULL;
-        struct modbus_worker_timing t;
+        struct modbus_device_timing t;
 
         if (!b)
                 return -EINVAL;
-        if (!modbus_backend_same(&cfg->modbus, &b->conv_params)) {
+        if (!modbus_backend_same(cp, &b->conv_params)) {
                 log_warning("[modbus] bus, unit or profile changed: restart the service to apply it");
                 return -EOPNOTSUPP;
         }
@@ -206,16 +187,16 @@ static int modbus_backend_reconfigure(struct converter *conv, const struct confi
                 log_warning("[insulation_monitor] changed: restart the service to apply it");
                 return -EOPNOTSUPP;
         }
-        t = (struct modbus_worker_timing) {
-                .poll_interval_ms = cfg->modbus.poll_interval_ms,
-                .setpoint_refresh_ms = cfg->modbus.setpoint_refresh_ms,
-                .link_timeout_ms = cfg->modbus.link_timeout_ms,
-                .min_gap_ms = cfg->modbus.min_gap_ms,
+        t = (struct modbus_device_timing) {
+                .poll_interval_ms = cp->poll_interval_ms,
+                .setpoint_refresh_ms = cp->setpoint_refresh_ms,
+                .link_timeout_ms = cp->link_timeout_ms,
+                .min_gap_ms = cp->min_gap_ms,
         };
         modbus_worker_set_timing(b->conv_worker, &t);
-        b->conv_params = cfg->modbus;
+        b->conv_params = *cp;
         if (mp && b->mon_worker != b->conv_worker) {
-                t = (struct modbus_worker_timing) {
+                t = (struct modbus_device_timing) {
                         .poll_interval_ms = mp->poll_interval_ms,
                         .setpoint_refresh_ms = mp->setpoint_refresh_ms,
                         .link_timeout_ms = mp->link_timeout_ms,
@@ -241,12 +222,10 @@ static void modbus_backend_close(struct converter *conv)
         conv->data = NULL;
 }
 
-void modbus_backend_last_error(const struct converter *conv, char *buf, size_t len)
+static void modbus_backend_last_error(const struct converter *conv, char *buf, size_t len)
 {
-        const struct modbus_backend *b = conv ? conv->data : NULL;
+        const struct modbus_backend *b = conv->data;
 
-        if (len == 0)
-                return;
         snprintf(buf, len, "%s", b ? b->last_error : "");
 }
 
@@ -255,6 +234,7 @@ const struct converter_ops converter_modbus_rtu_ops = {
         .open = modbus_backend_open_rtu,
         .command = modbus_backend_command,
         .reconfigure = modbus_backend_reconfigure,
+        .last_error = modbus_backend_last_error,
         .close = modbus_backend_close,
 };
 
@@ -263,5 +243,6 @@ const struct converter_ops converter_modbus_tcp_ops = {
         .open = modbus_backend_open_tcp,
         .command = modbus_backend_command,
         .reconfigure = modbus_backend_reconfigure,
+        .last_error = modbus_backend_last_error,
         .close = modbus_backend_close,
 };

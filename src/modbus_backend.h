@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The Modbus converter backends, "modbus-rtu" and "modbus-tcp", behind
- * struct converter_ops.  Settings come from the config's [modbus] section,
- * and an optional insulation monitor from [insulation_monitor] (see
- * modbus_params.h).  One worker thread per bus (modbus_worker.h); the loop
+ * struct converter_ops.  Their settings are those of the config's [modbus]
+ * section, and of an optional insulation monitor in [insulation_monitor]
+ * (see modbus_params.h).  One worker thread per bus (modbus_worker.h); the loop
  * thread only posts commands and reads results through ev_async, and never
  * calls libmodbus.
  *
@@ -23,13 +23,19 @@
 #include <stddef.h>
 
 #include "converter.h"
+#include "modbus_params.h"
 
+/* What the Modbus backends are given (struct converter_ops): the
+ * converter's settings and the optional insulation monitor's. */
+struct modbus_backend_settings {
+        const struct modbus_params *converter;  /* [modbus] */
+        const struct modbus_params *monitor;    /* [insulation_monitor]; NULL = none */
+};
+
+/* last_error(): the current problem of the converter or insulation monitor
+ * link ("" when all is well), e.g. "converter (tcp 10.0.0.5:502 unit 1):
+ * link lost: read input 0+9: Connection timed out".  Loop thread only. */
 extern const struct converter_ops converter_modbus_rtu_ops;
 extern const struct converter_ops converter_modbus_tcp_ops;
-
-/* The current problem of the converter or insulation monitor link ("" when
- * all is well), e.g. "converter (tcp 10.0.0.5:502 unit 1): link lost:
- * read input 0+9: Connection timed out".  Loop thread only. */
-void modbus_backend_last_error(const struct converter *conv, char *buf, size_t len);
 
 #endif

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Profile files: parsed with inih through a line reader of our own (the
- * inih build we link against tells the handler no line number), checked as
- * a whole afterwards, and turned into read plans.
+ * Profile files: parsed with inih through the line reader of ini_reader.h
+ * (the inih build we link against tells the handler no line number),
+ * checked as a whole afterwards, and turned into read plans.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -16,6 +16,7 @@
 
 #include <ini.h>
 
+#include "ini_reader.h"
 #include "modbus_profile.h"
 #include "textparse.h"
 
@@ -110,13 +111,11 @@ static const char *const modbus_device_key_names[DK_COUNT] = {
 };
 
 struct modbus_profile_parser {
-        FILE *file;
+        struct ini_reader reader;       /* .line: the line being parsed */
         struct modbus_profile *p;
         char *err;
         size_t err_len;
         bool failed;
-        unsigned line;
-        unsigned next_line;
         unsigned device_line[DK_COUNT];
         unsigned point_line[MODBUS_POINT_COUNT][PK_COUNT];
 };
@@ -450,24 +449,24 @@ static void modbus_handle_point(struct modbus_profile_parser *ps, const char *se
         double d;
 
         if (key < 0 || !modbus_point_key_allowed(kind, key)) {
-                modbus_profile_fail(ps, ps->line, section, name, "unknown key for this point");
+                modbus_profile_fail(ps, ps->reader.line, section, name, "unknown key for this point");
                 return;
         }
         if (ps->point_line[id][key]) {
-                modbus_profile_fail(ps, ps->line, section, name, "set twice (first on line %u)",
+                modbus_profile_fail(ps, ps->reader.line, section, name, "set twice (first on line %u)",
                                     ps->point_line[id][key]);
                 return;
         }
-        ps->point_line[id][key] = ps->line;
+        ps->point_line[id][key] = ps->reader.line;
         pt->present = true;
         if (!pt->line)
-                pt->line = ps->line;
+                pt->line = ps->reader.line;
 
         if (key >= PK_BIT0) {
                 int word = id == MODBUS_POINT_FAULT_WORD ? 0 : 1;
 
                 if (strlen(value) >= MODBUS_PROFILE_BIT_NAME_MAX || value[0] == '\0') {
-                        modbus_profile_fail(ps, ps->line, section, name, "a bit name is 1..%d characters",
+                        modbus_profile_fail(ps, ps->reader.line, section, name, "a bit name is 1..%d characters",
                                             MODBUS_PROFILE_BIT_NAME_MAX - 1);
                         return;
                 }
@@ -476,7 +475,7 @@ static void modbus_handle_point(struct modbus_profile_parser *ps, const char *se
         }
         if (key >= PK_FLAG0) {
                 if (modbus_parse_flag(value, &pt->flags[key - PK_FLAG0]) < 0)
-                        modbus_profile_fail(ps, ps->line, section, name,
+                        modbus_profile_fail(ps, ps->reader.line, section, name,
                                             "'%s' is not MASK, !MASK, MASK == VALUE or MASK != VALUE "
                                             "(VALUE within MASK)", value);
                 return;
@@ -484,31 +483,31 @@ static void modbus_handle_point(struct modbus_profile_parser *ps, const char *se
         switch ((enum modbus_point_key)key) {
         case PK_AREA:
                 if (modbus_parse_area(value, &pt->area) < 0)
-                        modbus_profile_fail(ps, ps->line, section, name,
+                        modbus_profile_fail(ps, ps->reader.line, section, name,
                                             "'%s' is not coil, discrete, input or holding", value);
                 break;
         case PK_ADDRESS:
                 if (modbus_parse_uint(value, 65535, &u) < 0)
-                        modbus_profile_fail(ps, ps->line, section, name, "'%s' is not an address 0..65535 "
+                        modbus_profile_fail(ps, ps->reader.line, section, name, "'%s' is not an address 0..65535 "
                                             "(the protocol address, counted from 0)", value);
                 pt->address = (uint16_t)u;
                 break;
         case PK_TYPE:
                 if (modbus_parse_type(value, &pt->type) < 0)
-                        modbus_profile_fail(ps, ps->line, section, name, "'%s' is not u16, s16, u32, s32 or f32",
+                        modbus_profile_fail(ps, ps->reader.line, section, name, "'%s' is not u16, s16, u32, s32 or f32",
                                             value);
                 break;
         case PK_WORD_ORDER:
                 if (modbus_parse_word_order(value, &pt->word_order) < 0)
-                        modbus_profile_fail(ps, ps->line, section, name, "'%s' is neither big nor little", value);
+                        modbus_profile_fail(ps, ps->reader.line, section, name, "'%s' is neither big nor little", value);
                 break;
         case PK_SCALE:
                 if (modbus_parse_number(value, &pt->scale) < 0 || pt->scale == 0)
-                        modbus_profile_fail(ps, ps->line, section, name, "'%s' is not a non-zero number", value);
+                        modbus_profile_fail(ps, ps->reader.line, section, name, "'%s' is not a non-zero number", value);
                 break;
         case PK_OFFSET:
                 if (modbus_parse_number(value, &pt->offset) < 0)
-                        modbus_profile_fail(ps, ps->line, section, name, "'%s' is not a number", value);
+                        modbus_profile_fail(ps, ps->reader.line, section, name, "'%s' is not a number", value);
                 break;
         case PK_PERCENT_OF:
                 if (strcmp(value, "rated_voltage") == 0)
@@ -521,18 +520,18 @@ static void modbus_handle_point(struct modbus_profile_parser *ps, const char *se
                         pt->percent_of = MODBUS_NOMINAL_FIXED;
                         pt->nominal = d;
                 } else
-                        modbus_profile_fail(ps, ps->line, section, name,
+                        modbus_profile_fail(ps, ps->reader.line, section, name,
                                             "'%s' is not rated_voltage, rated_current, rated_power or a "
                                             "positive number", value);
                 break;
         case PK_WRITE:
                 if (modbus_parse_function(value, &pt->write_function) < 0)
-                        modbus_profile_fail(ps, ps->line, section, name, "'%s' is not 05, 06, 15 or 16", value);
+                        modbus_profile_fail(ps, ps->reader.line, section, name, "'%s' is not 05, 06, 15 or 16", value);
                 break;
         case PK_ON:
         case PK_OFF:
                 if (modbus_parse_uint(value, 65535, &u) < 0)
-                        modbus_profile_fail(ps, ps->line, section, name, "'%s' is not a value 0..65535", value);
+                        modbus_profile_fail(ps, ps->reader.line, section, name, "'%s' is not a value 0..65535", value);
                 if (key == PK_ON)
                         pt->on = (uint16_t)u;
                 else
@@ -540,11 +539,11 @@ static void modbus_handle_point(struct modbus_profile_parser *ps, const char *se
                 break;
         case PK_READBACK:
                 if (textparse_bool(value, &pt->readback) < 0)
-                        modbus_profile_fail(ps, ps->line, section, name, "'%s' is not true or false", value);
+                        modbus_profile_fail(ps, ps->reader.line, section, name, "'%s' is not true or false", value);
                 break;
         case PK_VALUE:
                 if (modbus_parse_number(value, &pt->value) < 0 || pt->value <= 0)
-                        modbus_profile_fail(ps, ps->line, section, name, "'%s' is not a positive number", value);
+                        modbus_profile_fail(ps, ps->reader.line, section, name, "'%s' is not a positive number", value);
                 pt->given = true;
                 break;
         case PK_FLAG0:
@@ -564,47 +563,47 @@ static void modbus_handle_device(struct modbus_profile_parser *ps, const char *n
                 if (strcmp(modbus_device_key_names[k], name) == 0)
                         key = k;
         if (key < 0) {
-                modbus_profile_fail(ps, ps->line, "device", name, "unknown key");
+                modbus_profile_fail(ps, ps->reader.line, "device", name, "unknown key");
                 return;
         }
         if (ps->device_line[key]) {
-                modbus_profile_fail(ps, ps->line, "device", name, "set twice (first on line %u)",
+                modbus_profile_fail(ps, ps->reader.line, "device", name, "set twice (first on line %u)",
                                     ps->device_line[key]);
                 return;
         }
-        ps->device_line[key] = ps->line;
+        ps->device_line[key] = ps->reader.line;
         switch ((enum modbus_device_key)key) {
         case DK_NAME:
                 if (strlen(value) >= sizeof(p->name))
-                        modbus_profile_fail(ps, ps->line, "device", name, "longer than %zu characters",
+                        modbus_profile_fail(ps, ps->reader.line, "device", name, "longer than %zu characters",
                                             sizeof(p->name) - 1);
                 else
                         snprintf(p->name, sizeof(p->name), "%s", value);
                 break;
         case DK_WORD_ORDER:
                 if (modbus_parse_word_order(value, &p->word_order) < 0)
-                        modbus_profile_fail(ps, ps->line, "device", name, "'%s' is neither big nor little", value);
+                        modbus_profile_fail(ps, ps->reader.line, "device", name, "'%s' is neither big nor little", value);
                 break;
         case DK_MAX_READ_REGISTERS:
                 if (modbus_parse_uint(value, MODBUS_PROFILE_MAX_REGISTERS, &u) < 0 || u == 0)
-                        modbus_profile_fail(ps, ps->line, "device", name, "'%s' is not 1..%d", value,
+                        modbus_profile_fail(ps, ps->reader.line, "device", name, "'%s' is not 1..%d", value,
                                             MODBUS_PROFILE_MAX_REGISTERS);
                 p->max_read_registers = (uint16_t)u;
                 break;
         case DK_MAX_READ_BITS:
                 if (modbus_parse_uint(value, MODBUS_PROFILE_MAX_BITS, &u) < 0 || u == 0)
-                        modbus_profile_fail(ps, ps->line, "device", name, "'%s' is not 1..%d", value,
+                        modbus_profile_fail(ps, ps->reader.line, "device", name, "'%s' is not 1..%d", value,
                                             MODBUS_PROFILE_MAX_BITS);
                 p->max_read_bits = (uint16_t)u;
                 break;
         case DK_MAX_READ_GAP:
                 if (modbus_parse_uint(value, 100, &u) < 0)
-                        modbus_profile_fail(ps, ps->line, "device", name, "'%s' is not 0..100", value);
+                        modbus_profile_fail(ps, ps->reader.line, "device", name, "'%s' is not 0..100", value);
                 p->max_read_gap = (uint16_t)u;
                 break;
         case DK_ZERO_SETPOINTS_ON_OFF:
                 if (textparse_bool(value, &p->zero_setpoints_on_off) < 0)
-                        modbus_profile_fail(ps, ps->line, "device", name, "'%s' is not true or false", value);
+                        modbus_profile_fail(ps, ps->reader.line, "device", name, "'%s' is not true or false", value);
                 break;
         case DK_COUNT:
                 break;
@@ -621,22 +620,22 @@ static void modbus_handle_steps(struct modbus_profile_parser *ps, const char *se
         uint32_t ms;
 
         if (*n == MODBUS_PROFILE_MAX_STEPS) {
-                modbus_profile_fail(ps, ps->line, section, name, "more than %d steps", MODBUS_PROFILE_MAX_STEPS);
+                modbus_profile_fail(ps, ps->reader.line, section, name, "more than %d steps", MODBUS_PROFILE_MAX_STEPS);
                 return;
         }
         if (strcmp(name, "write") == 0) {
                 if (modbus_parse_step(value, &steps[*n], &reason) < 0) {
-                        modbus_profile_fail(ps, ps->line, section, name, "'%s': %s", value, reason);
+                        modbus_profile_fail(ps, ps->reader.line, section, name, "'%s': %s", value, reason);
                         return;
                 }
         } else if (strcmp(name, "delay_ms") == 0) {
                 if (modbus_parse_uint(value, 10000, &ms) < 0) {
-                        modbus_profile_fail(ps, ps->line, section, name, "'%s' is not 0..10000 ms", value);
+                        modbus_profile_fail(ps, ps->reader.line, section, name, "'%s' is not 0..10000 ms", value);
                         return;
                 }
                 steps[*n] = (struct modbus_step) { .kind = MODBUS_STEP_DELAY, .delay_ms = ms };
         } else {
-                modbus_profile_fail(ps, ps->line, section, name, "unknown key (write, delay_ms)");
+                modbus_profile_fail(ps, ps->reader.line, section, name, "unknown key (write, delay_ms)");
                 return;
         }
         (*n)++;
@@ -652,7 +651,7 @@ static int modbus_profile_handler(void *user, const char *section, const char *n
         if (!value)
                 value = "";
         if (section[0] == '\0')
-                modbus_profile_fail(ps, ps->line, NULL, NULL, "key '%s' outside a section", name);
+                modbus_profile_fail(ps, ps->reader.line, NULL, NULL, "key '%s' outside a section", name);
         else if (strcmp(section, "device") == 0)
                 modbus_handle_device(ps, name, value);
         else if (strcmp(section, "init") == 0 || strcmp(section, "shutdown") == 0)
@@ -660,32 +659,18 @@ static int modbus_profile_handler(void *user, const char *section, const char *n
         else if ((id = modbus_point_find(section)) >= 0)
                 modbus_handle_point(ps, section, id, name, value);
         else
-                modbus_profile_fail(ps, ps->line, section, NULL, "unknown section");
+                modbus_profile_fail(ps, ps->reader.line, section, NULL, "unknown section");
         return ps->failed ? 0 : 1;
 }
 
 /* Section headers, seen here where the line number is known. */
-static void modbus_profile_scan_header(struct modbus_profile_parser *ps, const char *text)
+static void modbus_profile_on_section(const char *name, unsigned line, void *userdata)
 {
-        char name[64];
-        const char *end;
-        size_t len;
+        struct modbus_profile_parser *ps = userdata;
         int id;
 
-        while (isspace((unsigned char)*text))
-                text++;
-        if (*text != '[')
-                return;
-        end = strchr(text + 1, ']');
-        if (!end)
-                return;
-        len = (size_t)(end - text - 1);
-        if (len >= sizeof(name))
-                len = sizeof(name) - 1;
-        memcpy(name, text + 1, len);
-        name[len] = '\0';
         if (!modbus_section_known(name)) {
-                modbus_profile_fail(ps, ps->line, name, NULL,
+                modbus_profile_fail(ps, line, name, NULL,
                                     "unknown section (see doc/profiles.md for the point names)");
                 return;
         }
@@ -695,35 +680,14 @@ static void modbus_profile_scan_header(struct modbus_profile_parser *ps, const c
                  * so that the whole-profile check can name it. */
                 ps->p->points[id].present = true;
                 if (!ps->p->points[id].line)
-                        ps->p->points[id].line = ps->line;
+                        ps->p->points[id].line = line;
         }
 }
 
-static char *modbus_profile_read_line(char *str, int num, void *stream)
+/* A line the reader refused (NUL byte, too long). */
+static void modbus_profile_on_bad_line(unsigned line, const char *reason, void *userdata)
 {
-        struct modbus_profile_parser *ps = stream;
-        long before;
-        size_t len;
-
-        if (ps->failed)
-                return NULL;
-        before = ftell(ps->file);
-        if (!fgets(str, num, ps->file))
-                return NULL;
-        ps->line = ++ps->next_line;
-        if (text_line_has_nul(ps->file, before, str)) {
-                modbus_profile_fail(ps, ps->line, NULL, NULL, "NUL byte in the line (not a text file?)");
-                return NULL;
-        }
-        len = strlen(str);
-        if (len > 0 && str[len - 1] != '\n' && !feof(ps->file)) {
-                modbus_profile_fail(ps, ps->line, NULL, NULL, "line longer than %d characters", num - 2);
-                return NULL;
-        }
-        if (ps->line == 1 && strncmp(str, "\xEF\xBB\xBF", 3) == 0)
-                memmove(str, str + 3, len - 2);
-        modbus_profile_scan_header(ps, str);
-        return ps->failed ? NULL : str;
+        modbus_profile_fail(userdata, line, NULL, NULL, "%s", reason);
 }
 
 /* ---- whole-profile checks ------------------------------------------------ */
@@ -867,7 +831,10 @@ int modbus_profile_load_stream(FILE *f, const char *path, struct modbus_profile 
         int r;
 
         if (strlen(path) >= sizeof(out->path)) {
-                snprintf(err, err_len, "%s: path longer than %zu characters", path, sizeof(out->path) - 1);
+                /* Only its start: a path this long says nothing more, and
+                 * an unbounded %s trips -Wformat-truncation on 32-bit. */
+                snprintf(err, err_len, "%.64s...: path longer than %zu characters", path,
+                         sizeof(out->path) - 1);
                 return -ENAMETOOLONG;
         }
         ps = calloc(1, sizeof(*ps) + sizeof(struct modbus_profile));
@@ -880,8 +847,14 @@ int modbus_profile_load_stream(FILE *f, const char *path, struct modbus_profile 
         snprintf(ps->p->path, sizeof(ps->p->path), "%s", path);
         ps->err = err;
         ps->err_len = err_len;
-        ps->file = f;
-        r = ini_parse_stream(modbus_profile_read_line, ps, modbus_profile_handler, ps);
+        ps->reader = (struct ini_reader) {
+                .file = f,
+                .stop = &ps->failed,
+                .section = modbus_profile_on_section,
+                .error = modbus_profile_on_bad_line,
+                .userdata = ps,
+        };
+        r = ini_parse_stream(ini_reader_line, &ps->reader, modbus_profile_handler, ps);
         if (!ps->failed && ferror(f))
                 modbus_profile_fail(ps, 0, NULL, NULL, "read error");
         else if (!ps->failed && r > 0)
@@ -903,7 +876,6 @@ int modbus_profile_load_stream(FILE *f, const char *path, struct modbus_profile 
         }
         if (!ps->p->name[0])
                 snprintf(ps->p->name, sizeof(ps->p->name), "%s", path);
-        /* memcpy, padding included: reloads compare profiles with memcmp. */
         memcpy(out, ps->p, sizeof(*out));
         free(ps);
         return 0;
@@ -916,7 +888,10 @@ int modbus_profile_load(const char *path, struct modbus_profile *out, char *err,
         int r;
 
         if (strlen(path) >= sizeof(out->path)) {
-                snprintf(err, err_len, "%s: path longer than %zu characters", path, sizeof(out->path) - 1);
+                /* Only its start: a path this long says nothing more, and
+                 * an unbounded %s trips -Wformat-truncation on 32-bit. */
+                snprintf(err, err_len, "%.64s...: path longer than %zu characters", path,
+                         sizeof(out->path) - 1);
                 return -ENAMETOOLONG;
         }
         f = fopen(path, "re");
@@ -933,6 +908,52 @@ int modbus_profile_load(const char *path, struct modbus_profile *out, char *err,
         r = modbus_profile_load_stream(f, path, out, err, err_len);
         fclose(f);
         return r;
+}
+
+static bool modbus_flag_same(const struct modbus_flag *a, const struct modbus_flag *b)
+{
+        return a->set == b->set && a->equal == b->equal && a->mask == b->mask && a->value == b->value;
+}
+
+static bool modbus_point_same(const struct modbus_point *a, const struct modbus_point *b)
+{
+        for (int f = 0; f < MODBUS_FLAG_COUNT; f++)
+                if (!modbus_flag_same(&a->flags[f], &b->flags[f]))
+                        return false;
+        /* Not the line: where it was written is not what it says. */
+        return a->present == b->present && a->given == b->given && a->readback == b->readback &&
+               a->area == b->area && a->address == b->address && a->type == b->type &&
+               a->word_order == b->word_order && a->write_function == b->write_function &&
+               a->scale == b->scale && a->offset == b->offset && a->percent_of == b->percent_of &&
+               a->nominal == b->nominal && a->value == b->value && a->on == b->on && a->off == b->off;
+}
+
+static bool modbus_steps_same(const struct modbus_step *a, size_t na, const struct modbus_step *b, size_t nb)
+{
+        if (na != nb)
+                return false;
+        for (size_t i = 0; i < na; i++)
+                if (a[i].kind != b[i].kind || a[i].area != b[i].area || a[i].function != b[i].function ||
+                    a[i].address != b[i].address || a[i].value != b[i].value || a[i].delay_ms != b[i].delay_ms)
+                        return false;
+        return true;
+}
+
+bool modbus_profile_same(const struct modbus_profile *a, const struct modbus_profile *b)
+{
+        if (strcmp(a->name, b->name) != 0 || a->word_order != b->word_order ||
+            a->max_read_registers != b->max_read_registers || a->max_read_bits != b->max_read_bits ||
+            a->max_read_gap != b->max_read_gap || a->zero_setpoints_on_off != b->zero_setpoints_on_off)
+                return false;
+        for (int i = 0; i < MODBUS_POINT_COUNT; i++)
+                if (!modbus_point_same(&a->points[i], &b->points[i]))
+                        return false;
+        for (int w = 0; w < 2; w++)
+                for (int bit = 0; bit < 32; bit++)
+                        if (strcmp(a->bit_names[w][bit], b->bit_names[w][bit]) != 0)
+                                return false;
+        return modbus_steps_same(a->init, a->n_init, b->init, b->n_init) &&
+               modbus_steps_same(a->shutdown, a->n_shutdown, b->shutdown, b->n_shutdown);
 }
 
 int modbus_profile_check_role(const struct modbus_profile *p, enum modbus_role role, char *err,

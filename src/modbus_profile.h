@@ -171,6 +171,13 @@ int modbus_profile_load(const char *path, struct modbus_profile *out, char *err,
 int modbus_profile_load_stream(FILE *f, const char *path, struct modbus_profile *out, char *err,
                                size_t err_len);
 
+/* Whether two profiles describe the same device the same way: every point,
+ * flag, bit name and sequence step, the device settings and the name; only
+ * where they were read from may differ (the path, the line numbers: a
+ * comment added, sections moved).  A reload applies such a profile without
+ * a restart. */
+bool modbus_profile_same(const struct modbus_profile *a, const struct modbus_profile *b);
+
 /* Whether the profile fits the role (a converter needs setpoints and
  * measurements, a monitor an insulation resistance).  0 or -EINVAL with a
  * reason. */

@@ -2,10 +2,10 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include <systemd/sd-daemon.h>
 
+#include "monotonic.h"
 #include "notify.h"
 
 #define LOG_MODULE "notify"
@@ -13,14 +13,6 @@
 #define NOTIFY_IDLE_TICK_MAX_US (1000 * 1000)
 
 static void notify_watchdog_cb(struct ev_loop *loop, ev_timer *w, int revents);
-
-static uint64_t notify_now_us(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
 
 static void notify_send(const char *msg)
 {
@@ -115,7 +107,7 @@ void notify_core_ticked(struct notify *n, uint64_t now_us)
 static void notify_watchdog_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
         struct notify *n = w->data;
-        uint64_t now_us = notify_now_us();
+        uint64_t now_us = monotonic_now_us();
         uint64_t age = now_us - n->last_core_tick_us;
 
         if (age > n->watchdog_us) {

@@ -509,10 +509,22 @@ static double sim_round_clamp(double v, double lo, double hi)
         return v;
 }
 
+/* A non-negative value rounded down (no libm), at most hi. */
+static uint32_t sim_floor_clamp(double v, uint32_t hi)
+{
+        if (!(v >= 0))
+                return 0;
+        if (v >= hi)
+                return hi;
+        return (uint32_t)v;
+}
+
 static void sim_model_read(const struct sim_model *m, struct power_measurement *out)
 {
+        double v = m->v_out + (sim_model_regulating(m) ? m->overshoot_v : 0);
+
         *out = (struct power_measurement) {
-                .voltage_dv = (uint16_t)sim_round_clamp(m->v_out * 10.0, 0, UINT16_MAX),
+                .voltage_dv = (uint16_t)sim_round_clamp(v * 10.0, 0, UINT16_MAX),
                 .current_da = (int16_t)sim_round_clamp(m->i_out * 10.0, INT16_MIN, INT16_MAX),
                 .module_temp_c = (int16_t)sim_round_clamp(m->module_c, INT16_MIN + 1, INT16_MAX),
                 .enclosure_temp_c = (int16_t)sim_round_clamp(m->enclosure_c, INT16_MIN + 1,
@@ -523,6 +535,12 @@ static void sim_model_read(const struct sim_model *m, struct power_measurement *
                 .link_ok = true,
                 .ready = sim_model_ready(m),
                 .fault = m->fault,
+                /* The hardware ceilings, rounded down: a rating. */
+                .rating = {
+                        .max_voltage_dv = (uint16_t)sim_floor_clamp(m->p.max_voltage_v * 10.0, UINT16_MAX),
+                        .max_current_da = (uint16_t)sim_floor_clamp(m->p.max_current_a * 10.0, UINT16_MAX),
+                        .max_power_w = sim_floor_clamp(m->p.max_power_kw * 1000.0, UINT32_MAX),
+                },
         };
 }
 
@@ -554,6 +572,14 @@ void sim_model_set_link_lost(struct sim_model *m, bool lost)
         if (lost && !m->link_lost)
                 sim_model_read(m, &m->frozen);
         m->link_lost = lost;
+}
+
+int sim_model_set_overshoot(struct sim_model *m, double volts)
+{
+        if (!(volts >= 0 && volts <= SIM_MODEL_MAX_BATTERY_V))
+                return -EINVAL;
+        m->overshoot_v = volts;
+        return 0;
 }
 
 int sim_model_set_insulation_kohm(struct sim_model *m, double kohm)

@@ -53,6 +53,12 @@
  * - Link lost: the converter goes on with what it was doing, commands are
  *   ignored, and measurements repeat the last values read before the loss
  *   with link_ok = false and ready = false.
+ * - Rating: every measurement carries max_voltage_v, max_current_a and
+ *   max_power_kw as the converter's rating (the protocol core's third limit
+ *   source).
+ * - Overshoot (a knob for the EV over-voltage protection): while the
+ *   converter regulates, its output measures overshoot volts above what the
+ *   model regulates to, as with a regulator gone wrong.
  */
 #ifndef SECCBRIDGE_SIM_MODEL_H
 #define SECCBRIDGE_SIM_MODEL_H
@@ -103,6 +109,7 @@ struct sim_model {
         double awake_s;                 /* time spent out of OFF */
         bool fault;
         bool link_lost;
+        double overshoot_v;             /* knob: the output measures this much too high */
         bool ev_connected;              /* vehicle contactors closed */
         bool insulation_tested;         /* R27: test voltage reached since the last OFF */
         bool precharge_seen;            /* a PRECHARGE came after that test */
@@ -142,6 +149,9 @@ void sim_model_set_fault(struct sim_model *m, bool fault);
 void sim_model_set_link_lost(struct sim_model *m, bool lost);
 /* 0 or -EINVAL (not a finite value in 0..1000000 kOhm); 0 kOhm is a dead short. */
 int sim_model_set_insulation_kohm(struct sim_model *m, double kohm);
+/* While regulating, the output measures this many volts above the model's
+ * voltage; 0 ends it.  0 or -EINVAL (not a finite value in 0..1500 V). */
+int sim_model_set_overshoot(struct sim_model *m, double volts);
 /* Battery open-circuit voltage.  0 or -EINVAL (not a finite value in 0..1500 V). */
 int sim_model_set_battery_voltage(struct sim_model *m, double volts);
 

@@ -55,15 +55,4 @@ static inline int textparse_double(const char *s, double *out)
         return 0;
 }
 
-/* After fgets(str, ..., f) read the bytes from offset `before` (ftell()
- * before the call): true when they held a NUL byte, which fgets() passes on
- * but which ends the C string early (binary data, not a text file).  false
- * when the stream cannot tell its position. */
-static inline bool text_line_has_nul(FILE *f, long before, const char *str)
-{
-        long after = ftell(f);
-
-        return before >= 0 && after >= before && (size_t)(after - before) != strlen(str);
-}
-
 #endif

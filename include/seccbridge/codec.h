@@ -1,10 +1,19 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Codec for the ADVANTICS Generic EVSE CAN interface, version 2, message set
- * of database v2.7 (19 messages).  All frames are 29-bit extended, Intel byte
- * order; the pistol index (1..31) sits in ID bits 28..24.
+ * Codec for the ADVANTICS Generic EVSE CAN interface: version 2 (message set
+ * of database v2.7, 19 messages) and version 3 (database v3.6, 23 messages),
+ * side by side as data.  Every call names its database (struct codec_db).
+ * All frames are 29-bit extended, Intel byte order; the pistol index (1..31)
+ * sits in ID bits 28..24.
  *
- * Two layers over one signal table:
+ * One typed message enum covers both databases: a message whose payload is
+ * the same in both (Power_Modules_Status, Sequence_Control, the ADM I/O,
+ * ...) is one type with one signal table, only its identifier depends on
+ * the database; v2-only messages (Charging_Loop, ...) and v3-only ones
+ * (DC_Power_Control, ...) exist in one database, and New_Charge_Session,
+ * whose payload changed, is two types.
+ *
+ * Two layers over one signal table per message:
  *  - a descriptive layer (codec_msg_info / codec_signal_info) with names,
  *    units, scales and value tables, used by the tools;
  *  - a typed layer (struct codec_message) used by the session, with values in
@@ -61,6 +70,17 @@ enum codec_msg_type {
         CODEC_ADM_CS_SPCC_INPUTS,
         CODEC_CCS_EXTRA_INFORMATION,
         CODEC_MCS_EXTRA_INFORMATION,
+        /* v3.6 only.  IN: */
+        CODEC_DC_POWER_PARAMETERS,
+        /* OUT: */
+        CODEC_NEW_CHARGE_SESSION_V3,            /* New_Charge_Session of v3.6 (DLC 2) */
+        CODEC_DC_POWER_CONTROL,
+        CODEC_EV_INFORMATION_BATTERY,
+        CODEC_EV_INFORMATION_VOLTAGES,
+        CODEC_EV_INFORMATION_CHARGE_LIMITS,
+        CODEC_EV_INFORMATION_DISCHARGE_LIMITS,
+        CODEC_EV_INFORMATION_ENERGY,
+        CODEC_OCPP_CONTROL,
         CODEC_MSG_COUNT
 };
 
@@ -125,6 +145,21 @@ enum codec_estop_origin {
 enum codec_session_finished_state {
         CODEC_FINISHED_CLEAN_STOP = 0,
         CODEC_FINISHED_RUSHED_STOP = 1,
+};
+
+/* DC_Power_Control.Power_Function (v3): an enumeration, not a bit mask
+ * (E.27); 3, 5..7 and 9..15 are undefined. */
+enum codec_power_function {
+        CODEC_POWER_FUNCTION_OFF = 0,
+        CODEC_POWER_FUNCTION_STANDBY = 1,
+        CODEC_POWER_FUNCTION_INSULATION_TEST = 2,
+        CODEC_POWER_FUNCTION_PRECHARGE = 4,
+        CODEC_POWER_FUNCTION_POWER_TRANSFER = 8,
+};
+
+enum codec_setpoints_mode {
+        CODEC_SETPOINTS_TARGET_MODE = 0,
+        CODEC_SETPOINTS_RANGE_MODE = 1,
 };
 
 /* ---- typed messages (values in fixed-point physical units) ---- */
@@ -241,6 +276,68 @@ struct codec_mcs_extra_information {
         uint8_t id_state;
 };
 
+/* ---- v3.6 only ---- */
+
+struct codec_dc_power_parameters {
+        uint16_t maximum_voltage_dv;            /* 0 = controller config default */
+        uint16_t maximum_charge_current_da;     /* 0 = controller config default */
+        uint16_t maximum_discharge_current_da;  /* 0 = controller config default */
+        int16_t range_target_current_da;        /* sign = direction */
+};
+
+struct codec_new_charge_session_v3 {
+        uint8_t communication_protocol;         /* enum codec_communication_protocol */
+        uint8_t plug_and_pins;                  /* enum codec_plug_and_pins */
+};
+
+struct codec_dc_power_control {
+        uint16_t target_voltage_dv;
+        int16_t current_range_max_da;           /* Target_Mode: the target; + = charge */
+        int16_t current_range_min_da;           /* - = discharge */
+        uint8_t power_function;                 /* enum codec_power_function, 4 bits */
+        uint8_t setpoints_mode;                 /* enum codec_setpoints_mode */
+        bool output_contactors;                 /* true = Close */
+        bool lower_output_voltage;              /* true = Lowering */
+};
+
+struct codec_ev_information_battery {
+        uint16_t battery_capacity_kwh;          /* 1 kWh per bit (E.26) */
+        uint8_t present_state_of_charge_pct;
+        uint8_t minimum_state_of_charge_pct;
+        uint8_t target_state_of_charge_pct;
+        uint8_t maximum_state_of_charge_pct;
+};
+
+struct codec_ev_information_voltages {
+        uint16_t ev_minimum_voltage_dv;
+        uint16_t ev_maximum_voltage_dv;
+        uint16_t ev_present_voltage_dv;
+};
+
+struct codec_ev_information_charge_limits {
+        uint16_t ev_minimum_charge_current_da;
+        uint16_t ev_maximum_charge_current_da;
+        uint16_t ev_minimum_charge_power_kw;
+        uint16_t ev_maximum_charge_power_kw;
+};
+
+struct codec_ev_information_discharge_limits {
+        uint16_t ev_minimum_discharge_current_da;       /* magnitudes */
+        uint16_t ev_maximum_discharge_current_da;
+        uint16_t ev_minimum_discharge_power_kw;
+        uint16_t ev_maximum_discharge_power_kw;
+};
+
+struct codec_ev_information_energy {
+        int16_t ev_minimum_energy_request_kwh;  /* + = the EV absorbs, - = it delivers */
+        int16_t ev_target_energy_request_kwh;
+        int16_t ev_maximum_energy_request_kwh;
+};
+
+struct codec_ocpp_control {
+        int16_t dynamic_target_current_da;      /* sign = direction */
+};
+
 struct codec_message {
         enum codec_msg_type type;
         union {
@@ -263,24 +360,37 @@ struct codec_message {
                 struct codec_adm_cs_spcc_inputs adm_cs_spcc_inputs;
                 struct codec_ccs_extra_information ccs_extra_information;
                 struct codec_mcs_extra_information mcs_extra_information;
+                struct codec_dc_power_parameters dc_power_parameters;
+                struct codec_new_charge_session_v3 new_charge_session_v3;
+                struct codec_dc_power_control dc_power_control;
+                struct codec_ev_information_battery ev_information_battery;
+                struct codec_ev_information_voltages ev_information_voltages;
+                struct codec_ev_information_charge_limits ev_information_charge_limits;
+                struct codec_ev_information_discharge_limits ev_information_discharge_limits;
+                struct codec_ev_information_energy ev_information_energy;
+                struct codec_ocpp_control ocpp_control;
         } u;
 };
 
-/* Decode a frame addressed to `pistol`.
- * 0: decoded into *out; -ENOMSG: not ours (standard ID, other pistol, unknown
- * ID); -EBADMSG: one of our IDs but shorter than the message length; bytes
- * past the message length are ignored.  -EINVAL: pistol outside 1..31. */
-int codec_decode(const struct codec_frame *frame, uint8_t pistol,
+struct codec_db;
+
+/* Decode a frame of database `db` addressed to `pistol`.
+ * 0: decoded into *out; -ENOMSG: not ours (standard ID, other pistol, an ID
+ * not in `db`); -EBADMSG: one of our IDs but shorter than the message length;
+ * bytes past the message length are ignored.  -EINVAL: no database, pistol
+ * outside 1..31. */
+int codec_decode(const struct codec_db *db, const struct codec_frame *frame, uint8_t pistol,
                  struct codec_message *out);
 
-/* Encode `msg` for `pistol`.  Values are clamped to each signal's raw range;
- * reserved and undeclared bits are always 0.  0 or -EINVAL. */
-int codec_encode(const struct codec_message *msg, uint8_t pistol,
+/* Encode `msg` for `pistol` with the identifier of database `db`.  Values
+ * are clamped to each signal's raw range; reserved and undeclared bits are
+ * always 0.  0, or -EINVAL (also for a type that is not in `db`). */
+int codec_encode(const struct codec_db *db, const struct codec_message *msg, uint8_t pistol,
                  struct codec_frame *out);
 
 /* On-bus 29-bit identifier of a message for a pistol (base | pistol << 24);
- * 0 for an invalid type or a pistol outside 1..31. */
-uint32_t codec_frame_id(enum codec_msg_type type, uint8_t pistol);
+ * 0 for a type that is not in `db` or a pistol outside 1..31. */
+uint32_t codec_frame_id(const struct codec_db *db, enum codec_msg_type type, uint8_t pistol);
 
 /* ---- descriptive layer ---- */
 
@@ -317,12 +427,27 @@ struct codec_msg_info {
         size_t n_signals;
 };
 
-/* NULL for an invalid type. */
-const struct codec_msg_info *codec_msg_info(enum codec_msg_type type);
+/* A database: its messages in the order of its KCD file. */
+struct codec_db {
+        const char *name;                       /* "v2.7", "v3.6" */
+        uint8_t interface_version;              /* 2, 3 */
+        const struct codec_msg_info *messages;
+        size_t n_messages;
+};
+
+extern const struct codec_db codec_db_v2_7;
+extern const struct codec_db codec_db_v3_6;
+
+/* The database of an interface version (2 -> v2.7, 3 -> v3.6); NULL for
+ * any other version. */
+const struct codec_db *codec_db_for_version(unsigned interface_version);
+
+/* NULL for a type that is not in `db` (or no db). */
+const struct codec_msg_info *codec_msg_info(const struct codec_db *db, enum codec_msg_type type);
 /* Case-sensitive lookup by database name; NULL when unknown. */
-const struct codec_msg_info *codec_msg_info_by_name(const char *name);
+const struct codec_msg_info *codec_msg_info_by_name(const struct codec_db *db, const char *name);
 /* Message whose base ID equals (id & CODEC_ID_BASE_MASK); NULL when unknown. */
-const struct codec_msg_info *codec_msg_info_by_id(uint32_t id);
+const struct codec_msg_info *codec_msg_info_by_id(const struct codec_db *db, uint32_t id);
 /* Signal by name within a message; NULL when unknown. */
 const struct codec_signal_info *codec_signal_by_name(const struct codec_msg_info *msg,
                                                      const char *name);
@@ -357,7 +482,11 @@ const char *codec_signal_label(const struct codec_signal_info *sig, int64_t raw)
 int codec_signal_label_value(const struct codec_signal_info *sig, const char *label,
                              int64_t *raw);
 
-/* Name of a controller state ("Charging"), or "Unknown". */
+/* Name of a controller state ("Charging"), or "Unknown" (the same table in
+ * both databases). */
 const char *codec_controller_state_name(uint8_t state);
+/* Name of a DC_Power_Control.Power_Function ("Power_Transfer"), or NULL
+ * for an undefined value (V25). */
+const char *codec_power_function_name(uint8_t power_function);
 
 #endif

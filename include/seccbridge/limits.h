@@ -19,12 +19,15 @@
  * -EINVAL otherwise. */
 int limits_check(const struct power_limits *l);
 
-/* The limits in force: each field is the static limit, lowered to the
- * dynamic one when that is non-zero (0 = "no dynamic limit").  The precharge
- * and insulation caps never exceed the resulting current limit.  A dynamic
- * limit can only lower a static one, never raise it. */
+/* The limits in force, from three sources: each field is the static limit
+ * (the config), lowered to the dynamic one (the operator) and to the
+ * converter's rating where those are non-zero (0 = "no limit from this
+ * source").  The precharge and insulation caps never exceed the resulting
+ * current limit.  Neither the operator nor the rating can raise a static
+ * limit, only lower it.  rating may be NULL (none). */
 void limits_effective(const struct power_limits *static_limits,
                       const struct power_limits *dynamic,
+                      const struct power_rating *rating,
                       struct power_limits *out);
 
 /* true when both sets are equal field by field. */

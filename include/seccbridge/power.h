@@ -37,6 +37,15 @@ struct power_command {
         bool discharge;         /* actively discharge the output */
 };
 
+/* What the converter can deliver at most, as it says itself (a Modbus
+ * profile's rated values, the simulated converter's ceilings): the third
+ * source of limits beside the config and the operator.  0 = not known. */
+struct power_rating {
+        uint16_t max_voltage_dv;
+        uint16_t max_current_da;
+        uint32_t max_power_w;
+};
+
 /* Insulation resistance not measured (no monitor configured/available). */
 #define POWER_INSULATION_UNKNOWN UINT16_MAX
 /* Temperature not measured. */
@@ -51,6 +60,7 @@ struct power_measurement {
         bool link_ok;                   /* backend talks to the converter */
         bool ready;                     /* awake and able to deliver power */
         bool fault;                     /* converter reports a fault */
+        struct power_rating rating;     /* the converter's rating, as known */
 };
 
 struct power_limits {

@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Power-side session state machine for the ADVANTICS Generic EVSE CAN
- * interface v2 (rules R1..R47 of the protocol summary).
+ * interface, version 2 (database v2.7, rules R1..R47 of the protocol
+ * summary) or version 3 (database v3.6, rules V1..V25): one state machine,
+ * with a thin front end per version that maps the power requests onto the
+ * same phases, limits and ramp (doc/session.md).
  *
  * Pure: no I/O, no clock, no allocation.  Every entry point takes the current
  * time (CLOCK_MONOTONIC in microseconds, read once by the caller).  Output goes
@@ -30,6 +33,7 @@ enum session_flag_source {
 
 struct session_config {
         uint8_t pistol;                         /* 1..31 */
+        uint8_t interface_version;              /* 2 (database v2.7) or 3 (v3.6); default 2 */
         struct power_limits limits;             /* static limits, never exceeded */
 
         uint64_t controller_timeout_us;         /* R1; default 200 ms */
@@ -47,6 +51,18 @@ struct session_config {
         enum session_flag_source charge_parameters;     /* R13 */
 
         uint16_t insulation_min_ohm_per_volt;   /* R40 interlock threshold; default 100 */
+        /* V21: the charger can disconnect its output from the pistol.  A v3
+         * Lower_Output_Voltage while a battery may be on the pins is
+         * honoured only then (with the contactors commanded open); default
+         * true. */
+        bool has_output_contactors;
+
+        /* IEC 61851-23 CC.6.2: the output above the EV's maximum voltage by
+         * more than ev_overvoltage_margin_dv for longer than
+         * ev_overvoltage_time_us switches the converter off.  Defaults 10 V
+         * and 400 ms; a time of 0 switches the check off. */
+        uint16_t ev_overvoltage_margin_dv;
+        uint64_t ev_overvoltage_time_us;
 };
 
 struct session_callbacks {
@@ -67,6 +83,7 @@ enum session_fault {
         SESSION_FAULT_INSULATION,               /* R40 */
         SESSION_FAULT_CONVERTER_LINK,           /* backend lost the converter */
         SESSION_FAULT_CONVERTER,                /* converter reports a fault */
+        SESSION_FAULT_EV_OVERVOLTAGE,           /* output above the EV's maximum (IEC 61851-23 CC.6.2) */
         SESSION_FAULT_SHUTDOWN,                 /* daemon stopping */
 };
 
@@ -77,6 +94,8 @@ enum session_request {
         SESSION_REQUEST_PRECHARGE,
         SESSION_REQUEST_CHARGE,
         SESSION_REQUEST_STANDBY,
+        SESSION_REQUEST_OFF,                    /* v3 Power_Function Off */
+        SESSION_REQUEST_INVALID,                /* v3 undefined Power_Function (V25) */
 };
 
 struct session_counters {
@@ -87,6 +106,26 @@ struct session_counters {
         uint64_t rejected_requests;     /* power requests refused (wrong state, fault, invalid values) */
         uint64_t controller_timeouts;
         uint64_t emergency_stops;
+        uint64_t other_version;         /* this pistol's frames of the other interface version: ignored */
+        uint64_t undefined_power_functions;     /* v3 DC_Power_Control with an undefined Power_Function (V25) */
+};
+
+/* What a v3 controller said about the vehicle in this session
+ * (EV_Information_*, OCPP_Control): kept per session, cleared at its start
+ * and end.  `valid` tells whether the message came in this session. */
+struct session_ev_info {
+        bool battery_valid;
+        struct codec_ev_information_battery battery;
+        bool voltages_valid;
+        struct codec_ev_information_voltages voltages;
+        bool charge_limits_valid;
+        struct codec_ev_information_charge_limits charge_limits;
+        bool discharge_limits_valid;
+        struct codec_ev_information_discharge_limits discharge_limits;
+        bool energy_valid;
+        struct codec_ev_information_energy energy;
+        bool dynamic_target_valid;              /* OCPP_Control (V16) */
+        int16_t dynamic_target_current_da;
 };
 
 /* A snapshot for status reporting (sd_notify STATUS=, D-Bus). */
@@ -100,20 +139,32 @@ struct session_status {
         bool emergency_stop_active;             /* Emergency_Stop frames still coming (R46) */
         uint8_t emergency_stop_origin;
         bool charge_started;                    /* Charge_Status_Change seen in this session */
-        struct codec_new_charge_session ev;     /* last New_Charge_Session of this session */
         /* Reported only, never decided on (R39, R44): the latest
          * State_of_Charge of a Charging_Loop and the State of the
          * Charge_Session_Finished of the latest session, or
          * SESSION_NOT_REPORTED when none came since New_Charge_Session. */
         uint8_t charging_loop_soc_pct;
         uint8_t finished_state;                 /* enum codec_session_finished_state */
+        /* The vehicle in v2 terms: v2, the last New_Charge_Session of this
+         * session; v3, protocol and plug of New_Charge_Session, the EV's
+         * maximum voltage (EV_Information_Voltages), maximum current
+         * (EV_Information_Charge_Limits), capacity and state of charge
+         * (EV_Information_Battery), 0 until they arrive. */
+        struct codec_new_charge_session ev;
+        /* The EV's maximum voltage in this session (v2 New_Charge_Session,
+         * v3 EV_Information_Voltages), 0 = not known */
+        uint16_t ev_max_voltage_dv;
+        uint8_t interface_version;              /* 2 or 3 */
+        struct session_ev_info ev_info;         /* v3 */
+        bool power_control_valid;               /* a DC_Power_Control in this session (v3) */
+        struct codec_dc_power_control power_control;    /* the last one */
         enum session_request request;
         uint16_t request_voltage_dv;
         int16_t request_current_da;
         struct power_command command;           /* what the converter was told */
         struct power_measurement measurement;   /* last converter measurement */
         struct codec_sequence_control flags;    /* last Sequence_Control content */
-        struct power_limits limits;             /* limits in force (static and dynamic) */
+        struct power_limits limits;             /* limits in force (config, operator, converter rating) */
         struct session_counters counters;
 };
 
@@ -131,8 +182,11 @@ enum session_phase {
 struct session {
         struct session_config cfg;
         struct session_callbacks cb;
+        const struct codec_db *db;              /* the database of the interface version */
+        const struct codec_db *other_db;        /* the other version's: its frames are counted */
         struct power_limits dynamic;            /* operator limits (0 = none) */
-        struct power_limits effective;          /* limits in force */
+        struct power_rating rating;             /* the converter's, from its latest measurement */
+        struct power_limits effective;          /* limits in force: config, operator, rating */
 
         uint64_t now_us;                        /* latest time seen */
 
@@ -165,6 +219,21 @@ struct session {
         struct codec_new_charge_session ev;
         uint8_t charging_loop_soc_pct;          /* reported only (R39) */
         uint8_t finished_state;                 /* reported only (R44) */
+        struct session_ev_info ev_info;         /* v3 */
+
+        /* v3: the last DC_Power_Control of this session */
+        bool power_control_valid;
+        struct codec_dc_power_control power_control;
+        bool lowering;                          /* its Standby/Off asks to lower the output */
+
+        /* The EV's maximum voltage, whatever message of whatever interface
+         * version told it (v2: New_Charge_Session, v3:
+         * EV_Information_Voltages); 0 = not known. */
+        uint16_t ev_max_voltage_dv;
+        /* CC.6.2: the measured output is above ev_max_voltage_dv + margin,
+         * since ev_overvoltage_since_us. */
+        bool ev_overvoltage;
+        uint64_t ev_overvoltage_since_us;
 
         /* last power request received (status only) */
         enum session_request request;
@@ -182,6 +251,9 @@ struct session {
 
         struct power_measurement meas;
         bool meas_valid;
+        /* The voltage of the last measurement with the link up: never
+         * reported lower while the link is down (doc/session.md). */
+        uint16_t last_measured_voltage_dv;
 
         /* Sequence_Control (R6..R14) */
         struct codec_sequence_control flags;    /* content in force */
@@ -193,13 +265,15 @@ struct session {
         bool chademo_start_held;
         uint64_t chademo_start_release_us;
 
-        /* Power_Modules_Limits (R15..R18) */
+        /* Power_Modules_Limits (R15..R18), DC_Power_Parameters (V4) */
         bool limits_pending;
         bool limits_ever_sent;
         bool limits_sent_in_session;            /* drives an AUTO Charge_Parameters_Done */
         uint64_t last_limits_us;
         uint16_t limits_sent_voltage_dv;
-        int16_t limits_sent_current_da;
+        uint16_t limits_sent_current_da;
+        uint16_t limits_sent_discharge_da;      /* v3 */
+        int16_t limits_sent_range_target_da;    /* v3 */
 
         struct session_counters counters;
 };
@@ -213,13 +287,15 @@ int session_config_check(const struct session_config *cfg);
 int session_init(struct session *s, const struct session_config *cfg,
                  const struct session_callbacks *cb, uint64_t now_us);
 
-/* Apply a new config (reload).  Limits tighten at once; the pistol index may
- * not change (-EINVAL).  0 or -EINVAL; on error nothing changes. */
+/* Apply a new config (reload).  Limits tighten at once; the pistol index and
+ * the interface version may not change (-EINVAL).  0 or -EINVAL; on error
+ * nothing changes. */
 int session_reconfigure(struct session *s, const struct session_config *cfg,
                         uint64_t now_us);
 
-/* A received frame.  0: ours and handled; -ENOMSG: not ours (counted);
- * -EBADMSG: malformed (counted, dropped). */
+/* A received frame.  0: ours and handled; -ENOMSG: not ours (counted:
+ * foreign, or other_version for this pistol's frames of the other interface
+ * version); -EBADMSG: malformed (counted, dropped). */
 int session_on_frame(struct session *s, const struct codec_frame *frame,
                      uint64_t now_us);
 

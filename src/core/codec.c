@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Codec for the ADVANTICS Generic EVSE CAN interface v2, message set of
- * database v2.7.  Bit access, value conversions and the typed layer, all
- * driven by the signal table of codec_table.c.
+ * Codec for the ADVANTICS Generic EVSE CAN interface, databases v2.7 and
+ * v3.6.  Bit access, value conversions and the typed layer, all driven by
+ * the signal tables of codec_table.c.
  *
  * Pure: no I/O, no allocation, no libm (rounding is done by hand so the core
  * links without -lm).
@@ -250,17 +250,24 @@ int codec_signal_label_value(const struct codec_signal_info *sig, const char *la
 
 const char *codec_controller_state_name(uint8_t state)
 {
-        const struct codec_msg_info *m = codec_msg_info(CODEC_ADVANTICS_CONTROLLER_STATUS);
+        const struct codec_msg_info *m = codec_msg_info(&codec_db_v2_7, CODEC_ADVANTICS_CONTROLLER_STATUS);
         const char *name = codec_signal_label(&m->signals[ACS_STATE], state);
 
         return name ? name : "Unknown";
 }
 
+const char *codec_power_function_name(uint8_t power_function)
+{
+        const struct codec_msg_info *m = codec_msg_info(&codec_db_v3_6, CODEC_DC_POWER_CONTROL);
+
+        return codec_signal_label(&m->signals[DCPC_POWER_FUNCTION], power_function);
+}
+
 /* ---- typed layer ---- */
 
-uint32_t codec_frame_id(enum codec_msg_type type, uint8_t pistol)
+uint32_t codec_frame_id(const struct codec_db *db, enum codec_msg_type type, uint8_t pistol)
 {
-        const struct codec_msg_info *m = codec_msg_info(type);
+        const struct codec_msg_info *m = codec_msg_info(db, type);
 
         if (!m || pistol < CODEC_PISTOL_MIN || pistol > CODEC_PISTOL_MAX)
                 return 0;
@@ -422,6 +429,79 @@ static int values_from_message(const struct codec_message *msg, codec_values v)
         case CODEC_MCS_EXTRA_INFORMATION:
                 v[MCSX_CE_STATE] = msg->u.mcs_extra_information.ce_state;
                 v[MCSX_ID_STATE] = msg->u.mcs_extra_information.id_state;
+                return 0;
+        case CODEC_DC_POWER_PARAMETERS: {
+                const struct codec_dc_power_parameters *s = &msg->u.dc_power_parameters;
+
+                v[DCPP_MAXIMUM_VOLTAGE] = s->maximum_voltage_dv;
+                v[DCPP_MAXIMUM_CHARGE_CURRENT] = s->maximum_charge_current_da;
+                v[DCPP_MAXIMUM_DISCHARGE_CURRENT] = s->maximum_discharge_current_da;
+                v[DCPP_RANGE_TARGET_CURRENT] = s->range_target_current_da;
+                return 0;
+        }
+        case CODEC_NEW_CHARGE_SESSION_V3:
+                v[NCS3_COMMUNICATION_PROTOCOL] = msg->u.new_charge_session_v3.communication_protocol;
+                v[NCS3_PLUG_AND_PINS] = msg->u.new_charge_session_v3.plug_and_pins;
+                return 0;
+        case CODEC_DC_POWER_CONTROL: {
+                const struct codec_dc_power_control *s = &msg->u.dc_power_control;
+
+                v[DCPC_TARGET_VOLTAGE] = s->target_voltage_dv;
+                v[DCPC_CURRENT_RANGE_MAX] = s->current_range_max_da;
+                v[DCPC_CURRENT_RANGE_MIN] = s->current_range_min_da;
+                v[DCPC_POWER_FUNCTION] = s->power_function;
+                v[DCPC_SETPOINTS_MODE] = s->setpoints_mode;
+                v[DCPC_OUTPUT_CONTACTORS] = s->output_contactors;
+                v[DCPC_LOWER_OUTPUT_VOLTAGE] = s->lower_output_voltage;
+                return 0;
+        }
+        case CODEC_EV_INFORMATION_BATTERY: {
+                const struct codec_ev_information_battery *s = &msg->u.ev_information_battery;
+
+                v[EVB_BATTERY_CAPACITY] = s->battery_capacity_kwh;
+                v[EVB_PRESENT_STATE_OF_CHARGE] = s->present_state_of_charge_pct;
+                v[EVB_MINIMUM_STATE_OF_CHARGE] = s->minimum_state_of_charge_pct;
+                v[EVB_TARGET_STATE_OF_CHARGE] = s->target_state_of_charge_pct;
+                v[EVB_MAXIMUM_STATE_OF_CHARGE] = s->maximum_state_of_charge_pct;
+                return 0;
+        }
+        case CODEC_EV_INFORMATION_VOLTAGES: {
+                const struct codec_ev_information_voltages *s = &msg->u.ev_information_voltages;
+
+                v[EVV_MINIMUM_VOLTAGE] = s->ev_minimum_voltage_dv;
+                v[EVV_MAXIMUM_VOLTAGE] = s->ev_maximum_voltage_dv;
+                v[EVV_PRESENT_VOLTAGE] = s->ev_present_voltage_dv;
+                return 0;
+        }
+        case CODEC_EV_INFORMATION_CHARGE_LIMITS: {
+                const struct codec_ev_information_charge_limits *s = &msg->u.ev_information_charge_limits;
+
+                v[EVL_MINIMUM_CURRENT] = s->ev_minimum_charge_current_da;
+                v[EVL_MAXIMUM_CURRENT] = s->ev_maximum_charge_current_da;
+                v[EVL_MINIMUM_POWER] = s->ev_minimum_charge_power_kw;
+                v[EVL_MAXIMUM_POWER] = s->ev_maximum_charge_power_kw;
+                return 0;
+        }
+        case CODEC_EV_INFORMATION_DISCHARGE_LIMITS: {
+                const struct codec_ev_information_discharge_limits *s =
+                        &msg->u.ev_information_discharge_limits;
+
+                v[EVL_MINIMUM_CURRENT] = s->ev_minimum_discharge_current_da;
+                v[EVL_MAXIMUM_CURRENT] = s->ev_maximum_discharge_current_da;
+                v[EVL_MINIMUM_POWER] = s->ev_minimum_discharge_power_kw;
+                v[EVL_MAXIMUM_POWER] = s->ev_maximum_discharge_power_kw;
+                return 0;
+        }
+        case CODEC_EV_INFORMATION_ENERGY: {
+                const struct codec_ev_information_energy *s = &msg->u.ev_information_energy;
+
+                v[EVE_MINIMUM_ENERGY_REQUEST] = s->ev_minimum_energy_request_kwh;
+                v[EVE_TARGET_ENERGY_REQUEST] = s->ev_target_energy_request_kwh;
+                v[EVE_MAXIMUM_ENERGY_REQUEST] = s->ev_maximum_energy_request_kwh;
+                return 0;
+        }
+        case CODEC_OCPP_CONTROL:
+                v[OCPP_DYNAMIC_TARGET_CURRENT] = msg->u.ocpp_control.dynamic_target_current_da;
                 return 0;
         case CODEC_MSG_COUNT:
                 break;
@@ -588,25 +668,98 @@ static void message_from_values(enum codec_msg_type type, const codec_values v,
                 msg->u.mcs_extra_information.ce_state = (uint8_t)v[MCSX_CE_STATE];
                 msg->u.mcs_extra_information.id_state = (uint8_t)v[MCSX_ID_STATE];
                 break;
+        case CODEC_DC_POWER_PARAMETERS: {
+                struct codec_dc_power_parameters *s = &msg->u.dc_power_parameters;
+
+                s->maximum_voltage_dv = (uint16_t)v[DCPP_MAXIMUM_VOLTAGE];
+                s->maximum_charge_current_da = (uint16_t)v[DCPP_MAXIMUM_CHARGE_CURRENT];
+                s->maximum_discharge_current_da = (uint16_t)v[DCPP_MAXIMUM_DISCHARGE_CURRENT];
+                s->range_target_current_da = (int16_t)v[DCPP_RANGE_TARGET_CURRENT];
+                break;
+        }
+        case CODEC_NEW_CHARGE_SESSION_V3:
+                msg->u.new_charge_session_v3.communication_protocol =
+                        (uint8_t)v[NCS3_COMMUNICATION_PROTOCOL];
+                msg->u.new_charge_session_v3.plug_and_pins = (uint8_t)v[NCS3_PLUG_AND_PINS];
+                break;
+        case CODEC_DC_POWER_CONTROL: {
+                struct codec_dc_power_control *s = &msg->u.dc_power_control;
+
+                s->target_voltage_dv = (uint16_t)v[DCPC_TARGET_VOLTAGE];
+                s->current_range_max_da = (int16_t)v[DCPC_CURRENT_RANGE_MAX];
+                s->current_range_min_da = (int16_t)v[DCPC_CURRENT_RANGE_MIN];
+                s->power_function = (uint8_t)v[DCPC_POWER_FUNCTION];
+                s->setpoints_mode = (uint8_t)v[DCPC_SETPOINTS_MODE];
+                s->output_contactors = v[DCPC_OUTPUT_CONTACTORS] != 0;
+                s->lower_output_voltage = v[DCPC_LOWER_OUTPUT_VOLTAGE] != 0;
+                break;
+        }
+        case CODEC_EV_INFORMATION_BATTERY: {
+                struct codec_ev_information_battery *s = &msg->u.ev_information_battery;
+
+                s->battery_capacity_kwh = (uint16_t)v[EVB_BATTERY_CAPACITY];
+                s->present_state_of_charge_pct = (uint8_t)v[EVB_PRESENT_STATE_OF_CHARGE];
+                s->minimum_state_of_charge_pct = (uint8_t)v[EVB_MINIMUM_STATE_OF_CHARGE];
+                s->target_state_of_charge_pct = (uint8_t)v[EVB_TARGET_STATE_OF_CHARGE];
+                s->maximum_state_of_charge_pct = (uint8_t)v[EVB_MAXIMUM_STATE_OF_CHARGE];
+                break;
+        }
+        case CODEC_EV_INFORMATION_VOLTAGES: {
+                struct codec_ev_information_voltages *s = &msg->u.ev_information_voltages;
+
+                s->ev_minimum_voltage_dv = (uint16_t)v[EVV_MINIMUM_VOLTAGE];
+                s->ev_maximum_voltage_dv = (uint16_t)v[EVV_MAXIMUM_VOLTAGE];
+                s->ev_present_voltage_dv = (uint16_t)v[EVV_PRESENT_VOLTAGE];
+                break;
+        }
+        case CODEC_EV_INFORMATION_CHARGE_LIMITS: {
+                struct codec_ev_information_charge_limits *s = &msg->u.ev_information_charge_limits;
+
+                s->ev_minimum_charge_current_da = (uint16_t)v[EVL_MINIMUM_CURRENT];
+                s->ev_maximum_charge_current_da = (uint16_t)v[EVL_MAXIMUM_CURRENT];
+                s->ev_minimum_charge_power_kw = (uint16_t)v[EVL_MINIMUM_POWER];
+                s->ev_maximum_charge_power_kw = (uint16_t)v[EVL_MAXIMUM_POWER];
+                break;
+        }
+        case CODEC_EV_INFORMATION_DISCHARGE_LIMITS: {
+                struct codec_ev_information_discharge_limits *s = &msg->u.ev_information_discharge_limits;
+
+                s->ev_minimum_discharge_current_da = (uint16_t)v[EVL_MINIMUM_CURRENT];
+                s->ev_maximum_discharge_current_da = (uint16_t)v[EVL_MAXIMUM_CURRENT];
+                s->ev_minimum_discharge_power_kw = (uint16_t)v[EVL_MINIMUM_POWER];
+                s->ev_maximum_discharge_power_kw = (uint16_t)v[EVL_MAXIMUM_POWER];
+                break;
+        }
+        case CODEC_EV_INFORMATION_ENERGY: {
+                struct codec_ev_information_energy *s = &msg->u.ev_information_energy;
+
+                s->ev_minimum_energy_request_kwh = (int16_t)v[EVE_MINIMUM_ENERGY_REQUEST];
+                s->ev_target_energy_request_kwh = (int16_t)v[EVE_TARGET_ENERGY_REQUEST];
+                s->ev_maximum_energy_request_kwh = (int16_t)v[EVE_MAXIMUM_ENERGY_REQUEST];
+                break;
+        }
+        case CODEC_OCPP_CONTROL:
+                msg->u.ocpp_control.dynamic_target_current_da = (int16_t)v[OCPP_DYNAMIC_TARGET_CURRENT];
+                break;
         case CODEC_MSG_COUNT:
                 break;
         }
 }
 
-int codec_decode(const struct codec_frame *frame, uint8_t pistol,
+int codec_decode(const struct codec_db *db, const struct codec_frame *frame, uint8_t pistol,
                  struct codec_message *out)
 {
         const struct codec_msg_info *m;
         codec_values v = { 0 };
 
-        if (!frame || !out || frame->len > CODEC_MAX_DLC ||
+        if (!db || !frame || !out || frame->len > CODEC_MAX_DLC ||
             pistol < CODEC_PISTOL_MIN || pistol > CODEC_PISTOL_MAX)
                 return -EINVAL;
         if (!frame->extended || (frame->id & ~CODEC_ID_EXT_MASK) != 0)
                 return -ENOMSG;
         if ((frame->id & CODEC_ID_PISTOL_MASK) >> CODEC_ID_PISTOL_SHIFT != pistol)
                 return -ENOMSG;
-        m = codec_msg_info_by_id(frame->id);
+        m = codec_msg_info_by_id(db, frame->id);
         if (!m)
                 return -ENOMSG;
         /* Shorter than the database length: a field would be missing, drop
@@ -623,21 +776,21 @@ int codec_decode(const struct codec_frame *frame, uint8_t pistol,
         return 0;
 }
 
-int codec_encode(const struct codec_message *msg, uint8_t pistol,
+int codec_encode(const struct codec_db *db, const struct codec_message *msg, uint8_t pistol,
                  struct codec_frame *out)
 {
         const struct codec_msg_info *m;
         struct codec_frame f;
         codec_values v = { 0 };
 
-        if (!msg || !out || pistol < CODEC_PISTOL_MIN || pistol > CODEC_PISTOL_MAX)
+        if (!db || !msg || !out || pistol < CODEC_PISTOL_MIN || pistol > CODEC_PISTOL_MAX)
                 return -EINVAL;
-        m = codec_msg_info(msg->type);
+        m = codec_msg_info(db, msg->type);
         if (!m || values_from_message(msg, v) < 0)
                 return -EINVAL;
 
         memset(&f, 0, sizeof(f));
-        f.id = codec_frame_id(m->type, pistol);
+        f.id = m->base_id | ((uint32_t)pistol << CODEC_ID_PISTOL_SHIFT);
         f.extended = true;
         f.len = m->dlc;
         for (size_t i = 0; i < m->n_signals; i++) {

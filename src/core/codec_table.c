@@ -1,13 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The signal table of the ADVANTICS Generic EVSE CAN interface v2, database
- * v2.7 (Advantics_Generic_EVSE_protocol_v2.7.kcd): 19 messages, every signal
- * in database order with its start bit, length, signedness, scale, offset,
- * unit, KCD min/max and value table.  Reserved fields are listed too, flagged
- * `reserved`, so that tools can show the whole layout; they are never written.
+ * The signal tables of the ADVANTICS Generic EVSE CAN interface: v2, database
+ * v2.7 (Advantics_Generic_EVSE_protocol_v2.7.kcd, 19 messages), and v3,
+ * database v3.6 (Advantics_Generic_EVSE_protocol_v3.6.kcd, 23 messages).
+ * Every signal in database order with its start bit, length, signedness,
+ * scale, offset, unit, KCD min/max and value table.  Reserved fields are
+ * listed too, flagged `reserved`, so that tools can show the whole layout;
+ * they are never written.
  *
- * This table is the one truth of the codec: the typed encode/decode in
- * codec.c, the seccsim tools and the tests all read it.
+ * The 14 messages whose payload v3.6 kept from v2.7 (part D.1) share their
+ * signal table: the two databases differ there only in the identifier.
+ *
+ * These tables are the one truth of the codec: the typed encode/decode in
+ * codec.c, the seccsim tools and the tests all read them.
  */
 #include <stddef.h>
 #include <string.h>
@@ -159,6 +164,29 @@ static const struct codec_label id_state_labels[] = {
         { 1, "Mated" },
         { 2, "Mated_EVAux" },
         { 3, "Mated_EVSEAux" },
+};
+
+static const struct codec_label power_function_labels[] = {
+        { CODEC_POWER_FUNCTION_OFF, "Off" },
+        { CODEC_POWER_FUNCTION_STANDBY, "Standby" },
+        { CODEC_POWER_FUNCTION_INSULATION_TEST, "Insulation_Test" },
+        { CODEC_POWER_FUNCTION_PRECHARGE, "Precharge" },
+        { CODEC_POWER_FUNCTION_POWER_TRANSFER, "Power_Transfer" },
+};
+
+static const struct codec_label setpoints_mode_labels[] = {
+        { CODEC_SETPOINTS_TARGET_MODE, "Target_Mode" },
+        { CODEC_SETPOINTS_RANGE_MODE, "Range_Mode" },
+};
+
+static const struct codec_label output_contactors_labels[] = {
+        { 0, "Open" },
+        { 1, "Close" },
+};
+
+static const struct codec_label lower_output_voltage_labels[] = {
+        { 0, "No_Lowering" },
+        { 1, "Lowering" },
 };
 
 /* ---- IN: power side -> controller ---- */
@@ -318,65 +346,193 @@ static const struct codec_signal_info mcs_extra_information_signals[] = {
         [MCSX_RESERVED] = SIG_RESERVED(16, 48),
 };
 
-/* Indexed by enum codec_msg_type; base IDs carry pistol index 0. */
-static const struct codec_msg_info messages[CODEC_MSG_COUNT] = {
-        [CODEC_POWER_MODULES_STATUS] =
-                MSG(CODEC_POWER_MODULES_STATUS, "Power_Modules_Status",
-                    0x60010, 8, CODEC_DIR_IN, 100, power_modules_status_signals),
-        [CODEC_POWER_MODULES_LIMITS] =
-                MSG(CODEC_POWER_MODULES_LIMITS, "Power_Modules_Limits",
-                    0x60011, 8, CODEC_DIR_IN, 0, power_modules_limits_signals),
-        [CODEC_SEQUENCE_CONTROL] =
-                MSG(CODEC_SEQUENCE_CONTROL, "Sequence_Control",
-                    0x60012, 3, CODEC_DIR_IN, 0, sequence_control_signals),
-        [CODEC_ADM_CS_SECC_OUTPUTS] =
-                MSG(CODEC_ADM_CS_SECC_OUTPUTS, "ADM_CS_SECC_Outputs",
-                    0x60013, 8, CODEC_DIR_IN, 1000, adm_cs_secc_outputs_signals),
-        [CODEC_ADM_CS_SPCC_OUTPUTS] =
-                MSG(CODEC_ADM_CS_SPCC_OUTPUTS, "ADM_CS_SPCC_Outputs",
-                    0x60014, 8, CODEC_DIR_IN, 1000, adm_cs_spcc_outputs_signals),
-        [CODEC_NEW_CHARGE_SESSION] =
-                MSG(CODEC_NEW_CHARGE_SESSION, "New_Charge_Session",
-                    0x68001, 8, CODEC_DIR_OUT, 100, new_charge_session_signals),
-        [CODEC_INSULATION_TEST] =
-                MSG(CODEC_INSULATION_TEST, "Insulation_Test",
-                    0x68002, 2, CODEC_DIR_OUT, 100, insulation_test_signals),
-        [CODEC_PRECHARGE] =
-                MSG(CODEC_PRECHARGE, "Precharge",
-                    0x68003, 4, CODEC_DIR_OUT, 100, precharge_signals),
-        [CODEC_CHARGE_STATUS_CHANGE] =
-                MSG(CODEC_CHARGE_STATUS_CHANGE, "Charge_Status_Change",
-                    0x68004, 1, CODEC_DIR_OUT, 0, charge_status_change_signals),
-        [CODEC_CHARGING_LOOP] =
-                MSG(CODEC_CHARGING_LOOP, "Charging_Loop",
-                    0x68005, 5, CODEC_DIR_OUT, 100, charging_loop_signals),
-        [CODEC_EMERGENCY_STOP] =
-                MSG(CODEC_EMERGENCY_STOP, "Emergency_Stop",
-                    0x68006, 1, CODEC_DIR_OUT, 100, emergency_stop_signals),
-        [CODEC_CHARGE_SESSION_FINISHED] =
-                MSG(CODEC_CHARGE_SESSION_FINISHED, "Charge_Session_Finished",
-                    0x68007, 1, CODEC_DIR_OUT, 0, charge_session_finished_signals),
-        [CODEC_ADVANTICS_CONTROLLER_STATUS] =
-                MSG(CODEC_ADVANTICS_CONTROLLER_STATUS, "Advantics_Controller_Status",
-                    0x68009, 1, CODEC_DIR_OUT, 100, advantics_controller_status_signals),
-        [CODEC_ADM_CO_CUI1_INPUTS] =
-                MSG(CODEC_ADM_CO_CUI1_INPUTS, "ADM_CO_CUI1_Inputs",
-                    0x6800A, 8, CODEC_DIR_OUT, 1000, adm_co_cui1_inputs_signals),
-        [CODEC_ADM_CS_SECC_INPUTS] =
-                MSG(CODEC_ADM_CS_SECC_INPUTS, "ADM_CS_SECC_Inputs",
-                    0x6800B, 8, CODEC_DIR_OUT, 1000, adm_cs_secc_inputs_signals),
-        [CODEC_EV_ID_CCS_PART2_DIN] =
-                MSG(CODEC_EV_ID_CCS_PART2_DIN, "EV_ID_CCS_Part2_DIN",
-                    0x6800C, 6, CODEC_DIR_OUT, 1000, ev_id_ccs_part2_din_signals),
-        [CODEC_ADM_CS_SPCC_INPUTS] =
-                MSG(CODEC_ADM_CS_SPCC_INPUTS, "ADM_CS_SPCC_Inputs",
-                    0x6800D, 8, CODEC_DIR_OUT, 1000, adm_cs_spcc_inputs_signals),
-        [CODEC_CCS_EXTRA_INFORMATION] =
-                MSG(CODEC_CCS_EXTRA_INFORMATION, "CCS_Extra_Information",
-                    0x6800E, 8, CODEC_DIR_OUT, 100, ccs_extra_information_signals),
-        [CODEC_MCS_EXTRA_INFORMATION] =
-                MSG(CODEC_MCS_EXTRA_INFORMATION, "MCS_Extra_Information",
-                    0x6800F, 8, CODEC_DIR_OUT, 100, mcs_extra_information_signals),
+/* ---- v3.6 only ---- */
+
+/* v3 successor of Power_Modules_Limits (V4); the currents are unsigned,
+ * Range_Target_Current is signed (sign = direction). */
+static const struct codec_signal_info dc_power_parameters_signals[] = {
+        [DCPP_MAXIMUM_VOLTAGE] = SIG("Maximum_Voltage", 0, 16, false, 0.1, 0, "Volts", 1),
+        [DCPP_MAXIMUM_CHARGE_CURRENT] = SIG("Maximum_Charge_Current", 16, 16, false, 0.1, 0, "Amps", 1),
+        [DCPP_MAXIMUM_DISCHARGE_CURRENT] =
+                SIG("Maximum_Discharge_Current", 32, 16, false, 0.1, 0, "Amps", 1),
+        [DCPP_RANGE_TARGET_CURRENT] = SIG("Range_Target_Current", 48, 16, true, 0.1, 0, "Amps", 1),
+};
+
+/* Only protocol and plug since v3.1: the EV data moved to EV_Information_*. */
+static const struct codec_signal_info new_charge_session_v3_signals[] = {
+        [NCS3_COMMUNICATION_PROTOCOL] =
+                SIG_ENUM("Communication_Protocol", 0, 8, communication_protocol_labels),
+        [NCS3_PLUG_AND_PINS] = SIG_ENUM("Plug_and_pins", 8, 8, plug_and_pins_labels),
+};
+
+/* Byte 6: Power_Function 48..51, Reserved 52, Setpoints_Mode 53,
+ * Output_Contactors 54, Lower_Output_Voltage 55 (part D.2). */
+static const struct codec_signal_info dc_power_control_signals[] = {
+        [DCPC_TARGET_VOLTAGE] = SIG("Target_Voltage", 0, 16, false, 0.1, 0, "Volts", 1),
+        [DCPC_CURRENT_RANGE_MAX] = SIG("Current_Range_Max", 16, 16, true, 0.1, 0, "Amps", 1),
+        [DCPC_CURRENT_RANGE_MIN] = SIG("Current_Range_Min", 32, 16, true, 0.1, 0, "Amps", 1),
+        [DCPC_POWER_FUNCTION] = SIG_ENUM("Power_Function", 48, 4, power_function_labels),
+        [DCPC_RESERVED] = SIG_RESERVED(52, 1),
+        [DCPC_SETPOINTS_MODE] = SIG_ENUM("Setpoints_Mode", 53, 1, setpoints_mode_labels),
+        [DCPC_OUTPUT_CONTACTORS] = SIG_ENUM("Output_Contactors", 54, 1, output_contactors_labels),
+        [DCPC_LOWER_OUTPUT_VOLTAGE] =
+                SIG_ENUM("Lower_Output_Voltage", 55, 1, lower_output_voltage_labels),
+};
+
+/* Capacity 1 kWh per bit, where v2 had 2 kWh (E.26). */
+static const struct codec_signal_info ev_information_battery_signals[] = {
+        [EVB_BATTERY_CAPACITY] = SIG("Battery_Capacity", 0, 16, false, 1, 0, "kWh", 0),
+        [EVB_PRESENT_STATE_OF_CHARGE] =
+                SIG_RANGE("Present_State_of_Charge", 16, 8, 1, 0, "%", 0, 0, 100),
+        [EVB_MINIMUM_STATE_OF_CHARGE] =
+                SIG_RANGE("Minimum_State_of_Charge", 24, 8, 1, 0, "%", 0, 0, 100),
+        [EVB_TARGET_STATE_OF_CHARGE] =
+                SIG_RANGE("Target_State_of_Charge", 32, 8, 1, 0, "%", 0, 0, 100),
+        [EVB_MAXIMUM_STATE_OF_CHARGE] =
+                SIG_RANGE("Maximum_State_of_Charge", 40, 8, 1, 0, "%", 0, 0, 100),
+};
+
+static const struct codec_signal_info ev_information_voltages_signals[] = {
+        [EVV_MINIMUM_VOLTAGE] = SIG("EV_Minimum_Voltage", 0, 16, false, 0.1, 0, "Volts", 1),
+        [EVV_MAXIMUM_VOLTAGE] = SIG("EV_Maximum_Voltage", 16, 16, false, 0.1, 0, "Volts", 1),
+        [EVV_PRESENT_VOLTAGE] = SIG("EV_Present_Voltage", 32, 16, false, 0.1, 0, "Volts", 1),
+};
+
+static const struct codec_signal_info ev_information_charge_limits_signals[] = {
+        [EVL_MINIMUM_CURRENT] = SIG("EV_Minimum_Charge_Current", 0, 16, false, 0.1, 0, "Amps", 1),
+        [EVL_MAXIMUM_CURRENT] = SIG("EV_Maximum_Charge_Current", 16, 16, false, 0.1, 0, "Amps", 1),
+        [EVL_MINIMUM_POWER] = SIG("EV_Minimum_Charge_Power", 32, 16, false, 1, 0, "kW", 0),
+        [EVL_MAXIMUM_POWER] = SIG("EV_Maximum_Charge_Power", 48, 16, false, 1, 0, "kW", 0),
+};
+
+/* Magnitudes: unsigned like the charge limits. */
+static const struct codec_signal_info ev_information_discharge_limits_signals[] = {
+        [EVL_MINIMUM_CURRENT] = SIG("EV_Minimum_Discharge_Current", 0, 16, false, 0.1, 0, "Amps", 1),
+        [EVL_MAXIMUM_CURRENT] = SIG("EV_Maximum_Discharge_Current", 16, 16, false, 0.1, 0, "Amps", 1),
+        [EVL_MINIMUM_POWER] = SIG("EV_Minimum_Discharge_Power", 32, 16, false, 1, 0, "kW", 0),
+        [EVL_MAXIMUM_POWER] = SIG("EV_Maximum_Discharge_Power", 48, 16, false, 1, 0, "kW", 0),
+};
+
+/* Signed: positive = the EV will absorb, negative = it will deliver. */
+static const struct codec_signal_info ev_information_energy_signals[] = {
+        [EVE_MINIMUM_ENERGY_REQUEST] = SIG("EV_Minimum_Energy_Request", 0, 16, true, 1, 0, "kWh", 0),
+        [EVE_TARGET_ENERGY_REQUEST] = SIG("EV_Target_Energy_Request", 16, 16, true, 1, 0, "kWh", 0),
+        [EVE_MAXIMUM_ENERGY_REQUEST] = SIG("EV_Maximum_Energy_Request", 32, 16, true, 1, 0, "kWh", 0),
+};
+
+static const struct codec_signal_info ocpp_control_signals[] = {
+        [OCPP_DYNAMIC_TARGET_CURRENT] = SIG("Dynamic_Target_Current", 0, 16, true, 0.1, 0, "Amps", 1),
+};
+
+/* ---- the databases; base IDs carry pistol index 0 ---- */
+
+/* v2.7, in the order of its KCD (which is also the order of the types). */
+static const struct codec_msg_info v2_7_messages[] = {
+        MSG(CODEC_POWER_MODULES_STATUS, "Power_Modules_Status",
+            0x60010, 8, CODEC_DIR_IN, 100, power_modules_status_signals),
+        MSG(CODEC_POWER_MODULES_LIMITS, "Power_Modules_Limits",
+            0x60011, 8, CODEC_DIR_IN, 0, power_modules_limits_signals),
+        MSG(CODEC_SEQUENCE_CONTROL, "Sequence_Control",
+            0x60012, 3, CODEC_DIR_IN, 0, sequence_control_signals),
+        MSG(CODEC_ADM_CS_SECC_OUTPUTS, "ADM_CS_SECC_Outputs",
+            0x60013, 8, CODEC_DIR_IN, 1000, adm_cs_secc_outputs_signals),
+        MSG(CODEC_ADM_CS_SPCC_OUTPUTS, "ADM_CS_SPCC_Outputs",
+            0x60014, 8, CODEC_DIR_IN, 1000, adm_cs_spcc_outputs_signals),
+        MSG(CODEC_NEW_CHARGE_SESSION, "New_Charge_Session",
+            0x68001, 8, CODEC_DIR_OUT, 100, new_charge_session_signals),
+        MSG(CODEC_INSULATION_TEST, "Insulation_Test",
+            0x68002, 2, CODEC_DIR_OUT, 100, insulation_test_signals),
+        MSG(CODEC_PRECHARGE, "Precharge",
+            0x68003, 4, CODEC_DIR_OUT, 100, precharge_signals),
+        MSG(CODEC_CHARGE_STATUS_CHANGE, "Charge_Status_Change",
+            0x68004, 1, CODEC_DIR_OUT, 0, charge_status_change_signals),
+        MSG(CODEC_CHARGING_LOOP, "Charging_Loop",
+            0x68005, 5, CODEC_DIR_OUT, 100, charging_loop_signals),
+        MSG(CODEC_EMERGENCY_STOP, "Emergency_Stop",
+            0x68006, 1, CODEC_DIR_OUT, 100, emergency_stop_signals),
+        MSG(CODEC_CHARGE_SESSION_FINISHED, "Charge_Session_Finished",
+            0x68007, 1, CODEC_DIR_OUT, 0, charge_session_finished_signals),
+        MSG(CODEC_ADVANTICS_CONTROLLER_STATUS, "Advantics_Controller_Status",
+            0x68009, 1, CODEC_DIR_OUT, 100, advantics_controller_status_signals),
+        MSG(CODEC_ADM_CO_CUI1_INPUTS, "ADM_CO_CUI1_Inputs",
+            0x6800A, 8, CODEC_DIR_OUT, 1000, adm_co_cui1_inputs_signals),
+        MSG(CODEC_ADM_CS_SECC_INPUTS, "ADM_CS_SECC_Inputs",
+            0x6800B, 8, CODEC_DIR_OUT, 1000, adm_cs_secc_inputs_signals),
+        MSG(CODEC_EV_ID_CCS_PART2_DIN, "EV_ID_CCS_Part2_DIN",
+            0x6800C, 6, CODEC_DIR_OUT, 1000, ev_id_ccs_part2_din_signals),
+        MSG(CODEC_ADM_CS_SPCC_INPUTS, "ADM_CS_SPCC_Inputs",
+            0x6800D, 8, CODEC_DIR_OUT, 1000, adm_cs_spcc_inputs_signals),
+        MSG(CODEC_CCS_EXTRA_INFORMATION, "CCS_Extra_Information",
+            0x6800E, 8, CODEC_DIR_OUT, 100, ccs_extra_information_signals),
+        MSG(CODEC_MCS_EXTRA_INFORMATION, "MCS_Extra_Information",
+            0x6800F, 8, CODEC_DIR_OUT, 100, mcs_extra_information_signals),
+};
+
+/* v3.6, in the order of its KCD: the controller's messages first.  The
+ * IDs follow the scheme of part B (0x06 module type, bit 15 direction,
+ * version 3 in bits 14..12, group, number). */
+static const struct codec_msg_info v3_6_messages[] = {
+        MSG(CODEC_ADVANTICS_CONTROLLER_STATUS, "Advantics_Controller_Status",
+            0x6B000, 1, CODEC_DIR_OUT, 100, advantics_controller_status_signals),
+        MSG(CODEC_NEW_CHARGE_SESSION_V3, "New_Charge_Session",
+            0x6B001, 2, CODEC_DIR_OUT, 100, new_charge_session_v3_signals),
+        MSG(CODEC_CHARGE_STATUS_CHANGE, "Charge_Status_Change",
+            0x6B002, 1, CODEC_DIR_OUT, 0, charge_status_change_signals),
+        MSG(CODEC_DC_POWER_CONTROL, "DC_Power_Control",
+            0x6B003, 7, CODEC_DIR_OUT, 100, dc_power_control_signals),
+        MSG(CODEC_CHARGE_SESSION_FINISHED, "Charge_Session_Finished",
+            0x6B004, 1, CODEC_DIR_OUT, 0, charge_session_finished_signals),
+        MSG(CODEC_EMERGENCY_STOP, "Emergency_Stop",
+            0x6B005, 1, CODEC_DIR_OUT, 100, emergency_stop_signals),
+        MSG(CODEC_EV_INFORMATION_BATTERY, "EV_Information_Battery",
+            0x6B100, 6, CODEC_DIR_OUT, 0, ev_information_battery_signals),
+        MSG(CODEC_EV_INFORMATION_VOLTAGES, "EV_Information_Voltages",
+            0x6B101, 6, CODEC_DIR_OUT, 0, ev_information_voltages_signals),
+        MSG(CODEC_EV_INFORMATION_CHARGE_LIMITS, "EV_Information_Charge_Limits",
+            0x6B102, 8, CODEC_DIR_OUT, 0, ev_information_charge_limits_signals),
+        MSG(CODEC_EV_INFORMATION_DISCHARGE_LIMITS, "EV_Information_Discharge_Limits",
+            0x6B103, 8, CODEC_DIR_OUT, 0, ev_information_discharge_limits_signals),
+        MSG(CODEC_EV_INFORMATION_ENERGY, "EV_Information_Energy",
+            0x6B104, 6, CODEC_DIR_OUT, 0, ev_information_energy_signals),
+        MSG(CODEC_EV_ID_CCS_PART2_DIN, "EV_ID_CCS_Part2_DIN",
+            0x6B105, 6, CODEC_DIR_OUT, 1000, ev_id_ccs_part2_din_signals),
+        MSG(CODEC_ADM_CO_CUI1_INPUTS, "ADM_CO_CUI1_Inputs",
+            0x6B200, 8, CODEC_DIR_OUT, 1000, adm_co_cui1_inputs_signals),
+        MSG(CODEC_ADM_CS_SECC_INPUTS, "ADM_CS_SECC_Inputs",
+            0x6B201, 8, CODEC_DIR_OUT, 1000, adm_cs_secc_inputs_signals),
+        MSG(CODEC_ADM_CS_SPCC_INPUTS, "ADM_CS_SPCC_Inputs",
+            0x6B202, 8, CODEC_DIR_OUT, 1000, adm_cs_spcc_inputs_signals),
+        MSG(CODEC_CCS_EXTRA_INFORMATION, "CCS_Extra_Information",
+            0x6B203, 8, CODEC_DIR_OUT, 100, ccs_extra_information_signals),
+        MSG(CODEC_MCS_EXTRA_INFORMATION, "MCS_Extra_Information",
+            0x6B204, 8, CODEC_DIR_OUT, 100, mcs_extra_information_signals),
+        /* E.20: sent by the controller (bit 15 set), whatever v3.2 said. */
+        MSG(CODEC_OCPP_CONTROL, "OCPP_Control",
+            0x6B300, 2, CODEC_DIR_OUT, 0, ocpp_control_signals),
+        MSG(CODEC_POWER_MODULES_STATUS, "Power_Modules_Status",
+            0x63000, 8, CODEC_DIR_IN, 100, power_modules_status_signals),
+        MSG(CODEC_DC_POWER_PARAMETERS, "DC_Power_Parameters",
+            0x63001, 8, CODEC_DIR_IN, 0, dc_power_parameters_signals),
+        MSG(CODEC_SEQUENCE_CONTROL, "Sequence_Control",
+            0x63002, 3, CODEC_DIR_IN, 0, sequence_control_signals),
+        MSG(CODEC_ADM_CS_SECC_OUTPUTS, "ADM_CS_SECC_Outputs",
+            0x63201, 8, CODEC_DIR_IN, 1000, adm_cs_secc_outputs_signals),
+        MSG(CODEC_ADM_CS_SPCC_OUTPUTS, "ADM_CS_SPCC_Outputs",
+            0x63202, 8, CODEC_DIR_IN, 1000, adm_cs_spcc_outputs_signals),
+};
+
+const struct codec_db codec_db_v2_7 = {
+        .name = "v2.7",
+        .interface_version = 2,
+        .messages = v2_7_messages,
+        .n_messages = N_ELEMENTS(v2_7_messages),
+};
+
+const struct codec_db codec_db_v3_6 = {
+        .name = "v3.6",
+        .interface_version = 3,
+        .messages = v3_6_messages,
+        .n_messages = N_ELEMENTS(v3_6_messages),
 };
 
 /* The index enums of codec_table.h must cover each table exactly. */
@@ -399,33 +555,62 @@ _Static_assert(N_ELEMENTS(ev_id_ccs_part2_din_signals) == EVID_COUNT, "EVID");
 _Static_assert(N_ELEMENTS(adm_cs_spcc_inputs_signals) == SPCCI_COUNT, "SPCCI");
 _Static_assert(N_ELEMENTS(ccs_extra_information_signals) == CCSX_COUNT, "CCSX");
 _Static_assert(N_ELEMENTS(mcs_extra_information_signals) == MCSX_COUNT, "MCSX");
+_Static_assert(N_ELEMENTS(dc_power_parameters_signals) == DCPP_COUNT, "DCPP");
+_Static_assert(N_ELEMENTS(new_charge_session_v3_signals) == NCS3_COUNT, "NCS3");
+_Static_assert(N_ELEMENTS(dc_power_control_signals) == DCPC_COUNT, "DCPC");
+_Static_assert(N_ELEMENTS(ev_information_battery_signals) == EVB_COUNT, "EVB");
+_Static_assert(N_ELEMENTS(ev_information_voltages_signals) == EVV_COUNT, "EVV");
+_Static_assert(N_ELEMENTS(ev_information_charge_limits_signals) == EVL_COUNT, "EVL charge");
+_Static_assert(N_ELEMENTS(ev_information_discharge_limits_signals) == EVL_COUNT, "EVL discharge");
+_Static_assert(N_ELEMENTS(ev_information_energy_signals) == EVE_COUNT, "EVE");
+_Static_assert(N_ELEMENTS(ocpp_control_signals) == OCPP_COUNT, "OCPP");
+_Static_assert(N_ELEMENTS(v2_7_messages) == 19, "v2.7 has 19 messages");
+_Static_assert(N_ELEMENTS(v3_6_messages) == 23, "v3.6 has 23 messages");
 _Static_assert(CUI1_COUNT <= CODEC_MAX_SIGNALS && SPCCI_COUNT <= CODEC_MAX_SIGNALS,
                "CODEC_MAX_SIGNALS too small");
 
-const struct codec_msg_info *codec_msg_info(enum codec_msg_type type)
+const struct codec_db *codec_db_for_version(unsigned interface_version)
 {
-        if ((unsigned)type >= CODEC_MSG_COUNT)
+        switch (interface_version) {
+        case 2:
+                return &codec_db_v2_7;
+        case 3:
+                return &codec_db_v3_6;
+        default:
                 return NULL;
-        return &messages[type];
+        }
 }
 
-const struct codec_msg_info *codec_msg_info_by_name(const char *name)
+/* A linear search: at most 23 entries, and a database is data only. */
+const struct codec_msg_info *codec_msg_info(const struct codec_db *db, enum codec_msg_type type)
 {
-        if (!name)
+        if (!db)
                 return NULL;
-        for (size_t i = 0; i < N_ELEMENTS(messages); i++)
-                if (strcmp(messages[i].name, name) == 0)
-                        return &messages[i];
+        for (size_t i = 0; i < db->n_messages; i++)
+                if (db->messages[i].type == type)
+                        return &db->messages[i];
         return NULL;
 }
 
-const struct codec_msg_info *codec_msg_info_by_id(uint32_t id)
+const struct codec_msg_info *codec_msg_info_by_name(const struct codec_db *db, const char *name)
+{
+        if (!db || !name)
+                return NULL;
+        for (size_t i = 0; i < db->n_messages; i++)
+                if (strcmp(db->messages[i].name, name) == 0)
+                        return &db->messages[i];
+        return NULL;
+}
+
+const struct codec_msg_info *codec_msg_info_by_id(const struct codec_db *db, uint32_t id)
 {
         uint32_t base = id & CODEC_ID_BASE_MASK;
 
-        for (size_t i = 0; i < N_ELEMENTS(messages); i++)
-                if (messages[i].base_id == base)
-                        return &messages[i];
+        if (!db)
+                return NULL;
+        for (size_t i = 0; i < db->n_messages; i++)
+                if (db->messages[i].base_id == base)
+                        return &db->messages[i];
         return NULL;
 }
 

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Private to the codec: the position of every signal inside its message's
- * signal table (database order of the v2.7 KCD, Reserved fields included).
+ * signal table (database order of the KCD, Reserved fields included).  A
+ * message whose payload is the same in v2.7 and v3.6 has one table; the
+ * identifiers below name the v2.7 one.
  * codec_table.c fills the tables with designated initializers on these
  * indices and codec.c maps the typed structs through them, so the typed
  * layer cannot drift away from the descriptive table.
@@ -191,6 +193,79 @@ enum {
         MCSX_ID_STATE,
         MCSX_RESERVED,
         MCSX_COUNT
+};
+
+/* ---- v3.6 only ---- */
+
+/* DC_Power_Parameters 0x63001 */
+enum {
+        DCPP_MAXIMUM_VOLTAGE,
+        DCPP_MAXIMUM_CHARGE_CURRENT,
+        DCPP_MAXIMUM_DISCHARGE_CURRENT,
+        DCPP_RANGE_TARGET_CURRENT,
+        DCPP_COUNT
+};
+
+/* New_Charge_Session 0x6B001 */
+enum {
+        NCS3_COMMUNICATION_PROTOCOL,
+        NCS3_PLUG_AND_PINS,
+        NCS3_COUNT
+};
+
+/* DC_Power_Control 0x6B003 */
+enum {
+        DCPC_TARGET_VOLTAGE,
+        DCPC_CURRENT_RANGE_MAX,
+        DCPC_CURRENT_RANGE_MIN,
+        DCPC_POWER_FUNCTION,
+        DCPC_RESERVED,
+        DCPC_SETPOINTS_MODE,
+        DCPC_OUTPUT_CONTACTORS,
+        DCPC_LOWER_OUTPUT_VOLTAGE,
+        DCPC_COUNT
+};
+
+/* EV_Information_Battery 0x6B100 */
+enum {
+        EVB_BATTERY_CAPACITY,
+        EVB_PRESENT_STATE_OF_CHARGE,
+        EVB_MINIMUM_STATE_OF_CHARGE,
+        EVB_TARGET_STATE_OF_CHARGE,
+        EVB_MAXIMUM_STATE_OF_CHARGE,
+        EVB_COUNT
+};
+
+/* EV_Information_Voltages 0x6B101 */
+enum {
+        EVV_MINIMUM_VOLTAGE,
+        EVV_MAXIMUM_VOLTAGE,
+        EVV_PRESENT_VOLTAGE,
+        EVV_COUNT
+};
+
+/* EV_Information_Charge_Limits 0x6B102, EV_Information_Discharge_Limits
+ * 0x6B103 (the same layout) */
+enum {
+        EVL_MINIMUM_CURRENT,
+        EVL_MAXIMUM_CURRENT,
+        EVL_MINIMUM_POWER,
+        EVL_MAXIMUM_POWER,
+        EVL_COUNT
+};
+
+/* EV_Information_Energy 0x6B104 */
+enum {
+        EVE_MINIMUM_ENERGY_REQUEST,
+        EVE_TARGET_ENERGY_REQUEST,
+        EVE_MAXIMUM_ENERGY_REQUEST,
+        EVE_COUNT
+};
+
+/* OCPP_Control 0x6B300 */
+enum {
+        OCPP_DYNAMIC_TARGET_CURRENT,
+        OCPP_COUNT
 };
 
 #endif

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Limit arithmetic: limits in force (static and dynamic) and clamping of a
- * converter command.  Integer only, no state.
+ * Limit arithmetic: limits in force (config, operator, converter rating) and
+ * clamping of a converter command.  Integer only, no state.
  */
 #include <errno.h>
 
@@ -12,19 +12,19 @@ static uint16_t min_u16(uint16_t a, uint16_t b)
         return a < b ? a : b;
 }
 
-/* The smaller of a static limit and a dynamic one; 0 = no dynamic limit. */
-static uint16_t lower_u16(uint16_t static_limit, uint16_t dynamic)
+/* The smaller of a limit and a lower source; 0 = no limit from that source. */
+static uint16_t lower_u16(uint16_t limit, uint16_t lower)
 {
-        if (dynamic == 0)
-                return static_limit;
-        return min_u16(static_limit, dynamic);
+        if (lower == 0)
+                return limit;
+        return min_u16(limit, lower);
 }
 
-static uint32_t lower_u32(uint32_t static_limit, uint32_t dynamic)
+static uint32_t lower_u32(uint32_t limit, uint32_t lower)
 {
-        if (dynamic == 0 || dynamic > static_limit)
-                return static_limit;
-        return dynamic;
+        if (lower == 0 || lower > limit)
+                return limit;
+        return lower;
 }
 
 int limits_check(const struct power_limits *l)
@@ -39,13 +39,20 @@ int limits_check(const struct power_limits *l)
 
 void limits_effective(const struct power_limits *static_limits,
                       const struct power_limits *dynamic,
+                      const struct power_rating *rating,
                       struct power_limits *out)
 {
+        static const struct power_rating unknown = { 0 };
         struct power_limits r;
 
-        r.max_voltage_dv = lower_u16(static_limits->max_voltage_dv, dynamic->max_voltage_dv);
-        r.max_current_da = lower_u16(static_limits->max_current_da, dynamic->max_current_da);
-        r.max_power_w = lower_u32(static_limits->max_power_w, dynamic->max_power_w);
+        if (!rating)
+                rating = &unknown;
+        r.max_voltage_dv = lower_u16(lower_u16(static_limits->max_voltage_dv, dynamic->max_voltage_dv),
+                                     rating->max_voltage_dv);
+        r.max_current_da = lower_u16(lower_u16(static_limits->max_current_da, dynamic->max_current_da),
+                                     rating->max_current_da);
+        r.max_power_w = lower_u32(lower_u32(static_limits->max_power_w, dynamic->max_power_w),
+                                  rating->max_power_w);
         r.precharge_max_current_da = lower_u16(static_limits->precharge_max_current_da,
                                                dynamic->precharge_max_current_da);
         r.insulation_max_current_da = lower_u16(static_limits->insulation_max_current_da,

@@ -1,8 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Power-side session state machine, ADVANTICS Generic EVSE CAN interface v2
- * (message set of database v2.7).  Rule numbers (R1..R47, E.x) refer to the
- * protocol summary; doc/session.md describes the design.
+ * (message set of database v2.7) and v3 (database v3.6).  Rule numbers
+ * (R1..R47, V1..V25, E.x) refer to the protocol summary; doc/session.md
+ * describes the design.
+ *
+ * One state machine serves both versions.  The v3 front end
+ * (on_dc_power_control) maps DC_Power_Control onto the requests of v2
+ * (insulation test, precharge, charging loop, standby), so phases, limits,
+ * ramp, latches and timers are the same code; what differs is told by the
+ * version: which database frames are read and written with, DC_Power_Parameters
+ * in place of Power_Modules_Limits, when a standby bleeds the output (v3 says
+ * it explicitly, V10, V21, V23), the insulation threshold (E.5) and the EV
+ * information (EV_Information_*, OCPP_Control).
  *
  * Every entry point follows the same three steps:
  *   1. run_timers(): what fell due up to `now` (heartbeat timeout, E-stop
@@ -38,6 +48,12 @@ static bool command_equal(const struct power_command *a, const struct power_comm
 {
         return a->mode == b->mode && a->voltage_dv == b->voltage_dv &&
                a->current_da == b->current_da && a->discharge == b->discharge;
+}
+
+static bool rating_equal(const struct power_rating *a, const struct power_rating *b)
+{
+        return a->max_voltage_dv == b->max_voltage_dv && a->max_current_da == b->max_current_da &&
+               a->max_power_w == b->max_power_w;
 }
 
 static bool flags_equal(const struct codec_sequence_control *a,
@@ -89,6 +105,11 @@ static bool state_fits(enum power_mode mode, uint8_t state)
         return false;
 }
 
+static bool session_is_v3(const struct session *s)
+{
+        return s->cfg.interface_version == 3;
+}
+
 static bool session_is_chademo(const struct session *s)
 {
         return s->ev.plug_and_pins == CODEC_PLUG_CHADEMO ||
@@ -116,6 +137,10 @@ void session_config_defaults(struct session_config *cfg)
         cfg->ccs_authorisation = SESSION_FLAG_AUTO;
         cfg->charge_parameters = SESSION_FLAG_AUTO;
         cfg->insulation_min_ohm_per_volt = 100;
+        cfg->interface_version = 2;
+        cfg->has_output_contactors = true;
+        cfg->ev_overvoltage_margin_dv = 100;
+        cfg->ev_overvoltage_time_us = 400 * MS;
 }
 
 static bool flag_source_valid(enum session_flag_source src)
@@ -133,6 +158,8 @@ int session_config_check(const struct session_config *cfg)
         if (!cfg)
                 return -EINVAL;
         if (cfg->pistol < CODEC_PISTOL_MIN || cfg->pistol > CODEC_PISTOL_MAX)
+                return -EINVAL;
+        if (cfg->interface_version != 2 && cfg->interface_version != 3)
                 return -EINVAL;
         if (limits_check(&cfg->limits) < 0)
                 return -EINVAL;
@@ -160,7 +187,7 @@ static void tx(struct session *s, const struct codec_message *msg)
 {
         struct codec_frame frame;
 
-        if (codec_encode(msg, s->cfg.pistol, &frame) < 0)
+        if (codec_encode(s->db, msg, s->cfg.pistol, &frame) < 0)
                 return;
         s->counters.frames_out++;
         s->cb.tx_frame(&frame, s->cb.userdata);
@@ -204,8 +231,52 @@ static void set_target(struct session *s, enum power_mode mode, uint16_t voltage
         };
 }
 
+/* v3: only the charger's own capacitance can be on the output (no battery
+ * on the pistol pins), so lowering the output is safe. */
+static bool v3_lowering_safe(const struct session *s)
+{
+        switch (s->phase) {
+        case SESSION_PHASE_IDLE:
+        case SESSION_PHASE_INSULATION:
+        case SESSION_PHASE_POST_INSULATION:
+                /* V7, V10: the EV's contactors have not closed yet. */
+                return true;
+        case SESSION_PHASE_BATTERY:
+        case SESSION_PHASE_ENDING:
+                break;
+        }
+        /* V23: in Closing_Communication the EV has opened its contactors. */
+        if (s->controller_state_known && s->controller_state == CODEC_STATE_CLOSING_COMMUNICATION)
+                return true;
+        /* V21: otherwise the battery may still be on the pins unless the
+         * charger's own contactors are there and commanded open. */
+        return s->cfg.has_output_contactors && s->power_control_valid &&
+               !s->power_control.output_contactors;
+}
+
+/* v3: the controller says when to lower the output (Lower_Output_Voltage);
+ * a Standby without it leaves the output floating (part D.2). */
+static bool v3_standby_discharges(const struct session *s)
+{
+        switch (s->phase) {
+        case SESSION_PHASE_INSULATION:
+        case SESSION_PHASE_POST_INSULATION:
+                /* V10, E.14: after the test the output goes to <= 20 V,
+                 * whether or not the Standby carries Lowering: the
+                 * controller waits for it, and no battery is connected. */
+                return true;
+        case SESSION_PHASE_IDLE:
+        case SESSION_PHASE_BATTERY:
+        case SESSION_PHASE_ENDING:
+                break;
+        }
+        return s->lowering && v3_lowering_safe(s);
+}
+
 static bool standby_discharges(const struct session *s)
 {
+        if (session_is_v3(s))
+                return v3_standby_discharges(s);
         switch (s->phase) {
         case SESSION_PHASE_IDLE:
         case SESSION_PHASE_BATTERY:
@@ -328,14 +399,35 @@ static void flush_flags(struct session *s, uint64_t now)
                 send_flags(s, now);
 }
 
-/* ---- Power_Modules_Limits (R15..R18) ---- */
+/* ---- Power_Modules_Limits (R15..R18), DC_Power_Parameters (V4) ---- */
 
-static void advertised_limits(const struct session *s, uint16_t *voltage_dv, int16_t *current_da)
+/* What the charger advertises: the limits in force (never 0, which would
+ * mean the controller's own default, R16).  v3 has a discharge limit and a
+ * range target too: 0 for a charge-only power side. */
+struct advertised {
+        uint16_t voltage_dv;
+        uint16_t charge_current_da;
+        uint16_t discharge_current_da;
+        int16_t range_target_current_da;
+};
+
+static struct advertised advertised_limits(const struct session *s)
 {
-        *voltage_dv = s->effective.max_voltage_dv;
-        /* R18, E.2: the field is signed; never negative. */
-        *current_da = s->effective.max_current_da > INT16_MAX ? INT16_MAX
-                                                               : (int16_t)s->effective.max_current_da;
+        struct advertised a = {
+                .voltage_dv = s->effective.max_voltage_dv,
+                .charge_current_da = s->effective.max_current_da,
+                /* Charge only: no discharge limit yet, and Range_Target_Current
+                 * has no effect when the power side drives its modules (part
+                 * D.3). */
+                .discharge_current_da = 0,
+                .range_target_current_da = 0,
+        };
+
+        /* R18, E.2: the v2 field is signed; never negative.  The v3 one is
+         * unsigned, the same bound keeps both alike. */
+        if (a.charge_current_da > INT16_MAX)
+                a.charge_current_da = INT16_MAX;
+        return a;
 }
 
 static bool may_send_limits(const struct session *s)
@@ -352,21 +444,36 @@ static uint64_t limits_due_us(const struct session *s)
 
 static void flush_limits(struct session *s, uint64_t now)
 {
-        struct codec_message m = { .type = CODEC_POWER_MODULES_LIMITS };
+        struct advertised a;
+        struct codec_message m;
 
         if (!s->limits_pending || !may_send_limits(s))
                 return;
-        /* R15: a change inside the interval waits for its end. */
+        /* R15, V4: a change inside the interval waits for its end. */
         if (now < limits_due_us(s))
                 return;
-        advertised_limits(s, &m.u.power_modules_limits.maximum_voltage_dv,
-                          &m.u.power_modules_limits.maximum_current_da);
+        a = advertised_limits(s);
+        if (session_is_v3(s)) {
+                m = (struct codec_message){ .type = CODEC_DC_POWER_PARAMETERS };
+                m.u.dc_power_parameters = (struct codec_dc_power_parameters){
+                        .maximum_voltage_dv = a.voltage_dv,
+                        .maximum_charge_current_da = a.charge_current_da,
+                        .maximum_discharge_current_da = a.discharge_current_da,
+                        .range_target_current_da = a.range_target_current_da,
+                };
+        } else {
+                m = (struct codec_message){ .type = CODEC_POWER_MODULES_LIMITS };
+                m.u.power_modules_limits.maximum_voltage_dv = a.voltage_dv;
+                m.u.power_modules_limits.maximum_current_da = (int16_t)a.charge_current_da;
+        }
         tx(s, &m);
         s->limits_pending = false;
         s->limits_ever_sent = true;
         s->last_limits_us = now;
-        s->limits_sent_voltage_dv = m.u.power_modules_limits.maximum_voltage_dv;
-        s->limits_sent_current_da = m.u.power_modules_limits.maximum_current_da;
+        s->limits_sent_voltage_dv = a.voltage_dv;
+        s->limits_sent_current_da = a.charge_current_da;
+        s->limits_sent_discharge_da = a.discharge_current_da;
+        s->limits_sent_range_target_da = a.range_target_current_da;
         if (s->in_session)
                 s->limits_sent_in_session = true;
 }
@@ -375,13 +482,14 @@ static void flush_limits(struct session *s, uint64_t now)
  * (R15), and the command is re-clamped by the next update_command(). */
 static void refresh_limits(struct session *s)
 {
-        uint16_t v;
-        int16_t i;
+        struct advertised a;
 
-        limits_effective(&s->cfg.limits, &s->dynamic, &s->effective);
-        advertised_limits(s, &v, &i);
-        if (!s->limits_ever_sent || v != s->limits_sent_voltage_dv ||
-            i != s->limits_sent_current_da)
+        limits_effective(&s->cfg.limits, &s->dynamic, &s->rating, &s->effective);
+        a = advertised_limits(s);
+        if (!s->limits_ever_sent || a.voltage_dv != s->limits_sent_voltage_dv ||
+            a.charge_current_da != s->limits_sent_current_da ||
+            a.discharge_current_da != s->limits_sent_discharge_da ||
+            a.range_target_current_da != s->limits_sent_range_target_da)
                 s->limits_pending = true;
 }
 
@@ -419,6 +527,19 @@ static uint16_t reported_insulation(const struct session *s)
         return kohm > 510 ? 510 : kohm;
 }
 
+/* A converter that cannot be reached may still hold its output up: while
+ * the link is down the voltage reported is never below the last one
+ * measured, so that the controller never takes an output nobody can see
+ * for discharged (R29, R42, R43 judge safety by this voltage). */
+static uint16_t reported_voltage(const struct session *s)
+{
+        if (!s->meas_valid)
+                return 0;
+        if (s->meas.link_ok || s->meas.voltage_dv >= s->last_measured_voltage_dv)
+                return s->meas.voltage_dv;
+        return s->last_measured_voltage_dv;
+}
+
 static void send_status(struct session *s)
 {
         struct codec_message m = { .type = CODEC_POWER_MODULES_STATUS };
@@ -426,7 +547,7 @@ static void send_status(struct session *s)
         bool enable = system_enable_allowed(s);
 
         /* R4: the latest readings. */
-        st->present_voltage_dv = s->meas_valid ? s->meas.voltage_dv : 0;
+        st->present_voltage_dv = reported_voltage(s);
         st->present_current_da = s->meas_valid ? s->meas.current_da : 0;
         st->power_modules_temperature_c =
                 reported_temperature(s->meas_valid ? s->meas.module_temp_c : POWER_TEMPERATURE_UNKNOWN);
@@ -460,6 +581,31 @@ static uint64_t advance(struct session *s, uint64_t now)
         return now;
 }
 
+/* CC.6.2 protects the EV's battery: it applies from the precharge on, when
+ * the battery may be on the output (R33, R34).  The insulation test runs
+ * with the EV's contactors open (R26), at a voltage the controller picks. */
+static bool ev_overvoltage_applies(const struct session *s)
+{
+        return s->in_session && s->ev_max_voltage_dv > 0 && s->cfg.ev_overvoltage_time_us > 0 &&
+               (s->phase == SESSION_PHASE_BATTERY || s->phase == SESSION_PHASE_ENDING);
+}
+
+static bool ev_overvoltage_armed(const struct session *s)
+{
+        return s->ev_overvoltage && ev_overvoltage_applies(s);
+}
+
+/* A measurement: is the output above the EV's maximum plus the margin? */
+static void watch_ev_overvoltage(struct session *s, const struct power_measurement *m, uint64_t now)
+{
+        bool above = ev_overvoltage_applies(s) && m->link_ok &&
+                     (uint32_t)m->voltage_dv > (uint32_t)s->ev_max_voltage_dv + s->cfg.ev_overvoltage_margin_dv;
+
+        if (above && !s->ev_overvoltage)
+                s->ev_overvoltage_since_us = now;
+        s->ev_overvoltage = above;
+}
+
 static void run_timers(struct session *s, uint64_t now)
 {
         if (s->shutting_down)
@@ -472,6 +618,11 @@ static void run_timers(struct session *s, uint64_t now)
                 s->heartbeat_lost = true;
                 s->counters.controller_timeouts++;
                 latch_fault(s, SESSION_FAULT_CONTROLLER_TIMEOUT);
+        }
+        /* CC.6.2: above the EV's maximum for the whole time: off. */
+        if (ev_overvoltage_armed(s) && now >= add_sat(s->ev_overvoltage_since_us, s->cfg.ev_overvoltage_time_us)) {
+                s->ev_overvoltage = false;
+                latch_fault(s, SESSION_FAULT_EV_OVERVOLTAGE);
         }
         /* R46: the stop is over once its frames stayed away long enough. */
         if (s->estop_active && now >= add_sat(s->last_estop_us, s->cfg.estop_release_us))
@@ -521,6 +672,20 @@ static void forget_operator_decisions(struct session *s)
                 s->flags.charge_parameters_done = false;
 }
 
+/* What belongs to one vehicle: forgotten when its session starts and when
+ * it ends.  The EV's maximum voltage is not known until the session's own
+ * message tells it (v2 New_Charge_Session, v3 EV_Information_Voltages), so
+ * that CC.6.2 never judges a vehicle by the one before. */
+static void forget_vehicle(struct session *s)
+{
+        s->ev_max_voltage_dv = 0;
+        s->ev_overvoltage = false;
+        memset(&s->ev_info, 0, sizeof(s->ev_info));
+        s->power_control_valid = false;
+        memset(&s->power_control, 0, sizeof(s->power_control));
+        s->lowering = false;
+}
+
 static void end_session(struct session *s, enum session_fault fault)
 {
         if (fault != SESSION_FAULT_NONE)
@@ -528,6 +693,7 @@ static void end_session(struct session *s, enum session_fault fault)
         s->in_session = false;
         s->phase = SESSION_PHASE_IDLE;
         s->charge_started = false;
+        forget_vehicle(s);
         s->limits_sent_in_session = false;
         set_target(s, POWER_OFF, 0, 0, true);
         reset_ramp(s);
@@ -573,6 +739,7 @@ static void start_session(struct session *s, const struct codec_new_charge_sessi
                 break;
         case SESSION_FAULT_CONTROLLER_RESTART:
         case SESSION_FAULT_INSULATION:
+        case SESSION_FAULT_EV_OVERVOLTAGE:
                 break;
         }
         if (!keep)
@@ -595,6 +762,8 @@ static void start_session(struct session *s, const struct codec_new_charge_sessi
         s->phase = SESSION_PHASE_IDLE;
         s->charge_started = false;
         s->ev = *ncs;
+        forget_vehicle(s);
+        s->ev_max_voltage_dv = ncs->ev_maximum_voltage_dv;
         s->charging_loop_soc_pct = SESSION_NOT_REPORTED;
         s->finished_state = SESSION_NOT_REPORTED;
         s->request = SESSION_REQUEST_NONE;
@@ -852,16 +1021,224 @@ static void on_emergency_stop(struct session *s, const struct codec_emergency_st
 static void on_new_charge_session(struct session *s, const struct codec_new_charge_session *m,
                                   uint64_t now)
 {
-        if (!s->in_session)
+        if (!s->in_session) {
                 start_session(s, m, now);
-        else
+        } else {
                 s->ev = *m;     /* R19: repeated until System_Enable = 1 */
+                s->ev_max_voltage_dv = m->ev_maximum_voltage_dv;
+        }
+}
+
+/* ---- the v3 front end ---- */
+
+/* V5: New_Charge_Session of v3 names the protocol and the plug only; the
+ * EV's data come in EV_Information_* (kept in s->ev in v2 terms). */
+static void on_new_charge_session_v3(struct session *s, const struct codec_new_charge_session_v3 *m,
+                                     uint64_t now)
+{
+        struct codec_new_charge_session ncs = {
+                .communication_protocol = m->communication_protocol,
+                .plug_and_pins = m->plug_and_pins,
+        };
+
+        if (!s->in_session) {
+                start_session(s, &ncs, now);
+                return;
+        }
+        /* R19, V5: repeated until System_Enable = 1; what EV_Information_*
+         * said in between stays. */
+        s->ev.communication_protocol = m->communication_protocol;
+        s->ev.plug_and_pins = m->plug_and_pins;
+}
+
+/* V16: where in [Current_Range_Min, Current_Range_Max] a Range_Mode power
+ * transfer runs: the CSMS's OCPP_Control.Dynamic_Target_Current when there
+ * is one, otherwise the top of the range (no local energy manager here). */
+static int16_t v3_range_setpoint(const struct session *s, const struct codec_dc_power_control *m)
+{
+        int16_t want = s->ev_info.dynamic_target_valid ? s->ev_info.dynamic_target_current_da
+                                                       : m->current_range_max_da;
+
+        if (want > m->current_range_max_da)
+                want = m->current_range_max_da;
+        if (want < m->current_range_min_da)
+                want = m->current_range_min_da;
+        return want;
+}
+
+/* DC_Power_Control (part D.2): the power function onto the requests of v2,
+ * so that the same phases, limits and ramp apply. */
+static void apply_power_control(struct session *s, const struct codec_dc_power_control *m)
+{
+        switch (m->power_function) {
+        case CODEC_POWER_FUNCTION_OFF:
+                /* No power processing, output floating: a standby.  Inside
+                 * a session the converter stays awake, or System_Enable would
+                 * fall to 0, which the controller takes for an emergency
+                 * shutdown (R22). */
+                record_request(s, SESSION_REQUEST_OFF, 0, 0);
+                s->lowering = m->lower_output_voltage;
+                on_standby_request(s);
+                return;
+        case CODEC_POWER_FUNCTION_STANDBY: {
+                /* V6, V13, V14, V20: setpoints 0 for compatibility, not
+                 * looked at; the output is lowered only when asked and safe
+                 * (V10, V21, V23). */
+                record_request(s, SESSION_REQUEST_STANDBY, 0, 0);
+                s->lowering = m->lower_output_voltage;
+                on_standby_request(s);
+                return;
+        }
+        case CODEC_POWER_FUNCTION_INSULATION_TEST: {
+                /* V7, V8: the test voltage; the current fields are not
+                 * relevant (the insulation cap applies).  0 V ends the test,
+                 * as Insulation_Test(0) in v2 (R29). */
+                struct codec_insulation_test t = { .test_voltage_dv = m->target_voltage_dv };
+
+                s->lowering = false;
+                if (m->lower_output_voltage) {
+                        /* Lowering comes only with Standby (part D.2). */
+                        record_request(s, SESSION_REQUEST_INSULATION_TEST, m->target_voltage_dv, 0);
+                        s->counters.rejected_requests++;
+                        on_standby_request(s);
+                        return;
+                }
+                on_insulation_test(s, &t);
+                return;
+        }
+        case CODEC_POWER_FUNCTION_PRECHARGE: {
+                /* V11, V12, E.12: match Target_Voltage, never above
+                 * Current_Range_Max (and the precharge cap); 0 A ends a
+                 * precharge as Precharge(0 A) in v2 (R33). */
+                struct codec_precharge p = {
+                        .target_voltage_dv = m->target_voltage_dv,
+                        .maximum_current_da = m->current_range_max_da > 0 ? (uint16_t)m->current_range_max_da : 0,
+                };
+
+                s->lowering = false;
+                if (m->lower_output_voltage) {
+                        record_request(s, SESSION_REQUEST_PRECHARGE, m->target_voltage_dv,
+                                       m->current_range_max_da);
+                        s->counters.rejected_requests++;
+                        on_standby_request(s);
+                        return;
+                }
+                on_precharge(s, &p);
+                return;
+        }
+        case CODEC_POWER_FUNCTION_POWER_TRANSFER: {
+                /* V15: Target_Mode follows the target, Current_Range_Max.
+                 * V16: Range_Mode picks a point in the range.  A negative
+                 * current is refused as in v2 (E.1) until discharge is
+                 * supported; 0 V with 0 A is a standby (R24). */
+                struct codec_charging_loop l = {
+                        .target_voltage_dv = m->target_voltage_dv,
+                        .target_current_da = m->setpoints_mode == CODEC_SETPOINTS_RANGE_MODE
+                                                     ? v3_range_setpoint(s, m)
+                                                     : m->current_range_max_da,
+                };
+
+                s->lowering = false;
+                if (m->lower_output_voltage) {
+                        record_request(s, SESSION_REQUEST_CHARGE, l.target_voltage_dv, l.target_current_da);
+                        s->counters.rejected_requests++;
+                        on_standby_request(s);
+                        return;
+                }
+                on_charging_loop(s, &l);
+                return;
+        }
+        default:
+                break;
+        }
+        /* V25, E.27: an undefined power function (or a combination) asks
+         * for nothing the power side knows: no power, counted. */
+        s->counters.undefined_power_functions++;
+        record_request(s, SESSION_REQUEST_INVALID, m->target_voltage_dv, m->current_range_max_da);
+        s->lowering = false;
+        on_standby_request(s);
+}
+
+static void on_dc_power_control(struct session *s, const struct codec_dc_power_control *m)
+{
+        /* Kept for the session: the status, and V16 when OCPP_Control moves
+         * the setpoint.  Outside a session the requests are refused as in
+         * v2 (E.28). */
+        if (s->in_session) {
+                s->power_control = *m;
+                s->power_control_valid = true;
+        }
+        apply_power_control(s, m);
+}
+
+/* EV_Information_* (V5): kept for the session, cleared at its end; the v2
+ * view of the vehicle in s->ev (the EV's maximum voltage for any check on
+ * it, as New_Charge_Session gives it in v2). */
+static void on_ev_battery(struct session *s, const struct codec_ev_information_battery *m)
+{
+        if (!s->in_session)
+                return;
+        s->ev_info.battery = *m;
+        s->ev_info.battery_valid = true;
+        s->ev.battery_capacity_kwh = m->battery_capacity_kwh;
+        s->ev.state_of_charge_pct = m->present_state_of_charge_pct;
+}
+
+static void on_ev_voltages(struct session *s, const struct codec_ev_information_voltages *m)
+{
+        if (!s->in_session)
+                return;
+        s->ev_info.voltages = *m;
+        s->ev_info.voltages_valid = true;
+        s->ev.ev_maximum_voltage_dv = m->ev_maximum_voltage_dv;
+        /* CC.6.2 watches this one (0 = not known: no check). */
+        s->ev_max_voltage_dv = m->ev_maximum_voltage_dv;
+}
+
+static void on_ev_charge_limits(struct session *s, const struct codec_ev_information_charge_limits *m)
+{
+        if (!s->in_session)
+                return;
+        s->ev_info.charge_limits = *m;
+        s->ev_info.charge_limits_valid = true;
+        s->ev.ev_maximum_current_da = m->ev_maximum_charge_current_da;
+}
+
+static void on_ev_discharge_limits(struct session *s, const struct codec_ev_information_discharge_limits *m)
+{
+        if (!s->in_session)
+                return;
+        s->ev_info.discharge_limits = *m;
+        s->ev_info.discharge_limits_valid = true;
+}
+
+static void on_ev_energy(struct session *s, const struct codec_ev_information_energy *m)
+{
+        if (!s->in_session)
+                return;
+        s->ev_info.energy = *m;
+        s->ev_info.energy_valid = true;
+}
+
+/* OCPP_Control (V16): the CSMS's setpoint for a Range_Mode transfer; a
+ * transfer running in Range_Mode moves to it at once (the next
+ * DC_Power_Control may be a minute away, V18). */
+static void on_ocpp_control(struct session *s, const struct codec_ocpp_control *m)
+{
+        if (!s->in_session)
+                return;
+        s->ev_info.dynamic_target_current_da = m->dynamic_target_current_da;
+        s->ev_info.dynamic_target_valid = true;
+        if (s->power_control_valid && s->target.mode == POWER_CHARGE &&
+            s->power_control.power_function == CODEC_POWER_FUNCTION_POWER_TRANSFER &&
+            s->power_control.setpoints_mode == CODEC_SETPOINTS_RANGE_MODE)
+                apply_power_control(s, &s->power_control);
 }
 
 /* Frames the controller produces (OUT in the database). */
-static bool sent_by_controller(enum codec_msg_type type)
+static bool sent_by_controller(const struct session *s, enum codec_msg_type type)
 {
-        const struct codec_msg_info *info = codec_msg_info(type);
+        const struct codec_msg_info *info = codec_msg_info(s->db, type);
 
         return info && info->dir == CODEC_DIR_OUT;
 }
@@ -905,8 +1282,33 @@ static void handle_message(struct session *s, const struct codec_message *msg, u
         case CODEC_MCS_EXTRA_INFORMATION:
                 /* informative only */
                 break;
+        case CODEC_NEW_CHARGE_SESSION_V3:
+                on_new_charge_session_v3(s, &msg->u.new_charge_session_v3, now);
+                break;
+        case CODEC_DC_POWER_CONTROL:
+                on_dc_power_control(s, &msg->u.dc_power_control);
+                break;
+        case CODEC_EV_INFORMATION_BATTERY:
+                on_ev_battery(s, &msg->u.ev_information_battery);
+                break;
+        case CODEC_EV_INFORMATION_VOLTAGES:
+                on_ev_voltages(s, &msg->u.ev_information_voltages);
+                break;
+        case CODEC_EV_INFORMATION_CHARGE_LIMITS:
+                on_ev_charge_limits(s, &msg->u.ev_information_charge_limits);
+                break;
+        case CODEC_EV_INFORMATION_DISCHARGE_LIMITS:
+                on_ev_discharge_limits(s, &msg->u.ev_information_discharge_limits);
+                break;
+        case CODEC_EV_INFORMATION_ENERGY:
+                on_ev_energy(s, &msg->u.ev_information_energy);
+                break;
+        case CODEC_OCPP_CONTROL:
+                on_ocpp_control(s, &msg->u.ocpp_control);
+                break;
         case CODEC_POWER_MODULES_STATUS:
         case CODEC_POWER_MODULES_LIMITS:
+        case CODEC_DC_POWER_PARAMETERS:
         case CODEC_SEQUENCE_CONTROL:
         case CODEC_ADM_CS_SECC_OUTPUTS:
         case CODEC_ADM_CS_SPCC_OUTPUTS:
@@ -929,6 +1331,8 @@ int session_init(struct session *s, const struct session_config *cfg,
         memset(s, 0, sizeof(*s));
         s->cfg = *cfg;
         s->cb = *cb;
+        s->db = codec_db_for_version(cfg->interface_version);
+        s->other_db = codec_db_for_version(cfg->interface_version == 3 ? 2 : 3);
         s->now_us = now_us;
         s->phase = SESSION_PHASE_IDLE;
         s->fault = SESSION_FAULT_NONE;
@@ -948,7 +1352,8 @@ int session_reconfigure(struct session *s, const struct session_config *cfg,
 {
         struct session_config old;
 
-        if (!s || session_config_check(cfg) < 0 || cfg->pistol != s->cfg.pistol)
+        if (!s || session_config_check(cfg) < 0 || cfg->pistol != s->cfg.pistol ||
+            cfg->interface_version != s->cfg.interface_version)
                 return -EINVAL;
         now_us = advance(s, now_us);
         run_timers(s, now_us);
@@ -978,6 +1383,14 @@ int session_reconfigure(struct session *s, const struct session_config *cfg,
         return 0;
 }
 
+/* An identifier of this pistol in the other version's database. */
+static bool frame_of_other_version(const struct session *s, const struct codec_frame *frame)
+{
+        return frame && frame->extended && (frame->id & ~CODEC_ID_EXT_MASK) == 0 &&
+               (frame->id & CODEC_ID_PISTOL_MASK) >> CODEC_ID_PISTOL_SHIFT == s->cfg.pistol &&
+               codec_msg_info_by_id(s->other_db, frame->id) != NULL;
+}
+
 int session_on_frame(struct session *s, const struct codec_frame *frame, uint64_t now_us)
 {
         struct codec_message msg;
@@ -986,13 +1399,21 @@ int session_on_frame(struct session *s, const struct codec_frame *frame, uint64_
         now_us = advance(s, now_us);
         run_timers(s, now_us);
 
-        r = codec_decode(frame, s->cfg.pistol, &msg);
+        r = codec_decode(s->db, frame, s->cfg.pistol, &msg);
+        if (r == -ENOMSG && frame_of_other_version(s, frame)) {
+                /* The other interface version's frame for this pistol: a
+                 * controller configured for it, or a test tool.  Never
+                 * acted on; counted apart from the foreign ones. */
+                s->counters.other_version++;
+                settle(s, now_us);
+                return -ENOMSG;
+        }
         if (r == -EBADMSG) {
                 s->counters.malformed++;
                 settle(s, now_us);
                 return r;
         }
-        if (r < 0 || !sent_by_controller(msg.type)) {
+        if (r < 0 || !sent_by_controller(s, msg.type)) {
                 /* another pistol, an unknown ID, or a power-side frame */
                 s->counters.foreign++;
                 settle(s, now_us);
@@ -1005,6 +1426,25 @@ int session_on_frame(struct session *s, const struct codec_frame *frame, uint64_
         return 0;
 }
 
+/* E.5: v3 firmware judges insulation by IEC 61851-23's absolute thresholds:
+ * 100 kOhm (CCS, CHAdeMO), 125 kOhm for MCS (IEC 61851-23-3). */
+#define V3_INSULATION_MIN_KOHM 100u
+#define V3_INSULATION_MIN_KOHM_MCS 125u
+
+static bool insulation_too_low(const struct session *s, const struct power_measurement *m)
+{
+        /* R40: insulation_min_ohm_per_volt x measured voltage; kOhm x 1000
+         * < ohm/V x dV / 10. */
+        if ((uint64_t)m->insulation_kohm * 10000u <
+            (uint64_t)s->cfg.insulation_min_ohm_per_volt * m->voltage_dv)
+                return true;
+        /* V19, E.5: and in v3 the absolute threshold of the plug. */
+        if (session_is_v3(s))
+                return m->insulation_kohm < (s->ev.plug_and_pins == CODEC_PLUG_MCS ? V3_INSULATION_MIN_KOHM_MCS
+                                                                                   : V3_INSULATION_MIN_KOHM);
+        return false;
+}
+
 void session_on_measurement(struct session *s, const struct power_measurement *m,
                             uint64_t now_us)
 {
@@ -1015,18 +1455,27 @@ void session_on_measurement(struct session *s, const struct power_measurement *m
 
         s->meas = *m;
         s->meas_valid = true;
+        if (m->link_ok)
+                s->last_measured_voltage_dv = m->voltage_dv;
+        /* The converter's rating is the third source of limits: what the
+         * converter cannot deliver is neither commanded nor announced. */
+        if (!rating_equal(&s->rating, &m->rating)) {
+                s->rating = m->rating;
+                refresh_limits(s);
+        }
         if (!s->shutting_down) {
                 if (had_link && !m->link_ok)
                         latch_fault(s, SESSION_FAULT_CONVERTER_LINK);
                 if (m->fault)
                         latch_fault(s, SESSION_FAULT_CONVERTER);
-                /* R40: below insulation_min_ohm_per_volt x measured voltage
-                 * while a power function runs after the test. */
+                /* R40, V19: too low while a power function runs after the
+                 * test. */
                 if ((s->command.mode == POWER_PRECHARGE || s->command.mode == POWER_CHARGE) &&
-                    m->insulation_kohm != POWER_INSULATION_UNKNOWN &&
-                    (uint64_t)m->insulation_kohm * 10000u <
-                            (uint64_t)s->cfg.insulation_min_ohm_per_volt * m->voltage_dv)
+                    m->insulation_kohm != POWER_INSULATION_UNKNOWN && insulation_too_low(s, m))
                         latch_fault(s, SESSION_FAULT_INSULATION);
+                /* CC.6.2: timed here, tripped by run_timers() at the
+                 * exact deadline whatever the rate of the measurements. */
+                watch_ev_overvoltage(s, m, now_us);
         }
         settle(s, now_us);
 }
@@ -1060,6 +1509,8 @@ uint64_t session_next_deadline(const struct session *s)
                 d = min_u64(d, add_sat(s->ramp_last_step_us, s->cfg.ramp_step_us));
         if (s->estop_active)
                 d = min_u64(d, add_sat(s->last_estop_us, s->cfg.estop_release_us));
+        if (ev_overvoltage_armed(s))
+                d = min_u64(d, add_sat(s->ev_overvoltage_since_us, s->cfg.ev_overvoltage_time_us));
         return d;
 }
 
@@ -1184,6 +1635,11 @@ void session_get_status(const struct session *s, struct session_status *out)
         out->ev = s->ev;
         out->charging_loop_soc_pct = s->charging_loop_soc_pct;
         out->finished_state = s->finished_state;
+        out->ev_max_voltage_dv = s->ev_max_voltage_dv;
+        out->interface_version = s->cfg.interface_version;
+        out->ev_info = s->ev_info;
+        out->power_control_valid = s->power_control_valid;
+        out->power_control = s->power_control;
         out->request = s->request;
         out->request_voltage_dv = s->request_voltage_dv;
         out->request_current_da = s->request_current_da;
@@ -1216,6 +1672,8 @@ const char *session_fault_name(enum session_fault fault)
                 return "converter-link";
         case SESSION_FAULT_CONVERTER:
                 return "converter";
+        case SESSION_FAULT_EV_OVERVOLTAGE:
+                return "ev-overvoltage";
         case SESSION_FAULT_SHUTDOWN:
                 return "shutdown";
         }
@@ -1235,6 +1693,10 @@ const char *session_request_name(enum session_request request)
                 return "charge";
         case SESSION_REQUEST_STANDBY:
                 return "standby";
+        case SESSION_REQUEST_OFF:
+                return "off";
+        case SESSION_REQUEST_INVALID:
+                return "invalid";
         }
         return "unknown";
 }

@@ -239,6 +239,47 @@ static void ctl_props_flag(const struct ctl_props *p, const char *name, const ch
                 snprintf(buf, len, "%d", ctl_props_true(p, name) ? 1 : 0);
 }
 
+/* Interface version 3: the last DC_Power_Control, the EV information and
+ * the CSMS's setpoint, when the session has them. */
+static void ctl_props_print_v3(FILE *out, const struct ctl_props *p)
+{
+        char a[CTL_TEXT_MAX], b[CTL_TEXT_MAX], c[CTL_TEXT_MAX], d[CTL_TEXT_MAX], e[CTL_TEXT_MAX];
+        char f[CTL_TEXT_MAX], g[CTL_TEXT_MAX], h[CTL_TEXT_MAX], k[CTL_TEXT_MAX];
+
+        if (!ctl_props_empty(p, "PowerFunction"))
+                ctl_props_line(out, "power control", "%s, %s; output contactors %s, lowering %s",
+                               ctl_props_get(p, "PowerFunction", a, sizeof(a)),
+                               ctl_props_get(p, "SetpointsMode", b, sizeof(b)),
+                               ctl_props_get(p, "OutputContactors", c, sizeof(c)),
+                               ctl_props_true(p, "LowerOutputVoltage") ? "asked" : "no");
+        if (!ctl_props_true(p, "SessionActive"))
+                return;
+        if (!ctl_props_zero(p, "EVMinimumVoltage") || !ctl_props_zero(p, "EVPresentVoltage") ||
+            !ctl_props_zero(p, "EVMaximumChargePower") || !ctl_props_zero(p, "EVMaximumDischargeCurrent")) {
+                ctl_props_line(out, "EV", "voltage min %s present %s V; charge min %s A, %s..%s W; "
+                               "discharge %s..%s A, %s..%s W",
+                               ctl_props_get(p, "EVMinimumVoltage", a, sizeof(a)),
+                               ctl_props_get(p, "EVPresentVoltage", b, sizeof(b)),
+                               ctl_props_get(p, "EVMinimumChargeCurrent", c, sizeof(c)),
+                               ctl_props_get(p, "EVMinimumChargePower", d, sizeof(d)),
+                               ctl_props_get(p, "EVMaximumChargePower", e, sizeof(e)),
+                               ctl_props_get(p, "EVMinimumDischargeCurrent", f, sizeof(f)),
+                               ctl_props_get(p, "EVMaximumDischargeCurrent", g, sizeof(g)),
+                               ctl_props_get(p, "EVMinimumDischargePower", h, sizeof(h)),
+                               ctl_props_get(p, "EVMaximumDischargePower", k, sizeof(k)));
+                ctl_props_line(out, "", "SoC min %s target %s max %s %%; energy request min %s target %s max %s kWh",
+                               ctl_props_get(p, "MinimumStateOfCharge", a, sizeof(a)),
+                               ctl_props_get(p, "TargetStateOfCharge", b, sizeof(b)),
+                               ctl_props_get(p, "MaximumStateOfCharge", c, sizeof(c)),
+                               ctl_props_get(p, "EVMinimumEnergyRequest", d, sizeof(d)),
+                               ctl_props_get(p, "EVTargetEnergyRequest", e, sizeof(e)),
+                               ctl_props_get(p, "EVMaximumEnergyRequest", f, sizeof(f)));
+        }
+        if (ctl_props_true(p, "DynamicTarget"))
+                ctl_props_line(out, "OCPP", "dynamic target %s A",
+                               ctl_props_get(p, "DynamicTargetCurrent", a, sizeof(a)));
+}
+
 void ctl_props_print_status(FILE *out, const char *bus_name, const struct ctl_props *p)
 {
         char a[CTL_TEXT_MAX], b[CTL_TEXT_MAX], c[CTL_TEXT_MAX], d[CTL_TEXT_MAX], e[CTL_TEXT_MAX];
@@ -249,6 +290,7 @@ void ctl_props_print_status(FILE *out, const char *bus_name, const struct ctl_pr
 
         ctl_props_line(out, "CAN", "%s %s", ctl_props_get(p, "CANInterface", a, sizeof(a)),
                        ctl_props_true(p, "CANUp") ? "up" : "down");
+        ctl_props_line(out, "interface", "version %s", ctl_props_get(p, "InterfaceVersion", a, sizeof(a)));
 
         if (ctl_props_true(p, "ControllerAlive"))
                 ctl_props_line(out, "controller", "%s", ctl_props_get(p, "ControllerState", a, sizeof(a)));
@@ -270,6 +312,7 @@ void ctl_props_print_status(FILE *out, const char *bus_name, const struct ctl_pr
         ctl_props_line(out, "request", "%s %s V %s A", ctl_props_get(p, "Request", a, sizeof(a)),
                        ctl_props_get(p, "RequestVoltage", b, sizeof(b)),
                        ctl_props_get(p, "RequestCurrent", c, sizeof(c)));
+        ctl_props_print_v3(out, p);
 
         ctl_props_line(out, "converter", "%s: %s %s V %s A%s; link %s, %s, %s%s%s",
                        ctl_props_get(p, "ConverterBackend", a, sizeof(a)),
@@ -338,6 +381,9 @@ void ctl_props_print_status(FILE *out, const char *bus_name, const struct ctl_pr
                        ctl_props_get(p, "ControllerTimeouts", a, sizeof(a)),
                        ctl_props_get(p, "EmergencyStops", b, sizeof(b)),
                        ctl_props_get(p, "ConverterErrors", c, sizeof(c)));
+        ctl_props_line(out, "", "other interface version %s, undefined power functions %s",
+                       ctl_props_get(p, "FramesOtherVersion", a, sizeof(a)),
+                       ctl_props_get(p, "UndefinedPowerFunctions", b, sizeof(b)));
         ctl_props_line(out, "CAN counters", "rx %s, tx %s, tx dropped %s, tx errors %s, kernel drops %s, "
                        "error frames %s, reopens %s",
                        ctl_props_get(p, "CANRxFrames", a, sizeof(a)), ctl_props_get(p, "CANTxFrames", b, sizeof(b)),

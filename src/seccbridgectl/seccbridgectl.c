@@ -26,7 +26,7 @@
 #include "ctl_props.h"
 #include "../textparse.h"
 
-/* The daemon's names (src/bus.h): a public contract, see seccbridgectl(1). */
+/* The daemon's names (src/dbus_service.h): a public contract, see seccbridgectl(1). */
 #define CTL_INTERFACE "org.seccbridge.Bridge1"
 #define CTL_NAME_PREFIX "org.seccbridge.pistol"
 #define CTL_PATH_PREFIX "/org/seccbridge/pistol/"

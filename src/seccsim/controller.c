@@ -3,7 +3,9 @@
  * `seccsim session`: plays the ADVANTICS charge controller on a CAN
  * interface through a whole charge session, at the real rates, and checks
  * the power side's answers the way the controller would (PROTOCOL.md part C).
- * This file: options, the event loop, the summary and the exit code.
+ * This file, the driver on top of the others (controller_state.h): options,
+ * the event loop (received frames to the checks), the summary and the exit
+ * code.
  *
  * Exit codes: 0 the session (and any injected fault) went as the protocol
  * wants; 1 a check failed, the reason is printed (after a clean-up:
@@ -17,63 +19,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
-#include "controller_state.h"
+#include "controller_can.h"
+#include "controller_check.h"
+#include "controller_flow.h"
+#include "controller_report.h"
 #include "frame_text.h"
 #include "seccsim.h"
-
-uint64_t ctl_now_us(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
-double ctl_rel_s(const struct ctl *c, uint64_t t_us)
-{
-        return t_us >= c->t0_us ? (double)(t_us - c->t0_us) / 1e6 : -(double)(c->t0_us - t_us) / 1e6;
-}
-
-void ctl_log(struct ctl *c, const char *fmt, ...)
-{
-        va_list ap;
-
-        printf("[%9.3f] ", ctl_rel_s(c, ctl_now_us()));
-        va_start(ap, fmt);
-        vprintf(fmt, ap);
-        va_end(ap);
-        putchar('\n');
-}
-
-void ctl_fail(struct ctl *c, const char *fmt, ...)
-{
-        va_list ap;
-
-        uint64_t now = ctl_now_us();
-        int n = 0;
-
-        if (c->failed)
-                return;
-        c->failed = true;
-        if (c->last_stall_us > 0 && now - c->last_stall_us < CTL_STALL_BLAME_US && !c->interrupted)
-                n = snprintf(c->reason, sizeof(c->reason),
-                             CTL_INCONCLUSIVE ": this machine stalled the controller for %.0f ms %.1f s before (R1 allows 200 ms between heartbeats); ",
-                             (double)c->last_stall_gap_us / 1000.0, (double)(now - c->last_stall_us) / 1e6);
-        if (n < 0 || (size_t)n >= sizeof(c->reason))
-                n = 0;
-        va_start(ap, fmt);
-        vsnprintf(c->reason + n, sizeof(c->reason) - (size_t)n, fmt, ap);
-        va_end(ap);
-        ctl_log(c, "FAIL: %s", c->reason);
-        ctl_flow_abort(c, ctl_now_us());
-}
-
-const char *ctl_state_name(uint8_t state)
-{
-        return codec_controller_state_name(state);
-}
 
 /* ---- options ---- */
 
@@ -88,6 +40,8 @@ static void usage(FILE *out)
               "Session:\n"
               "  -i, --interface IFACE       CAN interface (required)\n"
               "  -p, --pistol N              pistol index 1..31 (1)\n"
+              "      --interface-version 2|3 play a v2 controller (database v2.7) or a\n"
+              "                              v3 one (database v3.6, DC_Power_Control) (2)\n"
               "      --protocol ccs|chademo  charging protocol (ccs)\n"
               "      --ev-protocol NAME|N    New_Charge_Session.Communication_Protocol\n"
               "                              (CCS_ISO_15118_2013_v2 / CHAdeMO_v1.0-v1.1-v1.2)\n"
@@ -117,6 +71,8 @@ static void usage(FILE *out)
               "\n"
               "Checks:\n"
               "      --gap MS                largest Power_Modules_Status gap (300)\n"
+              "      --limits-spacing MS     closest two Power_Modules_Limits or\n"
+              "                              DC_Power_Parameters accepted (90; 0 = any)\n"
               "      --margin MS             measurement margin of reaction times (100)\n"
               "      --settle MS             current must follow after this (2000)\n"
               "      --current-tolerance A   follow tolerance (5)\n"
@@ -129,6 +85,8 @@ static void usage(FILE *out)
               "      --fault heartbeat-stop[@STATE]  go silent (Charging)\n"
               "      --fault estop[@STATE]   Emergency_Stop from the EVSE (Charging)\n"
               "      --fault insulation      expect the insulation test to fail\n"
+              "      --fault undefined-function  v3: an undefined Power_Function for 1 s\n"
+              "                              while charging: no current, no fault (V25)\n"
               "      --fault-delay MS        time in STATE before the fault\n"
               "      --silence MS            heartbeat-stop duration (1000)\n"
               "      --estop-time MS         Emergency_Stop duration (1000)\n"
@@ -234,7 +192,7 @@ static int parse_duration(const char *opt, const char *s, double unit_ms, uint32
 /* A label of a New_Charge_Session signal's value table, or a number. */
 static int parse_label(const char *opt, const char *signal, const char *s, uint8_t *out)
 {
-        const struct codec_msg_info *m = codec_msg_info(CODEC_NEW_CHARGE_SESSION);
+        const struct codec_msg_info *m = codec_msg_info(&codec_db_v2_7, CODEC_NEW_CHARGE_SESSION);
         const struct codec_signal_info *sig = codec_signal_by_name(m, signal);
         int64_t raw;
         bool rounded;
@@ -271,6 +229,7 @@ static void options_defaults(struct ctl_options *o)
 {
         *o = (struct ctl_options){
                 .pistol = 1,
+                .interface_version = 2,
                 .protocol = CTL_PROTOCOL_CCS,
                 .comm_protocol = 0xFF,          /* from the protocol */
                 .plug = 0xFF,
@@ -303,6 +262,7 @@ static void options_defaults(struct ctl_options *o)
                 .unlock_timeout_ms = 10000,
                 .insulation_iterations = 10,
                 .gap_ms = 300,
+                .limits_spacing_ms = 90,
                 .margin_ms = 100,
                 .settle_ms = 2000,
                 .current_tolerance_da = 50,
@@ -328,15 +288,16 @@ enum {
         OPT_NEGOTIATE_TIME, OPT_WAIT_CHARGE_TIME, OPT_WELDING_TIME, OPT_COOLDOWN, OPT_AFTER_TIME,
         OPT_AUTH_TIMEOUT, OPT_ENABLE_TIMEOUT, OPT_INSULATION_TIMEOUT, OPT_DISCHARGE_TIMEOUT,
         OPT_PRECHARGE_TIMEOUT, OPT_END_TIMEOUT, OPT_UNLOCK_TIMEOUT, OPT_INSULATION_ITERATIONS,
-        OPT_GAP, OPT_MARGIN, OPT_SETTLE, OPT_CURRENT_TOLERANCE, OPT_CURRENT_MARGIN,
+        OPT_GAP, OPT_LIMITS_SPACING, OPT_MARGIN, OPT_SETTLE, OPT_CURRENT_TOLERANCE, OPT_CURRENT_MARGIN,
         OPT_OFF_CURRENT, OPT_VOLTAGE_TOLERANCE, OPT_CHARGER_POWER, OPT_FAULT, OPT_FAULT_DELAY,
         OPT_SILENCE, OPT_ESTOP_TIME, OPT_EXPECT_SHUTDOWN, OPT_WRONG_PISTOL, OPT_MALFORMED,
-        OPT_BUS_LOAD, OPT_LOG, OPT_PRINT_INTERVAL,
+        OPT_BUS_LOAD, OPT_LOG, OPT_PRINT_INTERVAL, OPT_INTERFACE_VERSION,
 };
 
 static const struct option long_options[] = {
         { "interface", required_argument, NULL, 'i' },
         { "pistol", required_argument, NULL, 'p' },
+        { "interface-version", required_argument, NULL, OPT_INTERFACE_VERSION },
         { "protocol", required_argument, NULL, OPT_PROTOCOL },
         { "ev-protocol", required_argument, NULL, OPT_EV_PROTOCOL },
         { "plug", required_argument, NULL, OPT_PLUG },
@@ -371,6 +332,7 @@ static const struct option long_options[] = {
         { "unlock-timeout", required_argument, NULL, OPT_UNLOCK_TIMEOUT },
         { "insulation-iterations", required_argument, NULL, OPT_INSULATION_ITERATIONS },
         { "gap", required_argument, NULL, OPT_GAP },
+        { "limits-spacing", required_argument, NULL, OPT_LIMITS_SPACING },
         { "margin", required_argument, NULL, OPT_MARGIN },
         { "settle", required_argument, NULL, OPT_SETTLE },
         { "current-tolerance", required_argument, NULL, OPT_CURRENT_TOLERANCE },
@@ -406,13 +368,17 @@ static int parse_fault(const char *s, struct ctl_options *o)
                 o->fault = CTL_FAULT_ESTOP;
         else if (n == strlen("insulation") && strncmp(s, "insulation", n) == 0)
                 o->fault = CTL_FAULT_INSULATION;
+        else if (n == strlen("undefined-function") && strncmp(s, "undefined-function", n) == 0)
+                o->fault = CTL_FAULT_UNDEFINED_FUNCTION;
         else
-                return usage_error("--fault: '%.*s' is none of heartbeat-stop, estop, insulation",
+                return usage_error("--fault: '%.*s' is none of heartbeat-stop, estop, insulation, undefined-function",
                                    (int)n, s);
         if (!at)
                 return 0;
         if (o->fault == CTL_FAULT_INSULATION)
                 return usage_error("--fault insulation takes no state (it is the insulation test)");
+        if (o->fault == CTL_FAULT_UNDEFINED_FUNCTION)
+                return usage_error("--fault undefined-function takes no state (it is sent while charging)");
         return parse_state("--fault", at + 1, &o->fault_state);
 }
 
@@ -482,6 +448,8 @@ static int options_check(struct ctl_options *o, bool loop_period_given)
                 return usage_error("--insulation-iterations: at least 1");
         if (o->gap_ms < 100)
                 return usage_error("--gap: at least one status period (100 ms)");
+        if (o->limits_spacing_ms > 100)
+                return usage_error("--limits-spacing: at most 100 ms (R15, V4 allow one every 100 ms)");
 
         if (o->fault == CTL_FAULT_HEARTBEAT_STOP || o->fault == CTL_FAULT_ESTOP) {
                 /* The status window must be open (R2) for the reaction to
@@ -502,6 +470,8 @@ static int options_check(struct ctl_options *o, bool loop_period_given)
                         return usage_error("--silence: at least %llu ms (R1 timeout + status period + margin + 200 ms)",
                                            (unsigned long long)(hb_deadline_ms + 200));
         }
+        if (o->fault == CTL_FAULT_UNDEFINED_FUNCTION && o->interface_version != 3)
+                return usage_error("--fault undefined-function needs --interface-version 3 (DC_Power_Control)");
         if (o->fault != CTL_FAULT_NONE && o->estop_ms < 100 + o->margin_ms + 100)
                 return usage_error("--estop-time: at least %u ms", 100 + o->margin_ms + 100);
         if (o->expect_shutdown) {
@@ -547,6 +517,11 @@ static int parse_options(int argc, char **argv, struct ctl_options *o)
                 case 'p':
                         r = parse_uint("--pistol", a, CODEC_PISTOL_MIN, CODEC_PISTOL_MAX, &u);
                         o->pistol = (uint8_t)u;
+                        break;
+                case OPT_INTERFACE_VERSION:
+                        if (!frame_text_parse_interface_version(a))
+                                return usage_error("--interface-version: '%s' is not 2 or 3", a);
+                        o->interface_version = (uint8_t)(a[0] - '0');
                         break;
                 case OPT_PROTOCOL:
                         if (strcasecmp(a, "ccs") == 0)
@@ -659,6 +634,9 @@ static int parse_options(int argc, char **argv, struct ctl_options *o)
                 case OPT_GAP:
                         r = parse_duration("--gap", a, 1, &o->gap_ms);
                         break;
+                case OPT_LIMITS_SPACING:
+                        r = parse_duration("--limits-spacing", a, 1, &o->limits_spacing_ms);
+                        break;
                 case OPT_MARGIN:
                         r = parse_duration("--margin", a, 1, &o->margin_ms);
                         break;
@@ -746,13 +724,28 @@ static int parse_options(int argc, char **argv, struct ctl_options *o)
 
 /* ---- the loop ---- */
 
+/* Every frame waiting, to the checks. */
+static void drain(struct ctl *c)
+{
+        struct codec_frame f;
+        uint64_t t;
+
+        while (ctl_can_receive(c, &f, &t) > 0)
+                ctl_check_frame(c, &f, t);
+}
+
+static void rx_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+        drain(w->data);
+}
+
 static void tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
         struct ctl *c = w->data;
         uint64_t now;
 
         /* Frames already received count before any deadline is judged. */
-        ctl_can_drain(c);
+        drain(c);
         now = ctl_now_us();
         if (c->last_tick_us > 0) {
                 uint64_t gap = now - c->last_tick_us;
@@ -802,7 +795,7 @@ static void print_summary(struct ctl *c)
 {
         const struct ctl_period_stats *p = &c->period;
         const char *proto = codec_signal_label(
-                codec_signal_by_name(codec_msg_info(CODEC_NEW_CHARGE_SESSION), "Communication_Protocol"),
+                codec_signal_by_name(codec_msg_info(&codec_db_v2_7, CODEC_NEW_CHARGE_SESSION), "Communication_Protocol"),
                 c->o.comm_protocol);
         uint64_t end = ctl_now_us();
 
@@ -831,7 +824,7 @@ static void print_summary(struct ctl *c)
         if (c->ins_reached_us > 0)
                 printf("  insulation test: 90 %% of %.1f V after %.2f s, lowest resistance %u kOhm (threshold %u kOhm)\n",
                        c->o.test_voltage_dv / 10.0, (double)c->ins_reached_us / 1e6,
-                       c->ins_min_kohm, c->o.test_voltage_dv / 100u);
+                       c->ins_min_kohm, ctl_insulation_threshold_kohm(c));
         if (c->charge_time_us > 0)
                 printf("  charging: %.1f s, peak %.1f A, worst deviation from the expected current %.1f A (tolerance %.1f A), %.3f kWh\n",
                        (double)c->charge_time_us / 1e6, c->peak_current_da / 10.0,
@@ -888,12 +881,20 @@ int seccsim_session_main(int argc, char **argv)
                 free(c);
                 return CTL_EXIT_FAIL;
         }
+        c->db = codec_db_for_version(c->o.interface_version);
         c->t0_us = ctl_now_us();
+        /* A failed check, wherever it is found, ends the sequence with the
+         * flow's clean-up. */
+        c->on_failure = ctl_flow_abort;
         if (ctl_can_open(c) < 0) {
                 ev_loop_destroy(c->loop);
                 free(c);
                 return CTL_EXIT_FAIL;
         }
+
+        ev_io_init(&c->rx, rx_cb, ctl_can_rx_fd(c), EV_READ);
+        c->rx.data = c;
+        ev_io_start(c->loop, &c->rx);
 
         ev_timer_init(&c->tick, tick_cb, 0.0, CTL_TICK_US / 1e6);
         c->tick.data = c;
@@ -914,6 +915,7 @@ int seccsim_session_main(int argc, char **argv)
         ctl_flow_start(c);
         ev_run(c->loop, 0);
 
+        ev_io_stop(c->loop, &c->rx);
         ev_timer_stop(c->loop, &c->tick);
         ev_timer_stop(c->loop, &c->load_timer);
         ev_signal_stop(c->loop, &c->sig_int);

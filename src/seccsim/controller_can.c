@@ -4,26 +4,24 @@
  * controller's frames and receives what the power side sends (every pistol,
  * so that an answer on the wrong pistol is seen), one send-only socket for
  * the bus load, the traffic log in candump -L form and the --verbose print.
+ * Below the checks and the flow: a received frame goes back to the caller
+ * (the driver hands it to the checks).
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <net/if.h>
-#include <sys/ioctl.h>
-#include <sys/socket.h>
-#include <sys/time.h>
 
 #include <linux/can.h>
-#include <linux/can/raw.h>
 
 #include "../canframe.h"
-#include "controller_state.h"
+#include "controller_can.h"
+#include "controller_report.h"
 #include "frame_text.h"
+#include "seccsim_can.h"
 
 /* Bits 23..16 = 0x06 (generic interface), bit 15 = 0 (sent to the
  * controller): every power-side frame of the database, whatever the pistol
@@ -48,7 +46,6 @@
 struct ctl_can {
         int fd;
         int load_fd;
-        ev_io rx;
         FILE *log;
         int64_t realtime_offset_us;     /* CLOCK_REALTIME - CLOCK_MONOTONIC */
         uint64_t load_due_base_us;
@@ -83,83 +80,35 @@ static void print_frame(struct ctl *c, const char *dir, const struct codec_frame
         if (!c->o.verbose)
                 return;
         frame_text_format(f, raw, sizeof(raw));
-        frame_text_describe(f, text, sizeof(text));
+        frame_text_describe(c->db, f, text, sizeof(text));
         printf("[%9.3f] %s %-24s %s\n", ctl_rel_s(c, t_us), dir, raw, text);
 }
 
-static int open_socket(const char *ifname, bool receive, char *why, size_t why_len)
+/* The controller's socket: sends its frames and receives every power-side
+ * frame with the kernel's reception time; the bus load's: send only (an
+ * empty filter list lets nothing in). */
+static int open_socket(const char *ifname, bool receive)
 {
-        struct sockaddr_can addr;
-        struct ifreq ifr;
-        unsigned ifindex;
-        int fd, r;
+        const struct can_filter power_side = {
+                .can_id = CAN_EFF_FLAG | POWER_SIDE_ID,
+                .can_mask = CAN_EFF_FLAG | CAN_RTR_FLAG | POWER_SIDE_MASK,
+        };
+        const struct can_socket_options o = {
+                .filters = &power_side,
+                .n_filters = receive ? 1 : 0,
+                .timestamps = receive,
+                .nonblocking = true,
+                /* bind() would succeed on a down interface and every frame
+                 * would be lost. */
+                .require_up = true,
+        };
 
-        fd = socket(PF_CAN, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, CAN_RAW);
-        if (fd < 0) {
-                r = -errno;
-                snprintf(why, why_len, "cannot create a CAN socket: %s%s", strerror(-r),
-                         r == -EAFNOSUPPORT ? " (this kernel has no CAN support)" : "");
-                return r;
-        }
-        if (receive) {
-                struct can_filter filter = {
-                        .can_id = CAN_EFF_FLAG | POWER_SIDE_ID,
-                        .can_mask = CAN_EFF_FLAG | CAN_RTR_FLAG | POWER_SIDE_MASK,
-                };
-                int one = 1;
-
-                if (setsockopt(fd, SOL_CAN_RAW, CAN_RAW_FILTER, &filter, sizeof(filter)) < 0 ||
-                    setsockopt(fd, SOL_SOCKET, SO_TIMESTAMP, &one, sizeof(one)) < 0) {
-                        r = -errno;
-                        snprintf(why, why_len, "cannot set up the CAN socket: %s", strerror(-r));
-                        goto fail;
-                }
-        } else {
-                /* Send only: an empty filter list lets nothing in. */
-                if (setsockopt(fd, SOL_CAN_RAW, CAN_RAW_FILTER, NULL, 0) < 0) {
-                        r = -errno;
-                        snprintf(why, why_len, "cannot set up the CAN socket: %s", strerror(-r));
-                        goto fail;
-                }
-        }
-
-        ifindex = if_nametoindex(ifname);
-        if (ifindex == 0) {
-                r = -ENODEV;
-                snprintf(why, why_len, "no CAN interface '%s'", ifname);
-                goto fail;
-        }
-        memset(&ifr, 0, sizeof(ifr));
-        snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
-        if (ioctl(fd, SIOCGIFFLAGS, &ifr) == 0 && !(ifr.ifr_flags & IFF_UP)) {
-                /* bind() would succeed and every frame would be lost. */
-                r = -ENETDOWN;
-                snprintf(why, why_len, "interface '%s' is down", ifname);
-                goto fail;
-        }
-        memset(&addr, 0, sizeof(addr));
-        addr.can_family = AF_CAN;
-        addr.can_ifindex = (int)ifindex;
-        if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
-                r = -errno;
-                snprintf(why, why_len, "cannot bind to '%s': %s", ifname, strerror(-r));
-                goto fail;
-        }
-        return fd;
-fail:
-        close(fd);
-        return r;
-}
-
-static void rx_cb(struct ev_loop *loop, ev_io *w, int revents)
-{
-        ctl_can_drain(w->data);
+        return seccsim_can_open("session", ifname, &o);
 }
 
 int ctl_can_open(struct ctl *c)
 {
         struct ctl_can *k;
-        char why[160];
         int r;
 
         k = calloc(1, sizeof(*k));
@@ -171,12 +120,12 @@ int ctl_can_open(struct ctl *c)
 
         k->realtime_offset_us = (int64_t)realtime_us() - (int64_t)ctl_now_us();
 
-        r = open_socket(c->o.ifname, true, why, sizeof(why));
+        r = open_socket(c->o.ifname, true);
         if (r < 0)
                 goto fail;
         k->fd = r;
         if (c->o.bus_load) {
-                r = open_socket(c->o.ifname, false, why, sizeof(why));
+                r = open_socket(c->o.ifname, false);
                 if (r < 0)
                         goto fail;
                 k->load_fd = r;
@@ -185,17 +134,13 @@ int ctl_can_open(struct ctl *c)
                 k->log = fopen(c->o.log_path, "we");
                 if (!k->log) {
                         r = -errno;
-                        snprintf(why, sizeof(why), "cannot write %s: %s", c->o.log_path, strerror(-r));
+                        fprintf(stderr, "seccsim session: cannot write %s: %s\n", c->o.log_path, strerror(-r));
                         goto fail;
                 }
                 setvbuf(k->log, NULL, _IOLBF, 0);
         }
-        ev_io_init(&k->rx, rx_cb, k->fd, EV_READ);
-        k->rx.data = c;
-        ev_io_start(c->loop, &k->rx);
         return 0;
 fail:
-        fprintf(stderr, "seccsim session: %s\n", why);
         ctl_can_close(c);
         return r;
 }
@@ -206,10 +151,8 @@ void ctl_can_close(struct ctl *c)
 
         if (!k)
                 return;
-        if (k->fd >= 0) {
-                ev_io_stop(c->loop, &k->rx);
+        if (k->fd >= 0)
                 close(k->fd);
-        }
         if (k->load_fd >= 0)
                 close(k->load_fd);
         if (k->log)
@@ -259,75 +202,65 @@ int ctl_send_msg(struct ctl *c, const struct codec_message *m, uint8_t pistol)
         struct codec_frame f;
         int r;
 
-        r = codec_encode(m, pistol, &f);
+        r = codec_encode(c->db, m, pistol, &f);
         if (r < 0)
                 return r;
         r = ctl_can_send(c, &f);
         if (r < 0 && !c->failed)
-                ctl_fail(c, "cannot send %s: %s", codec_msg_info(m->type)->name, strerror(-r));
+                ctl_fail(c, "cannot send %s: %s", codec_msg_info(c->db, m->type)->name, strerror(-r));
         return r;
 }
 
 /* Reception time of a frame on the monotonic clock: the kernel's stamp when
  * there is one, never later than now. */
-static uint64_t rx_time(struct ctl *c, struct msghdr *msg, uint64_t now, uint64_t *rt_us)
+static uint64_t rx_time(struct ctl *c, const struct can_socket_frame *rx, uint64_t now, uint64_t *rt_us)
 {
-        for (struct cmsghdr *cm = CMSG_FIRSTHDR(msg); cm; cm = CMSG_NXTHDR(msg, cm)) {
-                if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_TIMESTAMP) {
-                        struct timeval tv;
-                        int64_t t;
+        int64_t t;
 
-                        memcpy(&tv, CMSG_DATA(cm), sizeof(tv));
-                        *rt_us = (uint64_t)tv.tv_sec * 1000000u + (uint64_t)tv.tv_usec;
-                        t = (int64_t)*rt_us - c->can->realtime_offset_us;
-                        if (t < 0 || (uint64_t)t > now)
-                                return now;
-                        return (uint64_t)t;
-                }
+        if (!rx->stamped) {
+                *rt_us = now + (uint64_t)c->can->realtime_offset_us;
+                return now;
         }
-        *rt_us = now + (uint64_t)c->can->realtime_offset_us;
-        return now;
+        *rt_us = (uint64_t)rx->stamp.tv_sec * 1000000u + (uint64_t)rx->stamp.tv_usec;
+        t = (int64_t)*rt_us - c->can->realtime_offset_us;
+        if (t < 0 || (uint64_t)t > now)
+                return now;
+        return (uint64_t)t;
 }
 
-void ctl_can_drain(struct ctl *c)
+int ctl_can_rx_fd(const struct ctl *c)
+{
+        return c->can ? c->can->fd : -1;
+}
+
+int ctl_can_receive(struct ctl *c, struct codec_frame *f, uint64_t *t_us)
 {
         struct ctl_can *k = c->can;
 
         while (k && k->fd >= 0) {
-                char control[CMSG_SPACE(sizeof(struct timeval)) + 64];
-                struct can_frame cf;
-                struct iovec iov = { .iov_base = &cf, .iov_len = sizeof(cf) };
-                struct msghdr msg = {
-                        .msg_iov = &iov,
-                        .msg_iovlen = 1,
-                        .msg_control = control,
-                        .msg_controllen = sizeof(control),
-                };
-                struct codec_frame f;
+                struct can_socket_frame rx;
                 uint64_t now, t, rt;
-                ssize_t n;
+                int r;
 
-                n = recvmsg(k->fd, &msg, MSG_DONTWAIT);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        if (errno != EAGAIN && errno != EWOULDBLOCK && !c->failed)
-                                ctl_fail(c, "CAN receive failed: %s", strerror(errno));
-                        return;
+                r = can_socket_receive(k->fd, &rx);
+                if (r == 0)
+                        return 0;
+                if (r < 0) {
+                        if (!c->failed)
+                                ctl_fail(c, "CAN receive failed: %s", strerror(-r));
+                        return r;
                 }
-                if ((size_t)n < sizeof(cf))
-                        continue;       /* not a classic CAN frame */
                 now = ctl_now_us();
-                t = rx_time(c, &msg, now, &rt);
-                if (canframe_to_codec(&cf, &f) < 0)
+                t = rx_time(c, &rx, now, &rt);
+                if (canframe_to_codec(&rx.frame, f) < 0)
                         continue;
                 c->rx_frames++;
-                log_frame(c, &f, rt);
-                print_frame(c, "RX", &f, t);
-                ctl_check_frame(c, &f, t);
-                /* A check may have ended the program and closed the socket. */
-                k = c->can;
+                log_frame(c, f, rt);
+                print_frame(c, "RX", f, t);
+                *t_us = t;
+                return 1;
         }
+        return 0;
 }
 
 void ctl_can_load(struct ctl *c, uint64_t now)

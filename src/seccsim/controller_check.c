@@ -17,11 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "controller_state.h"
+#include "controller_check.h"
+#include "controller_report.h"
 
-/* R15: Power_Modules_Limits at most every 100 ms; reception stamps jitter a
- * little around the sender's timer. */
-#define LIMITS_MIN_SPACING_US 90000u
 /* The tick judges a deadline with this slack: a status stamped before the
  * deadline may still be on its way through the socket. */
 #define DEADLINE_SLACK_US 50000u
@@ -334,10 +332,19 @@ static void on_status(struct ctl *c, const struct codec_power_modules_status *m,
                 return;
         }
 
-        /* R40: 100 ohm/V of the present voltage, i.e. kOhm >= V / 10. */
+        /* R40: 100 ohm/V of the present voltage, i.e. kOhm >= V / 10.
+         * V19, E.5: a v3 controller applies the absolute threshold of the
+         * plug, 100 kOhm (125 kOhm for MCS). */
         if (step_has_battery(c->step) && (uint32_t)s.insulation_kohm * 100u < s.voltage_dv) {
                 ctl_fail(c, "insulation resistance %u kOhm is below 100 Ohm/V at %.1f V during %s (R40)",
                          s.insulation_kohm, s.voltage_dv / 10.0, ctl_state_name(c->wire_state));
+                return;
+        }
+        if (c->o.interface_version == 3 && step_has_battery(c->step) &&
+            s.insulation_kohm < (c->o.plug == CODEC_PLUG_MCS ? 125 : 100)) {
+                ctl_fail(c, "insulation resistance %u kOhm is below %u kOhm during %s (V19, E.5)",
+                         s.insulation_kohm, c->o.plug == CODEC_PLUG_MCS ? 125 : 100,
+                         ctl_state_name(c->wire_state));
                 return;
         }
         /* R32: a precharge never exceeds its current limit. */
@@ -347,9 +354,59 @@ static void on_status(struct ctl *c, const struct codec_power_modules_status *m,
                          s.current_da / 10.0, c->o.precharge_current_da / 10.0);
                 return;
         }
+        /* V25: an undefined Power_Function means no current, without a
+         * fault: System_Enable stays Allowed (checked above). */
+        if (c->undefined_until_us && !c->undefined_confirmed && s.t_us > c->undefined_since_us &&
+            abs(s.current_da) <= c->o.off_current_da) {
+                c->undefined_confirmed = true;
+                ctl_log(c, "current down to %.1f A %.0f ms after the undefined Power_Function, System_Enable still Allowed (V25)",
+                        s.current_da / 10.0, ms(s.t_us - c->undefined_since_us));
+                snprintf(c->reaction_report, sizeof(c->reaction_report),
+                         "no current %.0f ms after an undefined Power_Function, System_Enable still Allowed",
+                         ms(s.t_us - c->undefined_since_us));
+        }
         /* From the first Charging_Loop of this session on. */
         if (c->step == STEP_CHARGING && c->step_entered && s.t_us > c->charge_start_us)
                 check_charging(c, &s);
+}
+
+/* R15, V4: the charger's limits at most every 100 ms; --limits-spacing
+ * (90 ms by default: reception stamps jitter a little around the sender's
+ * timer). */
+static bool limits_spacing_ok(struct ctl *c, const char *name, uint64_t t)
+{
+        if (c->limits_seen && t - c->limits_t_us < (uint64_t)c->o.limits_spacing_ms * 1000u) {
+                ctl_fail(c, "%s %.0f ms after the previous one (%s: at least 100 ms)", name,
+                         ms(t - c->limits_t_us), c->o.interface_version == 3 ? "V4" : "R15");
+                return false;
+        }
+        return true;
+}
+
+/* V4: DC_Power_Parameters, kept as the v2 limits for the checks (the
+ * charge current is what the current is held to). */
+static void on_dc_power_parameters(struct ctl *c, const struct codec_dc_power_parameters *m, uint64_t t)
+{
+        struct codec_power_modules_limits l = {
+                .maximum_voltage_dv = m->maximum_voltage_dv,
+                .maximum_current_da = m->maximum_charge_current_da > INT16_MAX
+                                              ? INT16_MAX
+                                              : (int16_t)m->maximum_charge_current_da,
+        };
+        bool changed = !c->limits_seen || l.maximum_voltage_dv != c->limits.maximum_voltage_dv ||
+                       l.maximum_current_da != c->limits.maximum_current_da;
+
+        if (!limits_spacing_ok(c, "DC_Power_Parameters", t))
+                return;
+        c->limits = l;
+        c->limits_seen = true;
+        c->limits_t_us = t;
+        if (changed)
+                ctl_log(c, "DC_Power_Parameters: %.1f V, charge %.1f A, discharge %.1f A, range target %.1f A%s",
+                        m->maximum_voltage_dv / 10.0, m->maximum_charge_current_da / 10.0,
+                        m->maximum_discharge_current_da / 10.0, m->range_target_current_da / 10.0,
+                        m->maximum_voltage_dv == 0 || m->maximum_charge_current_da == 0 ? " (0 = config default)"
+                                                                                         : "");
 }
 
 static void on_limits(struct ctl *c, const struct codec_frame *f,
@@ -367,11 +424,8 @@ static void on_limits(struct ctl *c, const struct codec_frame *f,
                          m->maximum_current_da / 10.0);
                 return;
         }
-        if (c->limits_seen && t - c->limits_t_us < LIMITS_MIN_SPACING_US) {
-                ctl_fail(c, "Power_Modules_Limits %.0f ms after the previous one (R15: at least 100 ms)",
-                         ms(t - c->limits_t_us));
+        if (!limits_spacing_ok(c, "Power_Modules_Limits", t))
                 return;
-        }
         c->limits = *m;
         c->limits_seen = true;
         c->limits_t_us = t;
@@ -412,11 +466,11 @@ void ctl_check_frame(struct ctl *c, const struct codec_frame *f, uint64_t t)
 
         if (c->failed || !f->extended)
                 return;
-        info = codec_msg_info_by_id(f->id);
+        info = codec_msg_info_by_id(c->db, f->id);
         pistol = (f->id & CODEC_ID_PISTOL_MASK) >> CODEC_ID_PISTOL_SHIFT;
         if (!info || info->dir != CODEC_DIR_IN) {
-                ctl_fail(c, "the power side sent identifier %08X, which is not in the v2.7 database (R5)",
-                         (unsigned)f->id);
+                ctl_fail(c, "the power side sent identifier %08X, which is not in the %s database (R5)",
+                         (unsigned)f->id, c->db->name);
                 return;
         }
         if (pistol != c->o.pistol) {
@@ -428,7 +482,7 @@ void ctl_check_frame(struct ctl *c, const struct codec_frame *f, uint64_t t)
                 ctl_fail(c, "%s with DLC %u, the database says %u (R5)", info->name, f->len, info->dlc);
                 return;
         }
-        if (codec_decode(f, c->o.pistol, &m) < 0)
+        if (codec_decode(c->db, f, c->o.pistol, &m) < 0)
                 return;
         switch (m.type) {
         case CODEC_POWER_MODULES_STATUS:
@@ -440,10 +494,21 @@ void ctl_check_frame(struct ctl *c, const struct codec_frame *f, uint64_t t)
         case CODEC_SEQUENCE_CONTROL:
                 on_flags(c, f, &m.u.sequence_control);
                 break;
+        case CODEC_DC_POWER_PARAMETERS:
+                on_dc_power_parameters(c, &m.u.dc_power_parameters, t);
+                break;
         case CODEC_ADM_CS_SECC_OUTPUTS:
         case CODEC_ADM_CS_SPCC_OUTPUTS:
                 /* outputs of controller hardware we do not simulate */
                 break;
+        case CODEC_NEW_CHARGE_SESSION_V3:
+        case CODEC_DC_POWER_CONTROL:
+        case CODEC_EV_INFORMATION_BATTERY:
+        case CODEC_EV_INFORMATION_VOLTAGES:
+        case CODEC_EV_INFORMATION_CHARGE_LIMITS:
+        case CODEC_EV_INFORMATION_DISCHARGE_LIMITS:
+        case CODEC_EV_INFORMATION_ENERGY:
+        case CODEC_OCPP_CONTROL:
         case CODEC_NEW_CHARGE_SESSION:
         case CODEC_INSULATION_TEST:
         case CODEC_PRECHARGE:

@@ -19,7 +19,10 @@
  */
 #include <string.h>
 
-#include "controller_state.h"
+#include "controller_can.h"
+#include "controller_check.h"
+#include "controller_flow.h"
+#include "controller_report.h"
 
 /* R43: CHAdeMO unlocks at <= 10 V; R41: the EV waits for <= 1 A (CCS) /
  * 5 A (CHAdeMO); R29: <= 20 V after the test; R33: within 20 V. */
@@ -35,6 +38,9 @@
 #define ABORT_WAITING_TICKS 3
 /* Default time in a state before a fault, outside Charging. */
 #define FAULT_DEFAULT_DELAY_US 500000u
+/* --fault undefined-function: how long the undefined power function is
+ * asked for. */
+#define UNDEFINED_FUNCTION_US 1000000u
 
 static uint64_t ms_us(uint32_t ms)
 {
@@ -165,8 +171,21 @@ static void send_heartbeat(struct ctl *c, uint8_t state, uint64_t now)
         c->last_heartbeat_us = now;
 }
 
+static bool v3(const struct ctl *c)
+{
+        return c->o.interface_version == 3;
+}
+
+/* R19 (v2): the EV's data in New_Charge_Session; V5 (v3): only protocol and
+ * plug, the data in EV_Information_*. */
 static void fill_new_charge_session(const struct ctl *c, struct codec_message *m)
 {
+        if (v3(c)) {
+                *m = (struct codec_message){ .type = CODEC_NEW_CHARGE_SESSION_V3 };
+                m->u.new_charge_session_v3.communication_protocol = c->o.comm_protocol;
+                m->u.new_charge_session_v3.plug_and_pins = c->o.plug;
+                return;
+        }
         *m = (struct codec_message){ .type = CODEC_NEW_CHARGE_SESSION };
         m->u.new_charge_session = (struct codec_new_charge_session){
                 .communication_protocol = c->o.comm_protocol,
@@ -178,16 +197,63 @@ static void fill_new_charge_session(const struct ctl *c, struct codec_message *m
         };
 }
 
-static void send_insulation_test(struct ctl *c, uint16_t dv)
+/* v3 (part D.2): one DC_Power_Control for every power request; the output
+ * contactors are closed from the insulation test to the end of charge. */
+static void fill_power_control(struct codec_message *m, uint8_t function, uint16_t dv, int16_t max_da,
+                               int16_t min_da, uint8_t mode, bool contactors, bool lowering)
 {
-        struct codec_message m = { .type = CODEC_INSULATION_TEST };
+        *m = (struct codec_message){ .type = CODEC_DC_POWER_CONTROL };
+        m->u.dc_power_control = (struct codec_dc_power_control){
+                .target_voltage_dv = dv,
+                .current_range_max_da = max_da,
+                .current_range_min_da = min_da,
+                .power_function = function,
+                .setpoints_mode = mode,
+                .output_contactors = contactors,
+                .lower_output_voltage = lowering,
+        };
+}
 
-        m.u.insulation_test.test_voltage_dv = dv;
+/* v3: a Standby with the contactor and lowering commands (V10, V13, V14,
+ * V20, V23). */
+static void send_standby_v3(struct ctl *c, bool contactors, bool lowering)
+{
+        struct codec_message m;
+
+        fill_power_control(&m, CODEC_POWER_FUNCTION_STANDBY, 0, 0, 0, CODEC_SETPOINTS_TARGET_MODE, contactors,
+                           lowering);
         send(c, &m);
 }
 
-static void fill_precharge(struct codec_message *m, uint16_t dv, uint16_t da)
+static void fill_insulation_test(const struct ctl *c, struct codec_message *m, uint16_t dv)
 {
+        if (v3(c)) {
+                /* V7: Target_Mode, current fields not relevant. */
+                fill_power_control(m, CODEC_POWER_FUNCTION_INSULATION_TEST, dv, 0, 0,
+                                   CODEC_SETPOINTS_TARGET_MODE, true, false);
+                return;
+        }
+        *m = (struct codec_message){ .type = CODEC_INSULATION_TEST };
+        m->u.insulation_test.test_voltage_dv = dv;
+}
+
+static void send_insulation_test(struct ctl *c, uint16_t dv)
+{
+        struct codec_message m;
+
+        fill_insulation_test(c, &m, dv);
+        send(c, &m);
+}
+
+static void fill_precharge(const struct ctl *c, struct codec_message *m, uint16_t dv, uint16_t da)
+{
+        if (v3(c)) {
+                /* V11, E.12: the limit in Current_Range_Max, 0 A minimum,
+                 * Range_Mode. */
+                fill_power_control(m, CODEC_POWER_FUNCTION_PRECHARGE, dv, (int16_t)da, 0,
+                                   CODEC_SETPOINTS_RANGE_MODE, true, false);
+                return;
+        }
         *m = (struct codec_message){ .type = CODEC_PRECHARGE };
         m->u.precharge.target_voltage_dv = dv;
         m->u.precharge.maximum_current_da = da;
@@ -204,20 +270,89 @@ static uint8_t present_soc(const struct ctl *c)
 
 static void fill_loop(const struct ctl *c, struct codec_message *m, uint16_t dv, int16_t da)
 {
+        if (v3(c)) {
+                /* V15: Target_Mode, the target in both ends of the range. */
+                fill_power_control(m, CODEC_POWER_FUNCTION_POWER_TRANSFER, dv, da, da,
+                                   CODEC_SETPOINTS_TARGET_MODE, true, false);
+                return;
+        }
         *m = (struct codec_message){ .type = CODEC_CHARGING_LOOP };
         m->u.charging_loop.target_voltage_dv = dv;
         m->u.charging_loop.target_current_da = da;
         m->u.charging_loop.state_of_charge_pct = present_soc(c);
 }
 
-/* R24: 0 V and 0 A, the standby command. */
+/* R24: 0 V and 0 A, the standby command; v3: Standby, contactors closed,
+ * no lowering. */
 static void send_standby(struct ctl *c)
 {
         struct codec_message m;
 
+        if (v3(c)) {
+                send_standby_v3(c, true, false);
+                return;
+        }
         fill_loop(c, &m, 0, 0);
         m.u.charging_loop.state_of_charge_pct = 0;
         send(c, &m);
+}
+
+/* V5: the EV's data, at least once after the first New_Charge_Session. */
+static void send_ev_information(struct ctl *c)
+{
+        struct codec_message m = { .type = CODEC_EV_INFORMATION_BATTERY };
+
+        m.u.ev_information_battery = (struct codec_ev_information_battery){
+                .battery_capacity_kwh = c->o.capacity_kwh,
+                .present_state_of_charge_pct = present_soc(c),
+                .minimum_state_of_charge_pct = 0,
+                .target_state_of_charge_pct = 100,
+                .maximum_state_of_charge_pct = 100,
+        };
+        send(c, &m);
+        c->soc_sent = m.u.ev_information_battery.present_state_of_charge_pct;
+        m = (struct codec_message){ .type = CODEC_EV_INFORMATION_VOLTAGES };
+        m.u.ev_information_voltages = (struct codec_ev_information_voltages){
+                .ev_minimum_voltage_dv = (uint16_t)(c->o.battery_voltage_dv * 3 / 4),
+                .ev_maximum_voltage_dv = c->o.ev_max_voltage_dv,
+                .ev_present_voltage_dv = c->o.battery_voltage_dv,
+        };
+        send(c, &m);
+        m = (struct codec_message){ .type = CODEC_EV_INFORMATION_CHARGE_LIMITS };
+        m.u.ev_information_charge_limits = (struct codec_ev_information_charge_limits){
+                .ev_minimum_charge_current_da = 0,
+                .ev_maximum_charge_current_da = c->o.ev_max_current_da,
+                .ev_minimum_charge_power_kw = 0,
+                .ev_maximum_charge_power_kw =
+                        (uint16_t)((uint32_t)c->o.ev_max_voltage_dv * c->o.ev_max_current_da / 100000u),
+        };
+        send(c, &m);
+        /* A charge-only vehicle: no discharge, energy to absorb. */
+        m = (struct codec_message){ .type = CODEC_EV_INFORMATION_DISCHARGE_LIMITS };
+        send(c, &m);
+        m = (struct codec_message){ .type = CODEC_EV_INFORMATION_ENERGY };
+        m.u.ev_information_energy.ev_target_energy_request_kwh =
+                (int16_t)(c->o.capacity_kwh * (100 - c->o.soc_pct) / 100);
+        m.u.ev_information_energy.ev_maximum_energy_request_kwh = m.u.ev_information_energy.ev_target_energy_request_kwh;
+        send(c, &m);
+}
+
+/* Part D.3: EV_Information_Battery again whenever the EV's state of charge
+ * moved (the diagrams refresh it inside the power transfer loop). */
+static void refresh_soc(struct ctl *c)
+{
+        struct codec_message m = { .type = CODEC_EV_INFORMATION_BATTERY };
+
+        if (!v3(c) || present_soc(c) == c->soc_sent)
+                return;
+        m.u.ev_information_battery = (struct codec_ev_information_battery){
+                .battery_capacity_kwh = c->o.capacity_kwh,
+                .present_state_of_charge_pct = present_soc(c),
+                .target_state_of_charge_pct = 100,
+                .maximum_state_of_charge_pct = 100,
+        };
+        send(c, &m);
+        c->soc_sent = m.u.ev_information_battery.present_state_of_charge_pct;
 }
 
 static void send_charge_status(struct ctl *c, uint8_t ready)
@@ -259,9 +394,8 @@ static void send_other_pistol(struct ctl *c)
         m[0] = (struct codec_message){ .type = CODEC_ADVANTICS_CONTROLLER_STATUS };
         m[0].u.advantics_controller_status.state = CODEC_STATE_CHARGING;
         fill_new_charge_session(c, &m[1]);
-        m[2] = (struct codec_message){ .type = CODEC_INSULATION_TEST };
-        m[2].u.insulation_test.test_voltage_dv = 10000;
-        fill_precharge(&m[3], 8000, 500);
+        fill_insulation_test(c, &m[2], 10000);
+        fill_precharge(c, &m[3], 8000, 500);
         m[4] = (struct codec_message){ .type = CODEC_CHARGE_STATUS_CHANGE };
         m[4].u.charge_status_change.vehicle_ready_for_charging = CODEC_CHARGE_STARTED;
         fill_loop(c, &m[5], 9000, 5000);
@@ -278,10 +412,12 @@ static void send_other_pistol(struct ctl *c)
  * the power side padded them with zeros or ones it would read a heartbeat,
  * an emergency stop, an end of session or a huge request; it must drop
  * them (codec -EBADMSG) and go on. */
-static const struct {
+struct malformed_frame {
         enum codec_msg_type type;
         uint8_t len;
-} malformed_frames[] = {
+};
+
+static const struct malformed_frame malformed_frames[] = {
         { CODEC_ADVANTICS_CONTROLLER_STATUS, 0 },
         { CODEC_CHARGING_LOOP, 4 },
         { CODEC_EMERGENCY_STOP, 0 },
@@ -292,20 +428,35 @@ static const struct {
         { CODEC_CHARGE_STATUS_CHANGE, 0 },
 };
 
+/* v3: a DC_Power_Control cut short would read as a power request, a short
+ * OCPP_Control as a setpoint. */
+static const struct malformed_frame malformed_frames_v3[] = {
+        { CODEC_ADVANTICS_CONTROLLER_STATUS, 0 },
+        { CODEC_DC_POWER_CONTROL, 6 },
+        { CODEC_EMERGENCY_STOP, 0 },
+        { CODEC_NEW_CHARGE_SESSION_V3, 1 },
+        { CODEC_CHARGE_SESSION_FINISHED, 0 },
+        { CODEC_DC_POWER_CONTROL, 2 },
+        { CODEC_OCPP_CONTROL, 1 },
+        { CODEC_CHARGE_STATUS_CHANGE, 0 },
+};
+
 #define MALFORMED_PER_TICK 2
 
 static void send_malformed(struct ctl *c)
 {
-        size_t n = sizeof(malformed_frames) / sizeof(malformed_frames[0]);
+        const struct malformed_frame *frames = v3(c) ? malformed_frames_v3 : malformed_frames;
+        size_t n = v3(c) ? sizeof(malformed_frames_v3) / sizeof(malformed_frames_v3[0])
+                         : sizeof(malformed_frames) / sizeof(malformed_frames[0]);
 
         for (int k = 0; k < MALFORMED_PER_TICK; k++) {
                 struct codec_frame f;
                 size_t i = c->malformed_next++ % n;
 
                 memset(&f, 0, sizeof(f));
-                f.id = codec_frame_id(malformed_frames[i].type, c->o.pistol);
+                f.id = codec_frame_id(c->db, frames[i].type, c->o.pistol);
                 f.extended = true;
-                f.len = malformed_frames[i].len;
+                f.len = frames[i].len;
                 memset(f.data, 0xFF, f.len);
                 if (ctl_can_send(c, &f) == 0)
                         c->tx_malformed++;
@@ -328,7 +479,8 @@ static uint64_t fault_delay_us(const struct ctl *c)
 /* A fault armed for the current state holds the step there until it fired. */
 static bool fault_holds(const struct ctl *c)
 {
-        return (c->o.fault == CTL_FAULT_HEARTBEAT_STOP || c->o.fault == CTL_FAULT_ESTOP) &&
+        return (c->o.fault == CTL_FAULT_HEARTBEAT_STOP || c->o.fault == CTL_FAULT_ESTOP ||
+                c->o.fault == CTL_FAULT_UNDEFINED_FUNCTION) &&
                !c->fault_fired && c->wire_state == c->o.fault_state;
 }
 
@@ -350,10 +502,30 @@ static void fire_fault(struct ctl *c, uint64_t now)
 
         c->fault_fired = true;
         c->fault_us = now;
-        /* The power side must come back for a second session (the latch
-         * ends with a new one). */
-        c->sessions_wanted++;
         switch (c->o.fault) {
+        case CTL_FAULT_HEARTBEAT_STOP:
+        case CTL_FAULT_ESTOP:
+                /* The power side must come back for a second session (the
+                 * latch ends with a new one). */
+                c->sessions_wanted++;
+                break;
+        case CTL_FAULT_INSULATION:
+        case CTL_FAULT_UNDEFINED_FUNCTION:
+        case CTL_FAULT_NONE:
+                break;
+        }
+        switch (c->o.fault) {
+        case CTL_FAULT_UNDEFINED_FUNCTION:
+                /* V25: a request the power side cannot know; no power
+                 * while it lasts, but nothing to latch: the same session
+                 * goes on afterwards. */
+                ctl_log(c, "fault: DC_Power_Control with Power_Function 3 (undefined) for %.1f s (V25, E.27)",
+                        UNDEFINED_FUNCTION_US / 1e6);
+                c->undefined_until_us = now + UNDEFINED_FUNCTION_US;
+                c->undefined_since_us = now;
+                c->undefined_confirmed = false;
+                ctl_check_request(c, 0, c->req_dv, now);
+                break;
         case CTL_FAULT_HEARTBEAT_STOP:
                 ctl_log(c, "fault: the controller goes silent in %s (R1)", ctl_state_name(c->wire_state));
                 set_step(c, STEP_SILENT, now);
@@ -368,11 +540,10 @@ static void fire_fault(struct ctl *c, uint64_t now)
                 c->frozen_request_valid = true;
                 switch (c->step) {
                 case STEP_INSULATION_TEST:
-                        c->frozen_request = (struct codec_message){ .type = CODEC_INSULATION_TEST };
-                        c->frozen_request.u.insulation_test.test_voltage_dv = c->o.test_voltage_dv;
+                        fill_insulation_test(c, &c->frozen_request, c->o.test_voltage_dv);
                         break;
                 case STEP_PRECHARGE:
-                        fill_precharge(&c->frozen_request, c->o.battery_voltage_dv, c->o.precharge_current_da);
+                        fill_precharge(c, &c->frozen_request, c->o.battery_voltage_dv, c->o.precharge_current_da);
                         break;
                 case STEP_CHARGING:
                         fill_loop(c, &c->frozen_request, c->req_dv, c->req_da);
@@ -521,17 +692,24 @@ static void step_connected(struct ctl *c, uint64_t now)
         struct codec_message m;
 
         if (!c->step_entered) {
-                const struct codec_new_charge_session *n;
-
-                fill_new_charge_session(c, &m);
-                n = &m.u.new_charge_session;
                 ctl_check_window_open(c, now);
                 c->no_enable_until_ncs = false;
                 c->reaction.armed = false;
                 c->power_phase_reached = false;
-                ctl_log(c, "New_Charge_Session: protocol %u, plug %u, EV max %.1f V %.1f A, %u kWh, SoC %u %% (R19)",
-                        n->communication_protocol, n->plug_and_pins, n->ev_maximum_voltage_dv / 10.0,
-                        n->ev_maximum_current_da / 10.0, n->battery_capacity_kwh, n->state_of_charge_pct);
+                c->ev_info_sent = false;
+                if (v3(c)) {
+                        ctl_log(c, "New_Charge_Session: protocol %u, plug %u; EV_Information_*: EV max %.1f V %.1f A, %u kWh, SoC %u %% (V5)",
+                                c->o.comm_protocol, c->o.plug, c->o.ev_max_voltage_dv / 10.0,
+                                c->o.ev_max_current_da / 10.0, c->o.capacity_kwh, c->o.soc_pct);
+                } else {
+                        const struct codec_new_charge_session *n;
+
+                        fill_new_charge_session(c, &m);
+                        n = &m.u.new_charge_session;
+                        ctl_log(c, "New_Charge_Session: protocol %u, plug %u, EV max %.1f V %.1f A, %u kWh, SoC %u %% (R19)",
+                                n->communication_protocol, n->plug_and_pins, n->ev_maximum_voltage_dv / 10.0,
+                                n->ev_maximum_current_da / 10.0, n->battery_capacity_kwh, n->state_of_charge_pct);
+                }
         }
         if (c->enabled) {
                 /* R23: one standby right after System_Enable = Allowed. */
@@ -553,9 +731,24 @@ static void step_connected(struct ctl *c, uint64_t now)
         /* R19: repeated until System_Enable = Allowed. */
         fill_new_charge_session(c, &m);
         send(c, &m);
-        if (in_step(c, now) >= ms_us(c->o.enable_timeout_ms))
+        if (v3(c) && !c->ev_info_sent) {
+                send_ev_information(c);
+                c->ev_info_sent = true;
+        }
+        if (in_step(c, now) >= ms_us(c->o.enable_timeout_ms)) {
                 ctl_fail(c, "System_Enable still Not_Allowed %.1f s after New_Charge_Session (R20)",
                          c->o.enable_timeout_ms / 1000.0);
+                return;
+        }
+        /* V5, R19: the EV does not wait for the power side; a v3
+         * controller goes on to Insulation_Test, still repeating
+         * New_Charge_Session, and sends the test's DC_Power_Control once
+         * System_Enable = Allowed (a power side may wake up only then). */
+        if (v3(c) && in_step(c, now) >= CTL_V3_EV_PROCEEDS_US && !fault_holds(c) &&
+            !(c->o.sequence_flags && !(c->flags_seen && c->flags.charge_parameters_done))) {
+                ctl_log(c, "the EV asks for the insulation test; System_Enable still Not_Allowed, New_Charge_Session goes on (V5)");
+                set_step(c, STEP_INSULATION_TEST, now);
+        }
 }
 
 static void insulation_failed(struct ctl *c, uint64_t now, const char *what)
@@ -572,21 +765,50 @@ static void insulation_failed(struct ctl *c, uint64_t now, const char *what)
                              now + CTL_TICK_US + ms_us(c->o.margin_ms), true);
 }
 
+/* The controller's pass threshold: R27, 100 ohm/V of the test voltage
+ * (kOhm >= V / 10); V9, E.5: v3 firmware uses IEC 61851-23's absolute
+ * 100 kOhm (CCS, CHAdeMO) and 125 kOhm (MCS: raw 63 = 126 kOhm). */
+uint16_t ctl_insulation_threshold_kohm(const struct ctl *c)
+{
+        if (v3(c))
+                return c->o.plug == CODEC_PLUG_MCS ? 126 : 100;
+        return (uint16_t)(c->o.test_voltage_dv / 100u);
+}
+
 static void step_insulation_test(struct ctl *c, uint64_t now)
 {
         uint16_t test = c->o.test_voltage_dv;
-        /* R27: 100 ohm/V of the test voltage: kOhm >= V / 10. */
-        uint16_t threshold_kohm = (uint16_t)(test / 100u);
+        uint16_t threshold_kohm = ctl_insulation_threshold_kohm(c);
         char what[128];
 
+        if (v3(c) && !c->enabled) {
+                /* V5: still waiting for System_Enable, New_Charge_Session
+                 * repeated; no test request before it (V6). */
+                struct codec_message m;
+
+                fill_new_charge_session(c, &m);
+                send(c, &m);
+                if (now - c->window_open_us >= ms_us(c->o.enable_timeout_ms))
+                        ctl_fail(c, "System_Enable still Not_Allowed %.1f s after New_Charge_Session (R20)",
+                                 c->o.enable_timeout_ms / 1000.0);
+                return;
+        }
+        if (v3(c) && !c->enable_ack_sent) {
+                /* V6: one Standby once System_Enable = Allowed. */
+                send_standby(c);
+                c->enable_ack_sent = true;
+                c->step_since_us = now;
+                c->step_entered = false;
+        }
         if (!c->step_entered) {
                 c->power_phase_reached = true;
                 c->ins_good = 0;
                 c->ins_bad = 0;
                 c->ins_reached = false;
                 c->ins_min_kohm = UINT16_MAX;
-                ctl_log(c, "Insulation_Test at %.1f V: pass with >= %u kOhm for %u iterations once at >= %.1f V (R27)",
-                        test / 10.0, threshold_kohm, c->o.insulation_iterations, test * 0.9 / 10.0);
+                ctl_log(c, "Insulation_Test at %.1f V: pass with >= %u kOhm for %u iterations once at >= %.1f V (%s)",
+                        test / 10.0, threshold_kohm, c->o.insulation_iterations, test * 0.9 / 10.0,
+                        v3(c) ? "V9, E.5" : "R27");
         }
         if (fresh(c, c->step_since_us)) {
                 const struct ctl_status *s = &c->st;
@@ -644,22 +866,29 @@ static void step_insulation_end(struct ctl *c, uint64_t now)
 {
         if (!c->step_entered)
                 c->end_frames_sent = false;
-        /* R29: repeated while Present_Voltage > 20 V. */
+        /* R29, V10: repeated while Present_Voltage > 20 V. */
         if (c->end_frames_sent && fresh(c, c->end_frames_us) && c->st.voltage_dv <= DISCHARGED_VOLTAGE_DV &&
             !fault_holds(c)) {
-                ctl_log(c, "output at %.1f V %.2f s after the end of the test (R29: <= 20 V)",
-                        c->st.voltage_dv / 10.0, (double)(c->st.t_us - c->step_since_us) / 1e6);
+                ctl_log(c, "output at %.1f V %.2f s after the end of the test (%s: <= 20 V)",
+                        c->st.voltage_dv / 10.0, (double)(c->st.t_us - c->step_since_us) / 1e6,
+                        v3(c) ? "V10" : "R29");
                 /* R30: CHAdeMO closes its contactors now, no precharge. */
                 set_step(c, c->o.protocol == CTL_PROTOCOL_CCS ? STEP_PRECHARGE : STEP_WAITING_FOR_CHARGE, now);
                 return;
         }
         if (in_step(c, now) >= ms_us(c->o.discharge_timeout_ms)) {
-                ctl_fail(c, "Present_Voltage still %.1f V %.1f s after the end of the insulation test (R29: <= 20 V)",
-                         c->st.voltage_dv / 10.0, c->o.discharge_timeout_ms / 1000.0);
+                ctl_fail(c, "Present_Voltage still %.1f V %.1f s after the end of the insulation test (%s: <= 20 V)",
+                         c->st.voltage_dv / 10.0, c->o.discharge_timeout_ms / 1000.0, v3(c) ? "V10" : "R29");
                 return;
         }
-        send_insulation_test(c, 0);
-        send_standby(c);
+        if (v3(c)) {
+                /* V10, E.14: Standby with Lowering, contactors kept closed,
+                 * while the output is above 20 V. */
+                send_standby_v3(c, true, true);
+        } else {
+                send_insulation_test(c, 0);
+                send_standby(c);
+        }
         if (!c->end_frames_sent) {
                 c->end_frames_sent = true;
                 c->end_frames_us = now;
@@ -672,17 +901,19 @@ static void step_precharge(struct ctl *c, uint64_t now)
         int32_t diff;
 
         if (!c->step_entered)
-                ctl_log(c, "Precharge to %.1f V, at most %.1f A (R31)", c->o.battery_voltage_dv / 10.0,
-                        c->o.precharge_current_da / 10.0);
+                ctl_log(c, "Precharge to %.1f V, at most %.1f A (%s)", c->o.battery_voltage_dv / 10.0,
+                        c->o.precharge_current_da / 10.0, v3(c) ? "V11" : "R31");
         diff = (int32_t)c->st.voltage_dv - c->o.battery_voltage_dv;
         if (c->step_ticks > 0 && fresh(c, c->step_since_us) && diff <= PRECHARGE_WINDOW_DV &&
             diff >= -PRECHARGE_WINDOW_DV && !fault_holds(c)) {
                 /* R33: the EV closes its contactors; one Precharge with
-                 * 0 A, then one standby. */
-                ctl_log(c, "precharge done at %.1f V after %.2f s; the EV closes its contactors (R33)",
-                        c->st.voltage_dv / 10.0, (double)in_step(c, now) / 1e6);
-                fill_precharge(&m, c->o.battery_voltage_dv, 0);
-                send(c, &m);
+                 * 0 A, then one standby.  V13: one Standby. */
+                ctl_log(c, "precharge done at %.1f V after %.2f s; the EV closes its contactors (%s)",
+                        c->st.voltage_dv / 10.0, (double)in_step(c, now) / 1e6, v3(c) ? "V13" : "R33");
+                if (!v3(c)) {
+                        fill_precharge(c, &m, c->o.battery_voltage_dv, 0);
+                        send(c, &m);
+                }
                 send_standby(c);
                 set_step(c, STEP_WAITING_FOR_CHARGE, now);
                 return;
@@ -693,7 +924,7 @@ static void step_precharge(struct ctl *c, uint64_t now)
                          c->o.precharge_timeout_ms / 1000.0);
                 return;
         }
-        fill_precharge(&m, c->o.battery_voltage_dv, c->o.precharge_current_da);
+        fill_precharge(c, &m, c->o.battery_voltage_dv, c->o.precharge_current_da);
         send(c, &m);
 }
 
@@ -758,8 +989,8 @@ static void step_charging(struct ctl *c, uint64_t now)
                                 c->gap_end_us = now + start + len;
                         }
                 }
-                ctl_log(c, "Charging_Loop at %.1f V: ramp to %.1f A, then %.1f A, then %.1f A over %.1f s (%s)",
-                        c->o.charge_voltage_dv / 10.0, c->o.profile_da[0] / 10.0, c->o.profile_da[1] / 10.0,
+                ctl_log(c, "%s at %.1f V: ramp to %.1f A, then %.1f A, then %.1f A over %.1f s (%s)",
+                        v3(c) ? "Power_Transfer (Target_Mode)" : "Charging_Loop", c->o.charge_voltage_dv / 10.0, c->o.profile_da[0] / 10.0, c->o.profile_da[1] / 10.0,
                         c->o.profile_da[2] / 10.0, c->o.charge_ms / 1000.0,
                         c->o.protocol == CTL_PROTOCOL_CCS ? "CCS: the EV sets the pace" : "CHAdeMO: every 100 ms");
         }
@@ -798,6 +1029,26 @@ static void step_charging(struct ctl *c, uint64_t now)
                 due = !c->loop_sent || want != c->req_da ||
                       now - c->loop_sent_us >= ms_us(c->o.loop_period_ms);
         }
+        if (c->undefined_until_us) {
+                if (now < c->undefined_until_us) {
+                        /* V25: Power_Function 3, the setpoints unchanged;
+                         * no current expected (req 0 since the fault). */
+                        struct codec_message m;
+
+                        fill_power_control(&m, 3, c->o.charge_voltage_dv, want, want,
+                                           CODEC_SETPOINTS_TARGET_MODE, true, false);
+                        send(c, &m);
+                        return;
+                }
+                c->undefined_until_us = 0;
+                if (!c->undefined_confirmed) {
+                        ctl_fail(c, "the current never fell to %.1f A while Power_Function 3 was asked for (V25)",
+                                 c->o.off_current_da / 10.0);
+                        return;
+                }
+                ctl_log(c, "Power_Transfer again at %.1f A: the current must follow again", want / 10.0);
+                due = true;
+        }
         if (due) {
                 struct codec_message m;
 
@@ -806,6 +1057,7 @@ static void step_charging(struct ctl *c, uint64_t now)
                 c->loop_sent = true;
                 c->loop_sent_us = now;
                 ctl_check_request(c, want, c->o.charge_voltage_dv, now);
+                refresh_soc(c);
         }
 }
 
@@ -822,14 +1074,24 @@ static void step_ending_charge(struct ctl *c, uint64_t now)
         }
         if (fresh(c, c->step_since_us) && c->st.current_da <= limit && c->st.current_da >= -limit &&
             !fault_holds(c)) {
-                ctl_log(c, "current down to %.1f A %.2f s after Charge_Stopped (R41: <= %.0f A)",
-                        c->st.current_da / 10.0, (double)(c->st.t_us - c->step_since_us) / 1e6, limit / 10.0);
+                ctl_log(c, "current down to %.1f A %.2f s after Charge_Stopped (%s: <= %.0f A)",
+                        c->st.current_da / 10.0, (double)(c->st.t_us - c->step_since_us) / 1e6,
+                        v3(c) ? "V20" : "R41", limit / 10.0);
+                if (v3(c)) {
+                        /* V20, E.13: then the contactors open, then the
+                         * lowering; the controller does not wait for the
+                         * voltage. */
+                        send_standby_v3(c, false, false);
+                        send_standby_v3(c, false, true);
+                        ctl_log(c, "Standby: output contactors open, Lower_Output_Voltage (V20, V21)");
+                }
                 set_step(c, c->o.welding ? STEP_WELDING_DETECTION : STEP_CLOSING, now);
                 return;
         }
         if (in_step(c, now) >= ms_us(c->o.end_timeout_ms))
-                ctl_fail(c, "Present_Current still %.1f A %.1f s after Charge_Stopped (R41: <= %.0f A)",
-                         c->st.current_da / 10.0, c->o.end_timeout_ms / 1000.0, limit / 10.0);
+                ctl_fail(c, "Present_Current still %.1f A %.1f s after Charge_Stopped (%s: <= %.0f A)",
+                         c->st.current_da / 10.0, c->o.end_timeout_ms / 1000.0, v3(c) ? "V20" : "R41",
+                         limit / 10.0);
 }
 
 static void step_welding(struct ctl *c, uint64_t now)
@@ -850,6 +1112,14 @@ static void finish_session(struct ctl *c, uint64_t now, uint8_t how)
 
 static void step_closing(struct ctl *c, uint64_t now)
 {
+        if (v3(c) && !c->step_entered && c->st.valid && c->st.voltage_dv > DISCHARGED_VOLTAGE_DV) {
+                /* V23: still above 20 V on entering Closing_Communication
+                 * (no output contactors, or welding detection recharged
+                 * the capacitors): a Standby with Lowering, to be honoured. */
+                ctl_log(c, "output at %.1f V in Closing_Communication: Standby with Lower_Output_Voltage (V23)",
+                        c->st.voltage_dv / 10.0);
+                send_standby_v3(c, false, true);
+        }
         if (c->o.protocol == CTL_PROTOCOL_CHADEMO) {
                 /* R43: the connector unlocks at <= 10 V. */
                 if (!(fresh(c, c->step_since_us) && c->st.voltage_dv <= UNLOCK_VOLTAGE_DV)) {
@@ -936,9 +1206,9 @@ void ctl_flow_start(struct ctl *c)
         c->state_since_us = now;
         c->wire_state = CODEC_STATE_INITIALISING;
         c->last_print_us = now;
-        ctl_log(c, "seccsim session: pistol %u on %s, %s%s", c->o.pistol, c->o.ifname,
-                c->o.protocol == CTL_PROTOCOL_CCS ? "CCS" : "CHAdeMO",
-                c->o.sequence_flags ? ", sequence flags" : "");
+        ctl_log(c, "seccsim session: pistol %u on %s, %s%s, interface version %u (database %s)", c->o.pistol,
+                c->o.ifname, c->o.protocol == CTL_PROTOCOL_CCS ? "CCS" : "CHAdeMO",
+                c->o.sequence_flags ? ", sequence flags" : "", c->o.interface_version, c->db->name);
         ctl_log(c, "state %s (%u)", ctl_state_name(c->wire_state), c->wire_state);
 }
 

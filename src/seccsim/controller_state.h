@@ -1,14 +1,21 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * `seccsim session`: the simulated ADVANTICS charge controller.  Shared by
- * its files:
- *   controller.c        options, event loop, summary, exit code
- *   controller_can.c    the CAN sockets, traffic log, verbose print
- *   controller_flow.c   the controller's sequence (PROTOCOL.md part C) and
- *                       the injected faults and extra traffic
- *   controller_check.c  what the controller checks in the power side's
- *                       answers (period, System_Enable, current, insulation,
- *                       reactions to faults)
+ * `seccsim session`: the simulated ADVANTICS charge controller.  This
+ * header is its state, shared by its files, which depend on each other one
+ * way only, each on those listed before it (tests/tools checks it on the
+ * objects):
+ *   controller_report.c  the clock, the log, the verdict (ctl_fail)
+ *   controller_can.c     the CAN sockets, traffic log, verbose print
+ *   controller_check.c   what the controller checks in the power side's
+ *                        answers (period, System_Enable, current, insulation,
+ *                        reactions to faults)
+ *   controller_flow.c    the controller's sequence (PROTOCOL.md part C, or
+ *                        part D with --interface-version 3) and
+ *                        the injected faults and extra traffic
+ *   controller.c         the driver: options, event loop (received frames
+ *                        go to the checks), summary, exit code
+ * A failure found below the flow starts the flow's clean-up through
+ * on_failure, which the driver sets to ctl_flow_abort().
  *
  * Times are CLOCK_MONOTONIC in microseconds.  Received frames carry the
  * kernel's reception time, moved onto that clock, so that a slow scheduler
@@ -38,6 +45,9 @@
 #define CTL_STALL_BLAME_US 1500000u
 /* The prefix of the reason of an inconclusive failure (scripts retry). */
 #define CTL_INCONCLUSIVE "inconclusive"
+/* v3: how long the EV waits in Connected_With_Full_Info before it asks for
+ * the insulation test whether or not System_Enable is Allowed yet (V5). */
+#define CTL_V3_EV_PROCEEDS_US 1000000u
 
 
 enum ctl_protocol {
@@ -50,11 +60,13 @@ enum ctl_fault {
         CTL_FAULT_HEARTBEAT_STOP,       /* the controller goes silent (R1) */
         CTL_FAULT_ESTOP,                /* Emergency_Stop from the EVSE side (R45) */
         CTL_FAULT_INSULATION,           /* the insulation test must fail (R27, R28) */
+        CTL_FAULT_UNDEFINED_FUNCTION,   /* v3: an undefined Power_Function mid-charge (V25) */
 };
 
 struct ctl_options {
         const char *ifname;
         uint8_t pistol;
+        uint8_t interface_version;      /* 2 (database v2.7) or 3 (v3.6) */
         enum ctl_protocol protocol;
 
         /* New_Charge_Session content (R19) */
@@ -99,6 +111,7 @@ struct ctl_options {
 
         /* checks */
         uint32_t gap_ms;                /* largest Power_Modules_Status gap accepted */
+        uint32_t limits_spacing_ms;     /* closest two charger limits accepted, 0 = any (R15, V4) */
         uint32_t margin_ms;             /* measurement margin of the reaction checks */
         uint32_t settle_ms;             /* current must follow a request after this */
         uint16_t current_tolerance_da;  /* follow: |measured - expected| */
@@ -196,8 +209,12 @@ struct ctl_can;
 
 struct ctl {
         struct ctl_options o;
+        const struct codec_db *db;      /* of the interface version played */
         struct ev_loop *loop;
         struct ctl_can *can;
+        /* Called once, by the first ctl_fail(): the clean-up starts. */
+        void (*on_failure)(struct ctl *c, uint64_t now_us);
+        ev_io rx;
         ev_timer tick;
         ev_timer load_timer;
         ev_signal sig_int;
@@ -237,7 +254,9 @@ struct ctl {
         bool enabled;                   /* System_Enable = Allowed seen in this session */
         uint64_t enabled_us;
         uint64_t first_enable_us;       /* first session: New_Charge_Session -> Allowed */
-        bool enable_ack_sent;           /* R23 Charging_Loop(0,0) after System_Enable */
+        bool enable_ack_sent;           /* R23 Charging_Loop(0,0) / V6 Standby after System_Enable */
+        bool ev_info_sent;              /* V5 EV_Information_* of this session */
+        uint8_t soc_sent;               /* the state of charge last sent (v3) */
         bool no_enable_until_ncs;       /* a latch must hold until a new session */
         unsigned ins_good;              /* consecutive iterations above the threshold */
         unsigned ins_bad;
@@ -280,6 +299,9 @@ struct ctl {
         uint64_t shutdown_us;
         bool insulation_failed;         /* --fault insulation: the test failed as expected */
         uint8_t frozen_state;           /* state kept during STEP_EMERGENCY */
+        uint64_t undefined_until_us;    /* --fault undefined-function: asking with it until then */
+        uint64_t undefined_since_us;
+        bool undefined_confirmed;       /* the current went to 0, System_Enable stayed */
         struct codec_message frozen_request;
         bool frozen_request_valid;
 
@@ -305,51 +327,5 @@ struct ctl {
         struct ctl_period_stats period;
         uint64_t last_print_us;
 };
-
-/* controller.c */
-uint64_t ctl_now_us(void);
-/* Seconds since the start, for the log. */
-double ctl_rel_s(const struct ctl *c, uint64_t t_us);
-__attribute__((format(printf, 2, 3)))
-void ctl_log(struct ctl *c, const char *fmt, ...);
-/* The first failed check: remembered, printed, and the clean-up starts. */
-__attribute__((format(printf, 2, 3)))
-void ctl_fail(struct ctl *c, const char *fmt, ...);
-const char *ctl_state_name(uint8_t state);
-
-/* controller_can.c */
-int ctl_can_open(struct ctl *c);
-void ctl_can_close(struct ctl *c);
-/* Transmit one frame of the controller.  0 or -errno (logged by the caller). */
-int ctl_can_send(struct ctl *c, const struct codec_frame *f);
-/* Encode and send a message for `pistol`. */
-int ctl_send_msg(struct ctl *c, const struct codec_message *m, uint8_t pistol);
-/* Read every frame waiting and hand each to ctl_check_frame(). */
-void ctl_can_drain(struct ctl *c);
-/* Bus load: as many foreign frames as the rate allows since the last call. */
-void ctl_can_load(struct ctl *c, uint64_t now_us);
-
-/* controller_flow.c */
-void ctl_flow_start(struct ctl *c);
-void ctl_flow_tick(struct ctl *c, uint64_t now_us);
-/* The clean-up after a failure, or the end of the program. */
-void ctl_flow_abort(struct ctl *c, uint64_t now_us);
-bool ctl_flow_finished(const struct ctl *c);
-const char *ctl_step_name(enum ctl_step step);
-
-/* controller_check.c */
-/* A frame received from the power side (any pistol, IN direction). */
-void ctl_check_frame(struct ctl *c, const struct codec_frame *f, uint64_t t_us);
-/* Deadlines that pass without a frame: the status gap, the reactions. */
-void ctl_check_tick(struct ctl *c, uint64_t now_us);
-/* The session window opens with the first New_Charge_Session (R2). */
-void ctl_check_window_open(struct ctl *c, uint64_t now_us);
-void ctl_check_window_close(struct ctl *c, uint64_t now_us);
-/* The converter must be off from now on (see struct ctl_reaction). */
-void ctl_check_expect_off(struct ctl *c, const char *what, uint64_t since_us,
-                          uint64_t deadline_us, bool need_discharge);
-/* The Charging_Loop request in force changed. */
-void ctl_check_request(struct ctl *c, int16_t current_da, uint16_t voltage_dv, uint64_t now_us);
-void ctl_print_measurement(struct ctl *c, uint64_t now_us);
 
 #endif

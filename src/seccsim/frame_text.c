@@ -291,8 +291,8 @@ void frame_text_format_value(const struct codec_signal_info *sig, int64_t raw,
         frame_text_format_fixed(sig, codec_signal_to_fixed(sig, raw), buf, len);
 }
 
-int frame_text_describe_filtered(const struct codec_frame *f, int pistol_filter,
-                                 char *buf, size_t len)
+int frame_text_describe_filtered(const struct codec_db *db, const struct codec_frame *f,
+                                 int pistol_filter, char *buf, size_t len)
 {
         struct out o = { buf, len, 0 };
         const struct codec_msg_info *m = NULL;
@@ -303,7 +303,7 @@ int frame_text_describe_filtered(const struct codec_frame *f, int pistol_filter,
         buf[0] = '\0';
 
         if (f->extended)
-                m = codec_msg_info_by_id(f->id);
+                m = codec_msg_info_by_id(db, f->id);
         if (!m) {
                 out_printf(&o, "unknown ");
                 out_frame(&o, f);
@@ -335,9 +335,20 @@ int frame_text_describe_filtered(const struct codec_frame *f, int pistol_filter,
         return 0;
 }
 
-int frame_text_describe(const struct codec_frame *f, char *buf, size_t len)
+int frame_text_describe(const struct codec_db *db, const struct codec_frame *f, char *buf, size_t len)
 {
-        return frame_text_describe_filtered(f, 0, buf, len);
+        return frame_text_describe_filtered(db, f, 0, buf, len);
+}
+
+const struct codec_db *frame_text_parse_interface_version(const char *text)
+{
+        if (!text)
+                return NULL;
+        if (strcmp(text, "2") == 0)
+                return &codec_db_v2_7;
+        if (strcmp(text, "3") == 0)
+                return &codec_db_v3_6;
+        return NULL;
 }
 
 /* ---- parsing values ---- */

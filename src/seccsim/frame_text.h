@@ -22,19 +22,23 @@ int frame_text_parse(const char *line, struct codec_frame *out);
 /* Format in cansend syntax: "01068009#07" (extended) or "123#0102". */
 void frame_text_format(const struct codec_frame *f, char *buf, size_t len);
 
-/* One decoded line, as `seccsim decode` prints it:
+/* One decoded line of database `db`, as `seccsim decode` prints it:
  *   "MESSAGE pistol=N SIGNAL=VALUE ..."   (database signal order)
  *   "unknown ID#DATA"                      (ID not in the database)
  *   "malformed MESSAGE ID#DATA"            (shorter than the message length)
  * Reserved fields are not printed.  Returns the return code of the decode:
  * 0, -ENOMSG (unknown) or -EBADMSG (malformed). */
-int frame_text_describe(const struct codec_frame *f, char *buf, size_t len);
+int frame_text_describe(const struct codec_db *db, const struct codec_frame *f, char *buf, size_t len);
 
 /* frame_text_describe() for one pistol: with pistol_filter 1..31 a database
  * message of another pistol is described as "foreign ID#DATA" and -ENOMSG is
  * returned; pistol_filter 0 decodes any pistol index (as frame_text_describe). */
-int frame_text_describe_filtered(const struct codec_frame *f, int pistol_filter,
-                                 char *buf, size_t len);
+int frame_text_describe_filtered(const struct codec_db *db, const struct codec_frame *f,
+                                 int pistol_filter, char *buf, size_t len);
+
+/* The database named by an --interface-version value: "2" (v2.7) or "3"
+ * (v3.6); NULL for anything else. */
+const struct codec_db *frame_text_parse_interface_version(const char *text);
 
 /* A signal's value as decode prints it: its label when the value table has
  * one, else the physical value at the database's resolution ("400.5", "-40"). */

@@ -17,98 +17,18 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
-#include <net/if.h>
 #include <sys/signalfd.h>
-#include <sys/socket.h>
 #include <sys/time.h>
 
 #include <linux/can.h>
-#include <linux/can/raw.h>
 
 #include "../canframe.h"
 #include "frame_text.h"
 #include "seccsim.h"
+#include "seccsim_can.h"
 
-int seccsim_can_open_listener(const char *who, const char *ifname)
-{
-        struct sockaddr_can addr;
-        can_err_mask_t err_mask = CAN_ERR_MASK;
-        unsigned ifindex;
-        int one = 1;
-        int fd;
-
-        fd = socket(PF_CAN, SOCK_RAW | SOCK_CLOEXEC, CAN_RAW);
-        if (fd < 0) {
-                fprintf(stderr, "seccsim %s: cannot create a CAN socket: %s%s\n", who, strerror(errno),
-                        errno == EAFNOSUPPORT ? " (this kernel has no CAN support)" : "");
-                return -1;
-        }
-        /* Every frame, error frames included; the reception time and the
-         * kernel's drop counter with each. */
-        if (setsockopt(fd, SOL_CAN_RAW, CAN_RAW_ERR_FILTER, &err_mask, sizeof(err_mask)) < 0 ||
-            setsockopt(fd, SOL_SOCKET, SO_TIMESTAMP, &one, sizeof(one)) < 0 ||
-            setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof(one)) < 0) {
-                fprintf(stderr, "seccsim %s: cannot set up the CAN socket: %s\n", who, strerror(errno));
-                close(fd);
-                return -1;
-        }
-        ifindex = if_nametoindex(ifname);
-        if (ifindex == 0) {
-                fprintf(stderr, "seccsim %s: no CAN interface '%s'\n", who, ifname);
-                close(fd);
-                return -1;
-        }
-        memset(&addr, 0, sizeof(addr));
-        addr.can_family = AF_CAN;
-        addr.can_ifindex = (int)ifindex;
-        if (bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
-                fprintf(stderr, "seccsim %s: cannot bind to '%s': %s\n", who, ifname, strerror(errno));
-                close(fd);
-                return -1;
-        }
-        return fd;
-}
-
-int seccsim_can_recv(int fd, struct can_frame *cf, struct timeval *tv, bool *stamped, uint32_t *drops)
-{
-        for (;;) {
-                char control[CMSG_SPACE(sizeof(struct timeval)) + CMSG_SPACE(sizeof(uint32_t))];
-                struct iovec iov = { .iov_base = cf, .iov_len = sizeof(*cf) };
-                struct msghdr msg = {
-                        .msg_iov = &iov,
-                        .msg_iovlen = 1,
-                        .msg_control = control,
-                        .msg_controllen = sizeof(control),
-                };
-                ssize_t n;
-
-                n = recvmsg(fd, &msg, MSG_DONTWAIT);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENETDOWN)
-                                return 0;
-                        return -errno;
-                }
-                if ((size_t)n < sizeof(*cf))
-                        continue;
-                *stamped = false;
-                for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
-                        if (cm->cmsg_level != SOL_SOCKET)
-                                continue;
-                        if (cm->cmsg_type == SCM_TIMESTAMP) {
-                                memcpy(tv, CMSG_DATA(cm), sizeof(*tv));
-                                *stamped = true;
-                        } else if (cm->cmsg_type == SO_RXQ_OVFL) {
-                                memcpy(drops, CMSG_DATA(cm), sizeof(*drops));
-                        }
-                }
-                return 1;
-        }
-}
-
-static void live_print(const char *ifname, const struct can_frame *cf, const struct timeval *tv,
-                       int pistol_filter)
+static void live_print(const struct codec_db *db, const char *ifname, const struct can_frame *cf,
+                       const struct timeval *tv, int pistol_filter)
 {
         char text[FRAME_TEXT_LINE_MAX];
         struct codec_frame f;
@@ -130,14 +50,14 @@ static void live_print(const char *ifname, const struct can_frame *cf, const str
                         printf("remote %03X\n", (unsigned)(cf->can_id & CAN_SFF_MASK));
         } else {
                 canframe_to_codec(cf, &f);
-                frame_text_describe_filtered(&f, pistol_filter, text, sizeof(text));
+                frame_text_describe_filtered(db, &f, pistol_filter, text, sizeof(text));
                 printf("%s\n", text);
         }
         /* Watched live and piped into grep: one line at a time. */
         fflush(stdout);
 }
 
-int seccsim_decode_live(const char *ifname, int pistol_filter)
+int seccsim_decode_live(const struct codec_db *db, const char *ifname, int pistol_filter)
 {
         unsigned long long frames = 0;
         uint32_t drops = 0;
@@ -167,9 +87,8 @@ int seccsim_decode_live(const char *ifname, int pistol_filter)
                         { .fd = fd, .events = POLLIN },
                         { .fd = sfd, .events = POLLIN },
                 };
-                struct can_frame cf;
-                struct timeval tv = { 0, 0 };
-                bool stamped = false;
+                struct can_socket_frame rx;
+                struct timeval tv;
                 int r;
 
                 if (poll(pfd, 2, -1) < 0) {
@@ -193,16 +112,22 @@ int seccsim_decode_live(const char *ifname, int pistol_filter)
                         }
                         continue;
                 }
-                r = seccsim_can_recv(fd, &cf, &tv, &stamped, &drops);
+                r = can_socket_receive(fd, &rx);
+                if (r == -ENETDOWN)
+                        continue;       /* wait for the interface, as candump does */
                 if (r < 0) {
                         fprintf(stderr, "seccsim decode: receive failed: %s\n", strerror(-r));
                         break;
                 }
                 if (r == 0)
                         continue;
-                if (!stamped)
+                if (rx.counted)
+                        drops = rx.drops;
+                if (rx.stamped)
+                        tv = rx.stamp;
+                else
                         gettimeofday(&tv, NULL);
-                live_print(ifname, &cf, &tv, pistol_filter);
+                live_print(db, ifname, &rx.frame, &tv, pistol_filter);
                 frames++;
         }
 

@@ -28,7 +28,6 @@
  * log file cannot be used, 2 on a usage error.
  */
 #include <errno.h>
-#include <net/if.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -38,17 +37,16 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/signalfd.h>
-#include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <linux/can.h>
-#include <linux/can/raw.h>
 
 #include "../canframe.h"
 #include "frame_text.h"
 #include "seccsim.h"
+#include "seccsim_can.h"
 
 #define MONITOR_EXIT_USAGE 2
 #define MONITOR_REFRESH_US 200000               /* ~5 Hz */
@@ -84,6 +82,7 @@ struct monitor_msg {
 };
 
 struct monitor {
+        const struct codec_db *db;
         const char *ifname;
         int pistol;
         bool tty;
@@ -111,7 +110,10 @@ struct monitor {
         bool have_pms;
         struct codec_power_modules_status pms;
         bool have_limits;
-        struct codec_power_modules_limits limits;
+        int16_t max_current_da;                 /* advertised: Power_Modules_Limits / DC_Power_Parameters */
+        char limits_text[FRAME_TEXT_LINE_MAX];
+        bool have_power_control;
+        struct codec_dc_power_control power_control;
         bool have_flags;
         struct codec_sequence_control flags;
         uint64_t last_estop_us;
@@ -259,8 +261,8 @@ static void monitor_check_follow(struct monitor *m, uint64_t now)
                 return;
         }
         want = m->loop.target_current_da;
-        if (m->have_limits && m->limits.maximum_current_da > 0 && m->limits.maximum_current_da < want)
-                want = m->limits.maximum_current_da;
+        if (m->have_limits && m->max_current_da > 0 && m->max_current_da < want)
+                want = m->max_current_da;
         got = m->pms.present_current_da;
         following = (got - want <= MONITOR_FOLLOW_TOLERANCE_DA && want - got <= MONITOR_FOLLOW_TOLERANCE_DA) ||
                     m->pms.present_voltage_dv + MONITOR_FOLLOW_CV_MARGIN_DV >= m->loop.target_voltage_dv;
@@ -277,6 +279,26 @@ static void monitor_check_follow(struct monitor *m, uint64_t now)
                 monitor_warn(m, MONITOR_WARN_FOLLOW, true, now,
                              "current not following request: %.1f A asked, %.1f A for %.1f s",
                              want / 10.0, got / 10.0, (double)(now - m->follow_bad_since_us) / 1e6);
+}
+
+/* A power request (Charging_Loop, or DC_Power_Control in v3). */
+static void monitor_on_request(struct monitor *m, uint16_t voltage_dv, int16_t current_da, uint64_t at)
+{
+        if (!m->have_loop || m->loop.target_current_da != current_da || m->loop.target_voltage_dv != voltage_dv)
+                m->loop_change_us = at;
+        m->loop.target_voltage_dv = voltage_dv;
+        m->loop.target_current_da = current_da;
+        m->have_loop = true;
+}
+
+/* The charger's advertised limits (Power_Modules_Limits, DC_Power_Parameters). */
+static void monitor_on_limits(struct monitor *m, int16_t max_current_da, const char *text, uint64_t at)
+{
+        if (!m->have_limits || strcmp(m->limits_text, text) != 0)
+                monitor_event(m, at, "%s", text);
+        snprintf(m->limits_text, sizeof(m->limits_text), "%s", text);
+        m->max_current_da = max_current_da;
+        m->have_limits = true;
 }
 
 static void monitor_on_message(struct monitor *m, const struct codec_message *msg, const char *text, uint64_t at)
@@ -324,10 +346,13 @@ static void monitor_on_message(struct monitor *m, const struct codec_message *ms
                 break;
         }
         case CODEC_POWER_MODULES_LIMITS:
-                if (!m->have_limits || memcmp(&m->limits, &msg->u.power_modules_limits, sizeof(m->limits)) != 0)
-                        monitor_event(m, at, "%s", text);
-                m->limits = msg->u.power_modules_limits;
-                m->have_limits = true;
+                monitor_on_limits(m, msg->u.power_modules_limits.maximum_current_da, text, at);
+                break;
+        case CODEC_DC_POWER_PARAMETERS:
+                monitor_on_limits(m, msg->u.dc_power_parameters.maximum_charge_current_da > INT16_MAX
+                                             ? INT16_MAX
+                                             : (int16_t)msg->u.dc_power_parameters.maximum_charge_current_da,
+                                  text, at);
                 break;
         case CODEC_SEQUENCE_CONTROL:
                 if (!m->have_flags || memcmp(&m->flags, &msg->u.sequence_control, sizeof(m->flags)) != 0)
@@ -336,17 +361,33 @@ static void monitor_on_message(struct monitor *m, const struct codec_message *ms
                 m->have_flags = true;
                 break;
         case CODEC_NEW_CHARGE_SESSION:
+        case CODEC_NEW_CHARGE_SESSION_V3:
                 if (!m->window_open)
                         monitor_event(m, at, "%s", text);
                 m->window_open = true;
                 break;
         case CODEC_CHARGING_LOOP:
-                if (!m->have_loop || m->loop.target_current_da != msg->u.charging_loop.target_current_da ||
-                    m->loop.target_voltage_dv != msg->u.charging_loop.target_voltage_dv)
-                        m->loop_change_us = at;
-                m->loop = msg->u.charging_loop;
-                m->have_loop = true;
+                monitor_on_request(m, msg->u.charging_loop.target_voltage_dv,
+                                   msg->u.charging_loop.target_current_da, at);
                 break;
+        case CODEC_DC_POWER_CONTROL: {
+                const struct codec_dc_power_control *d = &msg->u.dc_power_control;
+
+                if (!m->have_power_control || d->power_function != m->power_control.power_function ||
+                    d->output_contactors != m->power_control.output_contactors ||
+                    d->lower_output_voltage != m->power_control.lower_output_voltage)
+                        monitor_event(m, at, "%s", text);
+                m->power_control = *d;
+                m->have_power_control = true;
+                /* The request the current must follow: Power_Transfer's
+                 * target (Current_Range_Max, V15), anything else asks for
+                 * no current. */
+                if (d->power_function == CODEC_POWER_FUNCTION_POWER_TRANSFER)
+                        monitor_on_request(m, d->target_voltage_dv, d->current_range_max_da, at);
+                else
+                        monitor_on_request(m, 0, 0, at);
+                break;
+        }
         case CODEC_EMERGENCY_STOP:
                 /* Repeated every 100 ms: one event per burst. */
                 if (!m->last_estop_us || at - m->last_estop_us > 1000000)
@@ -359,11 +400,17 @@ static void monitor_on_message(struct monitor *m, const struct codec_message *ms
                 m->have_loop = false;
                 break;
         case CODEC_CHARGE_STATUS_CHANGE:
+        case CODEC_OCPP_CONTROL:
+                monitor_event(m, at, "%s", text);
+                break;
         case CODEC_INSULATION_TEST:
         case CODEC_PRECHARGE:
-                /* Shown in the last-frames list; Charge_Status_Change is an event too. */
-                if (msg->type == CODEC_CHARGE_STATUS_CHANGE)
-                        monitor_event(m, at, "%s", text);
+        case CODEC_EV_INFORMATION_BATTERY:
+        case CODEC_EV_INFORMATION_VOLTAGES:
+        case CODEC_EV_INFORMATION_CHARGE_LIMITS:
+        case CODEC_EV_INFORMATION_DISCHARGE_LIMITS:
+        case CODEC_EV_INFORMATION_ENERGY:
+                /* Shown in the last-frames list. */
                 break;
         case CODEC_ADM_CS_SECC_OUTPUTS:
         case CODEC_ADM_CS_SPCC_OUTPUTS:
@@ -424,14 +471,14 @@ static void monitor_on_frame(struct monitor *m, const struct can_frame *cf, uint
                 return;         /* remote frame: only logged */
 
         /* Decoding and its text: the codec and frame_text, as seccsim decode. */
-        r = frame_text_describe_filtered(&f, m->pistol, text, sizeof(text));
+        r = frame_text_describe_filtered(m->db, &f, m->pistol, text, sizeof(text));
         if (r == -EBADMSG) {
                 if (m->malformed++ == 0)
                         monitor_event(m, at, "%s", text);
                 return;
         }
         if (r == -ENOMSG) {
-                const struct codec_msg_info *info = f.extended ? codec_msg_info_by_id(f.id) : NULL;
+                const struct codec_msg_info *info = f.extended ? codec_msg_info_by_id(m->db, f.id) : NULL;
 
                 if (info)
                         m->foreign++;
@@ -439,7 +486,7 @@ static void monitor_on_frame(struct monitor *m, const struct can_frame *cf, uint
                         m->unknown++;
                 return;
         }
-        if (r < 0 || codec_decode(&f, (uint8_t)m->pistol, &msg) < 0)
+        if (r < 0 || codec_decode(m->db, &f, (uint8_t)m->pistol, &msg) < 0)
                 return;
         m->msgs[msg.type].count++;
         m->msgs[msg.type].last_us = at;
@@ -470,11 +517,11 @@ static void monitor_put_messages(const struct monitor *m, enum codec_dir dir, ui
 {
         bool any = false;
 
-        for (int t = 0; t < CODEC_MSG_COUNT; t++) {
-                const struct codec_msg_info *info = codec_msg_info((enum codec_msg_type)t);
-                const struct monitor_msg *mm = &m->msgs[t];
+        for (size_t i = 0; i < m->db->n_messages; i++) {
+                const struct codec_msg_info *info = &m->db->messages[i];
+                const struct monitor_msg *mm = &m->msgs[info->type];
 
-                if (!info || info->dir != dir || mm->count == 0)
+                if (info->dir != dir || mm->count == 0)
                         continue;
                 monitor_put(m, "  %6.1f s ago %6llu  %s", (double)(now - mm->last_us) / 1e6,
                             (unsigned long long)mm->count, mm->text);
@@ -558,21 +605,23 @@ static void monitor_summary(const struct monitor *m, uint64_t now)
 static int monitor_read(struct monitor *m, int fd)
 {
         for (;;) {
-                struct can_frame cf;
-                struct timeval tv;
-                bool stamped;
+                struct can_socket_frame rx;
                 uint64_t at;
                 int r;
 
-                r = seccsim_can_recv(fd, &cf, &tv, &stamped, &m->kernel_drops);
-                if (r == 0)
+                r = can_socket_receive(fd, &rx);
+                /* An interface that is down: wait for it, as candump does. */
+                if (r == 0 || r == -ENETDOWN)
                         return 0;
                 if (r < 0) {
                         fprintf(stderr, "seccsim monitor: receive failed: %s\n", strerror(-r));
                         return -1;
                 }
-                at = stamped ? (uint64_t)tv.tv_sec * 1000000u + (uint64_t)tv.tv_usec : monitor_clock_us();
-                monitor_on_frame(m, &cf, at);
+                if (rx.counted)
+                        m->kernel_drops = rx.drops;
+                at = rx.stamped ? (uint64_t)rx.stamp.tv_sec * 1000000u + (uint64_t)rx.stamp.tv_usec
+                                : monitor_clock_us();
+                monitor_on_frame(m, &rx.frame, at);
         }
 }
 
@@ -580,7 +629,7 @@ static int monitor_read(struct monitor *m, int fd)
 
 static void monitor_usage(FILE *out)
 {
-        fputs("Usage: seccsim monitor -i IFACE [--pistol N] [--log FILE] [--plain]\n"
+        fputs("Usage: seccsim monitor -i IFACE [--interface-version 2|3] [--pistol N] [--log FILE] [--plain]\n"
               "\n"
               "Both sides of the interface of one pistol on one screen, refreshed about\n"
               "five times a second: the last frame of every message (controller side and\n"
@@ -591,6 +640,9 @@ static void monitor_usage(FILE *out)
               "\n"
               "  -i, --interface IFACE   CAN interface (required)\n"
               "  -p, --pistol N          pistol index 1..31 (1)\n"
+              "      --interface-version 2|3\n"
+              "                          the interface version: 2 (database v2.7, the\n"
+              "                          default) or 3 (database v3.6)\n"
               "      --log FILE          write every frame received in candump -L form\n"
               "      --plain             lines instead of a screen (the default when\n"
               "                          stdout is not a terminal): events and warnings\n"
@@ -701,6 +753,7 @@ int seccsim_monitor_main(int argc, char **argv)
         int fd, rc;
 
         memset(&m, 0, sizeof(m));
+        m.db = &codec_db_v2_7;
         m.pistol = 1;
         for (int i = 1; i < argc; i++) {
                 const char *a = argv[i];
@@ -722,6 +775,12 @@ int seccsim_monitor_main(int argc, char **argv)
                         if (*end != '\0' || end == argv[i] || v < CODEC_PISTOL_MIN || v > CODEC_PISTOL_MAX)
                                 return monitor_usage_error("invalid pistol (allowed: 1 .. 31):", argv[i]);
                         m.pistol = (int)v;
+                } else if (strcmp(a, "--interface-version") == 0) {
+                        if (++i >= argc)
+                                return monitor_usage_error("--interface-version needs a value", NULL);
+                        m.db = frame_text_parse_interface_version(argv[i]);
+                        if (!m.db)
+                                return monitor_usage_error("invalid interface version (allowed: 2, 3):", argv[i]);
                 } else if (strcmp(a, "--log") == 0) {
                         if (++i >= argc || argv[i][0] == '\0')
                                 return monitor_usage_error("--log needs a file name", NULL);

@@ -92,20 +92,21 @@ static void print_labels(FILE *out, const struct codec_signal_info *sig, const c
                         sig->labels[i].name);
 }
 
-static void list_messages(FILE *out)
+static void list_messages(FILE *out, const struct codec_db *db)
 {
-        fprintf(out, "%-28s %-8s %-3s %-3s %s\n", "MESSAGE", "ID", "DLC", "DIR", "PERIOD");
-        for (int t = 0; t < CODEC_MSG_COUNT; t++) {
-                const struct codec_msg_info *m = codec_msg_info((enum codec_msg_type)t);
+        fprintf(out, "%-32s %-8s %-3s %-3s %s\n", "MESSAGE", "ID", "DLC", "DIR", "PERIOD");
+        for (size_t i = 0; i < db->n_messages; i++) {
+                const struct codec_msg_info *m = &db->messages[i];
 
-                fprintf(out, "%-28s 0x%05X  %-3u %-3s ", m->name, (unsigned)m->base_id,
+                fprintf(out, "%-32s 0x%05X  %-3u %-3s ", m->name, (unsigned)m->base_id,
                         (unsigned)m->dlc, dir_text(m->dir));
                 if (m->period_ms)
                         fprintf(out, "%u ms\n", (unsigned)m->period_ms);
                 else
                         fputs("event\n", out);
         }
-        fputs("IDs are database IDs (pistol index 0); on the bus ID | pistol << 24.\n", out);
+        fprintf(out, "Database %s (interface version %u).  IDs are database IDs (pistol index 0);\n"
+                "on the bus ID | pistol << 24.\n", db->name, (unsigned)db->interface_version);
 }
 
 static void list_signals(FILE *out, const struct codec_msg_info *m)
@@ -152,13 +153,17 @@ static void list_signals(FILE *out, const struct codec_msg_info *m)
 
 static void encode_usage(FILE *out)
 {
-        fputs("Usage: seccsim encode [--pistol N] MESSAGE [SIGNAL=VALUE ...]\n"
-              "       seccsim encode --list [MESSAGE]\n"
+        fputs("Usage: seccsim encode [--interface-version 2|3] [--pistol N] MESSAGE [SIGNAL=VALUE ...]\n"
+              "       seccsim encode [--interface-version 2|3] --list [MESSAGE]\n"
               "\n"
-              "Print one frame of the v2.7 database in cansend syntax (ID#DATA).\n"
+              "Print one frame in cansend syntax (ID#DATA): database v2.7, or v3.6\n"
+              "with --interface-version 3.\n"
               "\n"
               "  -p, --pistol N   pistol index 1..31 in ID bits 28..24 (default 1);\n"
               "                   'pistol=N' among the signals does the same\n"
+              "      --interface-version 2|3\n"
+              "                   the interface version: 2 (database v2.7, the default)\n"
+              "                   or 3 (database v3.6)\n"
               "  -l, --list       list the messages, or the signals of MESSAGE\n"
               "  -h, --help       this text\n"
               "\n"
@@ -247,8 +252,22 @@ static int encode_signal(const struct codec_msg_info *m, const char *arg, uint8_
         return 0;
 }
 
+/* --interface-version VALUE: the database, or NULL after a message naming
+ * the sub-command. */
+static const struct codec_db *parse_version_option(const char *who, const char *value)
+{
+        const struct codec_db *db = frame_text_parse_interface_version(value);
+
+        if (!db)
+                fprintf(stderr, "seccsim %s: invalid interface version '%s' (allowed: 2, 3)\n", who,
+                        value ? value : "");
+        return db;
+}
+
 int seccsim_encode_main(int argc, char **argv)
 {
+        const struct codec_db *db = &codec_db_v2_7;
+        const char *message = NULL;
         const struct codec_msg_info *m = NULL;
         const char *signals[64];
         bool given[CODEC_MAX_SIGNALS] = { false };
@@ -276,6 +295,10 @@ int seccsim_encode_main(int argc, char **argv)
                                                 value ? value : "", CODEC_PISTOL_MIN, CODEC_PISTOL_MAX);
                                         return EXIT_USAGE;
                                 }
+                        } else if (match_option(argc, argv, &i, "--interface-version", NULL, &value)) {
+                                db = parse_version_option("encode", value);
+                                if (!db)
+                                        return EXIT_USAGE;
                         } else {
                                 fprintf(stderr, "seccsim encode: unknown option '%s'\n", a);
                                 encode_usage(stderr);
@@ -283,13 +306,10 @@ int seccsim_encode_main(int argc, char **argv)
                         }
                         continue;
                 }
-                if (!m) {
-                        m = codec_msg_info_by_name(a);
-                        if (!m) {
-                                fprintf(stderr, "seccsim encode: unknown message '%s' (see 'seccsim encode --list')\n",
-                                        a);
-                                return EXIT_USAGE;
-                        }
+                /* Looked up once every option is read: the database may
+                 * come after the message. */
+                if (!message) {
+                        message = a;
                         continue;
                 }
                 /* "pistol=N" lets a decode line be fed back to encode as is. */
@@ -309,6 +329,14 @@ int seccsim_encode_main(int argc, char **argv)
                 signals[n_signals++] = a;
         }
 
+        if (message) {
+                m = codec_msg_info_by_name(db, message);
+                if (!m) {
+                        fprintf(stderr, "seccsim encode: unknown message '%s' in database %s (see 'seccsim encode%s --list')\n",
+                                message, db->name, db == &codec_db_v2_7 ? "" : " --interface-version 3");
+                        return EXIT_USAGE;
+                }
+        }
         if (list) {
                 if (n_signals > 0) {
                         fprintf(stderr, "seccsim encode: --list takes at most one MESSAGE\n");
@@ -317,7 +345,7 @@ int seccsim_encode_main(int argc, char **argv)
                 if (m)
                         list_signals(stdout, m);
                 else
-                        list_messages(stdout);
+                        list_messages(stdout, db);
                 return 0;
         }
         if (!m) {
@@ -327,7 +355,7 @@ int seccsim_encode_main(int argc, char **argv)
         }
 
         memset(&f, 0, sizeof(f));
-        f.id = codec_frame_id(m->type, (uint8_t)pistol);
+        f.id = codec_frame_id(db, m->type, (uint8_t)pistol);
         f.extended = true;
         f.len = m->dlc;
         for (size_t i = 0; i < n_signals; i++)
@@ -343,10 +371,10 @@ int seccsim_encode_main(int argc, char **argv)
 
 static void decode_usage(FILE *out)
 {
-        fputs("Usage: seccsim decode [--pistol N] [-i IFACE]\n"
+        fputs("Usage: seccsim decode [--interface-version 2|3] [--pistol N] [-i IFACE]\n"
               "\n"
-              "Decode frames of the v2.7 database: one output line per non-blank\n"
-              "input line, flushed at once.\n"
+              "Decode frames of database v2.7 (or v3.6 with --interface-version 3):\n"
+              "one output line per non-blank input line, flushed at once.\n"
               "Input (stdin): candump -L lines '(1700000000.000000) vcan0 01068009#07',\n"
               "bare cansend frames '01068009#07', or candump's default format.\n"
               "Output: 'MESSAGE pistol=N SIGNAL=VALUE ...', or 'unknown ID#DATA',\n"
@@ -355,6 +383,9 @@ static void decode_usage(FILE *out)
               "  -p, --pistol N   decode only pistol N (1..31); other pistols are\n"
               "                   reported as foreign.  Default: any pistol\n"
               "  -i IFACE         decode live traffic of a CAN interface instead\n"
+              "      --interface-version 2|3\n"
+              "                   the interface version: 2 (database v2.7, the default)\n"
+              "                   or 3 (database v3.6); frames of the other one are unknown\n"
               "  -h, --help       this text\n", out);
 }
 
@@ -371,7 +402,7 @@ static void trim(char *s)
                 memmove(s, s + start, n - start + 1);
 }
 
-static int decode_stream(FILE *in, int pistol_filter)
+static int decode_stream(const struct codec_db *db, FILE *in, int pistol_filter)
 {
         char *line = NULL;
         size_t cap = 0;
@@ -396,7 +427,7 @@ static int decode_stream(FILE *in, int pistol_filter)
                 if (has_nul || frame_text_parse(line, &f) < 0) {
                         printf("invalid %s\n", line);
                 } else {
-                        frame_text_describe_filtered(&f, pistol_filter, text, sizeof(text));
+                        frame_text_describe_filtered(db, &f, pistol_filter, text, sizeof(text));
                         puts(text);
                 }
                 /* Used in pipes (candump | seccsim decode | grep): one line
@@ -409,6 +440,7 @@ static int decode_stream(FILE *in, int pistol_filter)
 
 int seccsim_decode_main(int argc, char **argv)
 {
+        const struct codec_db *db = &codec_db_v2_7;
         const char *ifname = NULL;
         int pistol_filter = 0;
 
@@ -428,6 +460,12 @@ int seccsim_decode_main(int argc, char **argv)
                         }
                         continue;
                 }
+                if (match_option(argc, argv, &i, "--interface-version", NULL, &value)) {
+                        db = parse_version_option("decode", value);
+                        if (!db)
+                                return EXIT_USAGE;
+                        continue;
+                }
                 if (match_option(argc, argv, &i, "--interface", "-i", &value)) {
                         if (!value || *value == '\0') {
                                 fprintf(stderr, "seccsim decode: -i needs an interface name\n");
@@ -442,6 +480,6 @@ int seccsim_decode_main(int argc, char **argv)
         }
 
         if (ifname)
-                return seccsim_decode_live(ifname, pistol_filter);
-        return decode_stream(stdin, pistol_filter);
+                return seccsim_decode_live(db, ifname, pistol_filter);
+        return decode_stream(db, stdin, pistol_filter);
 }

@@ -22,9 +22,14 @@ static void telemetry_copy(char *dst, size_t cap, const char *src)
         dst[n] = '\0';
 }
 
+/* The labels are read from database v2.7 whatever the interface version:
+ * v3.6 gives Communication_Protocol, Plug_and_pins, the State of
+ * Charge_Session_Finished and the Origin of Emergency_Stop the same value
+ * tables (a unit test holds the two databases to that). */
 static const char *telemetry_label(enum codec_msg_type type, const char *signal, int64_t raw)
 {
-        const struct codec_signal_info *sig = codec_signal_by_name(codec_msg_info(type), signal);
+        const struct codec_msg_info *msg = codec_msg_info(codec_db_for_version(2), type);
+        const struct codec_signal_info *sig = msg ? codec_signal_by_name(msg, signal) : NULL;
 
         return sig ? codec_signal_label(sig, raw) : NULL;
 }
@@ -145,6 +150,7 @@ static const char *telemetry_stop_reason(const struct session_status *st)
         case SESSION_FAULT_INSULATION:
         case SESSION_FAULT_CONVERTER_LINK:
         case SESSION_FAULT_CONVERTER:
+        case SESSION_FAULT_EV_OVERVOLTAGE:
                 break;
         }
         /* R44, E.10: back to a state before a session. */
@@ -268,6 +274,8 @@ static const char *telemetry_session_fault_detail(const struct session_status *s
                 return "the link to the converter was lost";
         case SESSION_FAULT_CONVERTER:
                 return "the converter reported a fault";
+        case SESSION_FAULT_EV_OVERVOLTAGE:
+                return "the output stayed above the EV's maximum voltage (CC.6.2)";
         case SESSION_FAULT_SHUTDOWN:
                 return "the daemon is stopping";
         case SESSION_FAULT_NONE:

@@ -296,6 +296,63 @@ static void test_status_screen(void **state)
         free(out);
 }
 
+/* Interface version 3: the power control, the EV information, the CSMS's
+ * setpoint and the v3 counters. */
+static void test_status_screen_v3(void **state)
+{
+        static struct ctl_props p;
+        struct capture c;
+        char *out;
+
+        (void)state;
+        charging(&p);
+        add(&p, value_unsigned("InterfaceVersion", 3));
+        add(&p, value_string("PowerFunction", "Power_Transfer"));
+        add(&p, value_string("SetpointsMode", "Range_Mode"));
+        add(&p, value_string("OutputContactors", "Close"));
+        add(&p, value_bool("LowerOutputVoltage", false));
+        add(&p, value_double("EVMinimumVoltage", 250));
+        add(&p, value_double("EVPresentVoltage", 398.7));
+        add(&p, value_double("EVMinimumChargeCurrent", 1));
+        add(&p, value_double("EVMinimumChargePower", 0));
+        add(&p, value_double("EVMaximumChargePower", 150000));
+        add(&p, value_double("EVMinimumDischargeCurrent", 0));
+        add(&p, value_double("EVMaximumDischargeCurrent", 0));
+        add(&p, value_double("EVMinimumDischargePower", 0));
+        add(&p, value_double("EVMaximumDischargePower", 0));
+        add(&p, value_unsigned("MinimumStateOfCharge", 20));
+        add(&p, value_unsigned("TargetStateOfCharge", 80));
+        add(&p, value_unsigned("MaximumStateOfCharge", 100));
+        add(&p, value_signed("EVMinimumEnergyRequest", 5));
+        add(&p, value_signed("EVTargetEnergyRequest", 30));
+        add(&p, value_signed("EVMaximumEnergyRequest", -12));
+        add(&p, value_bool("DynamicTarget", true));
+        add(&p, value_double("DynamicTargetCurrent", -32));
+        add(&p, value_unsigned("FramesOtherVersion", 7));
+        add(&p, value_unsigned("UndefinedPowerFunctions", 2));
+        capture_begin(&c);
+        ctl_props_print_status(c.f, "org.seccbridge.pistol1", &p);
+        out = capture_end(&c);
+        assert_non_null(strstr(out, "\ninterface     version 3\n"));
+        assert_non_null(strstr(out, "\npower control Power_Transfer, Range_Mode; output contactors Close, lowering no\n"));
+        assert_non_null(strstr(out, "\nEV            voltage min 250.0 present 398.7 V; charge min 1.0 A, 0..150000 W; "
+                                    "discharge 0.0..0.0 A, 0..0 W\n"));
+        assert_non_null(strstr(out, "SoC min 20 target 80 max 100 %; energy request min 5 target 30 max -12 kWh\n"));
+        assert_non_null(strstr(out, "\nOCPP          dynamic target -32.0 A\n"));
+        assert_non_null(strstr(out, "other interface version 7, undefined power functions 2\n"));
+        free(out);
+
+        /* A v2 daemon (no such properties, or empty ones): no v3 lines. */
+        charging(&p);
+        capture_begin(&c);
+        ctl_props_print_status(c.f, "org.seccbridge.pistol1", &p);
+        out = capture_end(&c);
+        assert_null(strstr(out, "power control"));
+        assert_null(strstr(out, "\nEV "));
+        assert_null(strstr(out, "OCPP"));
+        free(out);
+}
+
 static void test_change_lines(void **state)
 {
         struct capture c;
@@ -326,6 +383,7 @@ int main(void)
                 cmocka_unit_test(test_json_object),
                 cmocka_unit_test(test_set_replaces_and_finds),
                 cmocka_unit_test(test_status_screen),
+                cmocka_unit_test(test_status_screen_v3),
                 cmocka_unit_test(test_change_lines),
         };
 

@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Fuzz target: the codec on arbitrary frames.  Input: pistol (1 byte), ID
- * (4 bytes, little endian; bit 31 = extended), length (1 byte), up to 8 data
- * bytes.  Checks: decode never crashes and answers 0, -ENOMSG or -EBADMSG;
- * -EBADMSG only for one of our IDs shorter than its message; whatever
- * decodes encodes back to a frame that decodes to the same message, and
- * encoding is idempotent (the second frame equals the first); the
- * descriptive layer agrees with the typed one on every signal's raw value.
+ * Fuzz target: the codec on arbitrary frames, with both databases (v2.7 and
+ * v3.6) on every input.  Input: pistol (1 byte), ID (4 bytes, little endian;
+ * bit 31 = extended), length (1 byte), up to 8 data bytes.  Checks: decode
+ * never crashes and answers 0, -ENOMSG or -EBADMSG; -EBADMSG only for one of
+ * the database's IDs shorter than its message; whatever decodes encodes back
+ * to a frame that decodes to the same message, and encoding is idempotent
+ * (the second frame equals the first); the descriptive layer agrees with the
+ * typed one on every signal's raw value; no identifier belongs to both
+ * databases, so no frame decodes in both.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -23,33 +25,21 @@ static void fail(const char *what, const struct codec_frame *f)
         abort();
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+/* One database: 1 when the frame decoded, 0 when it did not. */
+static int check_db(const struct codec_db *db, const struct codec_frame *fp, uint8_t pistol)
 {
-        struct codec_frame f = { 0 }, f2, f3;
+        struct codec_frame f = *fp, f2, f3;
         struct codec_message m, m2;
         const struct codec_msg_info *info;
-        uint8_t pistol;
-        uint32_t id;
         int r;
 
-        if (size < 6)
-                return 0;
-        pistol = data[0];
-        id = (uint32_t)data[1] | (uint32_t)data[2] << 8 | (uint32_t)data[3] << 16 | (uint32_t)data[4] << 24;
-        f.extended = (id & 0x80000000u) != 0;
-        f.id = id & (f.extended ? CODEC_ID_EXT_MASK : 0x7FFu);
-        f.len = (uint8_t)(data[5] % (CODEC_MAX_DLC + 1));
-        memcpy(f.data, data + 6, size - 6 > CODEC_MAX_DLC ? CODEC_MAX_DLC : size - 6);
-
-        r = codec_decode(&f, pistol, &m);
+        r = codec_decode(db, &f, pistol, &m);
         if (pistol < CODEC_PISTOL_MIN || pistol > CODEC_PISTOL_MAX) {
                 if (r != -EINVAL)
                         fail("a pistol outside 1..31 not refused", &f);
                 return 0;
         }
-        info = f.extended ? codec_msg_info_by_id(f.id) : NULL;
+        info = f.extended ? codec_msg_info_by_id(db, f.id) : NULL;
         if (r == -ENOMSG)
                 return 0;
         if (r == -EBADMSG) {
@@ -66,13 +56,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
         /* The descriptive layer reads the same raw values the typed one
          * encodes back (reserved bits aside, which encode as 0). */
-        if (codec_encode(&m, pistol, &f2) != 0)
+        if (codec_encode(db, &m, pistol, &f2) != 0)
                 fail("a decoded message does not encode", &f);
         if (f2.id != f.id || !f2.extended || f2.len != info->dlc)
                 fail("encoded ID or length differs", &f);
-        if (codec_decode(&f2, pistol, &m2) != 0)
+        if (codec_decode(db, &f2, pistol, &m2) != 0)
                 fail("an encoded frame does not decode", &f2);
-        if (codec_encode(&m2, pistol, &f3) != 0 || memcmp(f3.data, f2.data, f2.len) != 0)
+        if (codec_encode(db, &m2, pistol, &f3) != 0 || memcmp(f3.data, f2.data, f2.len) != 0)
                 fail("encode is not idempotent", &f2);
         for (size_t i = 0; i < info->n_signals; i++) {
                 const struct codec_signal_info *sig = &info->signals[i];
@@ -86,5 +76,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                         fail("a signal's raw value changed through decode + encode", &f2);
                 (void)codec_signal_label(sig, raw);
         }
+        return 1;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+        struct codec_frame f = { 0 };
+        uint8_t pistol;
+        uint32_t id;
+
+        if (size < 6)
+                return 0;
+        pistol = data[0];
+        id = (uint32_t)data[1] | (uint32_t)data[2] << 8 | (uint32_t)data[3] << 16 | (uint32_t)data[4] << 24;
+        f.extended = (id & 0x80000000u) != 0;
+        f.id = id & (f.extended ? CODEC_ID_EXT_MASK : 0x7FFu);
+        f.len = (uint8_t)(data[5] % (CODEC_MAX_DLC + 1));
+        memcpy(f.data, data + 6, size - 6 > CODEC_MAX_DLC ? CODEC_MAX_DLC : size - 6);
+
+        if (check_db(&codec_db_v2_7, &f, pistol) + check_db(&codec_db_v3_6, &f, pistol) > 1)
+                fail("a frame decodes in both databases", &f);
         return 0;
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Fuzz target: the CAN frame path into the protocol core.  The input is a
+ * Fuzz target: the CAN frame path into the protocol core, interface version
+ * 2 or 3.  The input is a
  * session configuration followed by a sequence of events (frames, converter
  * measurements, time passing, operator actions), fed to the session exactly
  * as the daemon's shell does: every frame through session_on_frame(), the
@@ -64,7 +65,9 @@ static uint32_t in_u32(struct input *in)
 struct harness {
         struct session s;
         struct session_config cfg;
+        const struct codec_db *db;      /* of the configured interface version */
         struct power_limits dynamic;
+        struct power_rating rating;     /* of the last measurement */
         uint64_t now;
 
         struct power_command cmd;       /* last command issued */
@@ -93,9 +96,9 @@ static void on_tx(const struct codec_frame *f, void *userdata)
         (void)userdata;
         if (!f->extended || f->len > CODEC_MAX_DLC)
                 violation("transmitted a frame that is not a valid extended frame", &h.cmd);
-        if (codec_decode(f, h.cfg.pistol, &m) != 0)
+        if (codec_decode(h.db, f, h.cfg.pistol, &m) != 0)
                 violation("transmitted a frame that does not decode for our pistol", &h.cmd);
-        if (codec_encode(&m, h.cfg.pistol, &again) != 0 || again.id != f->id || again.len != f->len ||
+        if (codec_encode(h.db, &m, h.cfg.pistol, &again) != 0 || again.id != f->id || again.len != f->len ||
             memcmp(again.data, f->data, f->len) != 0)
                 violation("transmitted frame does not survive decode + encode", &h.cmd);
 }
@@ -112,7 +115,7 @@ static void on_command(const struct power_command *c, void *userdata)
                         c->discharge ? " discharge" : "");
         if (!limits_within(&h.cfg.limits, c))
                 violation("command outside the static limits", c);
-        limits_effective(&h.cfg.limits, &h.dynamic, &eff);
+        limits_effective(&h.cfg.limits, &h.dynamic, &h.rating, &eff);
         if (!limits_within(&eff, c))
                 violation("command outside the limits in force", c);
         if (c->mode == POWER_OFF)
@@ -165,19 +168,32 @@ static void known_frame(struct input *in, uint8_t op, struct codec_frame *f)
                 CODEC_CHARGE_STATUS_CHANGE,        CODEC_CHARGING_LOOP,
                 CODEC_EMERGENCY_STOP,              CODEC_CHARGE_SESSION_FINISHED,
         };
+        /* v3: the same places for the same roles, DC_Power_Control twice
+         * (it carries every power request), then the EV information. */
+        static const enum codec_msg_type out_types_v3[] = {
+                CODEC_ADVANTICS_CONTROLLER_STATUS,  CODEC_NEW_CHARGE_SESSION_V3,
+                CODEC_DC_POWER_CONTROL,             CODEC_OCPP_CONTROL,
+                CODEC_CHARGE_STATUS_CHANGE,         CODEC_DC_POWER_CONTROL,
+                CODEC_EMERGENCY_STOP,               CODEC_CHARGE_SESSION_FINISHED,
+                CODEC_EV_INFORMATION_BATTERY,       CODEC_EV_INFORMATION_VOLTAGES,
+                CODEC_EV_INFORMATION_CHARGE_LIMITS, CODEC_EV_INFORMATION_DISCHARGE_LIMITS,
+                CODEC_EV_INFORMATION_ENERGY,
+        };
         uint8_t sel = in_u8(in);
         enum codec_msg_type type;
         const struct codec_msg_info *info;
         uint8_t pistol = h.cfg.pistol;
 
         if (sel & 0x80)
-                type = (enum codec_msg_type)(sel % CODEC_MSG_COUNT);
+                type = h.db->messages[sel % h.db->n_messages].type;
+        else if (h.cfg.interface_version == 3)
+                type = out_types_v3[sel % (sizeof(out_types_v3) / sizeof(out_types_v3[0]))];
         else
                 type = out_types[sel % (sizeof(out_types) / sizeof(out_types[0]))];
         if ((op & 0x30) == 0x30)
                 pistol = (uint8_t)(1 + in_u8(in) % CODEC_PISTOL_MAX);
-        info = codec_msg_info(type);
-        f->id = codec_frame_id(type, pistol);
+        info = codec_msg_info(h.db, type);
+        f->id = codec_frame_id(h.db, type, pistol);
         f->extended = true;
         f->len = info->dlc;
         if ((op & 0x40) && f->len > 0)
@@ -203,7 +219,7 @@ static void note_frame(const struct codec_frame *f)
 {
         struct codec_message m;
 
-        if (codec_decode(f, h.cfg.pistol, &m) != 0)
+        if (codec_decode(h.db, f, h.cfg.pistol, &m) != 0)
                 return;
         if (m.type == CODEC_ADVANTICS_CONTROLLER_STATUS) {
                 h.heartbeat_seen = true;
@@ -211,7 +227,8 @@ static void note_frame(const struct codec_frame *f)
         } else if (m.type == CODEC_EMERGENCY_STOP) {
                 h.estop_seen = true;
                 h.ncs_after_estop = false;
-        } else if (m.type == CODEC_NEW_CHARGE_SESSION && h.estop_seen) {
+        } else if ((m.type == CODEC_NEW_CHARGE_SESSION || m.type == CODEC_NEW_CHARGE_SESSION_V3) &&
+                   h.estop_seen) {
                 h.ncs_after_estop = true;
         }
 }
@@ -236,6 +253,12 @@ static void config_from(struct input *in, struct session_config *cfg)
                 cfg->controller_timeout_us = 50000 + (uint64_t)in_u8(in) * 2000;
         if (flags & 0x40)
                 cfg->estop_release_us = 100000 + (uint64_t)in_u8(in) * 10000;
+        if (flags & 0x80) {
+                /* Interface version 3; a byte says whether the charger has
+                 * output contactors (V21). */
+                cfg->interface_version = 3;
+                cfg->has_output_contactors = !(in_u8(in) & 1);
+        }
 }
 
 static void operator_action(struct input *in)
@@ -314,6 +337,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         config_from(&in, &h.cfg);
         if (session_config_check(&h.cfg) != 0)
                 return 0;
+        h.db = codec_db_for_version(h.cfg.interface_version);
         h.now = 1000000;
         h.cmd.mode = POWER_OFF;
         if (session_init(&h.s, &h.cfg, &cb, h.now) != 0)
@@ -352,6 +376,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                         m.link_ok = (op & 0x10) == 0;
                         m.ready = (op & 0x20) == 0;
                         m.fault = (op & 0x40) != 0;
+                        /* the converter's rating, now and then */
+                        m.rating = (struct power_rating) { 0 };
+                        if (op & 0x80) {
+                                m.rating.max_voltage_dv = in_u16(&in);
+                                m.rating.max_current_da = in_u16(&in);
+                                m.rating.max_power_w = in_u32(&in);
+                        }
+                        h.rating = m.rating;
                         session_on_measurement(&h.s, &m, h.now);
                         check_state();
                         break;
@@ -371,9 +403,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                         /* the controller's heartbeat, 100 ms later */
                         advance(h.now + 100000);
                         memset(&f, 0, sizeof(f));
-                        f.id = codec_frame_id(CODEC_ADVANTICS_CONTROLLER_STATUS, h.cfg.pistol);
+                        f.id = codec_frame_id(h.db, CODEC_ADVANTICS_CONTROLLER_STATUS, h.cfg.pistol);
                         f.extended = true;
-                        f.len = codec_msg_info(CODEC_ADVANTICS_CONTROLLER_STATUS)->dlc;
+                        f.len = codec_msg_info(h.db, CODEC_ADVANTICS_CONTROLLER_STATUS)->dlc;
                         f.data[0] = (uint8_t)(in_u8(&in) % 14);
                         note_frame(&f);
                         (void)session_on_frame(&h.s, &f, h.now);

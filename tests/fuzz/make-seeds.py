@@ -5,7 +5,8 @@
 
 SECCSIM is the built `seccsim` (its `encode` command turns message names and
 physical values into frames, so the seeds follow the database).  Writes
-corpus/codec/ (one frame of every message, for pistol 1 and 31) and
+corpus/codec/ (one frame of every message of both databases, for pistol 1
+and 31; the v3.6 ones named v3-MESSAGE-pPISTOL) and
 corpus/session/ (whole CCS and CHAdeMO sessions, an emergency stop, a
 controller falling silent) in the input layouts described in README.md.
 """
@@ -28,9 +29,9 @@ STATE = {"Initialising": 0, "Waiting_For_PEV": 1, "Negotiating_Connection": 2,
          "CCS_Authorisation_Process": 11}
 
 
-def encode(message, *signals, pistol=1):
-    out = subprocess.run([SECCSIM, "encode", "--pistol", str(pistol), message, *signals],
-                         check=True, capture_output=True, text=True).stdout.strip()
+def encode(message, *signals, pistol=1, version=2):
+    out = subprocess.run([SECCSIM, "encode", "--interface-version", str(version), "--pistol", str(pistol),
+                          message, *signals], check=True, capture_output=True, text=True).stdout.strip()
     ident, data = out.split("#")
     return int(ident, 16), bytes.fromhex(data)
 
@@ -43,31 +44,50 @@ def write(directory, name, blob):
 
 
 def codec_seeds():
-    listing = subprocess.run([SECCSIM, "encode", "--list"], check=True, capture_output=True,
-                             text=True).stdout.splitlines()
-    messages = [line.split()[0] for line in listing[1:] if line[:1].isalpha() and " 0x" in line]
-    for pistol in (1, 31):
-        for m in messages:
-            ident, data = encode(m, pistol=pistol)
-            blob = bytes([pistol]) + struct.pack("<I", ident | 0x80000000) + bytes([len(data)]) + data
-            write("codec", f"{m}-p{pistol}", blob)
+    for version, prefix in ((2, ""), (3, "v3-")):
+        listing = subprocess.run([SECCSIM, "encode", "--interface-version", str(version), "--list"],
+                                 check=True, capture_output=True, text=True).stdout.splitlines()
+        messages = [line.split()[0] for line in listing[1:] if line[:1].isalpha() and " 0x" in line]
+        for pistol in (1, 31):
+            for m in messages:
+                ident, data = encode(m, pistol=pistol, version=version)
+                blob = bytes([pistol]) + struct.pack("<I", ident | 0x80000000) + bytes([len(data)]) + data
+                write("codec", f"{prefix}{m}-p{pistol}", blob)
+
+
+# The same for interface version 3 (out_types_v3 of fuzz-session.c).
+OUT_V3 = {"Advantics_Controller_Status": 0, "New_Charge_Session": 1, "DC_Power_Control": 2,
+          "OCPP_Control": 3, "Charge_Status_Change": 4, "Emergency_Stop": 6,
+          "Charge_Session_Finished": 7, "EV_Information_Battery": 8, "EV_Information_Voltages": 9,
+          "EV_Information_Charge_Limits": 10, "EV_Information_Discharge_Limits": 11,
+          "EV_Information_Energy": 12}
 
 
 class Session:
     """Builds a session target input: configuration, then events."""
 
-    def __init__(self):
+    def __init__(self, version=2, contactors=True):
         # flags 0x10: no current ramp field; pistol 1; 1000 V, 200 A,
         # 100 kW (10000 x 10 W), precharge and insulation caps 2 A.
-        self.b = bytearray([0x10, 0]) + struct.pack("<HHH", 10000, 2000, 10000) + bytes([19, 19])
+        # Version 3: flag 0x80 and its byte (bit 0: no output contactors).
+        self.version = version
+        flags = 0x10 | (0x80 if version == 3 else 0)
+        self.b = bytearray([flags, 0]) + struct.pack("<HHH", 10000, 2000, 10000) + bytes([19, 19])
+        if version == 3:
+            self.b += bytes([0 if contactors else 1])
 
     def heartbeat(self, state, count=1):
         for _ in range(count):
             self.b += bytes([0x0E, STATE[state]])
 
     def frame(self, message, *signals, dt_ms=10):
-        _, data = encode(message, *signals)
-        self.b += bytes([0x00, dt_ms, OUT[message]]) + data.ljust(8, b"\0")
+        _, data = encode(message, *signals, version=self.version)
+        index = (OUT_V3 if self.version == 3 else OUT)[message]
+        self.b += bytes([0x00, dt_ms, index]) + data.ljust(8, b"\0")
+
+    def power(self, function, *signals):
+        """v3: a DC_Power_Control."""
+        self.frame("DC_Power_Control", f"Power_Function={function}", *signals)
 
     def measure(self, volts, amps, ok=True):
         self.b += bytes([0x07 if ok else 0x07 | 0x40]) + struct.pack(
@@ -121,6 +141,65 @@ def ccs(s, estop_in=None, silent_in=None):
     s.heartbeat("Waiting_For_PEV", 3)
 
 
+def v3_session(s, chademo=False, estop_in=None, range_mode=False):
+    s.heartbeat("Initialising", 2)
+    s.heartbeat("Waiting_For_PEV", 3)
+    s.heartbeat("Negotiating_Connection", 2)
+    s.heartbeat("Connected_With_Full_Info")
+    s.frame("New_Charge_Session", "Communication_Protocol=" + ("4" if chademo else "2"),
+            "Plug_and_pins=" + ("2" if chademo else "0"))
+    s.frame("EV_Information_Voltages", "EV_Minimum_Voltage=250", "EV_Maximum_Voltage=500",
+            "EV_Present_Voltage=390")
+    s.frame("EV_Information_Battery", "Battery_Capacity=60", "Present_State_of_Charge=40")
+    s.frame("EV_Information_Charge_Limits", "EV_Maximum_Charge_Current=200", "EV_Maximum_Charge_Power=100")
+    s.heartbeat("Connected_With_Full_Info", 3)
+    s.measure(0, 0)
+    s.power("Standby", "Output_Contactors=Close")
+    for _ in range(5):
+        s.heartbeat("Insulation_Test")
+        s.power("Insulation_Test", "Target_Voltage=500", "Output_Contactors=Close")
+        s.measure(500, 0)
+    s.heartbeat("Insulation_Test")
+    s.power("Standby", "Output_Contactors=Close", "Lower_Output_Voltage=Lowering")
+    s.measure(10, 0)
+    if not chademo:
+        for _ in range(4):
+            s.heartbeat("Precharge")
+            s.power("Precharge", "Target_Voltage=400", "Current_Range_Max=2", "Setpoints_Mode=Range_Mode",
+                    "Output_Contactors=Close")
+            s.measure(400, 1.5)
+        s.power("Standby", "Output_Contactors=Close")
+    s.heartbeat("Waiting_For_Charge", 2)
+    s.frame("Charge_Status_Change", "Vehicle_Ready_for_Charging=1")
+    s.power("Standby", "Output_Contactors=Close")
+    for i in range(12):
+        s.heartbeat("Charging")
+        if range_mode:
+            s.power("Power_Transfer", "Target_Voltage=450", f"Current_Range_Max={20 * i}",
+                    "Current_Range_Min=-50", "Setpoints_Mode=Range_Mode", "Output_Contactors=Close")
+            if i == 6:
+                s.frame("OCPP_Control", "Dynamic_Target_Current=35")
+        else:
+            s.power("Power_Transfer", "Target_Voltage=450", f"Current_Range_Max={20 * i}",
+                    f"Current_Range_Min={20 * i}", "Output_Contactors=Close")
+        s.measure(430, 20 * i)
+        if estop_in == i:
+            s.frame("Emergency_Stop", "Origin=1")
+            s.heartbeat("Charging", 3)
+            return
+    s.heartbeat("Ending_Charge")
+    s.frame("Charge_Status_Change", "Vehicle_Ready_for_Charging=0")
+    s.power("Standby", "Output_Contactors=Close")
+    s.measure(430, 0.5)
+    s.power("Standby")
+    s.power("Standby", "Lower_Output_Voltage=Lowering")
+    s.heartbeat("Welding_Detection", 3)
+    s.heartbeat("Closing_Communication", 2)
+    s.power("Standby", "Lower_Output_Voltage=Lowering")
+    s.frame("Charge_Session_Finished", "State=0")
+    s.heartbeat("Waiting_For_PEV", 3)
+
+
 def session_seeds():
     s = Session()
     ccs(s)
@@ -135,6 +214,18 @@ def session_seeds():
     ccs(s)
     ccs(s)
     write("session", "ccs-twice", bytes(s.b))
+    s = Session(version=3)
+    v3_session(s)
+    write("session", "v3-ccs-full", bytes(s.b))
+    s = Session(version=3, contactors=False)
+    v3_session(s, chademo=True)
+    write("session", "v3-chademo-no-contactors", bytes(s.b))
+    s = Session(version=3)
+    v3_session(s, range_mode=True)
+    write("session", "v3-ccs-range-ocpp", bytes(s.b))
+    s = Session(version=3)
+    v3_session(s, estop_in=5)
+    write("session", "v3-ccs-estop", bytes(s.b))
 
 
 codec_seeds()

@@ -295,7 +295,7 @@ _mb_session_once() {
         [ ${#MB_SERVER_SETUP[@]} -eq 0 ] || mb_ctl "${MB_SERVER_SETUP[@]}"
         mb_ctl clearlog
         candump_start "$name-bus" "$VCAN_IF"
-        bg_start daemon "$SECCBRIDGE" -v -c "$S_CONF"
+        bg_start daemon "${S_DAEMON_PREFIX[@]}" "$SECCBRIDGE" -v -c "$S_CONF"
         wait_for_line "$(bg_log daemon)" "ready: pistol 1 on $VCAN_IF"
         # Up when the worker has read the converter's ratings.
         wait_until 10 grep -q "rated " "$(bg_log daemon)" \

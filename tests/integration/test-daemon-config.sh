@@ -67,6 +67,16 @@ check syntax 78 "syntax\\.conf:5: syntax error"
 printf '%s\nmax_current = 100\n' "$limits" >"$TEST_TMP/twice.conf"
 check twice 78 "twice\\.conf:5: limits\\.max_current: set twice \\(first on line 3\\)$"
 
+# --- the interface version: 2 or 3, nothing else
+printf '[can]\ninterface_version = 3\n%s\n' "$limits" >"$TEST_TMP/v3.conf"
+rc=0
+"$daemon" --check-config -c "$TEST_TMP/v3.conf" >"$TEST_TMP/v3.out" 2>&1 || rc=$?
+assert_eq 0 "$rc" "exit status for interface_version = 3"
+printf '[can]\ninterface = vcan0\ninterface_version = 2.7\n%s\n' "$limits" >"$TEST_TMP/version.conf"
+check version 78 "version\\.conf:3: can\\.interface_version: '2\\.7' is not an interface version \\(2: database v2\\.7, 3: database v3\\.6\\)$"
+printf '%s\n[safety]\nhas_output_contactors = maybe\n' "$limits" >"$TEST_TMP/contactors.conf"
+check contactors 78 "contactors\\.conf:6: safety\\.has_output_contactors: 'maybe' is not a boolean"
+
 # --- an unknown backend, with the known ones
 printf '%s\n[converter]\nbackend = canopen\n' "$limits" >"$TEST_TMP/backend.conf"
 check backend 78 "backend\\.conf:6: converter\\.backend: unknown backend 'canopen' \\(known: sim, modbus-rtu, modbus-tcp\\)$"

@@ -61,7 +61,7 @@ busctl --address="$DBUS_ADDR" introspect org.seccbridge.pistol1 /org/seccbridge/
         org.seccbridge.Bridge1 >"$TEST_TMP/introspect" || fail "busctl introspect failed"
 python3 - "$TEST_TMP/introspect" <<'EOF' || fail "the interface differs from its documentation"
 import sys
-const = {"Pistol": "y", "Version": "s"}
+const = {"Pistol": "y", "Version": "s", "InterfaceVersion": "y"}
 signalled = {
     "CANInterface": "s", "CANUp": "b", "ControllerAlive": "b", "ControllerState": "s", "SessionActive": "b",
     "ChargeStarted": "b", "Protocol": "s", "Plug": "s", "EVMaximumVoltage": "d", "EVMaximumCurrent": "d",
@@ -77,10 +77,19 @@ signalled = {
     "MaxVoltage": "d", "MaxCurrent": "d", "MaxPower": "d", "PrechargeMaxCurrent": "d",
     "InsulationMaxCurrent": "d", "ConfigMaxVoltage": "d", "ConfigMaxCurrent": "d", "ConfigMaxPower": "d",
     "DynamicMaxVoltage": "d", "DynamicMaxCurrent": "d", "DynamicMaxPower": "d",
+    # interface version 3: DC_Power_Control, EV_Information_*, OCPP_Control
+    "PowerFunction": "s", "SetpointsMode": "s", "OutputContactors": "s", "LowerOutputVoltage": "b",
+    "EVMinimumVoltage": "d", "EVPresentVoltage": "d", "EVMinimumChargeCurrent": "d",
+    "EVMinimumChargePower": "d", "EVMaximumChargePower": "d", "EVMinimumDischargeCurrent": "d",
+    "EVMaximumDischargeCurrent": "d", "EVMinimumDischargePower": "d", "EVMaximumDischargePower": "d",
+    "MinimumStateOfCharge": "y", "TargetStateOfCharge": "y", "MaximumStateOfCharge": "y",
+    "EVMinimumEnergyRequest": "n", "EVTargetEnergyRequest": "n", "EVMaximumEnergyRequest": "n",
+    "DynamicTarget": "b", "DynamicTargetCurrent": "d",
 }
 silent = {n: "t" for n in ("FramesIn", "FramesOut", "FramesMalformed", "FramesForeign", "RejectedRequests",
                            "ControllerTimeouts", "EmergencyStops", "CANRxFrames", "CANTxFrames", "CANTxDropped",
-                           "CANTxErrors", "CANRxKernelDrops", "CANErrorFrames", "CANReopens", "ConverterErrors")}
+                           "CANTxErrors", "CANRxKernelDrops", "CANErrorFrames", "CANReopens", "ConverterErrors",
+                           "FramesOtherVersion", "UndefinedPowerFunctions")}
 methods = {"SetStartAuthorisation": ("b", "-"), "SetCCSAuthorisation": ("b", "-"),
            "SetChargeParametersDone": ("b", "-"), "PressUserStop": ("-", "-"), "PressCHAdeMOStart": ("-", "-"),
            "SetDynamicLimits": ("ddd", "ddd")}

@@ -21,6 +21,10 @@
 # the right moment); it is stopped when seccsim ends.
 #
 # Environment: SECCBRIDGE_SESSION_ATTEMPTS (default 2) bounds the attempts.
+#
+# Interface version 3: set S_INTERFACE_VERSION=3 before session_config; the
+# daemon is configured for it, seccsim session plays a v3 controller and the
+# capture is decoded with database v3.6.
 
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -29,6 +33,7 @@ SECCSIM=
 SECCBRIDGE=
 S_CONF=
 S_FIFO=
+S_INTERFACE_VERSION=${S_INTERFACE_VERSION:-2}
 # Words put before the daemon's command line (e.g. setpriv ... --).
 S_DAEMON_PREFIX=()
 
@@ -46,6 +51,7 @@ session_config() {
         S_FIFO=$TEST_TMP/sim-control
         {
                 printf '[can]\ninterface = %s\npistol_index = 1\n' "$VCAN_IF"
+                [ "$S_INTERFACE_VERSION" = 2 ] || printf 'interface_version = %s\n' "$S_INTERFACE_VERSION"
                 printf '[limits]\nmax_voltage = 1000\nmax_current = 200\nmax_power = 100000\n'
                 printf '[converter]\nbackend = sim\n'
                 printf '[sim]\nmax_current_a = 250\nmax_power_kw = 150\ncontrol_path = %s\n' "$S_FIFO"
@@ -73,7 +79,8 @@ session_daemon_start() {
 
 # Decode a capture, keeping the timestamps: "SECONDS DESCRIPTION".
 session_decode() {
-        paste -d ' ' <(sed -E 's/^\(([0-9]+\.[0-9]+)\).*/\1/' "$1") <("$SECCSIM" decode <"$1")
+        paste -d ' ' <(sed -E 's/^\(([0-9]+\.[0-9]+)\).*/\1/' "$1") \
+                <("$SECCSIM" decode --interface-version "$S_INTERFACE_VERSION" <"$1")
 }
 
 _session_once() {
@@ -91,8 +98,8 @@ _session_once() {
                 hook_pid=$!
         fi
         S_RC=0
-        timeout --kill-after=5 100 "$SECCSIM" session -i "$VCAN_IF" --log "$TEST_TMP/$name.seccsim-log" "$@" \
-                >"$S_OUT" 2>&1 || S_RC=$?
+        timeout --kill-after=5 100 "$SECCSIM" session -i "$VCAN_IF" --interface-version "$S_INTERFACE_VERSION" \
+                --log "$TEST_TMP/$name.seccsim-log" "$@" >"$S_OUT" 2>&1 || S_RC=$?
         if [ -n "$hook_pid" ]; then
                 kill "$hook_pid" 2>/dev/null || true
                 wait "$hook_pid" 2>/dev/null || true
@@ -219,7 +226,7 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
         for args in "" "-i $VCAN_IF --protocol ev" "-i $VCAN_IF --fault nothing" \
                 "-i $VCAN_IF --protocol chademo --fault estop@Precharge" \
                 "-i $VCAN_IF --profile 100,300,50" "-i $VCAN_IF --charge-time 2minutes" \
-                "-i $VCAN_IF extra"; do
+                "-i $VCAN_IF --limits-spacing 150" "-i $VCAN_IF extra"; do
                 rc=0
                 # shellcheck disable=SC2086  # word splitting wanted
                 "$SECCSIM" session $args >/dev/null 2>"$TEST_TMP/usage.err" || rc=$?

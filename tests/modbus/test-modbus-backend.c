@@ -17,6 +17,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -27,7 +28,6 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <arpa/inet.h>
@@ -38,7 +38,8 @@
 #include "config.h"
 #include "converter.h"
 #include "log.h"
-#include "modbus_backend.h"
+#include "seccbridge/limits.h"
+#include "monotonic.h"
 
 struct log_settings log_settings = { .max_priority = LOG_INFO, .prefix = false };
 
@@ -77,14 +78,6 @@ struct env {
 
 static int failures;
 static int test_number;
-
-static uint64_t now_us(void)
-{
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
 
 __attribute__((format(printf, 2, 3)))
 static bool check(bool ok, const char *fmt, ...)
@@ -148,11 +141,11 @@ static void reap(pid_t *pid)
 static int read_line(int fd, char *buf, size_t len, int timeout_ms)
 {
         size_t n = 0;
-        uint64_t end = now_us() + (uint64_t)timeout_ms * 1000;
+        uint64_t end = monotonic_now_us() + (uint64_t)timeout_ms * 1000;
 
         while (n + 1 < len) {
                 struct pollfd p = { .fd = fd, .events = POLLIN };
-                int left = (int)((end > now_us() ? end - now_us() : 0) / 1000);
+                int left = (int)((end > monotonic_now_us() ? end - monotonic_now_us() : 0) / 1000);
                 ssize_t r;
 
                 if (poll(&p, 1, left) <= 0)
@@ -228,10 +221,10 @@ static size_t ctl_log(struct env *e, struct request *out, size_t max)
                 struct request q = { .value = -1 };
                 char vals[64] = "";
 
-                if (sscanf(entry, "%lu,%d,%u,%u,%63[^,],%23[^,],%d", &q.t_us, &q.fc, &q.addr, &q.count, vals,
+                if (sscanf(entry, "%" SCNu64 ",%d,%u,%u,%63[^,],%23[^,],%d", &q.t_us, &q.fc, &q.addr, &q.count, vals,
                            q.action, &q.unit) == 7) {
                         q.value = strtol(vals, NULL, 10);
-                } else if (sscanf(entry, "%lu,%d,%u,%u,,%23[^,],%d", &q.t_us, &q.fc, &q.addr, &q.count,
+                } else if (sscanf(entry, "%" SCNu64 ",%d,%u,%u,,%23[^,],%d", &q.t_us, &q.fc, &q.addr, &q.count,
                                   q.action, &q.unit) != 6) {
                         continue;
                 }
@@ -250,7 +243,7 @@ static void on_measurement(const struct power_measurement *m, void *userdata)
         struct env *e = userdata;
 
         if (e->n < MAX_SAMPLES)
-                e->samples[e->n++] = (struct sample) { .t_us = now_us(), .m = *m };
+                e->samples[e->n++] = (struct sample) { .t_us = monotonic_now_us(), .m = *m };
         if (m->link_ok)
                 e->had_link = true;
         /* Like the protocol core: a lost link or a fault switches off. */
@@ -261,22 +254,32 @@ static void on_measurement(const struct power_measurement *m, void *userdata)
         }
 }
 
+static const struct power_measurement *last(const struct env *e);
+
+/* Like the protocol core: the command clamped once, to the config's limits
+ * and to the rating the converter reports (limits_effective()); the backend
+ * writes what it is given. */
 static void command(struct env *e, enum power_mode mode, double volts, double amps)
 {
+        static const struct power_limits no_operator = { 0 };
+        struct power_limits l;
+
         e->cmd = (struct power_command) {
                 .mode = mode,
                 .voltage_dv = (uint16_t)(volts * 10),
                 .current_da = (uint16_t)(amps * 10),
                 .discharge = mode == POWER_OFF,
         };
+        limits_effective(&e->cfg.session.limits, &no_operator, &last(e)->rating, &l);
+        limits_clamp(&l, &e->cmd, &e->cmd);
         converter_command(&e->conv, &e->cmd);
 }
 
 static void run_for(struct env *e, int ms)
 {
-        uint64_t end = now_us() + (uint64_t)ms * 1000;
+        uint64_t end = monotonic_now_us() + (uint64_t)ms * 1000;
 
-        while (now_us() < end)
+        while (monotonic_now_us() < end)
                 ev_run(e->loop, EVRUN_ONCE | EVRUN_NOWAIT), usleep(2000);
 }
 
@@ -291,9 +294,9 @@ typedef bool (*pred_fn)(struct env *e, const void *arg);
 
 static bool run_until(struct env *e, pred_fn pred, const void *arg, int timeout_ms)
 {
-        uint64_t end = now_us() + (uint64_t)timeout_ms * 1000;
+        uint64_t end = monotonic_now_us() + (uint64_t)timeout_ms * 1000;
 
-        while (now_us() < end) {
+        while (monotonic_now_us() < end) {
                 ev_run(e->loop, EVRUN_ONCE | EVRUN_NOWAIT);
                 if (pred(e, arg))
                         return true;
@@ -521,7 +524,7 @@ static void case_charge_and_off(struct env *e)
               last(e)->insulation_kohm);
         check(last(e)->current_da == 500, "current 50.0 A (got %d dA)", last(e)->current_da);
         ctl(e, "clearlog");
-        t0 = now_us();
+        t0 = monotonic_now_us();
         command(e, POWER_OFF, 0, 0);
         run_for(e, 400);
         n = ctl_log(e, log_buf, 8192);
@@ -541,6 +544,10 @@ static void case_limits(struct env *e)
 
         if (!check(run_until(e, p_link_up, NULL, 3000), "link up"))
                 return;
+        check(last(e)->rating.max_voltage_dv == 5000 && last(e)->rating.max_current_da == 1000 &&
+              last(e)->rating.max_power_w == 30000, "the measurement carries the rating 500 V / 100 A / 30000 W "
+              "(got %u dV / %u dA / %u W)", last(e)->rating.max_voltage_dv, last(e)->rating.max_current_da,
+              (unsigned)last(e)->rating.max_power_w);
         ctl(e, "clearlog");
         /* Above the rated 500 V / 100 A / 30 kW of the server. */
         command(e, POWER_CHARGE, 800, 200);
@@ -613,11 +620,11 @@ static void case_server_restart(struct env *e)
 
         if (!charging(e))
                 return;
-        t_stop = now_us();
+        t_stop = monotonic_now_us();
         ctl(e, "stop");
         check(run_until(e, p_link_down, NULL, 1500), "link reported lost");
         if (e->n)
-                check(now_us() - t_stop < 1500000, "within 1.5 s");
+                check(monotonic_now_us() - t_stop < 1500000, "within 1.5 s");
         check(e->core_offs == 1, "the core commanded OFF once on the loss (%u)", e->core_offs);
         run_for(e, 700);
         ctl(e, "clearlog");
@@ -703,7 +710,7 @@ static void case_exception(struct env *e)
         conns_before = r ? strtol(r, NULL, 10) : -1;
         ctl(e, "exception 4 -1 4");
         check(run_until(e, p_link_down, NULL, 2000), "reads answered with exceptions: link reported lost");
-        modbus_backend_last_error(&e->conv, why, sizeof(why));
+        converter_last_error(&e->conv, why, sizeof(why));
         check(strstr(why, "read input") != NULL, "reason names the read: '%s'", why);
         r = ctl(e, "conns");
         if (strcmp(transport, "tcp") == 0)
@@ -712,7 +719,7 @@ static void case_exception(struct env *e)
         check(run_until(e, p_register, &(struct reg_want) { "coil", 0, 0 }, 1000), "OFF still written while reads fail");
         ctl(e, "exception 0 0");
         check(run_until(e, p_link_up, NULL, 2000), "link back");
-        modbus_backend_last_error(&e->conv, why, sizeof(why));
+        converter_last_error(&e->conv, why, sizeof(why));
         check(why[0] == '\0', "no reason left when healthy ('%s')", why);
 }
 
@@ -726,7 +733,7 @@ static void case_fault(struct env *e)
         ctl(e, "fault 4");
         check(run_until(e, p_fault, &yes, 1000), "converter fault reported");
         check(run_until(e, p_register, &(struct reg_want) { "coil", 0, 0 }, 1000), "the core's OFF reached the server");
-        modbus_backend_last_error(&e->conv, why, sizeof(why));
+        converter_last_error(&e->conv, why, sizeof(why));
         check(strstr(why, "over-temperature") != NULL, "reason names the fault bit: '%s'", why);
         check(!last(e)->ready, "not ready while faulted");
         ctl(e, "fault 0");
@@ -756,7 +763,7 @@ static void case_off_preempts(struct env *e)
         }
         if (!check(slow != NULL, "a slow read is in flight"))
                 return;
-        t_off = now_us();
+        t_off = monotonic_now_us();
         command(e, POWER_OFF, 0, 0);
         run_for(e, 500);
         n = ctl_log(e, log_buf, 8192);
@@ -797,7 +804,7 @@ static void case_monitor(struct env *e)
         check(last(e)->insulation_kohm == 150, "monitor reading follows (got %u)", last(e)->insulation_kohm);
         ctl(e, "monitor-error 1");
         check(run_until(e, p_fault, &yes, 1000), "monitor device error is a fault");
-        modbus_backend_last_error(&e->conv, why, sizeof(why));
+        converter_last_error(&e->conv, why, sizeof(why));
         check(strstr(why, "insulation monitor") != NULL, "reason names the monitor: '%s'", why);
         check(last(e)->insulation_kohm == POWER_INSULATION_UNKNOWN, "insulation unknown meanwhile");
 }
@@ -808,8 +815,94 @@ static void case_rs485_on_pty(struct env *e)
 
         run_for(e, 800);
         check(e->n > 0 && !last(e)->link_ok, "no link: a pty has no RS-485 mode");
-        modbus_backend_last_error(&e->conv, why, sizeof(why));
+        converter_last_error(&e->conv, why, sizeof(why));
         check(strstr(why, "RS-485") != NULL, "the reason says so: '%s'", why);
+}
+
+/* Copy the generic profile to dst with `from` replaced by `to`. */
+static bool copy_profile(const char *dst, const char *from, const char *to)
+{
+        char src[256], text[16384];
+        const char *at;
+        size_t n;
+        FILE *f;
+
+        snprintf(src, sizeof(src), "%s/generic.conf", profile_dir);
+        f = fopen(src, "r");
+        if (!f)
+                return false;
+        n = fread(text, 1, sizeof(text) - 1, f);
+        fclose(f);
+        text[n] = '\0';
+        at = strstr(text, from);
+        f = fopen(dst, "w");
+        if (!at || !f) {
+                if (f)
+                        fclose(f);
+                return false;
+        }
+        fprintf(f, "%.*s%s%s", (int)(at - text), text, to, at + strlen(from));
+        fclose(f);
+        return true;
+}
+
+/* The running config, its profile line replaced: loaded into cfg. */
+static bool reload_with_profile(struct env *e, const char *profile, struct config *cfg)
+{
+        char path[128], next[128], line[512];
+        struct config_error err;
+        FILE *in, *out;
+
+        snprintf(path, sizeof(path), "%s/seccbridge.conf", e->dir);
+        snprintf(next, sizeof(next), "%s/reloaded.conf", e->dir);
+        in = fopen(path, "r");
+        out = fopen(next, "w");
+        if (!in || !out)
+                return false;
+        while (fgets(line, sizeof(line), in))
+                if (strncmp(line, "profile = ", 10) == 0)
+                        fprintf(out, "profile = %s\n", profile);
+                else
+                        fputs(line, out);
+        fclose(in);
+        fclose(out);
+        if (config_load(next, cfg, &err) < 0) {
+                char msg[1024];
+
+                config_error_format(&err, msg, sizeof(msg));
+                return check(false, "reloaded config: %s", msg);
+        }
+        return true;
+}
+
+/* SIGHUP with the profile file moved and commented (the same registers):
+ * applied, no restart needed, the link never lost; with a register changed:
+ * refused (a restart is needed), the running one stays. */
+static void case_reload_same_profile(struct env *e)
+{
+        static struct config moved, changed;
+        char p1[128], p2[128];
+        size_t from;
+        bool lost = false;
+
+        if (!charging(e))
+                return;
+        snprintf(p1, sizeof(p1), "%s/moved.conf", e->dir);
+        snprintf(p2, sizeof(p2), "%s/changed.conf", e->dir);
+        if (!check(copy_profile(p1, "[device]", "# A comment that moves every line.\n\n[device]"), "profile copy") ||
+            !check(copy_profile(p2, "[present_voltage]\narea = input\naddress = 0",
+                                "[present_voltage]\narea = input\naddress = 20"), "profile copy") ||
+            !reload_with_profile(e, p1, &moved) || !reload_with_profile(e, p2, &changed))
+                return;
+        from = e->n;
+        check(converter_reconfigure(&e->conv, &moved) == 0, "the same registers in a moved, commented file: applied");
+        run_for(e, 500);
+        check(converter_reconfigure(&e->conv, &changed) == -EOPNOTSUPP, "a register changed: a restart is needed");
+        run_for(e, 500);
+        for (size_t i = from; i < e->n; i++)
+                lost |= !e->samples[i].m.link_ok;
+        check(!lost, "the link was never lost");
+        check(ctl_get(e, "coil", 0) == 1 && ctl_get(e, "holding", 0) == 4000, "still charging");
 }
 
 struct test_case {
@@ -835,6 +928,7 @@ static const struct test_case cases[] = {
         { "close-switches-off", case_close_switches_off, NULL, NULL, false },
         { "insulation-monitor", case_monitor, NULL, "[insulation_monitor]\nprofile = @MON@\nunit_id = 3\n", false },
         { "rs485-mode-refused", case_rs485_on_pty, "rs485 = true\n", NULL, true },
+        { "reload-same-profile", case_reload_same_profile, NULL, NULL, false },
 };
 
 int main(int argc, char **argv)

@@ -260,6 +260,72 @@ static void check_shipped(const char *name, enum modbus_role role)
         printf("%-28s %zu read(s) per cycle, %zu init step(s)\n", name, plan.n_blocks, p.n_init);
 }
 
+/* The generic profile, its text edited (the first occurrence of each
+ * from[i] replaced by to[i], in order), loaded. */
+static void load_edited(size_t n, const char *const *from, const char *const *to, struct modbus_profile *p)
+{
+        static char text[16384], edited[sizeof(text)];
+        FILE *f = fopen(PROFILE_DIR "/generic.conf", "r");
+        size_t len;
+
+        assert_non_null(f);
+        len = fread(text, 1, sizeof(text) - 1, f);
+        fclose(f);
+        text[len] = '\0';
+        for (size_t i = 0; i < n; i++) {
+                const char *at = strstr(text, from[i]);
+
+                assert_non_null(at);
+                assert_true(strlen(text) + strlen(to[i]) < sizeof(edited));
+                snprintf(edited, sizeof(edited), "%.*s%s%s", (int)(at - text), text, to[i], at + strlen(from[i]));
+                memcpy(text, edited, sizeof(text));
+        }
+        if (load_text(text, p) < 0)
+                fail_msg("%s", err);
+}
+
+#define EDIT(p, a, b) load_edited(1, (const char *const[]) { a }, (const char *const[]) { b }, p)
+
+/* A reload keeps a profile whose registers did not change: comments and
+ * blank lines added, sections moved (the line numbers differ), another
+ * path.  A register, a scale, a bit name or a step changed is another
+ * profile. */
+static void test_same_profile_ignores_where_things_are_written(void **state)
+{
+        static const char shutdown[] = "[shutdown]\nwrite = holding 10 0 06\n";
+        static struct modbus_profile orig, p;
+        char e[512];
+
+        (void)state;
+        assert_int_equal(modbus_profile_load(PROFILE_DIR "/generic.conf", &orig, e, sizeof(e)), 0);
+        assert_true(modbus_profile_same(&orig, &orig));
+
+        EDIT(&p, "[device]", "# Added at the top: every line moves.\n\n\n[device]");
+        assert_true(p.points[MODBUS_POINT_SET_VOLTAGE].line != orig.points[MODBUS_POINT_SET_VOLTAGE].line);
+        assert_string_not_equal(p.path, orig.path);
+        assert_true(modbus_profile_same(&orig, &p));
+        /* [shutdown] moved from the end to before [set_voltage]. */
+        load_edited(2, (const char *const[]) { shutdown, "[set_voltage]" },
+                    (const char *const[]) { "", "[shutdown]\nwrite = holding 10 0 06\n\n[set_voltage]" }, &p);
+        assert_int_equal(p.n_shutdown, 1);
+        assert_true(p.points[MODBUS_POINT_SET_VOLTAGE].line != orig.points[MODBUS_POINT_SET_VOLTAGE].line);
+        assert_true(modbus_profile_same(&orig, &p));
+
+        EDIT(&p, shutdown, "");
+        assert_false(modbus_profile_same(&orig, &p));
+        EDIT(&p, "[present_voltage]\narea = input\naddress = 0", "[present_voltage]\narea = input\naddress = 20");
+        assert_false(modbus_profile_same(&orig, &p));
+        EDIT(&p, "[set_current]\narea = holding\naddress = 1\ntype = u16\nscale = 0.1",
+             "[set_current]\narea = holding\naddress = 1\ntype = u16\nscale = 0.01");
+        assert_false(modbus_profile_same(&orig, &p));
+        EDIT(&p, "bit2 = over-temperature", "bit2 = too hot");
+        assert_false(modbus_profile_same(&orig, &p));
+        EDIT(&p, "delay_ms = 20", "delay_ms = 30");
+        assert_false(modbus_profile_same(&orig, &p));
+        EDIT(&p, "write = 05\nreadback = true", "write = 05\nreadback = false");
+        assert_false(modbus_profile_same(&orig, &p));
+}
+
 static void test_shipped_profiles(void **state)
 {
         check_shipped("generic", MODBUS_ROLE_CONVERTER);
@@ -314,6 +380,7 @@ int main(void)
                 cmocka_unit_test(test_errors),
                 cmocka_unit_test(test_params),
                 cmocka_unit_test(test_shipped_profiles),
+                cmocka_unit_test(test_same_profile_ignores_where_things_are_written),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -2,7 +2,9 @@
 # The generated units stay hardened: `systemd-analyze security` rates each of
 # them, alone and with each example drop-in of systemd/drop-ins/ applied, at
 # an exposure of at most 2.0; the plain unit runs as its own user with an
-# empty capability bounding set and no ambient capability.
+# empty capability bounding set and no ambient capability, under a real-time
+# policy that systemd sets (the daemon may not change it) and with a memory
+# lock limit.
 #
 #   test-unit-security.sh BUILD_DIR SOURCE_DIR
 set -euo pipefail
@@ -45,6 +47,12 @@ for unit in seccbridge.service seccbridge@.service; do
         # Without any drop-in: its own user, no capability at all.
         grep -qx 'User=seccbridge' "$file" || { echo "FAIL $unit: no User=seccbridge"; failed=1; }
         grep -qx 'CapabilityBoundingSet=' "$file" || { echo "FAIL $unit: capability bounding set not emptied"; failed=1; }
+        # Real-time scheduling set by systemd, never by the daemon itself,
+        # with a memory lock limit for its mlockall.
+        grep -qx 'CPUSchedulingPolicy=fifo' "$file" || { echo "FAIL $unit: no CPUSchedulingPolicy=fifo"; failed=1; }
+        grep -qE '^CPUSchedulingPriority=[0-9]+$' "$file" || { echo "FAIL $unit: no CPUSchedulingPriority="; failed=1; }
+        grep -qx 'RestrictRealtime=yes' "$file" || { echo "FAIL $unit: the daemon may change its own scheduling"; failed=1; }
+        grep -qE '^LimitMEMLOCK=[0-9]+[KMG]$' "$file" || { echo "FAIL $unit: no LimitMEMLOCK= for the memory lock"; failed=1; }
         if grep -qE '^AmbientCapabilities=.+' "$file"; then
                 echo "FAIL $unit: ambient capabilities granted"
                 failed=1

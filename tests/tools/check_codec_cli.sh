@@ -122,6 +122,51 @@ checks=$((checks + 1))
         grep -q 'User_Stop_Button .*bits 16 .*0=Not_Pressed 1=Pressed' "$TMP/out" ||
         fail "encode --list Sequence_Control: $(cat "$TMP/out")"
 
+# ---- interface version 3 (database v3.6) ----
+
+# The appendix frames of v3.6.
+expect_frame "0106B003#88130000000042" encode --interface-version 3 DC_Power_Control \
+        Target_Voltage=500 Power_Function=Insulation_Test Output_Contactors=Close
+expect_frame "0106B003#401FDC0518FC68" encode --interface-version=3 DC_Power_Control Target_Voltage=800 \
+        Current_Range_Max=150 Current_Range_Min=-100 Power_Function=Power_Transfer \
+        Setpoints_Mode=Range_Mode Output_Contactors=Close
+expect_frame "0106B003#00000000000081" encode DC_Power_Control Power_Function=Standby \
+        Lower_Output_Voltage=Lowering --interface-version 3
+expect_frame "0106B001#0704" encode --interface-version 3 New_Charge_Session \
+        Communication_Protocol=CCS_ISO_15118_2022 Plug_and_pins=MCS
+expect_frame "01063001#1027B80BE80338FF" encode --interface-version 3 DC_Power_Parameters \
+        Maximum_Voltage=1000 Maximum_Charge_Current=300 Maximum_Discharge_Current=100 Range_Target_Current=-20
+expect_frame "0106B300#C0FE" encode --interface-version 3 OCPP_Control Dynamic_Target_Current=-32
+expect_frame "0106B000#07" encode --interface-version 3 Advantics_Controller_Status State=Charging
+expect_frame "01068009#07" encode --interface-version 2 Advantics_Controller_Status State=Charging
+expect_error "unknown message 'Charging_Loop' in database v3.6" encode --interface-version 3 Charging_Loop
+expect_error "unknown message 'DC_Power_Control' in database v2.7" encode DC_Power_Control
+expect_error "invalid interface version '4' (allowed: 2, 3)" encode --interface-version 4 Charging_Loop
+expect_error "invalid interface version '' (allowed: 2, 3)" encode --interface-version
+expect_error "invalid interface version '2.7'" decode --interface-version 2.7
+expect_error "DC_Power_Control.Power_Function=16 is out of range (allowed: 0 .. 15" \
+        encode --interface-version 3 DC_Power_Control Power_Function=16
+checks=$((checks + 1))
+"$SECCSIM" encode --interface-version 3 --list >"$TMP/out" && [ "$(grep -c '^[A-Z].* 0x6' "$TMP/out")" -eq 23 ] &&
+        grep -q 'Database v3.6' "$TMP/out" || fail "encode --interface-version 3 --list does not list 23 messages"
+checks=$((checks + 1))
+got=$(printf '0106B003#94116400640048\n01068005#9411F40128\n0106B003#00000000000041\n' |
+        "$SECCSIM" decode --interface-version 3)
+want=$(printf '%s\n%s\n%s' \
+        "DC_Power_Control pistol=1 Target_Voltage=450.0 Current_Range_Max=10.0 Current_Range_Min=10.0 Power_Function=Power_Transfer Setpoints_Mode=Target_Mode Output_Contactors=Close Lower_Output_Voltage=No_Lowering" \
+        "unknown 01068005#9411F40128" \
+        "DC_Power_Control pistol=1 Target_Voltage=0.0 Current_Range_Max=0.0 Current_Range_Min=0.0 Power_Function=Standby Setpoints_Mode=Target_Mode Output_Contactors=Close Lower_Output_Voltage=No_Lowering")
+[ "$got" = "$want" ] || fail "decode --interface-version 3: '$got'"
+# A v3 frame is unknown to the default database, and an undefined
+# Power_Function prints as its number (V25).
+checks=$((checks + 1))
+got=$(printf '0106B003#00000000000043\n' | "$SECCSIM" decode --interface-version 3)
+[ "$got" = "DC_Power_Control pistol=1 Target_Voltage=0.0 Current_Range_Max=0.0 Current_Range_Min=0.0 Power_Function=3 Setpoints_Mode=Target_Mode Output_Contactors=Close Lower_Output_Voltage=No_Lowering" ] ||
+        fail "decode of Power_Function 3: '$got'"
+checks=$((checks + 1))
+got=$(printf '0106B003#00000000000043\n' | "$SECCSIM" decode)
+[ "$got" = "unknown 0106B003#00000000000043" ] || fail "v3 frame with the default database: '$got'"
+
 # ---- decode: never stops, one line out per line in ----
 
 {

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""Cross-check `seccsim encode` and `seccsim decode` against the v2.7 KCD.
+"""Cross-check `seccsim encode` and `seccsim decode` against a KCD: v2.7 (the
+default interface version) or v3.6 (`--interface-version 3`).
 
 The database is parsed here on its own (xml.etree, no code shared with the
 C table), frames are packed and unpacked with this script's own Intel bit
@@ -10,7 +11,10 @@ signals, offset temperatures, every label, several pistols, out-of-range
 values (exit 2), random frames with Reserved bits set, short, foreign and
 unknown frames, and the decode -> encode round trip.
 
-Usage: check_codec_kcd.py SECCSIM KCD
+Usage: check_codec_kcd.py SECCSIM KCD [VERSION]
+VERSION is the interface version of the KCD: 2 (v2.7, the default, checked
+with seccsim's default database) or 3 (v3.6, checked with
+`--interface-version 3`; the frames of v2.7 are unknown to it).
 Exit 0 on success, 1 on a mismatch, 77 (skip) when the KCD is absent.
 """
 
@@ -31,7 +35,7 @@ class Signal:
         self.start = int(el.get("offset"))
         self.length = int(el.get("length"))
         if el.get("endianess", "little") != "little":
-            raise SystemExit(f"{self.name}: big endian signal, not expected in v2")
+            raise SystemExit(f"{self.name}: big endian signal, not expected in this interface")
         value = el.find(NS + "Value")
         attrs = value.attrib if value is not None else {}
         self.signed = attrs.get("type", "unsigned") == "signed"
@@ -139,9 +143,19 @@ def decode_line(msg, pistol, data):
 
 # ---- running seccsim ----
 
+# Per interface version: the message count of its database, the option that
+# selects it, and identifiers that are not in it (the other version's and
+# near misses).
+VERSIONS = {
+    "2": (19, [], (0x68008, 0x60015, 0x6B000, 0x63000, 0x123456)),
+    "3": (23, ["--interface-version", "3"], (0x68009, 0x60010, 0x68005, 0x6B006, 0x63003, 0x6B301, 0x123456)),
+}
+
+
 class Checker:
-    def __init__(self, seccsim):
+    def __init__(self, seccsim, options):
         self.seccsim = seccsim
+        self.options = options
         self.failures = 0
         self.checks = 0
 
@@ -157,14 +171,14 @@ class Checker:
 
     def expect_encode(self, args, expected):
         self.checks += 1
-        rc, out, err = self.run(["encode"] + args)
+        rc, out, err = self.run(["encode"] + self.options + args)
         if rc != 0 or out != expected + "\n":
             self.fail(f"encode {' '.join(args)}: got rc={rc} {out.strip()!r} {err.strip()!r}, "
                       f"want {expected!r}")
 
     def expect_encode_error(self, args, must_name):
         self.checks += 1
-        rc, out, err = self.run(["encode"] + args)
+        rc, out, err = self.run(["encode"] + self.options + args)
         lines = err.strip().splitlines()
         if rc != 2 or out != "" or len(lines) != 1 or \
                 any(word not in lines[0] for word in must_name):
@@ -172,7 +186,8 @@ class Checker:
                       f"{must_name}, got rc={rc} out={out!r} err={err!r}")
 
     def expect_decode(self, args, lines_in, lines_want):
-        rc, out, err = self.run(["decode"] + args, stdin="".join(l + "\n" for l in lines_in))
+        rc, out, err = self.run(["decode"] + self.options + args,
+                                stdin="".join(l + "\n" for l in lines_in))
         got = out.splitlines()
         if rc != 0:
             self.fail(f"decode {' '.join(args)}: exit {rc}, stderr {err!r}")
@@ -213,20 +228,22 @@ def out_of_range_texts(sig):
 
 
 def main():
-    if len(sys.argv) != 3:
+    if len(sys.argv) not in (3, 4) or (len(sys.argv) == 4 and sys.argv[3] not in VERSIONS):
         print(__doc__)
         return 2
     seccsim, kcd = sys.argv[1], Path(sys.argv[2])
+    version = sys.argv[3] if len(sys.argv) == 4 else "2"
+    count, options, unknown_ids = VERSIONS[version]
     if not kcd.is_file():
         print(f"{kcd.name} not found: skipped (the database is not part of this checkout)")
         return 77
 
     messages = load_kcd(kcd)
-    if len(messages) != 19:
-        print(f"expected the 19 messages of v2.7, found {len(messages)}")
+    if len(messages) != count:
+        print(f"expected the {count} messages of interface version {version}, found {len(messages)}")
         return 1
     rng = random.Random(2718)
-    c = Checker(seccsim)
+    c = Checker(seccsim, options)
     decode_in, decode_want = [], []
 
     for msg in messages:
@@ -300,7 +317,7 @@ def main():
 
     # Identifiers that are not in the database, and standard frames.
     known = {m.base_id for m in messages}
-    for base in (0x68008, 0x60015, 0x6B000, 0x63000, 0x123456):
+    for base in unknown_ids:
         assert base not in known
         f = frame_text(base | (1 << 24), b"\x01\x02")
         decode_in.append(f)

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Codec of the v2.7 message set: the example frames of the protocol summary
- * (Appendix, v2.7 rows) and a hand-computed frame for every other message,
- * both directions; range edges of every signal; clamping; reserved and
- * undeclared bits; frame length and identifier handling.
+ * Codec of the v2.7 and v3.6 message sets: the example frames of the
+ * protocol summary (Appendix, v2.7 and v3.6 rows) and a hand-computed frame
+ * for every other message, both directions; range edges of every signal;
+ * clamping; reserved and undeclared bits; frame length and identifier
+ * handling; the tables the two databases share; frames of one database are
+ * not frames of the other.
  */
 #include <errno.h>
 #include <math.h>
@@ -19,6 +21,9 @@
 #include "seccbridge/codec.h"
 
 #define N_ELEMENTS(a) (sizeof(a) / sizeof((a)[0]))
+
+/* The database of the tests below; the v3.6 ones name theirs. */
+#define V2 (&codec_db_v2_7)
 
 static struct codec_frame make_frame(uint32_t id, uint8_t len, const uint8_t *data)
 {
@@ -133,27 +138,144 @@ static const struct example examples[] = {
                   .ce_state = 6, .id_state = 1 } } },
 };
 
-static void test_examples_cover_every_message(void **state)
+/* v3.6: the Appendix rows, then the other messages by hand from the KCD
+ * layout (the shared payloads with the bytes of their v2.7 examples, only
+ * the identifier differs). */
+static const struct example examples_v3[] = {
+        { "v3 PMS 400 V -50 A", 0x01063000, 8, { 0xA0, 0x0F, 0x0C, 0xFE, 0x55, 0x46, 0x01, 0xFF },
+          { .type = CODEC_POWER_MODULES_STATUS, .u.power_modules_status = {
+                  .present_voltage_dv = 4000, .present_current_da = -500,
+                  .power_modules_temperature_c = 45, .enclosure_temperature_c = 30,
+                  .system_enable = CODEC_SYSTEM_ENABLE_ALLOWED,
+                  .insulation_resistance_kohm = 510 } } },
+        { "DC_Power_Parameters", 0x01063001, 8, { 0x10, 0x27, 0xB8, 0x0B, 0xE8, 0x03, 0x38, 0xFF },
+          { .type = CODEC_DC_POWER_PARAMETERS, .u.dc_power_parameters = {
+                  .maximum_voltage_dv = 10000, .maximum_charge_current_da = 3000,
+                  .maximum_discharge_current_da = 1000, .range_target_current_da = -200 } } },
+        { "DC_Power_Control insulation test", 0x0106B003, 7, { 0x88, 0x13, 0, 0, 0, 0, 0x42 },
+          { .type = CODEC_DC_POWER_CONTROL, .u.dc_power_control = {
+                  .target_voltage_dv = 5000,
+                  .power_function = CODEC_POWER_FUNCTION_INSULATION_TEST,
+                  .setpoints_mode = CODEC_SETPOINTS_TARGET_MODE, .output_contactors = true } } },
+        { "DC_Power_Control precharge", 0x0106B003, 7, { 0x23, 0x0F, 0x14, 0x00, 0, 0, 0x64 },
+          { .type = CODEC_DC_POWER_CONTROL, .u.dc_power_control = {
+                  .target_voltage_dv = 3875, .current_range_max_da = 20,
+                  .power_function = CODEC_POWER_FUNCTION_PRECHARGE,
+                  .setpoints_mode = CODEC_SETPOINTS_RANGE_MODE, .output_contactors = true } } },
+        { "DC_Power_Control transfer target", 0x0106B003, 7, { 0x94, 0x11, 0xD0, 0x07, 0xD0, 0x07, 0x48 },
+          { .type = CODEC_DC_POWER_CONTROL, .u.dc_power_control = {
+                  .target_voltage_dv = 4500, .current_range_max_da = 2000,
+                  .current_range_min_da = 2000,
+                  .power_function = CODEC_POWER_FUNCTION_POWER_TRANSFER,
+                  .setpoints_mode = CODEC_SETPOINTS_TARGET_MODE, .output_contactors = true } } },
+        { "DC_Power_Control transfer range", 0x0106B003, 7, { 0x40, 0x1F, 0xDC, 0x05, 0x18, 0xFC, 0x68 },
+          { .type = CODEC_DC_POWER_CONTROL, .u.dc_power_control = {
+                  .target_voltage_dv = 8000, .current_range_max_da = 1500,
+                  .current_range_min_da = -1000,
+                  .power_function = CODEC_POWER_FUNCTION_POWER_TRANSFER,
+                  .setpoints_mode = CODEC_SETPOINTS_RANGE_MODE, .output_contactors = true } } },
+        { "DC_Power_Control standby", 0x0106B003, 7, { 0, 0, 0, 0, 0, 0, 0x41 },
+          { .type = CODEC_DC_POWER_CONTROL, .u.dc_power_control = {
+                  .power_function = CODEC_POWER_FUNCTION_STANDBY, .output_contactors = true } } },
+        { "DC_Power_Control standby lowering", 0x0106B003, 7, { 0, 0, 0, 0, 0, 0, 0x81 },
+          { .type = CODEC_DC_POWER_CONTROL, .u.dc_power_control = {
+                  .power_function = CODEC_POWER_FUNCTION_STANDBY, .lower_output_voltage = true } } },
+        { "v3 New_Charge_Session", 0x0106B001, 2, { 0x07, 0x04 },
+          { .type = CODEC_NEW_CHARGE_SESSION_V3, .u.new_charge_session_v3 = {
+                  .communication_protocol = CODEC_PROTOCOL_CCS_ISO_15118_2022,
+                  .plug_and_pins = CODEC_PLUG_MCS } } },
+        { "OCPP_Control -32 A", 0x0106B300, 2, { 0xC0, 0xFE },
+          { .type = CODEC_OCPP_CONTROL, .u.ocpp_control = { .dynamic_target_current_da = -320 } } },
+
+        { "EV_Information_Battery", 0x0106B100, 6, { 0x4B, 0x00, 0x2A, 0x14, 0x50, 0x64 },
+          { .type = CODEC_EV_INFORMATION_BATTERY, .u.ev_information_battery = {
+                  .battery_capacity_kwh = 75, .present_state_of_charge_pct = 42,
+                  .minimum_state_of_charge_pct = 20, .target_state_of_charge_pct = 80,
+                  .maximum_state_of_charge_pct = 100 } } },
+        { "EV_Information_Voltages", 0x0106B101, 6, { 0xC4, 0x09, 0xF0, 0x23, 0x93, 0x0F },
+          { .type = CODEC_EV_INFORMATION_VOLTAGES, .u.ev_information_voltages = {
+                  .ev_minimum_voltage_dv = 2500, .ev_maximum_voltage_dv = 9200,
+                  .ev_present_voltage_dv = 3987 } } },
+        { "EV_Information_Charge_Limits", 0x0106B102, 8, { 0x0A, 0x00, 0xAC, 0x0D, 0x01, 0x00, 0x96, 0x00 },
+          { .type = CODEC_EV_INFORMATION_CHARGE_LIMITS, .u.ev_information_charge_limits = {
+                  .ev_minimum_charge_current_da = 10, .ev_maximum_charge_current_da = 3500,
+                  .ev_minimum_charge_power_kw = 1, .ev_maximum_charge_power_kw = 150 } } },
+        { "EV_Information_Discharge_Limits", 0x0106B103, 8, { 0x05, 0x00, 0xE8, 0x03, 0x00, 0x00, 0x0B, 0x00 },
+          { .type = CODEC_EV_INFORMATION_DISCHARGE_LIMITS, .u.ev_information_discharge_limits = {
+                  .ev_minimum_discharge_current_da = 5, .ev_maximum_discharge_current_da = 1000,
+                  .ev_minimum_discharge_power_kw = 0, .ev_maximum_discharge_power_kw = 11 } } },
+        { "EV_Information_Energy", 0x0106B104, 6, { 0x05, 0x00, 0x1E, 0x00, 0xF4, 0xFF },
+          { .type = CODEC_EV_INFORMATION_ENERGY, .u.ev_information_energy = {
+                  .ev_minimum_energy_request_kwh = 5, .ev_target_energy_request_kwh = 30,
+                  .ev_maximum_energy_request_kwh = -12 } } },
+
+        { "v3 Sequence_Control flags", 0x01063002, 3, { 0x01, 0x07, 0x00 },
+          { .type = CODEC_SEQUENCE_CONTROL, .u.sequence_control = {
+                  .start_charge_authorisation = true, .ccs_authorisation_done = true,
+                  .ccs_authorisation_valid = true, .charge_parameters_done = true } } },
+        { "v3 ADM_CS_SECC_Outputs", 0x01063201, 8, { 0x45, 0xB6, 0xCA, 0x03, 0, 0, 0, 0 },
+          { .type = CODEC_ADM_CS_SECC_OUTPUTS, .u.adm_cs_secc_outputs = {
+                  .digital_output = { true, false, true, false },
+                  .led = { 100, 0xAB, 0x3C } } } },
+        { "v3 ADM_CS_SPCC_Outputs", 0x01063202, 8, { 0xFE, 0x07, 0x00, 0x02, 0, 0, 0, 0 },
+          { .type = CODEC_ADM_CS_SPCC_OUTPUTS, .u.adm_cs_spcc_outputs = {
+                  .digital_output = { false, true }, .led = { 0xFF, 0x01, 0x80 } } } },
+        { "v3 Controller Charging", 0x0106B000, 1, { 0x07 },
+          { .type = CODEC_ADVANTICS_CONTROLLER_STATUS,
+            .u.advantics_controller_status = { .state = CODEC_STATE_CHARGING } } },
+        { "v3 Charge_Status_Change", 0x0106B002, 1, { 0x01 },
+          { .type = CODEC_CHARGE_STATUS_CHANGE, .u.charge_status_change = {
+                  .vehicle_ready_for_charging = CODEC_CHARGE_STARTED } } },
+        /* The order swapped in v3: Charge_Session_Finished 0x6B004,
+         * Emergency_Stop 0x6B005 (part D.7). */
+        { "v3 Charge_Session_Finished", 0x0106B004, 1, { 0x01 },
+          { .type = CODEC_CHARGE_SESSION_FINISHED, .u.charge_session_finished = {
+                  .state = CODEC_FINISHED_RUSHED_STOP } } },
+        { "v3 Emergency_Stop", 0x0106B005, 1, { 0x03 },
+          { .type = CODEC_EMERGENCY_STOP, .u.emergency_stop = { .origin = CODEC_ESTOP_ORIGIN_PEV } } },
+        { "v3 EV_ID_CCS_Part2_DIN", 0x0106B105, 6, { 0x00, 0x1A, 0x2B, 0x3C, 0x4D, 0x5E },
+          { .type = CODEC_EV_ID_CCS_PART2_DIN, .u.ev_id_ccs_part2_din = {
+                  .byte = { 0x00, 0x1A, 0x2B, 0x3C, 0x4D, 0x5E } } } },
+        { "v3 ADM_CO_CUI1_Inputs", 0x0106B200, 8, { 0x29, 0, 0, 0, 0x41, 0x5A, 0x00, 0xFF },
+          { .type = CODEC_ADM_CO_CUI1_INPUTS, .u.adm_co_cui1_inputs = {
+                  .switch_input = { true, false, false, true, false, true },
+                  .colibri_temperature_c = 25, .cpu_temperature_c = 50,
+                  .pistol_ptc1_c = -40, .pistol_ptc2_c = 215 } } },
+        { "v3 ADM_CS_SECC_Inputs", 0x0106B201, 8, { 0x0A, 0, 0, 0, 0, 0x64, 0x28, 0x27 },
+          { .type = CODEC_ADM_CS_SECC_INPUTS, .u.adm_cs_secc_inputs = {
+                  .digital_input = { false, true, false, true },
+                  .cpu_temperature_c = 60, .pistol_ptc1_c = 0, .pistol_ptc2_c = -1 } } },
+        { "v3 ADM_CS_SPCC_Inputs", 0x0106B202, 8, { 0x01, 0x46, 0x47, 0x00, 0x8C, 0x00, 0x3C, 0x3D },
+          { .type = CODEC_ADM_CS_SPCC_INPUTS, .u.adm_cs_spcc_inputs = {
+                  .digital_input = { true, false, false, false },
+                  .cpu_temperature0_c = 30, .cpu_temperature1_c = 31, .pt1k_a_c = -40,
+                  .pt1k_b_c = 100, .pt1ks_c_c = 20, .pt1ks_d_c = 21 } } },
+        { "v3 CCS_Extra_Information", 0x0106B203, 8, { 0x09, 0x32, 0x00, 0, 0, 0, 0, 0 },
+          { .type = CODEC_CCS_EXTRA_INFORMATION, .u.ccs_extra_information = {
+                  .cp_state = 9, .cp_duty_cycle_permille = 50 } } },
+        { "v3 MCS_Extra_Information", 0x0106B204, 8, { 0x06, 0x01, 0, 0, 0, 0, 0, 0 },
+          { .type = CODEC_MCS_EXTRA_INFORMATION, .u.mcs_extra_information = {
+                  .ce_state = 6, .id_state = 1 } } },
+};
+
+static void check_examples_cover(const struct codec_db *db, const struct example *ex, size_t n)
 {
         bool seen[CODEC_MSG_COUNT] = { false };
 
-        (void)state;
-        for (size_t i = 0; i < N_ELEMENTS(examples); i++)
-                seen[examples[i].msg.type] = true;
-        for (int t = 0; t < CODEC_MSG_COUNT; t++)
-                if (!seen[t])
-                        fail_msg("no example frame for %s",
-                                 codec_msg_info((enum codec_msg_type)t)->name);
+        for (size_t i = 0; i < n; i++)
+                seen[ex[i].msg.type] = true;
+        for (size_t t = 0; t < db->n_messages; t++)
+                if (!seen[db->messages[t].type])
+                        fail_msg("no example frame for %s", db->messages[t].name);
 }
 
-static void test_examples_encode(void **state)
+static void check_examples_encode(const struct codec_db *db, const struct example *ex, size_t n)
 {
-        (void)state;
-        for (size_t i = 0; i < N_ELEMENTS(examples); i++) {
-                const struct example *e = &examples[i];
+        for (size_t i = 0; i < n; i++) {
+                const struct example *e = &ex[i];
                 struct codec_frame f;
 
-                assert_int_equal(codec_encode(&e->msg, 1, &f), 0);
+                assert_int_equal(codec_encode(db, &e->msg, 1, &f), 0);
                 if (f.id != e->id || !f.extended || f.len != e->len ||
                     memcmp(f.data, e->data, e->len) != 0)
                         fail_msg("%s: encoded differently", e->what);
@@ -163,11 +285,10 @@ static void test_examples_encode(void **state)
         }
 }
 
-static void test_examples_decode(void **state)
+static void check_examples_decode(const struct codec_db *db, const struct example *ex, size_t n)
 {
-        (void)state;
-        for (size_t i = 0; i < N_ELEMENTS(examples); i++) {
-                const struct example *e = &examples[i];
+        for (size_t i = 0; i < n; i++) {
+                const struct example *e = &ex[i];
                 struct codec_frame f = make_frame(e->id, e->len, e->data);
                 struct codec_message m, want;
 
@@ -175,27 +296,44 @@ static void test_examples_decode(void **state)
                 want.type = e->msg.type;
                 want.u = e->msg.u;
                 memset(&m, 0xA5, sizeof(m));
-                assert_int_equal(codec_decode(&f, 1, &m), 0);
+                assert_int_equal(codec_decode(db, &f, 1, &m), 0);
                 if (memcmp(&m, &want, sizeof(m)) != 0)
                         fail_msg("%s: decoded differently", e->what);
         }
 }
 
-/* ---- the table itself ---- */
-
-static void test_table_layout(void **state)
+static void test_examples_cover_every_message(void **state)
 {
         (void)state;
-        assert_null(codec_msg_info(CODEC_MSG_COUNT));
-        for (int t = 0; t < CODEC_MSG_COUNT; t++) {
-                const struct codec_msg_info *m = codec_msg_info((enum codec_msg_type)t);
+        check_examples_cover(V2, examples, N_ELEMENTS(examples));
+}
+
+static void test_examples_encode(void **state)
+{
+        (void)state;
+        check_examples_encode(V2, examples, N_ELEMENTS(examples));
+}
+
+static void test_examples_decode(void **state)
+{
+        (void)state;
+        check_examples_decode(V2, examples, N_ELEMENTS(examples));
+}
+
+/* ---- the table itself ---- */
+
+static void check_table_layout(const struct codec_db *db)
+{
+        assert_null(codec_msg_info(db, CODEC_MSG_COUNT));
+        for (size_t t = 0; t < db->n_messages; t++) {
+                const struct codec_msg_info *m = &db->messages[t];
                 uint64_t used = 0;
 
                 assert_non_null(m);
-                assert_int_equal(m->type, t);
-                assert_ptr_equal(codec_msg_info_by_name(m->name), m);
-                assert_ptr_equal(codec_msg_info_by_id(m->base_id), m);
-                assert_ptr_equal(codec_msg_info_by_id(m->base_id | 0x1F000000u), m);
+                assert_ptr_equal(codec_msg_info(db, m->type), m);
+                assert_ptr_equal(codec_msg_info_by_name(db, m->name), m);
+                assert_ptr_equal(codec_msg_info_by_id(db, m->base_id), m);
+                assert_ptr_equal(codec_msg_info_by_id(db, m->base_id | 0x1F000000u), m);
                 assert_true(m->dlc >= 1 && m->dlc <= 8);
                 assert_true(m->n_signals >= 1 && m->n_signals <= CODEC_MAX_SIGNALS);
                 /* IN frames clear bit 15, OUT frames set it (part B). */
@@ -230,9 +368,18 @@ static void test_table_layout(void **state)
                         }
                 }
         }
-        assert_null(codec_msg_info_by_name("Controller_Inputs"));
-        assert_null(codec_msg_info_by_id(0x68008));
-        assert_null(codec_signal_by_name(codec_msg_info(CODEC_CHARGING_LOOP), "Nope"));
+}
+
+static void test_table_layout(void **state)
+{
+        (void)state;
+        check_table_layout(V2);
+        /* In the order of the types. */
+        for (size_t t = 0; t < V2->n_messages; t++)
+                assert_int_equal(V2->messages[t].type, t);
+        assert_null(codec_msg_info_by_name(V2, "Controller_Inputs"));
+        assert_null(codec_msg_info_by_id(V2, 0x68008));
+        assert_null(codec_signal_by_name(codec_msg_info(V2, CODEC_CHARGING_LOOP), "Nope"));
 }
 
 static void test_table_spot_checks(void **state)
@@ -241,9 +388,9 @@ static void test_table_spot_checks(void **state)
         const struct codec_signal_info *s;
 
         (void)state;
-        assert_int_equal(CODEC_MSG_COUNT, 19);
+        assert_int_equal(V2->n_messages, 19);
 
-        m = codec_msg_info_by_name("Power_Modules_Status");
+        m = codec_msg_info_by_name(V2, "Power_Modules_Status");
         assert_int_equal(m->base_id, 0x60010);
         assert_int_equal(m->period_ms, 100);
         s = codec_signal_by_name(m, "Present_Current");
@@ -256,21 +403,21 @@ static void test_table_spot_checks(void **state)
         s = codec_signal_by_name(m, "Insulation_Resistance");
         assert_true(s->scale == 2 && !s->has_range);
 
-        m = codec_msg_info_by_name("Sequence_Control");
+        m = codec_msg_info_by_name(V2, "Sequence_Control");
         assert_int_equal(m->dlc, 3);
         assert_int_equal(m->period_ms, 0);
         /* Pause/resume flags are only a comment in the KCD (E.16). */
         assert_int_equal(m->n_signals, 6);
 
-        m = codec_msg_info_by_name("ADM_CS_SECC_Outputs");
+        m = codec_msg_info_by_name(V2, "ADM_CS_SECC_Outputs");
         s = codec_signal_by_name(m, "Reserved");
         assert_true(s->reserved && s->start == 28 && s->length == 26);
 
-        m = codec_msg_info_by_name("CCS_Extra_Information");
+        m = codec_msg_info_by_name(V2, "CCS_Extra_Information");
         s = codec_signal_by_name(m, "CP_Duty_Cycle");
         assert_true(s->has_range && s->max == 100 && s->decimals == 1);
 
-        m = codec_msg_info_by_name("EV_ID_CCS_Part2_DIN");
+        m = codec_msg_info_by_name(V2, "EV_ID_CCS_Part2_DIN");
         assert_int_equal(m->dlc, 6);
         assert_int_equal(m->period_ms, 1000);
 }
@@ -286,11 +433,10 @@ static void check_raw_roundtrip(const struct codec_signal_info *s, int64_t raw)
                 fail_msg("%s: raw %lld did not round-trip", s->name, (long long)raw);
 }
 
-static void test_signal_edges_roundtrip(void **state)
+static void check_signal_edges_roundtrip(const struct codec_db *db)
 {
-        (void)state;
-        for (int t = 0; t < CODEC_MSG_COUNT; t++) {
-                const struct codec_msg_info *m = codec_msg_info((enum codec_msg_type)t);
+        for (size_t t = 0; t < db->n_messages; t++) {
+                const struct codec_msg_info *m = &db->messages[t];
 
                 for (size_t i = 0; i < m->n_signals; i++) {
                         const struct codec_signal_info *s = &m->signals[i];
@@ -329,13 +475,18 @@ static void test_signal_edges_roundtrip(void **state)
         }
 }
 
-/* Each signal alone at raw min and raw max, through the typed layer:
- * decode then encode gives the same bytes back. */
-static void test_typed_roundtrip_every_signal(void **state)
+static void test_signal_edges_roundtrip(void **state)
 {
         (void)state;
-        for (int t = 0; t < CODEC_MSG_COUNT; t++) {
-                const struct codec_msg_info *m = codec_msg_info((enum codec_msg_type)t);
+        check_signal_edges_roundtrip(V2);
+}
+
+/* Each signal alone at raw min and raw max, through the typed layer:
+ * decode then encode gives the same bytes back. */
+static void check_typed_roundtrip(const struct codec_db *db)
+{
+        for (size_t t = 0; t < db->n_messages; t++) {
+                const struct codec_msg_info *m = &db->messages[t];
 
                 for (size_t i = 0; i < m->n_signals; i++) {
                         const struct codec_signal_info *s = &m->signals[i];
@@ -348,13 +499,13 @@ static void test_typed_roundtrip_every_signal(void **state)
                                 struct codec_message msg;
 
                                 memset(&f, 0, sizeof(f));
-                                f.id = codec_frame_id(m->type, 7);
+                                f.id = codec_frame_id(db, m->type, 7);
                                 f.extended = true;
                                 f.len = m->dlc;
                                 codec_signal_put_raw(f.data, s, edges[e]);
-                                assert_int_equal(codec_decode(&f, 7, &msg), 0);
+                                assert_int_equal(codec_decode(db, &f, 7, &msg), 0);
                                 assert_int_equal(msg.type, m->type);
-                                assert_int_equal(codec_encode(&msg, 7, &g), 0);
+                                assert_int_equal(codec_encode(db, &msg, 7, &g), 0);
                                 if (!frames_equal(&f, &g))
                                         fail_msg("%s.%s raw %lld: typed round trip differs",
                                                  m->name, s->name, (long long)edges[e]);
@@ -363,12 +514,18 @@ static void test_typed_roundtrip_every_signal(void **state)
         }
 }
 
+static void test_typed_roundtrip_every_signal(void **state)
+{
+        (void)state;
+        check_typed_roundtrip(V2);
+}
+
 static void test_signed_and_offset_values(void **state)
 {
-        const struct codec_msg_info *m = codec_msg_info(CODEC_CHARGING_LOOP);
+        const struct codec_msg_info *m = codec_msg_info(V2, CODEC_CHARGING_LOOP);
         const struct codec_signal_info *cur = codec_signal_by_name(m, "Target_Current");
         const struct codec_signal_info *temp = codec_signal_by_name(
-                codec_msg_info(CODEC_POWER_MODULES_STATUS), "Power_Modules_Temperature");
+                codec_msg_info(V2, CODEC_POWER_MODULES_STATUS), "Power_Modules_Temperature");
         uint8_t data[8] = { 0 };
         int64_t raw;
 
@@ -398,7 +555,7 @@ static void test_signed_and_offset_values(void **state)
 
 static void test_phys_conversion_rules(void **state)
 {
-        const struct codec_msg_info *ncs = codec_msg_info(CODEC_NEW_CHARGE_SESSION);
+        const struct codec_msg_info *ncs = codec_msg_info(V2, CODEC_NEW_CHARGE_SESSION);
         const struct codec_signal_info *cap = codec_signal_by_name(ncs, "Battery_Capacity");
         const struct codec_signal_info *soc = codec_signal_by_name(ncs, "State_of_Charge");
         const struct codec_signal_info *volt = codec_signal_by_name(ncs, "EV_Maximum_Voltage");
@@ -434,9 +591,9 @@ static void test_phys_conversion_rules(void **state)
 
 static void test_labels(void **state)
 {
-        const struct codec_signal_info *st = &codec_msg_info(CODEC_ADVANTICS_CONTROLLER_STATUS)->signals[0];
+        const struct codec_signal_info *st = &codec_msg_info(V2, CODEC_ADVANTICS_CONTROLLER_STATUS)->signals[0];
         const struct codec_signal_info *cp = codec_signal_by_name(
-                codec_msg_info(CODEC_CCS_EXTRA_INFORMATION), "CP_State");
+                codec_msg_info(V2, CODEC_CCS_EXTRA_INFORMATION), "CP_State");
         int64_t raw = 99;
 
         (void)state;
@@ -464,7 +621,7 @@ static void test_encode_clamps(void **state)
         struct codec_message m;
         struct codec_frame f;
         const struct codec_signal_info *cur = codec_signal_by_name(
-                codec_msg_info(CODEC_CHARGING_LOOP), "Target_Current");
+                codec_msg_info(V2, CODEC_CHARGING_LOOP), "Target_Current");
         uint8_t data[8] = { 0 };
 
         (void)state;
@@ -474,7 +631,7 @@ static void test_encode_clamps(void **state)
         m.u.power_modules_status.power_modules_temperature_c = -50;   /* < -40 */
         m.u.power_modules_status.enclosure_temperature_c = 300;       /* > 215 */
         m.u.power_modules_status.present_voltage_dv = UINT16_MAX;
-        assert_int_equal(codec_encode(&m, 1, &f), 0);
+        assert_int_equal(codec_encode(V2, &m, 1, &f), 0);
         assert_int_equal(f.data[0], 0xFF);
         assert_int_equal(f.data[1], 0xFF);
         assert_int_equal(f.data[4], 0x00);
@@ -483,13 +640,13 @@ static void test_encode_clamps(void **state)
 
         /* An odd kOhm value rounds to the nearest 2 kOhm step. */
         m.u.power_modules_status.insulation_resistance_kohm = 101;
-        assert_int_equal(codec_encode(&m, 1, &f), 0);
+        assert_int_equal(codec_encode(V2, &m, 1, &f), 0);
         assert_int_equal(f.data[7], 51);
 
         memset(&m, 0, sizeof(m));
         m.type = CODEC_NEW_CHARGE_SESSION;
         m.u.new_charge_session.battery_capacity_kwh = 1000;
-        assert_int_equal(codec_encode(&m, 1, &f), 0);
+        assert_int_equal(codec_encode(V2, &m, 1, &f), 0);
         assert_int_equal(f.data[6], 0xFF);
 
         /* The descriptive layer clamps to the raw range too. */
@@ -517,29 +674,34 @@ static void declared_mask(const struct codec_msg_info *m, uint8_t mask[8])
 /* All-ones on the wire decodes to every field at its all-ones value;
  * encoding that back must give all ones exactly on the declared bits and
  * 0 on Reserved and undeclared bits. */
-static void test_reserved_bits_stay_zero(void **state)
+static void check_reserved_bits_stay_zero(const struct codec_db *db)
 {
-        (void)state;
-        for (int t = 0; t < CODEC_MSG_COUNT; t++) {
-                const struct codec_msg_info *m = codec_msg_info((enum codec_msg_type)t);
+        for (size_t t = 0; t < db->n_messages; t++) {
+                const struct codec_msg_info *m = &db->messages[t];
                 uint8_t ones[8], mask[8];
                 struct codec_frame f, g;
                 struct codec_message msg;
 
                 declared_mask(m, mask);
                 memset(ones, 0xFF, sizeof(ones));
-                f = make_frame(codec_frame_id(m->type, 1), m->dlc, ones);
-                assert_int_equal(codec_decode(&f, 1, &msg), 0);
-                assert_int_equal(codec_encode(&msg, 1, &g), 0);
+                f = make_frame(codec_frame_id(db, m->type, 1), m->dlc, ones);
+                assert_int_equal(codec_decode(db, &f, 1, &msg), 0);
+                assert_int_equal(codec_encode(db, &msg, 1, &g), 0);
                 if (memcmp(g.data, mask, sizeof(mask)) != 0)
                         fail_msg("%s: reserved or undeclared bits were written", m->name);
         }
 }
 
+static void test_reserved_bits_stay_zero(void **state)
+{
+        (void)state;
+        check_reserved_bits_stay_zero(V2);
+}
+
 static void test_reserved_and_undeclared_spots(void **state)
 {
-        const struct codec_msg_info *secc = codec_msg_info(CODEC_ADM_CS_SECC_OUTPUTS);
-        const struct codec_msg_info *pml = codec_msg_info(CODEC_POWER_MODULES_LIMITS);
+        const struct codec_msg_info *secc = codec_msg_info(V2, CODEC_ADM_CS_SECC_OUTPUTS);
+        const struct codec_msg_info *pml = codec_msg_info(V2, CODEC_POWER_MODULES_LIMITS);
         struct codec_message m;
         struct codec_frame f;
         uint8_t data[8], mask[8];
@@ -549,7 +711,7 @@ static void test_reserved_and_undeclared_spots(void **state)
         memset(&m, 0, sizeof(m));
         m.type = CODEC_SEQUENCE_CONTROL;
         m.u.sequence_control = (struct codec_sequence_control){ true, true, true, true, true, true };
-        assert_int_equal(codec_encode(&m, 1, &f), 0);
+        assert_int_equal(codec_encode(V2, &m, 1, &f), 0);
         assert_int_equal(f.len, 3);
         assert_int_equal(f.data[0], 0x03);
         assert_int_equal(f.data[1], 0x07);
@@ -560,7 +722,7 @@ static void test_reserved_and_undeclared_spots(void **state)
         declared_mask(secc, mask);
         assert_int_equal(mask[3], 0x0F);
         assert_int_equal(mask[4] | mask[5] | mask[6] | mask[7], 0);
-        declared_mask(codec_msg_info(CODEC_ADM_CS_SPCC_INPUTS), mask);
+        declared_mask(codec_msg_info(V2, CODEC_ADM_CS_SPCC_INPUTS), mask);
         assert_int_equal(mask[0], 0x0F);
         assert_int_equal(mask[5], 0x00);
 
@@ -580,42 +742,52 @@ static void test_reserved_and_undeclared_spots(void **state)
 
 /* ---- frame length and identifiers ---- */
 
-static void test_short_frame_is_malformed(void **state)
+static void check_short_frame_is_malformed(const struct codec_db *db)
 {
-        (void)state;
-        for (int t = 0; t < CODEC_MSG_COUNT; t++) {
-                const struct codec_msg_info *m = codec_msg_info((enum codec_msg_type)t);
+        for (size_t t = 0; t < db->n_messages; t++) {
+                const struct codec_msg_info *m = &db->messages[t];
                 uint8_t data[8] = { 1, 2, 3, 4, 5, 6, 7, 8 };
-                struct codec_frame f = make_frame(codec_frame_id(m->type, 1), m->dlc - 1, data);
+                struct codec_frame f = make_frame(codec_frame_id(db, m->type, 1), m->dlc - 1, data);
                 struct codec_message msg, untouched;
 
                 memset(&msg, 0x5A, sizeof(msg));
                 untouched = msg;
-                assert_int_equal(codec_decode(&f, 1, &msg), -EBADMSG);
+                assert_int_equal(codec_decode(db, &f, 1, &msg), -EBADMSG);
                 assert_memory_equal(&msg, &untouched, sizeof(msg));
                 f.len = 0;
-                assert_int_equal(codec_decode(&f, 1, &msg), -EBADMSG);
+                assert_int_equal(codec_decode(db, &f, 1, &msg), -EBADMSG);
+        }
+}
+
+static void test_short_frame_is_malformed(void **state)
+{
+        (void)state;
+        check_short_frame_is_malformed(V2);
+}
+
+static void check_longer_frame_is_accepted(const struct codec_db *db)
+{
+        for (size_t t = 0; t < db->n_messages; t++) {
+                const struct codec_msg_info *m = &db->messages[t];
+                uint8_t data[8] = { 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88 };
+                uint8_t trimmed[8] = { 0 };
+                struct codec_frame f = make_frame(codec_frame_id(db, m->type, 1), 8, data);
+                struct codec_frame g;
+                struct codec_message a, b;
+
+                memcpy(trimmed, data, m->dlc);
+                g = make_frame(f.id, m->dlc, trimmed);
+                assert_int_equal(codec_decode(db, &f, 1, &a), 0);
+                assert_int_equal(codec_decode(db, &g, 1, &b), 0);
+                /* The extra bytes change nothing. */
+                assert_memory_equal(&a, &b, sizeof(a));
         }
 }
 
 static void test_longer_frame_is_accepted(void **state)
 {
         (void)state;
-        for (int t = 0; t < CODEC_MSG_COUNT; t++) {
-                const struct codec_msg_info *m = codec_msg_info((enum codec_msg_type)t);
-                uint8_t data[8] = { 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88 };
-                uint8_t trimmed[8] = { 0 };
-                struct codec_frame f = make_frame(codec_frame_id(m->type, 1), 8, data);
-                struct codec_frame g;
-                struct codec_message a, b;
-
-                memcpy(trimmed, data, m->dlc);
-                g = make_frame(f.id, m->dlc, trimmed);
-                assert_int_equal(codec_decode(&f, 1, &a), 0);
-                assert_int_equal(codec_decode(&g, 1, &b), 0);
-                /* The extra bytes change nothing. */
-                assert_memory_equal(&a, &b, sizeof(a));
-        }
+        check_longer_frame_is_accepted(V2);
 }
 
 static void test_not_ours(void **state)
@@ -625,44 +797,44 @@ static void test_not_ours(void **state)
         struct codec_message msg;
 
         (void)state;
-        assert_int_equal(codec_decode(&f, 1, &msg), 0);
+        assert_int_equal(codec_decode(V2, &f, 1, &msg), 0);
         assert_int_equal(msg.u.advantics_controller_status.state, 7);
 
         /* another pistol, including the database's index 0 */
-        assert_int_equal(codec_decode(&f, 2, &msg), -ENOMSG);
+        assert_int_equal(codec_decode(V2, &f, 2, &msg), -ENOMSG);
         f.id = 0x00068009;
-        assert_int_equal(codec_decode(&f, 1, &msg), -ENOMSG);
+        assert_int_equal(codec_decode(V2, &f, 1, &msg), -ENOMSG);
         f.id = 0x1F068009;
-        assert_int_equal(codec_decode(&f, 1, &msg), -ENOMSG);
-        assert_int_equal(codec_decode(&f, 31, &msg), 0);
+        assert_int_equal(codec_decode(V2, &f, 1, &msg), -ENOMSG);
+        assert_int_equal(codec_decode(V2, &f, 31, &msg), 0);
 
         /* unknown base IDs: the v2 base Controller_Inputs, near misses,
          * other module types */
         f.id = 0x01068008;
-        assert_int_equal(codec_decode(&f, 1, &msg), -ENOMSG);
+        assert_int_equal(codec_decode(V2, &f, 1, &msg), -ENOMSG);
         f.id = 0x01068010;
-        assert_int_equal(codec_decode(&f, 1, &msg), -ENOMSG);
+        assert_int_equal(codec_decode(V2, &f, 1, &msg), -ENOMSG);
         f.id = 0x01160010;
-        assert_int_equal(codec_decode(&f, 1, &msg), -ENOMSG);
+        assert_int_equal(codec_decode(V2, &f, 1, &msg), -ENOMSG);
         f.id = 0x0106B000;      /* v3 Advantics_Controller_Status */
-        assert_int_equal(codec_decode(&f, 1, &msg), -ENOMSG);
+        assert_int_equal(codec_decode(V2, &f, 1, &msg), -ENOMSG);
 
         /* a standard 11-bit frame is never ours, whatever its number */
         f.id = 0x009;
         f.extended = false;
-        assert_int_equal(codec_decode(&f, 1, &msg), -ENOMSG);
+        assert_int_equal(codec_decode(V2, &f, 1, &msg), -ENOMSG);
         f.id = 0x01068009;
-        assert_int_equal(codec_decode(&f, 1, &msg), -ENOMSG);
+        assert_int_equal(codec_decode(V2, &f, 1, &msg), -ENOMSG);
 
         /* not a 29-bit identifier at all */
         f.extended = true;
         f.id = 0x21068009;
-        assert_int_equal(codec_decode(&f, 1, &msg), -ENOMSG);
+        assert_int_equal(codec_decode(V2, &f, 1, &msg), -ENOMSG);
 
         /* a frame that is not ours beats a short one */
         f.id = 0x02068005;
         f.len = 1;
-        assert_int_equal(codec_decode(&f, 1, &msg), -ENOMSG);
+        assert_int_equal(codec_decode(V2, &f, 1, &msg), -ENOMSG);
 }
 
 static void test_bad_arguments(void **state)
@@ -672,27 +844,27 @@ static void test_bad_arguments(void **state)
         struct codec_message msg;
 
         (void)state;
-        assert_int_equal(codec_decode(&f, 0, &msg), -EINVAL);
-        assert_int_equal(codec_decode(&f, 32, &msg), -EINVAL);
-        assert_int_equal(codec_decode(NULL, 1, &msg), -EINVAL);
-        assert_int_equal(codec_decode(&f, 1, NULL), -EINVAL);
+        assert_int_equal(codec_decode(V2, &f, 0, &msg), -EINVAL);
+        assert_int_equal(codec_decode(V2, &f, 32, &msg), -EINVAL);
+        assert_int_equal(codec_decode(V2, NULL, 1, &msg), -EINVAL);
+        assert_int_equal(codec_decode(V2, &f, 1, NULL), -EINVAL);
         f.len = 9;
-        assert_int_equal(codec_decode(&f, 1, &msg), -EINVAL);
+        assert_int_equal(codec_decode(V2, &f, 1, &msg), -EINVAL);
 
         memset(&msg, 0, sizeof(msg));
         msg.type = CODEC_CHARGING_LOOP;
         memset(&g, 0x77, sizeof(g));
         memcpy(&f, &g, sizeof(f));
-        assert_int_equal(codec_encode(&msg, 0, &g), -EINVAL);
-        assert_int_equal(codec_encode(&msg, 32, &g), -EINVAL);
+        assert_int_equal(codec_encode(V2, &msg, 0, &g), -EINVAL);
+        assert_int_equal(codec_encode(V2, &msg, 32, &g), -EINVAL);
         assert_memory_equal(&f, &g, sizeof(g));
         msg.type = CODEC_MSG_COUNT;
-        assert_int_equal(codec_encode(&msg, 1, &g), -EINVAL);
-        assert_int_equal(codec_encode(NULL, 1, &g), -EINVAL);
+        assert_int_equal(codec_encode(V2, &msg, 1, &g), -EINVAL);
+        assert_int_equal(codec_encode(V2, NULL, 1, &g), -EINVAL);
 
-        assert_int_equal(codec_frame_id(CODEC_CHARGING_LOOP, 0), 0);
-        assert_int_equal(codec_frame_id(CODEC_CHARGING_LOOP, 32), 0);
-        assert_int_equal(codec_frame_id(CODEC_MSG_COUNT, 1), 0);
+        assert_int_equal(codec_frame_id(V2, CODEC_CHARGING_LOOP, 0), 0);
+        assert_int_equal(codec_frame_id(V2, CODEC_CHARGING_LOOP, 32), 0);
+        assert_int_equal(codec_frame_id(V2, CODEC_MSG_COUNT, 1), 0);
 }
 
 static void test_id_layout(void **state)
@@ -701,23 +873,215 @@ static void test_id_layout(void **state)
         struct codec_frame f;
 
         (void)state;
-        assert_int_equal(codec_frame_id(CODEC_NEW_CHARGE_SESSION, 1), 0x01068001);
-        assert_int_equal(codec_frame_id(CODEC_POWER_MODULES_STATUS, 1), 0x01060010);
-        assert_int_equal(codec_frame_id(CODEC_NEW_CHARGE_SESSION, 31), 0x1F068001);
-        assert_int_equal(codec_frame_id(CODEC_POWER_MODULES_STATUS, 31), 0x1F060010);
-        assert_int_equal(codec_frame_id(CODEC_MCS_EXTRA_INFORMATION, 31), 0x1F06800F);
+        assert_int_equal(codec_frame_id(V2, CODEC_NEW_CHARGE_SESSION, 1), 0x01068001);
+        assert_int_equal(codec_frame_id(V2, CODEC_POWER_MODULES_STATUS, 1), 0x01060010);
+        assert_int_equal(codec_frame_id(V2, CODEC_NEW_CHARGE_SESSION, 31), 0x1F068001);
+        assert_int_equal(codec_frame_id(V2, CODEC_POWER_MODULES_STATUS, 31), 0x1F060010);
+        assert_int_equal(codec_frame_id(V2, CODEC_MCS_EXTRA_INFORMATION, 31), 0x1F06800F);
 
         for (unsigned p = CODEC_PISTOL_MIN; p <= CODEC_PISTOL_MAX; p++) {
                 memset(&msg, 0, sizeof(msg));
                 msg.type = CODEC_POWER_MODULES_STATUS;
-                assert_int_equal(codec_encode(&msg, (uint8_t)p, &f), 0);
+                assert_int_equal(codec_encode(V2, &msg, (uint8_t)p, &f), 0);
                 assert_true(f.extended);
                 assert_int_equal(f.id, 0x60010u | p << 24);
                 assert_int_equal((f.id & CODEC_ID_PISTOL_MASK) >> CODEC_ID_PISTOL_SHIFT, p);
                 assert_int_equal(f.id & CODEC_ID_BASE_MASK, 0x60010);
                 assert_int_equal(f.id & ~CODEC_ID_EXT_MASK, 0);
-                assert_int_equal(codec_decode(&f, (uint8_t)p, &msg), 0);
+                assert_int_equal(codec_decode(V2, &f, (uint8_t)p, &msg), 0);
         }
+}
+
+/* ---- v3.6 ---- */
+
+#define V3 (&codec_db_v3_6)
+
+static void test_v3_examples(void **state)
+{
+        (void)state;
+        check_examples_cover(V3, examples_v3, N_ELEMENTS(examples_v3));
+        check_examples_encode(V3, examples_v3, N_ELEMENTS(examples_v3));
+        check_examples_decode(V3, examples_v3, N_ELEMENTS(examples_v3));
+}
+
+static void test_v3_table(void **state)
+{
+        (void)state;
+        assert_int_equal(V3->n_messages, 23);
+        assert_string_equal(V3->name, "v3.6");
+        assert_int_equal(V3->interface_version, 3);
+        assert_ptr_equal(codec_db_for_version(2), V2);
+        assert_ptr_equal(codec_db_for_version(3), V3);
+        assert_null(codec_db_for_version(1));
+        assert_null(codec_db_for_version(4));
+        check_table_layout(V3);
+        check_signal_edges_roundtrip(V3);
+        check_typed_roundtrip(V3);
+        check_reserved_bits_stay_zero(V3);
+        check_short_frame_is_malformed(V3);
+        check_longer_frame_is_accepted(V3);
+        /* v3 IDs carry version 3 in bits 14..12 (part B). */
+        for (size_t t = 0; t < V3->n_messages; t++)
+                assert_int_equal((V3->messages[t].base_id >> 12) & 7u, 3);
+}
+
+/* The 14 messages v3.6 kept from v2.7: one signal table each, the same
+ * name, length, direction and period; only the identifier differs. */
+static void test_v3_shared_tables(void **state)
+{
+        static const enum codec_msg_type shared[] = {
+                CODEC_POWER_MODULES_STATUS, CODEC_SEQUENCE_CONTROL, CODEC_ADM_CS_SECC_OUTPUTS,
+                CODEC_ADM_CS_SPCC_OUTPUTS, CODEC_CHARGE_STATUS_CHANGE, CODEC_EMERGENCY_STOP,
+                CODEC_CHARGE_SESSION_FINISHED, CODEC_ADVANTICS_CONTROLLER_STATUS,
+                CODEC_ADM_CO_CUI1_INPUTS, CODEC_ADM_CS_SECC_INPUTS, CODEC_EV_ID_CCS_PART2_DIN,
+                CODEC_ADM_CS_SPCC_INPUTS, CODEC_CCS_EXTRA_INFORMATION, CODEC_MCS_EXTRA_INFORMATION,
+        };
+        size_t in_both = 0;
+
+        (void)state;
+        for (size_t i = 0; i < N_ELEMENTS(shared); i++) {
+                const struct codec_msg_info *a = codec_msg_info(V2, shared[i]);
+                const struct codec_msg_info *b = codec_msg_info(V3, shared[i]);
+
+                assert_non_null(a);
+                assert_non_null(b);
+                assert_ptr_equal(a->signals, b->signals);
+                assert_int_equal(a->n_signals, b->n_signals);
+                assert_string_equal(a->name, b->name);
+                assert_int_equal(a->dlc, b->dlc);
+                assert_int_equal(a->dir, b->dir);
+                assert_int_equal(a->period_ms, b->period_ms);
+                assert_int_not_equal(a->base_id, b->base_id);
+        }
+        /* Every other type is in one database only; no identifier is in both. */
+        for (int t = 0; t < CODEC_MSG_COUNT; t++)
+                if (codec_msg_info(V2, (enum codec_msg_type)t) && codec_msg_info(V3, (enum codec_msg_type)t))
+                        in_both++;
+        assert_int_equal(in_both, N_ELEMENTS(shared));
+        for (size_t t = 0; t < V2->n_messages; t++)
+                assert_null(codec_msg_info_by_id(V3, V2->messages[t].base_id));
+        for (size_t t = 0; t < V3->n_messages; t++)
+                assert_null(codec_msg_info_by_id(V2, V3->messages[t].base_id));
+        /* New_Charge_Session is the same name for two types. */
+        assert_int_equal(codec_msg_info_by_name(V2, "New_Charge_Session")->type, CODEC_NEW_CHARGE_SESSION);
+        assert_int_equal(codec_msg_info_by_name(V3, "New_Charge_Session")->type, CODEC_NEW_CHARGE_SESSION_V3);
+        assert_null(codec_msg_info_by_name(V3, "Charging_Loop"));
+        assert_null(codec_msg_info_by_name(V2, "DC_Power_Control"));
+}
+
+static void test_v3_spot_checks(void **state)
+{
+        const struct codec_msg_info *m;
+        const struct codec_signal_info *s;
+
+        (void)state;
+        m = codec_msg_info_by_name(V3, "DC_Power_Control");
+        assert_int_equal(m->base_id, 0x6B003);
+        assert_int_equal(m->dlc, 7);
+        assert_int_equal(m->period_ms, 100);
+        s = codec_signal_by_name(m, "Power_Function");
+        assert_true(s->start == 48 && s->length == 4 && s->n_labels == 5);
+        s = codec_signal_by_name(m, "Reserved");
+        assert_true(s->reserved && s->start == 52 && s->length == 1);
+        assert_int_equal(codec_signal_by_name(m, "Setpoints_Mode")->start, 53);
+        assert_int_equal(codec_signal_by_name(m, "Output_Contactors")->start, 54);
+        assert_int_equal(codec_signal_by_name(m, "Lower_Output_Voltage")->start, 55);
+        assert_true(codec_signal_by_name(m, "Current_Range_Min")->is_signed);
+
+        m = codec_msg_info_by_name(V3, "DC_Power_Parameters");
+        assert_int_equal(m->dir, CODEC_DIR_IN);
+        assert_int_equal(m->period_ms, 0);
+        assert_false(codec_signal_by_name(m, "Maximum_Charge_Current")->is_signed);
+        assert_true(codec_signal_by_name(m, "Range_Target_Current")->is_signed);
+
+        /* E.20: the controller sends OCPP_Control. */
+        m = codec_msg_info_by_name(V3, "OCPP_Control");
+        assert_int_equal(m->dir, CODEC_DIR_OUT);
+        assert_int_equal(m->base_id, 0x6B300);
+
+        /* E.26: 1 kWh per bit where v2 had 2. */
+        s = codec_signal_by_name(codec_msg_info_by_name(V3, "EV_Information_Battery"), "Battery_Capacity");
+        assert_true(s->scale == 1 && s->length == 16);
+        s = codec_signal_by_name(codec_msg_info_by_name(V3, "EV_Information_Energy"), "EV_Target_Energy_Request");
+        assert_true(s->is_signed && s->scale == 1);
+
+        assert_string_equal(codec_power_function_name(CODEC_POWER_FUNCTION_OFF), "Off");
+        assert_string_equal(codec_power_function_name(CODEC_POWER_FUNCTION_POWER_TRANSFER), "Power_Transfer");
+        /* V25, E.27: combinations are no power function. */
+        for (unsigned pf = 0; pf < 16; pf++)
+                if (pf != 0 && pf != 1 && pf != 2 && pf != 4 && pf != 8)
+                        assert_null(codec_power_function_name((uint8_t)pf));
+}
+
+/* The same payload under the other database's identifier is not a frame of
+ * this one, and the codec refuses a type of the other database. */
+static void test_v3_versions_apart(void **state)
+{
+        uint8_t data[8] = { 7 };
+        struct codec_frame f = make_frame(0x0106B000, 1, data), g;
+        struct codec_message msg;
+
+        (void)state;
+        assert_int_equal(codec_decode(V3, &f, 1, &msg), 0);
+        assert_int_equal(msg.type, CODEC_ADVANTICS_CONTROLLER_STATUS);
+        assert_int_equal(codec_decode(V2, &f, 1, &msg), -ENOMSG);
+        f.id = 0x01068009;
+        assert_int_equal(codec_decode(V3, &f, 1, &msg), -ENOMSG);
+        assert_int_equal(codec_decode(V2, &f, 1, &msg), 0);
+        /* Not ours beats short, in each database. */
+        f.id = 0x01068005;
+        f.len = 1;
+        assert_int_equal(codec_decode(V3, &f, 1, &msg), -ENOMSG);
+        f.id = 0x0106B003;
+        assert_int_equal(codec_decode(V3, &f, 1, &msg), -EBADMSG);
+        assert_int_equal(codec_decode(V2, &f, 1, &msg), -ENOMSG);
+
+        memset(&msg, 0, sizeof(msg));
+        msg.type = CODEC_CHARGING_LOOP;
+        assert_int_equal(codec_encode(V3, &msg, 1, &g), -EINVAL);
+        assert_int_equal(codec_frame_id(V3, CODEC_CHARGING_LOOP, 1), 0);
+        msg.type = CODEC_DC_POWER_CONTROL;
+        assert_int_equal(codec_encode(V2, &msg, 1, &g), -EINVAL);
+        assert_int_equal(codec_encode(V3, &msg, 1, &g), 0);
+        assert_int_equal(g.id, 0x0106B003);
+        msg.type = CODEC_NEW_CHARGE_SESSION;
+        assert_int_equal(codec_encode(V3, &msg, 1, &g), -EINVAL);
+        assert_int_equal(codec_encode(NULL, &msg, 1, &g), -EINVAL);
+        assert_int_equal(codec_decode(NULL, &f, 1, &msg), -EINVAL);
+        assert_null(codec_msg_info(NULL, CODEC_POWER_MODULES_STATUS));
+
+        /* The same Power_Modules_Status under both identifiers. */
+        memset(&msg, 0, sizeof(msg));
+        msg.type = CODEC_POWER_MODULES_STATUS;
+        msg.u.power_modules_status.present_voltage_dv = 4000;
+        assert_int_equal(codec_encode(V2, &msg, 3, &f), 0);
+        assert_int_equal(codec_encode(V3, &msg, 3, &g), 0);
+        assert_int_equal(f.id, 0x03060010);
+        assert_int_equal(g.id, 0x03063000);
+        assert_memory_equal(f.data, g.data, sizeof(f.data));
+}
+
+/* Power_Function is 4 bits: an undefined value decodes as a number and
+ * the neighbouring bits stay apart; a value above 15 is clamped. */
+static void test_v3_power_function_bits(void **state)
+{
+        uint8_t data[8] = { 0, 0, 0, 0, 0, 0, 0xF3 };
+        struct codec_frame f = make_frame(0x0106B003, 7, data), g;
+        struct codec_message msg;
+
+        (void)state;
+        assert_int_equal(codec_decode(V3, &f, 1, &msg), 0);
+        assert_int_equal(msg.u.dc_power_control.power_function, 3);
+        assert_int_equal(msg.u.dc_power_control.setpoints_mode, CODEC_SETPOINTS_RANGE_MODE);
+        assert_true(msg.u.dc_power_control.output_contactors);
+        assert_true(msg.u.dc_power_control.lower_output_voltage);
+        /* The reserved bit 52 is not sent back. */
+        assert_int_equal(codec_encode(V3, &msg, 1, &g), 0);
+        assert_int_equal(g.data[6], 0xE3);
+
+        msg.u.dc_power_control.power_function = 200;
+        assert_int_equal(codec_encode(V3, &msg, 1, &g), 0);
+        assert_int_equal(g.data[6] & 0x0F, 0x0F);
 }
 
 int main(void)
@@ -741,6 +1105,12 @@ int main(void)
                 cmocka_unit_test(test_not_ours),
                 cmocka_unit_test(test_bad_arguments),
                 cmocka_unit_test(test_id_layout),
+                cmocka_unit_test(test_v3_examples),
+                cmocka_unit_test(test_v3_table),
+                cmocka_unit_test(test_v3_shared_tables),
+                cmocka_unit_test(test_v3_spot_checks),
+                cmocka_unit_test(test_v3_versions_apart),
+                cmocka_unit_test(test_v3_power_function_bits),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

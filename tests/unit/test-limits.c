@@ -52,7 +52,7 @@ static void test_effective_without_dynamic_is_static(void **state)
         struct power_limits dyn = { 0 }, out;
 
         (void)state;
-        limits_effective(&base, &dyn, &out);
+        limits_effective(&base, &dyn, NULL, &out);
         assert_true(limits_equal(&out, &base));
 }
 
@@ -68,7 +68,7 @@ static void test_effective_dynamic_lowers_each_field(void **state)
         struct power_limits out;
 
         (void)state;
-        limits_effective(&base, &dyn, &out);
+        limits_effective(&base, &dyn, NULL, &out);
         assert_int_equal(out.max_voltage_dv, 5000);
         assert_int_equal(out.max_current_da, 1000);
         assert_int_equal(out.max_power_w, 30000);
@@ -88,7 +88,7 @@ static void test_effective_dynamic_never_raises(void **state)
         struct power_limits out;
 
         (void)state;
-        limits_effective(&base, &dyn, &out);
+        limits_effective(&base, &dyn, NULL, &out);
         assert_true(limits_equal(&out, &base));
 }
 
@@ -98,10 +98,65 @@ static void test_effective_caps_follow_current_limit(void **state)
         struct power_limits out;
 
         (void)state;
-        limits_effective(&base, &dyn, &out);
+        limits_effective(&base, &dyn, NULL, &out);
         assert_int_equal(out.max_current_da, 8);
         assert_int_equal(out.precharge_max_current_da, 8);
         assert_int_equal(out.insulation_max_current_da, 8);
+}
+
+/* The converter's rating is a third source: it lowers each of voltage,
+ * current and power, and the caps follow the current. */
+static void test_effective_rating_lowers_each_limit(void **state)
+{
+        struct power_limits dyn = { 0 }, out;
+        struct power_rating rating = { .max_voltage_dv = 5000, .max_current_da = 1000, .max_power_w = 30000 };
+
+        (void)state;
+        limits_effective(&base, &dyn, &rating, &out);
+        assert_int_equal(out.max_voltage_dv, 5000);
+        assert_int_equal(out.max_current_da, 1000);
+        assert_int_equal(out.max_power_w, 30000);
+        assert_int_equal(out.precharge_max_current_da, 20);
+        assert_int_equal(out.insulation_max_current_da, 10);
+
+        rating = (struct power_rating) { .max_current_da = 15 };
+        limits_effective(&base, &dyn, &rating, &out);
+        assert_int_equal(out.max_voltage_dv, 10000);
+        assert_int_equal(out.max_current_da, 15);
+        assert_int_equal(out.max_power_w, 100000);
+        assert_int_equal(out.precharge_max_current_da, 15);
+        assert_int_equal(out.insulation_max_current_da, 10);
+}
+
+static void test_effective_rating_never_raises(void **state)
+{
+        struct power_limits dyn = { 0 }, out;
+        struct power_rating rating = { .max_voltage_dv = 15000, .max_current_da = 5000, .max_power_w = 350000 };
+        struct power_rating unknown = { 0 };
+
+        (void)state;
+        limits_effective(&base, &dyn, &rating, &out);
+        assert_true(limits_equal(&out, &base));
+        limits_effective(&base, &dyn, &unknown, &out);
+        assert_true(limits_equal(&out, &base));
+}
+
+/* Config, operator and rating: the lowest of the three, field by field. */
+static void test_effective_lowest_of_three(void **state)
+{
+        struct power_limits dyn = { .max_voltage_dv = 8000, .max_current_da = 1500, .max_power_w = 40000 };
+        struct power_rating rating = { .max_voltage_dv = 9000, .max_current_da = 1200, .max_power_w = 60000 };
+        struct power_limits out;
+
+        (void)state;
+        limits_effective(&base, &dyn, &rating, &out);
+        assert_int_equal(out.max_voltage_dv, 8000);     /* operator */
+        assert_int_equal(out.max_current_da, 1200);     /* rating */
+        assert_int_equal(out.max_power_w, 40000);       /* operator */
+        dyn = (struct power_limits) { 0 };
+        rating = (struct power_rating) { .max_power_w = 200000 };
+        limits_effective(&base, &dyn, &rating, &out);
+        assert_int_equal(out.max_power_w, 100000);      /* config */
 }
 
 static void test_power_current(void **state)
@@ -295,7 +350,7 @@ static void test_random_clamp_is_within_and_maximal(void **state)
                 };
                 struct power_command out, again;
 
-                limits_effective(&st, &dyn, &l);
+                limits_effective(&st, &dyn, NULL, &l);
                 assert_true(l.max_voltage_dv <= st.max_voltage_dv);
                 assert_true(l.max_current_da <= st.max_current_da);
                 assert_true(l.max_power_w <= st.max_power_w);
@@ -329,6 +384,53 @@ static void test_random_clamp_is_within_and_maximal(void **state)
         assert_true(checked_power > 100);
 }
 
+/* The same with a rating as a third source: a clamped command is within
+ * every one of the three sources. */
+static void test_random_clamp_respects_the_rating(void **state)
+{
+        (void)state;
+        rng_state = 0x243f6a8885a308d3ull;
+        for (unsigned i = 0; i < 20000; i++) {
+                struct power_limits st = {
+                        .max_voltage_dv = (uint16_t)(1 + rng_below(65535)),
+                        .max_current_da = (uint16_t)(1 + rng_below(65535)),
+                        .max_power_w = 1 + rng_below(1000000),
+                        .precharge_max_current_da = (uint16_t)(1 + rng_below(200)),
+                        .insulation_max_current_da = (uint16_t)(1 + rng_below(200)),
+                };
+                struct power_limits dyn = {
+                        .max_voltage_dv = (uint16_t)(rng_below(2) ? rng_below(65536) : 0),
+                        .max_current_da = (uint16_t)(rng_below(2) ? rng_below(65536) : 0),
+                        .max_power_w = rng_below(2) ? rng_below(2000000) : 0,
+                };
+                struct power_rating rating = {
+                        .max_voltage_dv = (uint16_t)(rng_below(2) ? rng_below(65536) : 0),
+                        .max_current_da = (uint16_t)(rng_below(2) ? rng_below(65536) : 0),
+                        .max_power_w = rng_below(2) ? rng_below(2000000) : 0,
+                };
+                struct power_command want = {
+                        .mode = (enum power_mode)rng_below(5),
+                        .voltage_dv = (uint16_t)rng_below(65536),
+                        .current_da = (uint16_t)rng_below(65536),
+                };
+                struct power_limits l;
+                struct power_command out;
+
+                limits_effective(&st, &dyn, &rating, &l);
+                limits_clamp(&l, &want, &out);
+                assert_true(limits_within(&l, &out));
+                assert_true(limits_within(&st, &out));
+                if (out.mode == POWER_OFF || out.mode == POWER_STANDBY)
+                        continue;
+                if (rating.max_voltage_dv)
+                        assert_true(out.voltage_dv <= rating.max_voltage_dv);
+                if (rating.max_current_da)
+                        assert_true(out.current_da <= rating.max_current_da);
+                if (rating.max_power_w)
+                        assert_true((uint64_t)out.voltage_dv * out.current_da <= (uint64_t)rating.max_power_w * 100u);
+        }
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -337,6 +439,9 @@ int main(void)
                 cmocka_unit_test(test_effective_dynamic_lowers_each_field),
                 cmocka_unit_test(test_effective_dynamic_never_raises),
                 cmocka_unit_test(test_effective_caps_follow_current_limit),
+                cmocka_unit_test(test_effective_rating_lowers_each_limit),
+                cmocka_unit_test(test_effective_rating_never_raises),
+                cmocka_unit_test(test_effective_lowest_of_three),
                 cmocka_unit_test(test_power_current),
                 cmocka_unit_test(test_clamp_off_always_discharges),
                 cmocka_unit_test(test_clamp_standby_keeps_discharge_flag),
@@ -346,6 +451,7 @@ int main(void)
                 cmocka_unit_test(test_clamp_may_alias),
                 cmocka_unit_test(test_within_detects_each_violation),
                 cmocka_unit_test(test_random_clamp_is_within_and_maximal),
+                cmocka_unit_test(test_random_clamp_respects_the_rating),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -26,6 +26,10 @@
 #include "seccbridge/power.h"
 #include "seccbridge/session.h"
 
+/* The database of a v2 configuration (the v3 front end has its own tests,
+ * test-session-v3.c). */
+#define V2 (&codec_db_v2_7)
+
 #define MS 1000ull
 #define SEC 1000000ull
 
@@ -98,11 +102,11 @@ static void fake_tx_frame(const struct codec_frame *frame, void *userdata)
         assert_true(frame->extended);
         assert_int_equal((frame->id & CODEC_ID_PISTOL_MASK) >> CODEC_ID_PISTOL_SHIFT,
                          f->cfg.pistol);
-        assert_int_equal(codec_decode(frame, f->cfg.pistol, &r->msg), 0);
+        assert_int_equal(codec_decode(V2, frame, f->cfg.pistol, &r->msg), 0);
         assert_true(r->msg.type == CODEC_POWER_MODULES_STATUS ||
                     r->msg.type == CODEC_POWER_MODULES_LIMITS ||
                     r->msg.type == CODEC_SEQUENCE_CONTROL);
-        info = codec_msg_info(r->msg.type);
+        info = codec_msg_info(V2, r->msg.type);
         assert_non_null(info);
         assert_int_equal(frame->len, info->dlc);
         /* Nothing is sent after the final status of a shutdown. */
@@ -287,7 +291,7 @@ static int rx(struct fx *f, const struct codec_message *m)
         struct codec_frame fr;
         int r;
 
-        assert_int_equal(codec_encode(m, f->cfg.pistol, &fr), 0);
+        assert_int_equal(codec_encode(V2, m, f->cfg.pistol, &fr), 0);
         r = session_on_frame(&f->s, &fr, f->now);
         after_call(f);
         return r;
@@ -987,12 +991,12 @@ static void test_R05_frames_extended_with_pistol_and_exact_dlc(void **state)
 
         /* Another pistol's frame: not ours, counted, nothing happens. */
         m.u.advantics_controller_status.state = CODEC_STATE_WAITING_FOR_PEV;
-        assert_int_equal(codec_encode(&m, 6, &fr), 0);
+        assert_int_equal(codec_encode(V2, &m, 6, &fr), 0);
         assert_int_equal(session_on_frame(&f->s, &fr, f->now), -ENOMSG);
         assert_true(status_of(f).in_session);
         assert_int_equal(status_of(f).counters.foreign, 1);
         /* Standard identifier: not ours. */
-        assert_int_equal(codec_encode(&m, 5, &fr), 0);
+        assert_int_equal(codec_encode(V2, &m, 5, &fr), 0);
         fr.extended = false;
         fr.id &= 0x7FF;
         assert_int_equal(session_on_frame(&f->s, &fr, f->now), -ENOMSG);
@@ -1000,7 +1004,7 @@ static void test_R05_frames_extended_with_pistol_and_exact_dlc(void **state)
         assert_int_equal(session_on_frame(&f->s, &r->raw, f->now), -ENOMSG);
         assert_int_equal(status_of(f).counters.foreign, 3);
         /* Too short: malformed, dropped. */
-        assert_int_equal(codec_encode(&m, 5, &fr), 0);
+        assert_int_equal(codec_encode(V2, &m, 5, &fr), 0);
         fr.len = 0;
         assert_int_equal(session_on_frame(&f->s, &fr, f->now), -EBADMSG);
         assert_int_equal(status_of(f).counters.malformed, 1);
@@ -3282,7 +3286,7 @@ static void random_event(struct fx *f)
                 /* malformed or foreign frames */
                 m.type = CODEC_CHARGING_LOOP;
                 m.u.charging_loop = (struct codec_charging_loop){ 5000, 2000, 50 };
-                assert_int_equal(codec_encode(&m, (uint8_t)(1 + rnd(31)), &fr), 0);
+                assert_int_equal(codec_encode(V2, &m, (uint8_t)(1 + rnd(31)), &fr), 0);
                 if (chance(50))
                         fr.len = (uint8_t)rnd(5);
                 (void)session_on_frame(&f->s, &fr, f->now);
@@ -3332,6 +3336,267 @@ static void test_random_sequences_keep_limits_and_silence_ends_off(void **state)
                         }
                 }
         }
+}
+
+/* ====================================================================
+ * The converter's rating: a third source of limits (one clamp)
+ * ==================================================================== */
+
+/* A converter rated 500 V / 100 A / 40 kW, below the config's 1000 V /
+ * 200 A / 100 kW: the limits announced, the limits in force and the
+ * command all stop at the rating. */
+static void test_rating_limits_announced_and_command_clamped(void **state)
+{
+        struct fx *f = *state;
+        const struct codec_power_modules_limits *l;
+
+        f->m.rating = (struct power_rating) { .max_voltage_dv = 5000, .max_current_da = 1000, .max_power_w = 40000 };
+        ccs_charging(f);
+        l = &last_of(f, CODEC_POWER_MODULES_LIMITS)->msg.u.power_modules_limits;
+        assert_int_equal(l->maximum_voltage_dv, 5000);
+        assert_int_equal(l->maximum_current_da, 1000);
+        assert_int_equal(status_of(f).limits.max_voltage_dv, 5000);
+        assert_int_equal(status_of(f).limits.max_current_da, 1000);
+        assert_int_equal(status_of(f).limits.max_power_w, 40000);
+        /* 500 V, and 40 kW / 500 V = 80 A. */
+        rx_cl(f, 8000, 2000);
+        expect_cmd(f, POWER_CHARGE, 5000, 800, false);
+        /* What the converter was told is what the status says. */
+        assert_int_equal(status_of(f).command.voltage_dv, 5000);
+        assert_int_equal(status_of(f).command.current_da, 800);
+        assert_int_equal(f->cmds[(f->n_cmds - 1) % REC_MAX].c.current_da, 800);
+}
+
+/* The rating arrives mid-charge (a converter that reconnected): the command
+ * is clamped at once, the new limits go out within the R15 interval. */
+static void test_rating_learnt_mid_charge_clamps_at_once(void **state)
+{
+        struct fx *f = *state;
+        const struct codec_power_modules_limits *l;
+        uint64_t m0;
+
+        ccs_charging(f);
+        expect_cmd(f, POWER_CHARGE, 4000, 1000, false);
+        m0 = mark(f);
+        f->m.rating = (struct power_rating) { .max_current_da = 800 };
+        meas(f);
+        expect_cmd(f, POWER_CHARGE, 4000, 800, false);
+        run(f, 150 * MS);
+        assert_int_equal(count_since(f, m0, CODEC_POWER_MODULES_LIMITS), 1);
+        l = &last_of(f, CODEC_POWER_MODULES_LIMITS)->msg.u.power_modules_limits;
+        assert_int_equal(l->maximum_voltage_dv, 10000);
+        assert_int_equal(l->maximum_current_da, 800);
+        /* The precharge and insulation caps follow the lower current. */
+        f->m.rating.max_current_da = 15;
+        meas(f);
+        assert_int_equal(status_of(f).limits.precharge_max_current_da, 15);
+        assert_int_equal(status_of(f).limits.insulation_max_current_da, 10);
+}
+
+/* A rating above the config, or unknown (0), changes nothing; the operator's
+ * limits and the rating together: the lowest wins. */
+static void test_rating_never_raises_and_lowest_source_wins(void **state)
+{
+        struct fx *f = *state;
+
+        f->m.rating = (struct power_rating) { .max_voltage_dv = 15000, .max_current_da = 5000,
+                                              .max_power_w = 500000 };
+        ccs_charging(f);
+        assert_int_equal(status_of(f).limits.max_voltage_dv, 10000);
+        assert_int_equal(status_of(f).limits.max_current_da, 2000);
+        assert_int_equal(status_of(f).limits.max_power_w, 100000);
+        f->dyn.max_current_da = 900;
+        assert_int_equal(session_set_dynamic_limits(&f->s, &f->dyn, f->now), 0);
+        f->m.rating = (struct power_rating) { .max_current_da = 950, .max_power_w = 35000 };
+        meas(f);
+        assert_int_equal(status_of(f).limits.max_current_da, 900);
+        assert_int_equal(status_of(f).limits.max_power_w, 35000);
+        expect_cmd(f, POWER_CHARGE, 4000, 875, false);
+        f->m.rating = (struct power_rating) { 0 };
+        meas(f);
+        assert_int_equal(status_of(f).limits.max_power_w, 100000);
+}
+
+/* ====================================================================
+ * EV over-voltage (IEC 61851-23 CC.6.2)
+ * ==================================================================== */
+
+/* The measured output, every 20 ms for dt, at dv (the converter no longer
+ * follows the command by itself). */
+static void output_at(struct fx *f, uint16_t dv, uint64_t dt)
+{
+        uint64_t end = f->now + dt;
+
+        f->converter = false;
+        f->m.voltage_dv = dv;
+        for (;;) {
+                meas(f);
+                if (f->now + MEAS_US > end)
+                        break;
+                run(f, MEAS_US);
+        }
+        run(f, end - f->now);
+}
+
+/* Charging a 450 V EV, the output at 460.1 V (more than the 10 V margin):
+ * still charging 1 us before 400 ms, off at 400 ms exactly, System_Enable
+ * Not_Allowed from the next status, until the next session. */
+static void test_ev_overvoltage_off_after_400ms(void **state)
+{
+        struct fx *f = *state;
+        uint64_t t0;
+
+        ccs_charging(f);
+        assert_int_equal(status_of(f).ev_max_voltage_dv, 4500);
+        f->converter = false;
+        f->m.voltage_dv = 4601;
+        meas(f);
+        t0 = f->now;
+        assert_true(session_next_deadline(&f->s) <= t0 + 400 * MS);
+        output_at(f, 4601, 400 * MS - 1 - (f->now - t0));
+        expect_cmd(f, POWER_CHARGE, 4000, 1000, false);
+        assert_int_equal(status_of(f).fault, SESSION_FAULT_NONE);
+        at(f, t0 + 400 * MS);
+        expect_cmd(f, POWER_OFF, 0, 0, true);
+        assert_int_equal(status_of(f).fault, SESSION_FAULT_EV_OVERVOLTAGE);
+        run(f, 100 * MS);
+        assert_int_equal(last_status(f)->system_enable, CODEC_SYSTEM_ENABLE_NOT_ALLOWED);
+        /* Latched: the voltage falling does not bring power back. */
+        output_at(f, 4000, 500 * MS);
+        rx_cl(f, 4000, 1000);
+        expect_cmd(f, POWER_OFF, 0, 0, true);
+        assert_int_equal(status_of(f).fault, SESSION_FAULT_EV_OVERVOLTAGE);
+}
+
+/* At the margin exactly, or above it for less than the time, nothing
+ * happens; a dip below restarts the time. */
+static void test_ev_overvoltage_margin_and_time_are_limits(void **state)
+{
+        struct fx *f = *state;
+
+        ccs_charging(f);
+        output_at(f, 4600, 2 * SEC);
+        expect_cmd(f, POWER_CHARGE, 4000, 1000, false);
+        output_at(f, 4601, 300 * MS);
+        output_at(f, 4550, 40 * MS);
+        output_at(f, 4601, 300 * MS);
+        output_at(f, 4590, 40 * MS);
+        expect_cmd(f, POWER_CHARGE, 4000, 1000, false);
+        assert_int_equal(status_of(f).fault, SESSION_FAULT_NONE);
+        assert_int_equal(last_status(f)->system_enable, CODEC_SYSTEM_ENABLE_ALLOWED);
+}
+
+/* The insulation test runs with the EV's contactors open (R26), at the
+ * voltage the controller picks: no EV over-voltage there. */
+static void test_ev_overvoltage_not_during_insulation_test(void **state)
+{
+        struct fx *f = *state;
+
+        open_session(f, false);
+        rx_state(f, CODEC_STATE_INSULATION_TEST);
+        rx_ins(f, 5000);
+        run(f, 2 * SEC);
+        expect_cmd(f, POWER_INSULATION_TEST, 5000, 10, false);
+        assert_int_equal(status_of(f).fault, SESSION_FAULT_NONE);
+        /* From the precharge on it applies: a precharge overshooting to
+         * 500 V trips. */
+        rx_ins(f, 0);
+        rx_cl(f, 0, 0);
+        run(f, 300 * MS);
+        rx_state(f, CODEC_STATE_PRECHARGE);
+        rx_pre(f, 3875, 20);
+        output_at(f, 5000, 500 * MS);
+        expect_cmd(f, POWER_OFF, 0, 0, true);
+        assert_int_equal(status_of(f).fault, SESSION_FAULT_EV_OVERVOLTAGE);
+}
+
+/* Margin and time come from the config; a time of 0 switches the check
+ * off; an EV maximum of 0 (not known) checks nothing; the next session
+ * starts clean. */
+static void test_ev_overvoltage_configured_and_cleared_by_new_session(void **state)
+{
+        struct fx *f = *state;
+        uint64_t t0;
+
+        f->cfg.ev_overvoltage_margin_dv = 0;
+        f->cfg.ev_overvoltage_time_us = 100 * MS;
+        fx_init(f);
+        ccs_charging(f);
+        f->converter = false;
+        f->m.voltage_dv = 4501;
+        meas(f);
+        t0 = f->now;
+        output_at(f, 4501, 100 * MS - 1);
+        expect_cmd(f, POWER_CHARGE, 4000, 1000, false);
+        at(f, t0 + 100 * MS);
+        assert_int_equal(status_of(f).fault, SESSION_FAULT_EV_OVERVOLTAGE);
+        rx_csf(f, CODEC_FINISHED_CLEAN_STOP);
+        rx_state(f, CODEC_STATE_WAITING_FOR_PEV);
+        run(f, 300 * MS);
+        f->converter = true;
+        rx_state(f, CODEC_STATE_CONNECTED_WITH_FULL_INFO);
+        rx_ncs_ccs(f);
+        run(f, 300 * MS);
+        assert_int_equal(status_of(f).fault, SESSION_FAULT_NONE);
+        assert_int_equal(last_status(f)->system_enable, CODEC_SYSTEM_ENABLE_ALLOWED);
+
+        f->cfg.ev_overvoltage_time_us = 0;
+        assert_int_equal(session_reconfigure(&f->s, &f->cfg, f->now), 0);
+        insulation_test(f);
+        precharge(f);
+        waiting_for_charge(f);
+        rx_state(f, CODEC_STATE_CHARGING);
+        rx_cl(f, 4000, 1000);
+        output_at(f, 6000, 2 * SEC);
+        expect_cmd(f, POWER_CHARGE, 4000, 1000, false);
+        assert_int_equal(status_of(f).fault, SESSION_FAULT_NONE);
+}
+
+/* ====================================================================
+ * No stale measurement reported as fresh
+ * ==================================================================== */
+
+/* Charging at 400 V, the converter link goes: whatever the backend still
+ * says about the voltage (here 0 V, or a value read before), the status
+ * never reports less than the last voltage measured with the link up, so
+ * that the controller never takes the output for discharged; a higher
+ * value is reported as it is; the link back, the fresh value again. */
+static void test_stale_voltage_never_below_last_measured_while_link_down(void **state)
+{
+        struct fx *f = *state;
+
+        ccs_charging(f);
+        assert_int_equal(last_status(f)->present_voltage_dv, 4000);
+        f->converter = false;
+        f->m.link_ok = false;
+        f->m.voltage_dv = 0;
+        f->m.current_da = 0;
+        meas(f);
+        assert_int_equal(status_of(f).fault, SESSION_FAULT_CONVERTER_LINK);
+        expect_cmd(f, POWER_OFF, 0, 0, true);
+        run(f, 2 * SEC);
+        assert_int_equal(last_status(f)->present_voltage_dv, 4000);
+        assert_int_equal(last_status(f)->system_enable, CODEC_SYSTEM_ENABLE_NOT_ALLOWED);
+        f->m.voltage_dv = 3500;
+        meas(f);
+        run(f, 200 * MS);
+        assert_int_equal(last_status(f)->present_voltage_dv, 4000);
+        f->m.voltage_dv = 4200;
+        meas(f);
+        run(f, 200 * MS);
+        assert_int_equal(last_status(f)->present_voltage_dv, 4200);
+        /* Back: what it measures now, even far lower. */
+        f->m.link_ok = true;
+        f->m.voltage_dv = 120;
+        meas(f);
+        run(f, 200 * MS);
+        assert_int_equal(last_status(f)->present_voltage_dv, 120);
+        /* And a voltage measured with the link up is the new floor. */
+        f->m.link_ok = false;
+        f->m.voltage_dv = 0;
+        meas(f);
+        run(f, 200 * MS);
+        assert_int_equal(last_status(f)->present_voltage_dv, 120);
 }
 
 #define T(name) cmocka_unit_test_setup_teardown(name, fx_setup, fx_teardown)
@@ -3447,6 +3712,14 @@ int main(void)
                 T(test_full_ccs_session_frame_by_frame),
                 T(test_full_chademo_session_frame_by_frame),
                 T(test_random_sequences_keep_limits_and_silence_ends_off),
+                T(test_rating_limits_announced_and_command_clamped),
+                T(test_rating_learnt_mid_charge_clamps_at_once),
+                T(test_rating_never_raises_and_lowest_source_wins),
+                T(test_ev_overvoltage_off_after_400ms),
+                T(test_ev_overvoltage_margin_and_time_are_limits),
+                T(test_ev_overvoltage_not_during_insulation_test),
+                T(test_ev_overvoltage_configured_and_cleared_by_new_session),
+                T(test_stale_voltage_never_below_last_measured_while_link_down),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -611,6 +611,56 @@ static void test_link_lost_knob(void **state)
         assert_true(absd(pm.voltage_dv / 10.0 - 300.0) <= 0.1);
 }
 
+/* Every measurement carries the hardware ceilings as the rating, rounded
+ * down to the protocol's units. */
+static void test_rating_in_every_measurement(void **state)
+{
+        struct sim_params p;
+        struct sim_model m;
+        struct power_measurement pm;
+
+        (void)state;
+        sim_params_defaults(&p);
+        p.max_voltage_v = 750.04;
+        p.max_current_a = 200.09;
+        p.max_power_kw = 62.5;
+        sim_model_init(&m, &p);
+        pm = measure(&m);
+        assert_int_equal(pm.rating.max_voltage_dv, 7500);
+        assert_int_equal(pm.rating.max_current_da, 2000);
+        assert_int_equal(pm.rating.max_power_w, 62500);
+        sim_model_set_link_lost(&m, true);
+        pm = measure(&m);
+        assert_false(pm.link_ok);
+        assert_int_equal(pm.rating.max_voltage_dv, 7500);
+}
+
+/* The overshoot knob: while regulating, the output measures that much too
+ * high; not in standby; 0 ends it; out of range is refused. */
+static void test_overshoot_knob(void **state)
+{
+        struct sim_params p;
+        struct sim_model m;
+
+        (void)state;
+        sim_params_defaults(&p);
+        start(&m, &p);
+        command(&m, POWER_INSULATION_TEST, 400, 1.0, false);
+        run(&m, 1.0);
+        assert_true(absd(volts(&m) - 400.0) <= 0.2);
+        assert_int_equal(sim_model_set_overshoot(&m, 70.0), 0);
+        sim_model_step(&m, DT);
+        assert_true(absd(volts(&m) - 470.0) <= 0.2);
+        command(&m, POWER_STANDBY, 0, 0, false);
+        sim_model_step(&m, DT);
+        assert_true(volts(&m) < 401.0);
+        assert_int_equal(sim_model_set_overshoot(&m, -1.0), -EINVAL);
+        assert_int_equal(sim_model_set_overshoot(&m, 0.0), 0);
+        command(&m, POWER_INSULATION_TEST, 400, 1.0, false);
+        run(&m, 0.1);
+        assert_true(volts(&m) < 401.0);
+}
+
 static void test_set_params_keeps_state(void **state)
 {
         struct sim_params p, q;
@@ -788,6 +838,8 @@ int main(void)
                 cmocka_unit_test(test_wakeup_delay),
                 cmocka_unit_test(test_fault_knob),
                 cmocka_unit_test(test_link_lost_knob),
+                cmocka_unit_test(test_rating_in_every_measurement),
+                cmocka_unit_test(test_overshoot_knob),
                 cmocka_unit_test(test_set_params_keeps_state),
                 cmocka_unit_test(test_params_set),
                 cmocka_unit_test(test_params_set_errors),

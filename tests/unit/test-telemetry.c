@@ -620,6 +620,41 @@ static void test_without_queue_counts_only(void **state)
         assert_int_equal(telemetry_queue(&t)->count, 0);
 }
 
+/* The payloads name protocol, plug, end state and E-stop origin from
+ * database v2.7's value tables whatever the interface version: v3.6 must
+ * give those signals the same labels, value for value. */
+static void assert_same_labels(enum codec_msg_type v2, enum codec_msg_type v3, const char *signal)
+{
+        const struct codec_signal_info *a =
+                codec_signal_by_name(codec_msg_info(codec_db_for_version(2), v2), signal);
+        const struct codec_signal_info *b =
+                codec_signal_by_name(codec_msg_info(codec_db_for_version(3), v3), signal);
+        unsigned labelled = 0;
+
+        assert_non_null(a);
+        assert_non_null(b);
+        for (int64_t raw = 0; raw < 256; raw++) {
+                const char *la = codec_signal_label(a, raw), *lb = codec_signal_label(b, raw);
+
+                if (!la || !lb) {
+                        assert_true(la == lb);
+                        continue;
+                }
+                assert_string_equal(la, lb);
+                labelled++;
+        }
+        assert_true(labelled >= 2);
+}
+
+static void test_label_tables_same_in_both_databases(void **state)
+{
+        (void)state;
+        assert_same_labels(CODEC_NEW_CHARGE_SESSION, CODEC_NEW_CHARGE_SESSION_V3, "Communication_Protocol");
+        assert_same_labels(CODEC_NEW_CHARGE_SESSION, CODEC_NEW_CHARGE_SESSION_V3, "Plug_and_pins");
+        assert_same_labels(CODEC_CHARGE_SESSION_FINISHED, CODEC_CHARGE_SESSION_FINISHED, "State");
+        assert_same_labels(CODEC_EMERGENCY_STOP, CODEC_EMERGENCY_STOP, "Origin");
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, fx_setup, fx_teardown)
 
 int main(void)
@@ -635,6 +670,7 @@ int main(void)
                 T(test_config_reloaded_event),
                 T(test_online_payloads),
                 T(test_without_queue_counts_only),
+                cmocka_unit_test(test_label_tables_same_in_both_databases),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -29,8 +29,8 @@
  * 10 s); being without a bus is logged when it starts and when it ends,
  * never at every retry.  CAN and the converter never depend on it.
  */
-#ifndef SECCBRIDGE_BUS_H
-#define SECCBRIDGE_BUS_H
+#ifndef SECCBRIDGE_DBUS_SERVICE_H
+#define SECCBRIDGE_DBUS_SERVICE_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -41,29 +41,29 @@
 #include "can.h"
 #include "log.h"
 
-#define BUS_INTERFACE "org.seccbridge.Bridge1"
-#define BUS_NAME_PREFIX "org.seccbridge.pistol"         /* + pistol index */
-#define BUS_PATH_PREFIX "/org/seccbridge/pistol/"       /* + pistol index */
+#define DBUS_SERVICE_INTERFACE "org.seccbridge.Bridge1"
+#define DBUS_SERVICE_NAME_PREFIX "org.seccbridge.pistol"         /* + pistol index */
+#define DBUS_SERVICE_PATH_PREFIX "/org/seccbridge/pistol/"       /* + pistol index */
 
-#define BUS_ERROR_NOT_EXTERNAL "org.seccbridge.Error.NotExternal"
-#define BUS_ERROR_INVALID_LIMITS "org.seccbridge.Error.InvalidLimits"
-#define BUS_ERROR_BUSY "org.seccbridge.Error.Busy"
-#define BUS_ERROR_NOT_READY "org.seccbridge.Error.NotReady"
-#define BUS_ERROR_NO_SEQUENCE_FLAGS "org.seccbridge.Error.NoSequenceFlags"
-#define BUS_ERROR_SHUTTING_DOWN "org.seccbridge.Error.ShuttingDown"
+#define DBUS_SERVICE_ERROR_NOT_EXTERNAL "org.seccbridge.Error.NotExternal"
+#define DBUS_SERVICE_ERROR_INVALID_LIMITS "org.seccbridge.Error.InvalidLimits"
+#define DBUS_SERVICE_ERROR_BUSY "org.seccbridge.Error.Busy"
+#define DBUS_SERVICE_ERROR_NOT_READY "org.seccbridge.Error.NotReady"
+#define DBUS_SERVICE_ERROR_NO_SEQUENCE_FLAGS "org.seccbridge.Error.NoSequenceFlags"
+#define DBUS_SERVICE_ERROR_SHUTTING_DOWN "org.seccbridge.Error.ShuttingDown"
 
 /* Used when neither the config nor DBUS_SYSTEM_BUS_ADDRESS names a bus. */
-#define BUS_SYSTEM_ADDRESS "unix:path=/run/dbus/system_bus_socket"
+#define DBUS_SERVICE_SYSTEM_ADDRESS "unix:path=/run/dbus/system_bus_socket"
 
-#define BUS_TEXT_MAX 192
+#define DBUS_SERVICE_TEXT_MAX 192
 
 /* What the daemon knows beside the session, filled by the bridge. */
-struct bus_shell_status {
+struct dbus_service_shell_status {
         const char *can_interface;
         bool can_up;
         struct can_counters can;
         const char *converter_backend;
-        char converter_error[BUS_TEXT_MAX];     /* the backend's account of a problem, "" */
+        char converter_error[DBUS_SERVICE_TEXT_MAX];     /* the backend's account of a problem, "" */
         struct power_limits config_limits;      /* the static limits of the config */
         bool use_sequence_flags;
         enum session_flag_source start_authorisation;
@@ -72,8 +72,8 @@ struct bus_shell_status {
         bool stopping;                          /* orderly stop under way */
 };
 
-struct bus_callbacks {
-        void (*shell_status)(struct bus_shell_status *out, void *userdata);
+struct dbus_service_callbacks {
+        void (*shell_status)(struct dbus_service_shell_status *out, void *userdata);
         /* Before an operator input: read the clock (once) for the core. */
         uint64_t (*enter)(void *userdata);
         /* After an operator input reached the core: re-arm the core timer,
@@ -83,10 +83,11 @@ struct bus_callbacks {
 };
 
 /* The values behind the properties, in the units of the interface (V, A,
- * W, degC, kOhm).  Private to bus.c; here only to be embedded. */
-struct bus_values {
+ * W, degC, kOhm).  Private to dbus_service.c; here only to be embedded. */
+struct dbus_service_values {
         uint8_t pistol;
         char version[16];
+        uint8_t interface_version;              /* 2 or 3 */
 
         char can_interface[16];
         bool can_up;
@@ -101,6 +102,31 @@ struct bus_values {
         double ev_max_current;
         uint16_t battery_capacity;
         uint8_t state_of_charge;
+
+        /* v3: what EV_Information_* said in this session (0 until then) */
+        double ev_min_voltage;
+        double ev_present_voltage;
+        double ev_min_charge_current;
+        double ev_min_charge_power;             /* W */
+        double ev_max_charge_power;
+        double ev_min_discharge_current;
+        double ev_max_discharge_current;
+        double ev_min_discharge_power;
+        double ev_max_discharge_power;
+        uint8_t min_state_of_charge;
+        uint8_t target_state_of_charge;
+        uint8_t max_state_of_charge;
+        int16_t ev_min_energy_request;          /* kWh, + = the EV absorbs */
+        int16_t ev_target_energy_request;
+        int16_t ev_max_energy_request;
+        bool dynamic_target;                    /* OCPP_Control in this session */
+        double dynamic_target_current;
+
+        /* v3: the last DC_Power_Control of the session ("" before one) */
+        char power_function[24];
+        char setpoints_mode[16];
+        char output_contactors[8];
+        bool lower_output_voltage;
 
         char request[24];
         double request_voltage;
@@ -127,7 +153,7 @@ struct bus_values {
         bool converter_link;
         bool converter_ready;
         bool converter_fault;
-        char converter_error[BUS_TEXT_MAX];
+        char converter_error[DBUS_SERVICE_TEXT_MAX];
 
         bool sequence_flags;
         bool start_authorisation;
@@ -159,6 +185,8 @@ struct bus_values {
         uint64_t rejected_requests;
         uint64_t controller_timeouts;
         uint64_t emergency_stops;
+        uint64_t frames_other_version;
+        uint64_t undefined_power_functions;
         uint64_t can_rx_frames;
         uint64_t can_tx_frames;
         uint64_t can_tx_dropped;
@@ -171,10 +199,10 @@ struct bus_values {
 
 struct sd_bus;
 
-struct bus {
+struct dbus_service {
         struct ev_loop *loop;
         struct session *session;
-        struct bus_callbacks cb;
+        struct dbus_service_callbacks cb;
         bool enabled;
         char address[512];
         char name[48];
@@ -190,8 +218,8 @@ struct bus {
         ev_prepare prepare;             /* snapshot, coalesced signals */
         bool started;
 
-        struct bus_values now;          /* the current values */
-        struct bus_values sent;         /* as last signalled */
+        struct dbus_service_values now;          /* the current values */
+        struct dbus_service_values sent;         /* as last signalled */
         struct power_limits dynamic;    /* the operator's limits (0 = none) */
         bool have_previous;
         bool previous_link_ok;
@@ -202,14 +230,14 @@ struct bus {
 };
 
 /* Prepare, no I/O.  address: "" = the system bus.  0 or -EINVAL. */
-int bus_init(struct bus *b, struct ev_loop *loop, bool enabled, const char *address, uint8_t pistol,
-             struct session *session, const struct bus_callbacks *cb);
+int dbus_service_init(struct dbus_service *b, struct ev_loop *loop, bool enabled, const char *address, uint8_t pistol,
+             struct session *session, const struct dbus_service_callbacks *cb);
 
 /* Start offering the interface (the session must be initialised).  Never
  * fails for want of a bus: it connects in the background.  Returns 0. */
-int bus_start(struct bus *b);
+int dbus_service_start(struct dbus_service *b);
 
 /* Stop everything; accepts a never-started bus. */
-void bus_finish(struct bus *b);
+void dbus_service_finish(struct dbus_service *b);
 
 #endif
