@@ -85,6 +85,7 @@ enum session_fault {
         SESSION_FAULT_CONVERTER,                /* converter reports a fault */
         SESSION_FAULT_EV_OVERVOLTAGE,           /* output above the EV's maximum (IEC 61851-23 CC.6.2) */
         SESSION_FAULT_SHUTDOWN,                 /* daemon stopping */
+        SESSION_FAULT_COUNT                     /* not a fault: how many there are (metrics, docs) */
 };
 
 /* The last power request received from the controller. */
@@ -96,6 +97,7 @@ enum session_request {
         SESSION_REQUEST_STANDBY,
         SESSION_REQUEST_OFF,                    /* v3 Power_Function Off */
         SESSION_REQUEST_INVALID,                /* v3 undefined Power_Function (V25) */
+        SESSION_REQUEST_COUNT                   /* not a request: how many there are */
 };
 
 struct session_counters {

@@ -740,6 +740,7 @@ static void start_session(struct session *s, const struct codec_new_charge_sessi
         case SESSION_FAULT_CONTROLLER_RESTART:
         case SESSION_FAULT_INSULATION:
         case SESSION_FAULT_EV_OVERVOLTAGE:
+        case SESSION_FAULT_COUNT:
                 break;
         }
         if (!keep)
@@ -1676,6 +1677,8 @@ const char *session_fault_name(enum session_fault fault)
                 return "ev-overvoltage";
         case SESSION_FAULT_SHUTDOWN:
                 return "shutdown";
+        case SESSION_FAULT_COUNT:
+                break;
         }
         return "unknown";
 }
@@ -1697,6 +1700,8 @@ const char *session_request_name(enum session_request request)
                 return "off";
         case SESSION_REQUEST_INVALID:
                 return "invalid";
+        case SESSION_REQUEST_COUNT:
+                break;
         }
         return "unknown";
 }

@@ -151,6 +151,7 @@ static const char *telemetry_stop_reason(const struct session_status *st)
         case SESSION_FAULT_CONVERTER_LINK:
         case SESSION_FAULT_CONVERTER:
         case SESSION_FAULT_EV_OVERVOLTAGE:
+        case SESSION_FAULT_COUNT:
                 break;
         }
         /* R44, E.10: back to a state before a session. */
@@ -279,6 +280,7 @@ static const char *telemetry_session_fault_detail(const struct session_status *s
         case SESSION_FAULT_SHUTDOWN:
                 return "the daemon is stopping";
         case SESSION_FAULT_NONE:
+        case SESSION_FAULT_COUNT:
                 break;
         }
         return "";
