@@ -10,6 +10,7 @@
  */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -428,6 +429,25 @@ static void test_session_stop_reasons(void **state)
         assert_int_equal(count_topic(f, TELEMETRY_TOPIC_EVENT, "\"cause\":\"shutdown\""), 0);
 }
 
+/* A Charge_Session_Finished whose State has no label (8 bits, two
+ * labelled): the session still ends with a documented reason. */
+static void test_stop_reason_outside_the_value_table(void **state)
+{
+        struct fx *f = *state;
+
+        link_up(f);
+        at(f, 1 * SEC);
+        open_session(f);
+        at(f, 2 * SEC);
+        f->in.status.in_session = false;
+        f->in.status.finished_state = 7;
+        observe(f);
+        while (flush(f) > 0)
+                ack_all(f);
+        assert_null(telemetry_finished_name(7));
+        assert_true(find(f, "\"stop_reason\":\"Charge_Session_Finished\",\"fault\":\"none\"") >= 0);
+}
+
 /* Faults: one event when each starts, with its cause, one when it ends,
  * with its duration; the converter link only once it had been up. */
 static void test_fault_events(void **state)
@@ -655,6 +675,139 @@ static void test_label_tables_same_in_both_databases(void **state)
         assert_same_labels(CODEC_EMERGENCY_STOP, CODEC_EMERGENCY_STOP, "Origin");
 }
 
+/* doc/mqtt.md, whole. */
+static char *read_doc(void)
+{
+        static char doc[128 * 1024];
+        FILE *f = fopen(SOURCE_ROOT "/doc/mqtt.md", "r");
+        size_t n;
+
+        assert_non_null(f);
+        n = fread(doc, 1, sizeof(doc) - 1, f);
+        fclose(f);
+        assert_true(n > 0 && n < sizeof(doc) - 1);
+        doc[n] = '\0';
+        return doc;
+}
+
+/* The list of `"key": {"enum": [...]` after `from` in the doc, copied out. */
+static void doc_enum(const char *doc, const char *from, const char *key, char *out, size_t cap)
+{
+        char needle[96];
+        const char *a = strstr(doc, from), *b, *e;
+
+        assert_non_null(a);
+        snprintf(needle, sizeof(needle), "\"%s\": {\"enum\": [", key);
+        b = strstr(a, needle);
+        assert_non_null(b);
+        b += strlen(needle);
+        e = strchr(b, ']');
+        assert_non_null(e);
+        assert_true((size_t)(e - b) < cap);
+        memcpy(out, b, (size_t)(e - b));
+        out[e - b] = '\0';
+}
+
+static int quoted_items(const char *list)
+{
+        int n = 0;
+
+        for (const char *c = list; *c; c++)
+                n += *c == '"';
+        return n / 2;
+}
+
+static bool has_quoted(const char *list, const char *name)
+{
+        char q[64];
+
+        snprintf(q, sizeof(q), "\"%s\"", name);
+        return strstr(list, q) != NULL;
+}
+
+/* The table row of a field, e.g. "| `fault.active` |", to its end. */
+static void doc_row(const char *doc, const char *field, char *out, size_t cap)
+{
+        char needle[96];
+        const char *a, *e;
+
+        snprintf(needle, sizeof(needle), "\n| %s |", field);
+        a = strstr(doc, needle);
+        assert_non_null(a);
+        e = strchr(a + 1, '\n');
+        assert_non_null(e);
+        assert_true((size_t)(e - a) < cap);
+        memcpy(out, a, (size_t)(e - a));
+        out[e - a] = '\0';
+}
+
+static bool has_backticked(const char *row, const char *name)
+{
+        char q[64];
+
+        snprintf(q, sizeof(q), "`%s`", name);
+        return strstr(row, q) != NULL;
+}
+
+/* Every value the code can put in state.fault.active, state.request.kind,
+ * session_ended.fault and session_ended.stop_reason is in the schemas of
+ * doc/mqtt.md, and in its tables; nothing else is. */
+static void test_doc_names_every_value(void **state)
+{
+        const char *doc = read_doc();
+        const char *state_schema = "<!-- schema: state -->";
+        const char *ended_schema = "{\"const\": \"session_ended\"}";
+        char list[1024], row[2048];
+
+        (void)state;
+        doc_enum(doc, state_schema, "fault", list, sizeof(list));
+        doc_row(doc, "`fault.active`", row, sizeof(row));
+        for (int i = 0; i < SESSION_FAULT_COUNT; i++) {
+                const char *name = session_fault_name((enum session_fault)i);
+
+                if (!has_quoted(list, name) || !has_backticked(row, name))
+                        fail_msg("fault %s is not in the state schema or the fault.active row", name);
+        }
+        assert_int_equal(quoted_items(list), SESSION_FAULT_COUNT);
+
+        doc_enum(doc, state_schema, "kind", list, sizeof(list));
+        doc_row(doc, "`request.kind`", row, sizeof(row));
+        for (int i = 0; i < SESSION_REQUEST_COUNT; i++) {
+                const char *name = session_request_name((enum session_request)i);
+
+                if (!has_quoted(list, name) || !has_backticked(row, name))
+                        fail_msg("request %s is not in the state schema or the request.kind row", name);
+        }
+        assert_int_equal(quoted_items(list), SESSION_REQUEST_COUNT);
+
+        /* A session's first fault: never the stop itself. */
+        doc_enum(doc, ended_schema, "fault", list, sizeof(list));
+        for (int i = 0; i < SESSION_FAULT_COUNT; i++) {
+                const char *name = session_fault_name((enum session_fault)i);
+
+                if (i != SESSION_FAULT_SHUTDOWN && !has_quoted(list, name))
+                        fail_msg("fault %s is not in the session_ended schema", name);
+        }
+        assert_int_equal(quoted_items(list), SESSION_FAULT_COUNT - 1);
+
+        /* Stop reasons: the value table's labels, the fallback for a State
+         * outside it, and what the core saw. */
+        doc_enum(doc, ended_schema, "stop_reason", list, sizeof(list));
+        doc_row(doc, "| `stop_reason`", row, sizeof(row));
+        {
+                const char *reasons[] = { telemetry_finished_name(CODEC_FINISHED_CLEAN_STOP),
+                                          telemetry_finished_name(CODEC_FINISHED_RUSHED_STOP),
+                                          "Charge_Session_Finished", "controller_idle", "controller_restart",
+                                          "shutdown" };
+
+                for (size_t i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++)
+                        if (!has_quoted(list, reasons[i]) || !has_backticked(row, reasons[i]))
+                                fail_msg("stop reason %s is not in the session_ended schema or its row",
+                                         reasons[i]);
+                assert_int_equal(quoted_items(list), (int)(sizeof(reasons) / sizeof(reasons[0])));
+        }
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, fx_setup, fx_teardown)
 
 int main(void)
@@ -665,12 +818,14 @@ int main(void)
                 T(test_state_again_after_reconnection),
                 T(test_session_events),
                 T(test_session_stop_reasons),
+                T(test_stop_reason_outside_the_value_table),
                 T(test_fault_events),
                 T(test_events_wait_for_the_broker),
                 T(test_config_reloaded_event),
                 T(test_online_payloads),
                 T(test_without_queue_counts_only),
                 cmocka_unit_test(test_label_tables_same_in_both_databases),
+                cmocka_unit_test(test_doc_names_every_value),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
