@@ -73,6 +73,72 @@ static const char *telemetry_estop_origin(uint8_t origin)
         return label ? label : "unknown";
 }
 
+/* ---- what is known of the vehicle ---- */
+
+/* v2: New_Charge_Session gives everything at the session's start.  v3:
+ * New_Charge_Session gives protocol and plug only; the maximum voltage,
+ * maximum current, capacity and state of charge come with
+ * EV_Information_* (V5), and are not known (null) until they do. */
+static bool telemetry_v3(const struct session_status *st)
+{
+        return st->interface_version == 3;
+}
+
+static bool telemetry_ev_voltage_known(const struct session_status *st)
+{
+        return !telemetry_v3(st) || st->ev_info.voltages_valid;
+}
+
+static bool telemetry_ev_current_known(const struct session_status *st)
+{
+        return !telemetry_v3(st) || st->ev_info.charge_limits_valid;
+}
+
+static bool telemetry_ev_battery_known(const struct session_status *st)
+{
+        return !telemetry_v3(st) || st->ev_info.battery_valid;
+}
+
+/* The latest state of charge: Charging_Loop; v3, else the latest
+ * EV_Information_Battery.  SESSION_NOT_REPORTED when none. */
+static uint8_t telemetry_soc_now(const struct session_status *st)
+{
+        if (st->charging_loop_soc_pct != SESSION_NOT_REPORTED)
+                return st->charging_loop_soc_pct;
+        if (telemetry_v3(st) && st->ev_info.battery_valid)
+                return st->ev_info.battery.present_state_of_charge_pct;
+        return SESSION_NOT_REPORTED;
+}
+
+static void telemetry_fixed_or_null(struct jsonw *j, const char *key, bool known, int64_t v, unsigned decimals)
+{
+        if (known)
+                jsonw_fixed(j, key, v, decimals);
+        else
+                jsonw_null(j, key);
+}
+
+static void telemetry_u64_or_null(struct jsonw *j, const char *key, bool known, uint64_t v)
+{
+        if (known)
+                jsonw_u64(j, key, v);
+        else
+                jsonw_null(j, key);
+}
+
+static void telemetry_i64_or_null(struct jsonw *j, const char *key, bool known, int64_t v)
+{
+        if (known)
+                jsonw_i64(j, key, v);
+        else
+                jsonw_null(j, key);
+}
+
+static void telemetry_soc_member(struct jsonw *j, const char *key, uint8_t soc)
+{
+        telemetry_u64_or_null(j, key, soc != SESSION_NOT_REPORTED, soc);
+}
+
 /* ---- events ---- */
 
 /* A new event with the members every event has; NULL when the queue has
@@ -122,10 +188,16 @@ static void telemetry_event_session_started(struct telemetry *t, const struct se
         jsonw_u64(&j, "session", t->counters.sessions_started);
         jsonw_str(&j, "protocol", telemetry_protocol_name(st->ev.communication_protocol));
         jsonw_str(&j, "plug", telemetry_plug_name(st->ev.plug_and_pins));
-        jsonw_fixed(&j, "ev_max_voltage_v", st->ev.ev_maximum_voltage_dv, 1);
-        jsonw_fixed(&j, "ev_max_current_a", st->ev.ev_maximum_current_da, 1);
-        jsonw_u64(&j, "battery_capacity_kwh", st->ev.battery_capacity_kwh);
-        jsonw_u64(&j, "soc_pct", st->ev.state_of_charge_pct);
+        /* v3: EV_Information_* follow New_Charge_Session (V5): null here,
+         * in the state once they come. */
+        telemetry_fixed_or_null(&j, "ev_max_voltage_v", telemetry_ev_voltage_known(st), st->ev.ev_maximum_voltage_dv,
+                                1);
+        telemetry_fixed_or_null(&j, "ev_max_current_a", telemetry_ev_current_known(st), st->ev.ev_maximum_current_da,
+                                1);
+        telemetry_u64_or_null(&j, "battery_capacity_kwh", telemetry_ev_battery_known(st),
+                              st->ev.battery_capacity_kwh);
+        telemetry_u64_or_null(&j, "soc_pct", t->soc_start_known, t->soc_start_pct);
+        jsonw_u64(&j, "interface_version", st->interface_version);
         telemetry_event_end(t, e, &j, "session_started");
 }
 
@@ -176,11 +248,8 @@ static void telemetry_event_session_ended(struct telemetry *t, const struct sess
         jsonw_fixed(&j, "energy_returned_wh", (int64_t)t->energy.returned_mwh, 3);
         jsonw_bool(&j, "energy_estimate", true);
         jsonw_fixed(&j, "peak_power_w", (int64_t)t->energy.peak_delivered_cw, 2);
-        jsonw_u64(&j, "soc_start_pct", t->soc_start_pct);
-        if (st->charging_loop_soc_pct != SESSION_NOT_REPORTED)
-                jsonw_u64(&j, "soc_end_pct", st->charging_loop_soc_pct);
-        else
-                jsonw_null(&j, "soc_end_pct");
+        telemetry_u64_or_null(&j, "soc_start_pct", t->soc_start_known, t->soc_start_pct);
+        telemetry_soc_member(&j, "soc_end_pct", t->soc_end_pct);
         telemetry_event_end(t, e, &j, "session_ended");
 }
 
@@ -215,7 +284,9 @@ static void telemetry_session_begin(struct telemetry *t, const struct session_st
         t->counters.sessions_started++;
         t->session_start_us = t->now_us;
         t->session_start_wall_us = t->wall_us;
+        t->soc_start_known = telemetry_ev_battery_known(st);
         t->soc_start_pct = st->ev.state_of_charge_pct;
+        t->soc_end_pct = SESSION_NOT_REPORTED;
         t->session_fault = SESSION_FAULT_NONE;
         t->session_charge_started = false;
         energy_reset(&t->energy);
@@ -224,6 +295,8 @@ static void telemetry_session_begin(struct telemetry *t, const struct session_st
 
 static void telemetry_session_end(struct telemetry *t, const struct session_status *st)
 {
+        if (telemetry_soc_now(st) != SESSION_NOT_REPORTED)
+                t->soc_end_pct = telemetry_soc_now(st);
         energy_advance(&t->energy, t->now_us);
         t->total_delivered_mwh += t->energy.delivered_mwh;
         t->total_returned_mwh += t->energy.returned_mwh;
@@ -318,6 +391,57 @@ static void telemetry_faults_update(struct telemetry *t, const struct telemetry_
 
 /* ---- the state document ---- */
 
+/* A label of DC_Power_Control (database v3.6), or `none` without one. */
+static const char *telemetry_v3_label(const char *signal, int64_t raw, const char *none)
+{
+        const struct codec_msg_info *msg = codec_msg_info(codec_db_for_version(3), CODEC_DC_POWER_CONTROL);
+        const struct codec_signal_info *sig = msg ? codec_signal_by_name(msg, signal) : NULL;
+        const char *label = sig ? codec_signal_label(sig, raw) : NULL;
+
+        return label ? label : none;
+}
+
+/* What a v3 controller said about the vehicle (EV_Information_*,
+ * OCPP_Control), each member null until its message came in this
+ * session.  Power in W, from the interface's kW. */
+static void telemetry_ev_information(struct jsonw *j, const struct session_ev_info *e)
+{
+        const struct codec_ev_information_battery *b = &e->battery;
+        const struct codec_ev_information_voltages *v = &e->voltages;
+        const struct codec_ev_information_charge_limits *c = &e->charge_limits;
+        const struct codec_ev_information_discharge_limits *d = &e->discharge_limits;
+        const struct codec_ev_information_energy *n = &e->energy;
+
+        jsonw_open(j, "ev_information");
+        telemetry_fixed_or_null(j, "min_voltage_v", e->voltages_valid, v->ev_minimum_voltage_dv, 1);
+        telemetry_fixed_or_null(j, "max_voltage_v", e->voltages_valid, v->ev_maximum_voltage_dv, 1);
+        telemetry_fixed_or_null(j, "present_voltage_v", e->voltages_valid, v->ev_present_voltage_dv, 1);
+        telemetry_fixed_or_null(j, "min_charge_current_a", e->charge_limits_valid, c->ev_minimum_charge_current_da, 1);
+        telemetry_fixed_or_null(j, "max_charge_current_a", e->charge_limits_valid, c->ev_maximum_charge_current_da, 1);
+        telemetry_u64_or_null(j, "min_charge_power_w", e->charge_limits_valid,
+                              (uint64_t)c->ev_minimum_charge_power_kw * 1000u);
+        telemetry_u64_or_null(j, "max_charge_power_w", e->charge_limits_valid,
+                              (uint64_t)c->ev_maximum_charge_power_kw * 1000u);
+        telemetry_fixed_or_null(j, "min_discharge_current_a", e->discharge_limits_valid,
+                                d->ev_minimum_discharge_current_da, 1);
+        telemetry_fixed_or_null(j, "max_discharge_current_a", e->discharge_limits_valid,
+                                d->ev_maximum_discharge_current_da, 1);
+        telemetry_u64_or_null(j, "min_discharge_power_w", e->discharge_limits_valid,
+                              (uint64_t)d->ev_minimum_discharge_power_kw * 1000u);
+        telemetry_u64_or_null(j, "max_discharge_power_w", e->discharge_limits_valid,
+                              (uint64_t)d->ev_maximum_discharge_power_kw * 1000u);
+        telemetry_u64_or_null(j, "soc_present_pct", e->battery_valid, b->present_state_of_charge_pct);
+        telemetry_u64_or_null(j, "soc_min_pct", e->battery_valid, b->minimum_state_of_charge_pct);
+        telemetry_u64_or_null(j, "soc_target_pct", e->battery_valid, b->target_state_of_charge_pct);
+        telemetry_u64_or_null(j, "soc_max_pct", e->battery_valid, b->maximum_state_of_charge_pct);
+        telemetry_i64_or_null(j, "min_energy_request_kwh", e->energy_valid, n->ev_minimum_energy_request_kwh);
+        telemetry_i64_or_null(j, "target_energy_request_kwh", e->energy_valid, n->ev_target_energy_request_kwh);
+        telemetry_i64_or_null(j, "max_energy_request_kwh", e->energy_valid, n->ev_maximum_energy_request_kwh);
+        telemetry_fixed_or_null(j, "dynamic_target_current_a", e->dynamic_target_valid, e->dynamic_target_current_da,
+                                1);
+        jsonw_close(j);
+}
+
 static void telemetry_state_fill(struct telemetry *t, const struct telemetry_input *in)
 {
         const struct session_status *st = &in->status;
@@ -327,15 +451,23 @@ static void telemetry_state_fill(struct telemetry *t, const struct telemetry_inp
         memset(s, 0, sizeof(*s));
         s->controller_alive = st->controller_alive;
         s->controller_state = st->controller_state;
+        s->interface_version = st->interface_version;
         s->session_active = st->in_session;
         s->session_number = t->counters.sessions_started;
         if (st->in_session) {
                 s->charge_started = st->charge_started;
                 s->ev = st->ev;
-                s->soc_pct = st->charging_loop_soc_pct;
+                s->soc_start_known = t->soc_start_known;
+                s->soc_start_pct = t->soc_start_pct;
+                s->soc_pct = telemetry_v3(st) ? telemetry_soc_now(st) : st->charging_loop_soc_pct;
                 s->delivered_mwh = t->energy.delivered_mwh;
                 s->returned_mwh = t->energy.returned_mwh;
                 s->peak_delivered_cw = t->energy.peak_delivered_cw;
+                /* memcpy: the padding too, for the memcmp() of a change */
+                memcpy(&s->ev_info, &st->ev_info, sizeof(s->ev_info));
+                s->power_control_valid = st->power_control_valid;
+                if (st->power_control_valid)
+                        memcpy(&s->power_control, &st->power_control, sizeof(s->power_control));
         }
         s->request = st->request;
         s->request_voltage_dv = st->request_voltage_dv;
@@ -358,12 +490,15 @@ static int telemetry_state_payload(struct telemetry *t, size_t *len)
 {
         const struct telemetry_state *s = &t->cur;
         const struct power_measurement *m = &s->measurement;
+        const struct codec_dc_power_control *pc;
+        bool v3 = s->interface_version == 3;
         struct jsonw j;
 
         jsonw_init(&j, t->state_payload, sizeof(t->state_payload));
         jsonw_utc(&j, "time", t->wall_us);
         jsonw_u64(&j, "pistol", t->cfg.pistol);
         jsonw_str(&j, "run", t->cfg.run_id);
+        jsonw_u64(&j, "interface_version", s->interface_version);
 
         jsonw_open(&j, "controller");
         jsonw_bool(&j, "alive", s->controller_alive);
@@ -377,18 +512,22 @@ static int telemetry_state_payload(struct telemetry *t, size_t *len)
                 jsonw_bool(&j, "charge_started", s->charge_started);
                 jsonw_str(&j, "protocol", telemetry_protocol_name(s->ev.communication_protocol));
                 jsonw_str(&j, "plug", telemetry_plug_name(s->ev.plug_and_pins));
-                jsonw_fixed(&j, "ev_max_voltage_v", s->ev.ev_maximum_voltage_dv, 1);
-                jsonw_fixed(&j, "ev_max_current_a", s->ev.ev_maximum_current_da, 1);
-                jsonw_u64(&j, "battery_capacity_kwh", s->ev.battery_capacity_kwh);
-                jsonw_u64(&j, "soc_start_pct", s->ev.state_of_charge_pct);
-                if (s->soc_pct != SESSION_NOT_REPORTED)
-                        jsonw_u64(&j, "soc_pct", s->soc_pct);
-                else
-                        jsonw_null(&j, "soc_pct");
+                telemetry_fixed_or_null(&j, "ev_max_voltage_v", !v3 || s->ev_info.voltages_valid,
+                                        s->ev.ev_maximum_voltage_dv, 1);
+                telemetry_fixed_or_null(&j, "ev_max_current_a", !v3 || s->ev_info.charge_limits_valid,
+                                        s->ev.ev_maximum_current_da, 1);
+                telemetry_u64_or_null(&j, "battery_capacity_kwh", !v3 || s->ev_info.battery_valid,
+                                      s->ev.battery_capacity_kwh);
+                telemetry_u64_or_null(&j, "soc_start_pct", s->soc_start_known, s->soc_start_pct);
+                telemetry_soc_member(&j, "soc_pct", s->soc_pct);
                 jsonw_fixed(&j, "energy_delivered_wh", (int64_t)s->delivered_mwh, 3);
                 jsonw_fixed(&j, "energy_returned_wh", (int64_t)s->returned_mwh, 3);
                 jsonw_bool(&j, "energy_estimate", true);
                 jsonw_fixed(&j, "peak_power_w", (int64_t)s->peak_delivered_cw, 2);
+                if (v3)
+                        telemetry_ev_information(&j, &s->ev_info);
+                else
+                        jsonw_null(&j, "ev_information");
         } else {
                 jsonw_null(&j, "charge_started");
                 jsonw_null(&j, "protocol");
@@ -402,6 +541,7 @@ static int telemetry_state_payload(struct telemetry *t, size_t *len)
                 jsonw_null(&j, "energy_returned_wh");
                 jsonw_bool(&j, "energy_estimate", true);
                 jsonw_null(&j, "peak_power_w");
+                jsonw_null(&j, "ev_information");
         }
         jsonw_close(&j);
 
@@ -409,6 +549,19 @@ static int telemetry_state_payload(struct telemetry *t, size_t *len)
         jsonw_str(&j, "kind", session_request_name(s->request));
         jsonw_fixed(&j, "voltage_v", s->request_voltage_dv, 1);
         jsonw_fixed(&j, "current_a", s->request_current_da, 1);
+        /* v3: the last DC_Power_Control of the session as it came (an
+         * undefined Power_Function has no label: V25). */
+        pc = s->session_active && s->power_control_valid ? &s->power_control : NULL;
+        jsonw_str(&j, "power_function",
+                  pc ? telemetry_v3_label("Power_Function", pc->power_function, "undefined") : NULL);
+        jsonw_str(&j, "setpoints_mode", pc ? telemetry_v3_label("Setpoints_Mode", pc->setpoints_mode, NULL) : NULL);
+        telemetry_fixed_or_null(&j, "current_min_a", pc != NULL, pc ? pc->current_range_min_da : 0, 1);
+        jsonw_str(&j, "output_contactors",
+                  pc ? telemetry_v3_label("Output_Contactors", pc->output_contactors, NULL) : NULL);
+        if (pc)
+                jsonw_bool(&j, "lower_output_voltage", pc->lower_output_voltage);
+        else
+                jsonw_null(&j, "lower_output_voltage");
         jsonw_close(&j);
 
         jsonw_open(&j, "command");
@@ -507,6 +660,15 @@ void telemetry_observe(struct telemetry *t, const struct telemetry_input *in, ui
                         t->session_charge_started = true;
                 if (t->session_fault == SESSION_FAULT_NONE && st->fault != SESSION_FAULT_SHUTDOWN)
                         t->session_fault = st->fault;
+                /* v3: the first EV_Information_Battery is the start. */
+                if (!t->soc_start_known && telemetry_v3(st) && st->ev_info.battery_valid) {
+                        t->soc_start_known = true;
+                        t->soc_start_pct = st->ev_info.battery.present_state_of_charge_pct;
+                }
+                /* The core clears the v3 information with the session: keep
+                 * the last state of charge seen in it for its end. */
+                if (st->in_session)
+                        t->soc_end_pct = telemetry_soc_now(st);
         }
         if (!st->in_session && t->in_session)
                 telemetry_session_end(t, st);

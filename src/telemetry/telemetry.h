@@ -39,7 +39,7 @@
 #include "event_queue.h"
 
 #define TELEMETRY_NO_DEADLINE UINT64_MAX
-#define TELEMETRY_STATE_MAX 2048        /* bytes of a state payload */
+#define TELEMETRY_STATE_MAX 3072        /* bytes of a state payload (v3: the EV's information) */
 #define TELEMETRY_ONLINE_MAX 256
 #define TELEMETRY_TEXT_MAX 192          /* free texts (causes, errors) */
 #define TELEMETRY_RUN_ID_MAX 24
@@ -87,11 +87,17 @@ struct telemetry_message {
 struct telemetry_state {
         bool controller_alive;
         uint8_t controller_state;
+        uint8_t interface_version;
         bool session_active;
         uint64_t session_number;                /* sessions since start; the last one when idle */
         bool charge_started;
         struct codec_new_charge_session ev;
-        uint8_t soc_pct;                        /* Charging_Loop, SESSION_NOT_REPORTED: none */
+        bool soc_start_known;                   /* v3: false before EV_Information_Battery */
+        uint8_t soc_start_pct;
+        uint8_t soc_pct;                        /* Charging_Loop (v3: else EV_Information_Battery), SESSION_NOT_REPORTED: none */
+        struct session_ev_info ev_info;         /* v3, in a session */
+        bool power_control_valid;               /* v3: a DC_Power_Control in this session */
+        struct codec_dc_power_control power_control;
         uint64_t delivered_mwh;                 /* this session */
         uint64_t returned_mwh;
         uint64_t peak_delivered_cw;
@@ -165,7 +171,9 @@ struct telemetry {
         bool in_session;
         uint64_t session_start_us;
         uint64_t session_start_wall_us;
+        bool soc_start_known;                   /* v3: false until EV_Information_Battery */
         uint8_t soc_start_pct;
+        uint8_t soc_end_pct;                    /* the latest seen in it, SESSION_NOT_REPORTED: none */
         enum session_fault session_fault;       /* the first fault latched in it */
         bool session_charge_started;
         struct energy energy;

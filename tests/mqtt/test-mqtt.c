@@ -331,6 +331,7 @@ static void publisher_start(struct env *e)
         e->in.can_interface = "vcan0";
         e->in.converter_backend = "sim";
         e->in.converter_error = "";
+        e->in.status.interface_version = 2;
         e->in.status.charging_loop_soc_pct = SESSION_NOT_REPORTED;
         e->in.status.finished_state = SESSION_NOT_REPORTED;
         e->in.status.measurement.link_ok = true;

@@ -69,6 +69,7 @@ static int fx_setup(void **state)
         f->in.can_interface = "vcan0";
         f->in.converter_backend = "sim";
         f->in.converter_error = "";
+        f->in.status.interface_version = 2;
         f->in.status.controller_state = CODEC_STATE_WAITING_FOR_PEV;
         f->in.status.controller_alive = true;
         f->in.status.charging_loop_soc_pct = SESSION_NOT_REPORTED;
@@ -211,12 +212,15 @@ static void test_state_document(void **state)
         assert_string_equal(
                 f->sent[0],
                 "{\"time\":\"2024-03-01T12:00:02.000Z\",\"pistol\":1,\"run\":\"0123456789abcdef\","
+                "\"interface_version\":2,"
                 "\"controller\":{\"alive\":true,\"state\":\"Waiting_For_PEV\"},"
                 "\"session\":{\"active\":false,\"number\":0,\"charge_started\":null,\"protocol\":null,\"plug\":null,"
                 "\"ev_max_voltage_v\":null,\"ev_max_current_a\":null,\"battery_capacity_kwh\":null,"
                 "\"soc_start_pct\":null,\"soc_pct\":null,\"energy_delivered_wh\":null,\"energy_returned_wh\":null,"
-                "\"energy_estimate\":true,\"peak_power_w\":null},"
-                "\"request\":{\"kind\":\"none\",\"voltage_v\":0.0,\"current_a\":0.0},"
+                "\"energy_estimate\":true,\"peak_power_w\":null,\"ev_information\":null},"
+                "\"request\":{\"kind\":\"none\",\"voltage_v\":0.0,\"current_a\":0.0,\"power_function\":null,"
+                "\"setpoints_mode\":null,\"current_min_a\":null,\"output_contactors\":null,"
+                "\"lower_output_voltage\":null},"
                 "\"command\":{\"mode\":\"off\",\"voltage_v\":0.0,\"current_a\":0.0,\"discharge\":false},"
                 "\"measurement\":{\"voltage_v\":0.0,\"current_a\":0.0,\"power_w\":0.00,\"module_temperature_c\":30,"
                 "\"enclosure_temperature_c\":25,\"insulation_kohm\":510},"
@@ -373,7 +377,7 @@ static void test_session_events(void **state)
                             "\"pistol\":1,\"run\":\"0123456789abcdef\",\"session\":1,"
                             "\"protocol\":\"CCS_ISO_15118_2013_v2\",\"plug\":\"CCS_DC_Extended\","
                             "\"ev_max_voltage_v\":500.0,\"ev_max_current_a\":200.0,\"battery_capacity_kwh\":60,"
-                            "\"soc_pct\":40}");
+                            "\"soc_pct\":40,\"interface_version\":2}");
         assert_string_equal(f->sent[ended],
                             "{\"seq\":2,\"type\":\"session_ended\",\"time\":\"2024-03-01T12:02:35.000Z\","
                             "\"pistol\":1,\"run\":\"0123456789abcdef\",\"session\":1,"
@@ -446,6 +450,126 @@ static void test_stop_reason_outside_the_value_table(void **state)
                 ack_all(f);
         assert_null(telemetry_finished_name(7));
         assert_true(find(f, "\"stop_reason\":\"Charge_Session_Finished\",\"fault\":\"none\"") >= 0);
+}
+
+/* Interface version 3: New_Charge_Session gives protocol and plug only;
+ * what is not known yet is null (not 0) in session_started and in the
+ * state, and the state carries EV_Information_* and DC_Power_Control once
+ * they come. */
+static void test_v3_session(void **state)
+{
+        struct fx *f = *state;
+        struct session_status *st = &f->in.status;
+        int started, ended;
+
+        st->interface_version = 3;
+        link_up(f);
+        at(f, 1 * SEC);
+        st->in_session = true;
+        st->controller_state = CODEC_STATE_CONNECTED_WITH_FULL_INFO;
+        st->ev = (struct codec_new_charge_session){
+                .communication_protocol = CODEC_PROTOCOL_CCS_ISO_15118_2013_V2,
+                .plug_and_pins = CODEC_PLUG_CCS_DC_EXTENDED,
+        };
+        observe(f);
+        flush(f);
+        ack_all(f);
+        started = find(f, "\"type\":\"session_started\"");
+        assert_true(started >= 0);
+        assert_non_null(strstr(f->sent[started], "\"plug\":\"CCS_DC_Extended\",\"ev_max_voltage_v\":null,"
+                                                 "\"ev_max_current_a\":null,\"battery_capacity_kwh\":null,"
+                                                 "\"soc_pct\":null,\"interface_version\":3}"));
+        assert_non_null(strstr(last(f), "\"interface_version\":3,"));
+        assert_non_null(strstr(last(f), "\"ev_max_voltage_v\":null,\"ev_max_current_a\":null,"
+                                        "\"battery_capacity_kwh\":null,\"soc_start_pct\":null,\"soc_pct\":null,"));
+        assert_non_null(strstr(last(f), "\"ev_information\":{\"min_voltage_v\":null,\"max_voltage_v\":null,"));
+        assert_non_null(strstr(last(f), "\"power_function\":null,\"setpoints_mode\":null,\"current_min_a\":null,"
+                                        "\"output_contactors\":null,\"lower_output_voltage\":null}"));
+
+        /* EV_Information_* (as the core keeps them, and in v2 terms). */
+        at(f, 3 * SEC);
+        st->ev_info.battery_valid = true;
+        st->ev_info.battery = (struct codec_ev_information_battery){ .battery_capacity_kwh = 77,
+                                                                     .present_state_of_charge_pct = 30,
+                                                                     .minimum_state_of_charge_pct = 10,
+                                                                     .target_state_of_charge_pct = 80,
+                                                                     .maximum_state_of_charge_pct = 95 };
+        st->ev.battery_capacity_kwh = 77;
+        st->ev.state_of_charge_pct = 30;
+        st->ev_info.voltages_valid = true;
+        st->ev_info.voltages = (struct codec_ev_information_voltages){ .ev_minimum_voltage_dv = 2000,
+                                                                       .ev_maximum_voltage_dv = 8200,
+                                                                       .ev_present_voltage_dv = 7001 };
+        st->ev.ev_maximum_voltage_dv = 8200;
+        st->ev_info.charge_limits_valid = true;
+        st->ev_info.charge_limits = (struct codec_ev_information_charge_limits){
+                .ev_minimum_charge_current_da = 10, .ev_maximum_charge_current_da = 3500,
+                .ev_minimum_charge_power_kw = 1, .ev_maximum_charge_power_kw = 250 };
+        st->ev.ev_maximum_current_da = 3500;
+        st->ev_info.discharge_limits_valid = true;
+        st->ev_info.discharge_limits = (struct codec_ev_information_discharge_limits){
+                .ev_minimum_discharge_current_da = 0, .ev_maximum_discharge_current_da = 1000,
+                .ev_minimum_discharge_power_kw = 0, .ev_maximum_discharge_power_kw = 11 };
+        st->ev_info.energy_valid = true;
+        st->ev_info.energy = (struct codec_ev_information_energy){ .ev_minimum_energy_request_kwh = -5,
+                                                                   .ev_target_energy_request_kwh = 40,
+                                                                   .ev_maximum_energy_request_kwh = 50 };
+        st->power_control_valid = true;
+        st->power_control = (struct codec_dc_power_control){ .target_voltage_dv = 7500,
+                                                             .current_range_max_da = 2000,
+                                                             .current_range_min_da = -300,
+                                                             .power_function = CODEC_POWER_FUNCTION_POWER_TRANSFER,
+                                                             .setpoints_mode = CODEC_SETPOINTS_RANGE_MODE,
+                                                             .output_contactors = true };
+        st->request = SESSION_REQUEST_CHARGE;
+        st->request_voltage_dv = 7500;
+        st->request_current_da = 2000;
+        observe(f);
+        flush(f);
+        ack_all(f);
+        assert_non_null(strstr(last(f), "\"ev_max_voltage_v\":820.0,\"ev_max_current_a\":350.0,"
+                                        "\"battery_capacity_kwh\":77,\"soc_start_pct\":30,\"soc_pct\":30,"));
+        assert_non_null(strstr(
+                last(f), "\"ev_information\":{\"min_voltage_v\":200.0,\"max_voltage_v\":820.0,"
+                         "\"present_voltage_v\":700.1,\"min_charge_current_a\":1.0,\"max_charge_current_a\":350.0,"
+                         "\"min_charge_power_w\":1000,\"max_charge_power_w\":250000,\"min_discharge_current_a\":0.0,"
+                         "\"max_discharge_current_a\":100.0,\"min_discharge_power_w\":0,"
+                         "\"max_discharge_power_w\":11000,\"soc_present_pct\":30,\"soc_min_pct\":10,"
+                         "\"soc_target_pct\":80,\"soc_max_pct\":95,\"min_energy_request_kwh\":-5,"
+                         "\"target_energy_request_kwh\":40,\"max_energy_request_kwh\":50,"
+                         "\"dynamic_target_current_a\":null}"));
+        assert_non_null(strstr(last(f), "\"request\":{\"kind\":\"charge\",\"voltage_v\":750.0,\"current_a\":200.0,"
+                                        "\"power_function\":\"Power_Transfer\",\"setpoints_mode\":\"Range_Mode\","
+                                        "\"current_min_a\":-30.0,\"output_contactors\":\"Close\","
+                                        "\"lower_output_voltage\":false}"));
+
+        /* The state of charge moves; an undefined Power_Function (V25). */
+        at(f, 5 * SEC);
+        st->ev_info.battery.present_state_of_charge_pct = 33;
+        st->ev.state_of_charge_pct = 33;
+        st->power_control.power_function = 3;
+        st->request = SESSION_REQUEST_INVALID;
+        observe(f);
+        flush(f);
+        ack_all(f);
+        assert_non_null(strstr(last(f), "\"soc_start_pct\":30,\"soc_pct\":33,"));
+        assert_non_null(strstr(last(f), "\"kind\":\"invalid\","));
+        assert_non_null(strstr(last(f), "\"power_function\":\"undefined\","));
+
+        /* The end: the core clears the information with the session. */
+        at(f, 6 * SEC);
+        memset(&st->ev_info, 0, sizeof(st->ev_info));
+        st->power_control_valid = false;
+        st->in_session = false;
+        st->finished_state = CODEC_FINISHED_CLEAN_STOP;
+        observe(f);
+        while (flush(f) > 0)
+                ack_all(f);
+        ended = find(f, "\"type\":\"session_ended\"");
+        assert_true(ended >= 0);
+        assert_non_null(strstr(f->sent[ended], "\"soc_start_pct\":30,\"soc_end_pct\":33}"));
+        assert_non_null(strstr(last(f), "\"ev_information\":null},"));
+        assert_non_null(strstr(last(f), "\"power_function\":null,"));
 }
 
 /* Faults: one event when each starts, with its cause, one when it ends,
@@ -819,6 +943,7 @@ int main(void)
                 T(test_session_events),
                 T(test_session_stop_reasons),
                 T(test_stop_reason_outside_the_value_table),
+                T(test_v3_session),
                 T(test_fault_events),
                 T(test_events_wait_for_the_broker),
                 T(test_config_reloaded_event),
