@@ -127,6 +127,12 @@ static void metrics_core_counters(struct metrics_writer *w, const struct session
                         "Times the controller's heartbeat was lost (R1).", c->controller_timeouts);
         metrics_counter(w, "seccbridge_emergency_stops_total", "Emergency stops received (R45).",
                         c->emergency_stops);
+        metrics_counter(w, "seccbridge_frames_other_version_total",
+                        "Frames of this pistol in the other interface version's database, ignored.",
+                        c->other_version);
+        metrics_counter(w, "seccbridge_undefined_power_functions_total",
+                        "DC_Power_Control frames with an undefined Power_Function, refused (interface version 3, V25).",
+                        c->undefined_power_functions);
 }
 
 static void metrics_can_counters(struct metrics_writer *w, const struct metrics_can *c)
@@ -152,14 +158,18 @@ static void metrics_session(struct metrics_writer *w, const struct session_statu
         static const enum power_mode modes[] = {
                 POWER_OFF, POWER_STANDBY, POWER_INSULATION_TEST, POWER_PRECHARGE, POWER_CHARGE,
         };
-        static const enum session_fault faults[] = {
-                SESSION_FAULT_NONE,          SESSION_FAULT_CONTROLLER_TIMEOUT, SESSION_FAULT_CONTROLLER_RESTART,
-                SESSION_FAULT_EMERGENCY_STOP, SESSION_FAULT_INSULATION,        SESSION_FAULT_CONVERTER_LINK,
-                SESSION_FAULT_CONVERTER,     SESSION_FAULT_SHUTDOWN,
-        };
         const struct power_measurement *m = &st->measurement;
+        /* v3: the vehicle's data come in EV_Information_* after the
+         * session opened (V5): no sample until they did. */
+        bool v3 = st->interface_version == 3;
+        bool voltage_known = st->in_session && (!v3 || st->ev_info.voltages_valid);
+        bool current_known = st->in_session && (!v3 || st->ev_info.charge_limits_valid);
+        bool battery_known = st->in_session && (!v3 || st->ev_info.battery_valid);
         uint8_t soc;
 
+        metrics_gauge_u64(w, "seccbridge_interface_version",
+                          "The CAN interface version spoken with the controller: 2 (database v2.7) or 3 (v3.6).",
+                          st->interface_version);
         metrics_gauge_u64(w, "seccbridge_controller_alive", "1 while the controller's heartbeat comes (R1).",
                           st->controller_alive ? 1 : 0);
         metrics_family(w, "seccbridge_controller_state", "gauge",
@@ -175,30 +185,31 @@ static void metrics_session(struct metrics_writer *w, const struct session_statu
                           st->system_enable ? 1 : 0);
         metrics_family(w, "seccbridge_session_fault", "gauge",
                        "The fault latched by the protocol core (converter kept off): 1 for the current one.");
-        for (size_t i = 0; i < sizeof(faults) / sizeof(faults[0]); i++)
-                metrics_u64(w, "seccbridge_session_fault", "fault", session_fault_name(faults[i]),
-                            st->fault == faults[i] ? 1 : 0);
+        /* Every fault of the enum: a new one has its sample at once. */
+        for (int i = 0; i < SESSION_FAULT_COUNT; i++)
+                metrics_u64(w, "seccbridge_session_fault", "fault", session_fault_name((enum session_fault)i),
+                            st->fault == (enum session_fault)i ? 1 : 0);
         metrics_gauge_u64(w, "seccbridge_emergency_stop", "1 while an emergency stop is latched (R45, R46).",
                           st->emergency_stop_latched ? 1 : 0);
 
         metrics_family(w, "seccbridge_ev_max_voltage_volts", "gauge",
                        "The vehicle's maximum voltage (New_Charge_Session), during a session.");
-        if (st->in_session)
+        if (voltage_known)
                 metrics_fixed(w, "seccbridge_ev_max_voltage_volts", st->ev.ev_maximum_voltage_dv, 1);
         metrics_family(w, "seccbridge_ev_max_current_amperes", "gauge",
                        "The vehicle's maximum current (New_Charge_Session), during a session.");
-        if (st->in_session)
+        if (current_known)
                 metrics_fixed(w, "seccbridge_ev_max_current_amperes", st->ev.ev_maximum_current_da, 1);
         metrics_family(w, "seccbridge_ev_battery_capacity_joules", "gauge",
                        "The vehicle's battery capacity (New_Charge_Session), during a session.");
-        if (st->in_session)
+        if (battery_known)
                 metrics_u64(w, "seccbridge_ev_battery_capacity_joules", NULL, NULL,
                             (uint64_t)st->ev.battery_capacity_kwh * 3600000u);
         metrics_family(w, "seccbridge_ev_state_of_charge_ratio", "gauge",
                        "The vehicle's state of charge (Charging_Loop, else New_Charge_Session), during a session.");
         soc = st->charging_loop_soc_pct != SESSION_NOT_REPORTED ? st->charging_loop_soc_pct
                                                                 : st->ev.state_of_charge_pct;
-        if (st->in_session)
+        if (st->in_session && (battery_known || st->charging_loop_soc_pct != SESSION_NOT_REPORTED))
                 metrics_fixed(w, "seccbridge_ev_state_of_charge_ratio", soc, 2);
 
         metrics_gauge_fixed(w, "seccbridge_request_voltage_volts", "The controller's last requested voltage.",
@@ -271,6 +282,11 @@ static void metrics_telemetry(struct metrics_writer *w, const struct telemetry *
         for (int k = 0; k < TELEMETRY_FAULT_COUNT; k++)
                 metrics_u64(w, "seccbridge_faults_total", "kind", telemetry_fault_kind_name((enum telemetry_fault_kind)k),
                             c->faults[k]);
+        /* The operator interface's ConverterErrors: each loss of the link
+         * (once it was up) and each new converter fault. */
+        metrics_counter(w, "seccbridge_converter_errors_total",
+                        "Losses of the converter link and converter faults (D-Bus ConverterErrors).",
+                        c->faults[TELEMETRY_FAULT_CONVERTER_LINK] + c->faults[TELEMETRY_FAULT_CONVERTER]);
         metrics_family(w, "seccbridge_fault_active", "gauge", "1 while a fault of that kind lasts.");
         for (int k = 0; k < TELEMETRY_FAULT_COUNT; k++)
                 metrics_u64(w, "seccbridge_fault_active", "kind", telemetry_fault_kind_name((enum telemetry_fault_kind)k),

@@ -69,7 +69,9 @@ static void sample_input(struct metrics_input *in, bool known)
                                                    .max_power_w = 50000 };
         in->status.counters = (struct session_counters){ .frames_in = 1001, .frames_out = 1002, .malformed = 3,
                                                          .foreign = 4, .rejected_requests = 5,
-                                                         .controller_timeouts = 6, .emergency_stops = 7 };
+                                                         .controller_timeouts = 6, .emergency_stops = 7,
+                                                         .other_version = 8, .undefined_power_functions = 9 };
+        in->status.interface_version = 2;
         in->can = (struct metrics_can){ .up = true, .rx_frames = 11, .rx_kernel_drops = 12, .error_frames = 13,
                                         .tx_frames = 14, .tx_dropped_overflow = 15, .tx_dropped_down = 16,
                                         .tx_errors = 17, .reopens = 18 };
@@ -355,11 +357,19 @@ static void test_state_sets_have_one_current_value(void **state)
 
         (void)state;
         sample_input(&in, true);
-        for (int mode = POWER_OFF; mode <= POWER_CHARGE; mode++) {
-                in.status.command.mode = (enum power_mode)mode;
-                in.status.fault = (enum session_fault)(mode % 8);
-                in.status.controller_state = (uint8_t)(mode * 3);
+        /* Every fault of the enum (more of them than modes), each the one
+         * at 1 in its turn. */
+        assert_true((int)SESSION_FAULT_COUNT > (int)POWER_CHARGE);
+        for (int i = 0; i < SESSION_FAULT_COUNT; i++) {
+                char current[128];
+
+                in.status.command.mode = (enum power_mode)(i % (POWER_CHARGE + 1));
+                in.status.fault = (enum session_fault)i;
+                in.status.controller_state = (uint8_t)((i * 3) % (CODEC_STATE_CHARGE_PAUSE + 1));
                 assert_int_equal(metrics_format(&in, text, sizeof(text), &len), 0);
+                snprintf(current, sizeof(current), "seccbridge_session_fault{pistol=\"2\",fault=\"%s\"}",
+                         session_fault_name((enum session_fault)i));
+                assert_string_equal(value_of(text, current), "1");
                 for (size_t s = 0; s < sizeof(sets) / sizeof(sets[0]); s++) {
                         int ones = 0, zeros = 0;
 
@@ -377,8 +387,72 @@ static void test_state_sets_have_one_current_value(void **state)
                         }
                         assert_int_equal(ones, 1);
                         assert_true(zeros >= 4);
+                        if (s == 2)
+                                assert_int_equal(ones + zeros, SESSION_FAULT_COUNT);
                 }
         }
+}
+
+/* The counters of the operator interface (D-Bus) that are not the core's
+ * own: interface version, frames of the other version, undefined
+ * Power_Functions, converter errors (each loss of the link once it was
+ * up, each new converter fault). */
+static void test_operator_interface_counters(void **state)
+{
+        struct telemetry_config cfg = { .pistol = 2, .event_window = 1, .run_id = "abc", .version = "0.1.0" };
+        struct telemetry_input ti;
+        struct metrics_input in;
+        size_t len;
+        uint64_t t = 0;
+
+        (void)state;
+        sample_input(&in, true);
+        in.status.interface_version = 3;
+        assert_int_equal(metrics_format(&in, text, sizeof(text), &len), 0);
+        assert_string_equal(value_of(text, "seccbridge_interface_version{pistol=\"2\"}"), "3");
+        assert_string_equal(value_of(text, "seccbridge_frames_other_version_total{pistol=\"2\"}"), "8");
+        assert_string_equal(value_of(text, "seccbridge_undefined_power_functions_total{pistol=\"2\"}"), "9");
+        assert_string_equal(value_of(text, "seccbridge_converter_errors_total{pistol=\"2\"}"), "0");
+        /* v3 before EV_Information_*: the vehicle's values not known,
+         * no sample (the Charging_Loop's SoC still is one). */
+        assert_null(strstr(text, "\nseccbridge_ev_max_voltage_volts{"));
+        assert_null(strstr(text, "\nseccbridge_ev_max_current_amperes{"));
+        assert_null(strstr(text, "\nseccbridge_ev_battery_capacity_joules{"));
+        assert_string_equal(value_of(text, "seccbridge_ev_state_of_charge_ratio{pistol=\"2\"}"), "0.57");
+        in.status.ev_info.voltages_valid = true;
+        in.status.ev_info.charge_limits_valid = true;
+        in.status.ev_info.battery_valid = true;
+        assert_int_equal(metrics_format(&in, text, sizeof(text), &len), 0);
+        assert_string_equal(value_of(text, "seccbridge_ev_max_voltage_volts{pistol=\"2\"}"), "500.0");
+        assert_string_equal(value_of(text, "seccbridge_ev_max_current_amperes{pistol=\"2\"}"), "200.0");
+        assert_string_equal(value_of(text, "seccbridge_ev_battery_capacity_joules{pistol=\"2\"}"), "216000000");
+
+        /* Down before it was ever up: no error; then two losses and a
+         * fault. */
+        telemetry_init(&tele, &cfg, NULL, 0);
+        memset(&ti, 0, sizeof(ti));
+        ti.status = in.status;
+        ti.can_up = true;
+        ti.can_interface = "can1";
+        ti.converter_backend = "sim";
+        ti.converter_error = "";
+        ti.status.measurement.link_ok = false;
+        telemetry_observe(&tele, &ti, t += 1000, 0);
+        for (int loss = 0; loss < 2; loss++) {
+                ti.status.measurement.link_ok = true;
+                telemetry_observe(&tele, &ti, t += 1000, 0);
+                ti.status.measurement.link_ok = false;
+                telemetry_observe(&tele, &ti, t += 1000, 0);
+                telemetry_observe(&tele, &ti, t += 1000, 0);
+        }
+        ti.status.measurement.link_ok = true;
+        ti.status.measurement.fault = true;
+        telemetry_observe(&tele, &ti, t += 1000, 0);
+        telemetry_observe(&tele, &ti, t += 1000, 0);
+        in.telemetry = &tele;
+        assert_int_equal(metrics_format(&in, text, sizeof(text), &len), 0);
+        assert_string_equal(value_of(text, "seccbridge_converter_errors_total{pistol=\"2\"}"), "3");
+        parse(&parsed, text);
 }
 
 /* Unknown values have no sample (not a made-up 0), and outside a session
@@ -437,6 +511,7 @@ int main(int argc, char **argv)
                 cmocka_unit_test(test_well_formed),
                 cmocka_unit_test(test_values),
                 cmocka_unit_test(test_state_sets_have_one_current_value),
+                cmocka_unit_test(test_operator_interface_counters),
                 cmocka_unit_test(test_unknown_values_left_out),
                 cmocka_unit_test(test_label_values_escaped),
                 cmocka_unit_test(test_too_small),
