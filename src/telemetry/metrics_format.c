@@ -207,9 +207,11 @@ static void metrics_session(struct metrics_writer *w, const struct session_statu
                             (uint64_t)st->ev.battery_capacity_kwh * 3600000u);
         metrics_family(w, "seccbridge_ev_state_of_charge_ratio", "gauge",
                        "The vehicle's state of charge (Charging_Loop, else New_Charge_Session), during a session.");
-        soc = st->charging_loop_soc_pct != SESSION_NOT_REPORTED ? st->charging_loop_soc_pct
-                                                                : st->ev.state_of_charge_pct;
-        if (st->in_session && (battery_known || st->charging_loop_soc_pct != SESSION_NOT_REPORTED))
+        /* v3 has no Charging_Loop of its own (the core's Charging_Loop
+         * SoC is 0 there): EV_Information_Battery's, in st->ev. */
+        soc = !v3 && st->charging_loop_soc_pct != SESSION_NOT_REPORTED ? st->charging_loop_soc_pct
+                                                                       : st->ev.state_of_charge_pct;
+        if (battery_known)
                 metrics_fixed(w, "seccbridge_ev_state_of_charge_ratio", soc, 2);
 
         metrics_gauge_fixed(w, "seccbridge_request_voltage_volts", "The controller's last requested voltage.",

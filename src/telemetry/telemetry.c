@@ -99,15 +99,16 @@ static bool telemetry_ev_battery_known(const struct session_status *st)
         return !telemetry_v3(st) || st->ev_info.battery_valid;
 }
 
-/* The latest state of charge: Charging_Loop; v3, else the latest
- * EV_Information_Battery.  SESSION_NOT_REPORTED when none. */
+/* The latest state of charge: v2, Charging_Loop; v3, EV_Information_Battery
+ * (v3 has no Charging_Loop: the core takes a DC_Power_Control through its
+ * Charging_Loop path with a State_of_Charge of 0, which says nothing).
+ * SESSION_NOT_REPORTED when none. */
 static uint8_t telemetry_soc_now(const struct session_status *st)
 {
-        if (st->charging_loop_soc_pct != SESSION_NOT_REPORTED)
-                return st->charging_loop_soc_pct;
-        if (telemetry_v3(st) && st->ev_info.battery_valid)
-                return st->ev_info.battery.present_state_of_charge_pct;
-        return SESSION_NOT_REPORTED;
+        if (telemetry_v3(st))
+                return st->ev_info.battery_valid ? st->ev_info.battery.present_state_of_charge_pct
+                                                 : SESSION_NOT_REPORTED;
+        return st->charging_loop_soc_pct;
 }
 
 static void telemetry_fixed_or_null(struct jsonw *j, const char *key, bool known, int64_t v, unsigned decimals)
@@ -459,7 +460,7 @@ static void telemetry_state_fill(struct telemetry *t, const struct telemetry_inp
                 s->ev = st->ev;
                 s->soc_start_known = t->soc_start_known;
                 s->soc_start_pct = t->soc_start_pct;
-                s->soc_pct = telemetry_v3(st) ? telemetry_soc_now(st) : st->charging_loop_soc_pct;
+                s->soc_pct = telemetry_soc_now(st);
                 s->delivered_mwh = t->energy.delivered_mwh;
                 s->returned_mwh = t->energy.returned_mwh;
                 s->peak_delivered_cw = t->energy.peak_delivered_cw;

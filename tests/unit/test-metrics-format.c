@@ -414,15 +414,17 @@ static void test_operator_interface_counters(void **state)
         assert_string_equal(value_of(text, "seccbridge_undefined_power_functions_total{pistol=\"2\"}"), "9");
         assert_string_equal(value_of(text, "seccbridge_converter_errors_total{pistol=\"2\"}"), "0");
         /* v3 before EV_Information_*: the vehicle's values not known,
-         * no sample (the Charging_Loop's SoC still is one). */
+         * no sample; nor the core's Charging_Loop SoC, 0 in v3. */
         assert_null(strstr(text, "\nseccbridge_ev_max_voltage_volts{"));
         assert_null(strstr(text, "\nseccbridge_ev_max_current_amperes{"));
         assert_null(strstr(text, "\nseccbridge_ev_battery_capacity_joules{"));
-        assert_string_equal(value_of(text, "seccbridge_ev_state_of_charge_ratio{pistol=\"2\"}"), "0.57");
+        assert_null(strstr(text, "\nseccbridge_ev_state_of_charge_ratio{"));
         in.status.ev_info.voltages_valid = true;
         in.status.ev_info.charge_limits_valid = true;
         in.status.ev_info.battery_valid = true;
+        in.status.charging_loop_soc_pct = 0;
         assert_int_equal(metrics_format(&in, text, sizeof(text), &len), 0);
+        assert_string_equal(value_of(text, "seccbridge_ev_state_of_charge_ratio{pistol=\"2\"}"), "0.40");
         assert_string_equal(value_of(text, "seccbridge_ev_max_voltage_volts{pistol=\"2\"}"), "500.0");
         assert_string_equal(value_of(text, "seccbridge_ev_max_current_amperes{pistol=\"2\"}"), "200.0");
         assert_string_equal(value_of(text, "seccbridge_ev_battery_capacity_joules{pistol=\"2\"}"), "216000000");

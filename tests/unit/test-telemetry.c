@@ -524,6 +524,9 @@ static void test_v3_session(void **state)
         st->request = SESSION_REQUEST_CHARGE;
         st->request_voltage_dv = 7500;
         st->request_current_da = 2000;
+        /* The core takes DC_Power_Control through its Charging_Loop path,
+         * with a State_of_Charge of 0: not the vehicle's. */
+        st->charging_loop_soc_pct = 0;
         observe(f);
         flush(f);
         ack_all(f);
