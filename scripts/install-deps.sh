@@ -9,20 +9,25 @@ set -euo pipefail
 build_pkgs=(
         gcc libc6-dev meson ninja-build pkg-config
         libev-dev libsystemd-dev libsocketcan-dev libinih-dev libmodbus-dev
-        libcmocka-dev
+        libmosquitto-dev libcmocka-dev
 )
 # Real parts for the tests: can-utils and iproute2 on a real vcan; when the
 # running kernel has no CAN, a throwaway VM booting Debian's own kernel
 # (qemu, linux-image-amd64, busybox-static, cpio, kmod); a real Modbus server
 # (python3-pymodbus) over TCP and over a socat pty pair; systemd-analyze;
 # clang with its sanitizer and libFuzzer runtimes for the ASan+UBSan build and
-# the fuzz targets; valgrind for memcheck and the instruction-count benchmark.
+# the fuzz targets; valgrind for memcheck and the instruction-count benchmark;
+# a real MQTT broker and its clients (mosquitto, mosquitto-clients), openssl
+# for the test CA, python3-jsonschema for the schemas of doc/mqtt.md that
+# every message read is checked against (tests/integration/mqtt-check.py),
+# and Prometheus' promtool (package prometheus) for the metrics file.
 test_pkgs=(
         clang libclang-rt-14-dev valgrind
         can-utils iproute2 kmod xz-utils
         qemu-system-x86 linux-image-amd64 busybox-static cpio
         python3 python3-pymodbus python3-serial python3-serial-asyncio socat
         systemd dbus
+        mosquitto mosquitto-clients openssl python3-jsonschema prometheus
 )
 
 # The Debian package (tests/package/test-package.sh) and the real-time bench
@@ -38,7 +43,7 @@ test_pkgs+=(gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf gcc-s390x-linux-gnu
 cross_arches=(arm64 armhf s390x)
 cross_arch_pkgs=()
 for a in arm64 armhf; do
-        for p in libev-dev libsystemd-dev libsocketcan-dev libinih-dev libmodbus-dev libcmocka-dev; do
+        for p in libev-dev libsystemd-dev libsocketcan-dev libinih-dev libmodbus-dev libmosquitto-dev libcmocka-dev; do
                 cross_arch_pkgs+=("$p:$a")
         done
 done

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Run every test of seccbridge on Debian 12: installs the dependencies, builds
-# with warnings as errors, runs the unit, tool, Modbus, D-Bus and fuzz-replay
+# with warnings as errors, runs the unit, tool, Modbus, D-Bus, MQTT and fuzz-replay
 # suites natively and the CAN integration suite on a real vcan (natively when
 # the kernel has CAN, otherwise inside a throwaway VM booting Debian's
 # kernel); then the same again on a clang build with AddressSanitizer and
@@ -88,7 +88,7 @@ run_suites() {
         local label=$1 dir=$2 meson_rc=0 integ_rc=0 integ_log line ip if_ is
         shift 2
 
-        echo "== $label: unit, tool, Modbus, D-Bus and fuzz tests (meson test)"
+        echo "== $label: unit, tool, Modbus, D-Bus, MQTT and fuzz tests (meson test)"
         meson test -C "$dir" --print-errorlogs || meson_rc=$?
         meson_counts "$dir" "$meson_rc"
 

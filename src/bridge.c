@@ -1,8 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
 
+#include "build-config.h"
 #include "bridge.h"
 #include "monotonic.h"
 
@@ -19,6 +23,115 @@ static uint64_t bridge_enter(struct bridge *b)
 {
         b->now_us = monotonic_now_us();
         return b->now_us;
+}
+
+/* ---- publishing: MQTT and the metrics file ---- */
+
+static uint64_t bridge_wall_us(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* The report below, handed on to the publisher: the same change points as
+ * the log and STATUS=, no poll of its own. */
+static void bridge_publish(struct bridge *b, const struct session_status *st)
+{
+        struct telemetry_input in;
+        char error[DBUS_SERVICE_TEXT_MAX] = "";
+
+        if (b->converter_ready)
+                converter_last_error(&b->conv, error, sizeof(error));
+        in.status = *st;
+        in.can_up = can_is_open(&b->can);
+        in.can_interface = b->can.ifname;
+        in.converter_backend = b->cfg->converter.backend;
+        in.converter_error = error;
+        telemetry_observe(&b->telemetry, &in, b->now_us, bridge_wall_us());
+        mqtt_kick(&b->mqtt);
+}
+
+static void bridge_metrics_gather(struct metrics_input *in, void *userdata)
+{
+        struct bridge *b = userdata;
+        const struct can_counters *c = &b->can.counters;
+        const struct mqtt_counters *mc = mqtt_counters(&b->mqtt);
+
+        in->pistol = b->cfg->can.pistol_index;
+        in->version = SECCBRIDGE_VERSION;
+        in->can_interface = b->can.ifname;
+        in->converter_backend = b->cfg->converter.backend;
+        in->start_wall_us = b->start_wall_us;
+        if (b->session_ready)
+                session_get_status(&b->session, &in->status);
+        in->can = (struct metrics_can){
+                .up = can_is_open(&b->can),
+                .rx_frames = c->rx_frames,
+                .rx_kernel_drops = c->rx_kernel_drops,
+                .error_frames = c->error_frames,
+                .tx_frames = c->tx_frames,
+                .tx_dropped_overflow = c->tx_dropped_overflow,
+                .tx_dropped_down = c->tx_dropped_down,
+                .tx_errors = c->tx_errors,
+                .reopens = c->reopens,
+        };
+        in->telemetry = &b->telemetry;
+        in->mqtt = (struct metrics_mqtt){
+                .enabled = b->cfg->telemetry.mqtt.enable,
+                .connected = mqtt_connected(&b->mqtt),
+                .connections = mc->connections,
+                .connection_failures = mc->connection_failures,
+                .disconnections = mc->disconnections,
+                .online_published = mc->online_published,
+        };
+}
+
+/* The telemetry module, its event queue, the MQTT connection and the
+ * metrics file; no I/O yet. */
+static int bridge_publish_init(struct bridge *b)
+{
+        const struct telemetry_params *tp = &b->cfg->telemetry;
+        struct telemetry_config tc = {
+                .pistol = b->cfg->can.pistol_index,
+                .state_min_interval_us = telemetry_params_state_interval_us(&tp->mqtt),
+                .event_window = MQTT_EVENT_WINDOW,
+        };
+        uint8_t run[8] = { 0 };
+        uint32_t slots = 0;
+        int r;
+
+        snprintf(tc.version, sizeof(tc.version), "%s", SECCBRIDGE_VERSION);
+        /* Tells this run's event numbers from an earlier run's. */
+        if (getrandom(run, sizeof(run), GRND_NONBLOCK) != (ssize_t)sizeof(run)) {
+                uint64_t t = bridge_wall_us() ^ monotonic_now_us();
+
+                memcpy(run, &t, sizeof(run));
+        }
+        for (size_t i = 0; i < sizeof(run); i++)
+                snprintf(tc.run_id + 2 * i, sizeof(tc.run_id) - 2 * i, "%02x", run[i]);
+        if (tp->mqtt.enable) {
+                slots = tp->mqtt.event_queue_size;
+                b->event_slots = calloc(slots, sizeof(*b->event_slots));
+                if (!b->event_slots) {
+                        log_err("cannot allocate the MQTT event queue (%u events)", slots);
+                        return -ENOMEM;
+                }
+        }
+        telemetry_init(&b->telemetry, &tc, b->event_slots, slots);
+        b->start_wall_us = bridge_wall_us();
+        r = mqtt_init(&b->mqtt, b->loop, &tp->mqtt, b->cfg->can.pistol_index, &b->telemetry);
+        if (r < 0) {
+                log_err("cannot prepare MQTT: %s", strerror(-r));
+                return r;
+        }
+        r = metrics_file_init(&b->metrics, b->loop, &tp->metrics, bridge_metrics_gather, b);
+        if (r < 0) {
+                log_err("cannot prepare the metrics file %s: %s", tp->metrics.path, strerror(-r));
+                return r;
+        }
+        return 0;
 }
 
 /* ---- state reporting ---- */
@@ -169,6 +282,7 @@ static void bridge_report(struct bridge *b)
 
         bridge_status_line(b, &st, line, sizeof(line));
         notify_status(&b->notify, line);
+        bridge_publish(b, &st);
 }
 
 /* ---- the core timer ---- */
@@ -311,12 +425,22 @@ static void bridge_can_link(bool up, uint64_t now_us, void *userdata)
         }
 }
 
+/* At stop, the loop ends once the last CAN frames and the last MQTT
+ * messages are out (or the stop timer says enough). */
+static void bridge_stop_if_flushed(struct bridge *b)
+{
+        if (b->stopping && can_tx_idle(&b->can) && mqtt_flushed(&b->mqtt))
+                ev_break(b->loop, EVBREAK_ALL);
+}
+
 static void bridge_can_tx_drained(void *userdata)
 {
-        struct bridge *b = userdata;
+        bridge_stop_if_flushed(userdata);
+}
 
-        if (b->stopping)
-                ev_break(b->loop, EVBREAK_ALL);
+static void bridge_mqtt_flushed(void *userdata)
+{
+        bridge_stop_if_flushed(userdata);
 }
 
 /* ---- the D-Bus interface ---- */
@@ -353,6 +477,12 @@ static void bridge_bus_after(void *userdata)
 
 static void bridge_stop_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
+        struct bridge *b = w->data;
+
+        /* The broker's goodbye has a bound of its own (MQTT_STOP_WAIT_S):
+         * once CAN is done, it is waited for up to that. */
+        if (can_tx_idle(&b->can) && !mqtt_flushed(&b->mqtt))
+                return;
         log_warning("transmit queue not empty after %g s, stopping anyway", BRIDGE_STOP_FLUSH_S);
         ev_break(loop, EVBREAK_ALL);
 }
@@ -377,7 +507,10 @@ static void bridge_stop(struct bridge *b, const char *why)
 
         ev_timer_stop(b->loop, &b->core_timer);
         can_stop_rx(&b->can);
-        if (can_tx_idle(&b->can)) {
+        /* The session's end and "offline" to the broker, then DISCONNECT
+         * (so that the last will is not published). */
+        mqtt_stop(&b->mqtt, bridge_mqtt_flushed, b);
+        if (can_tx_idle(&b->can) && mqtt_flushed(&b->mqtt)) {
                 ev_break(b->loop, EVBREAK_ALL);
                 return;
         }
@@ -390,7 +523,7 @@ static void bridge_reload(struct bridge *b)
         struct config *next = b->cfg == &b->cfgs[0] ? &b->cfgs[1] : &b->cfgs[0];
         struct config *cur = b->cfg;
         struct config_error err;
-        char msg[sizeof(err.file) + sizeof(err.key) + sizeof(err.reason) + 16];
+        char why[sizeof(err.file) + sizeof(err.key) + sizeof(err.reason) + 16];
         uint64_t now = bridge_enter(b);
         bool can_changed;
         int r;
@@ -400,45 +533,44 @@ static void bridge_reload(struct bridge *b)
 
         r = config_load(cur->path, next, &err);
         if (r < 0) {
-                config_error_format(&err, msg, sizeof(msg));
-                log_err("reload: %s; keeping the running config", msg);
-                goto done;
+                config_error_format(&err, why, sizeof(why));
+                goto refused;
         }
         if (next->session.interface_version != cur->session.interface_version) {
-                log_err("reload: %s: can.interface_version cannot change while running (%u -> %u); "
-                        "restart the service to change it; keeping the running config",
-                        cur->path, cur->session.interface_version, next->session.interface_version);
-                goto done;
+                snprintf(why, sizeof(why),
+                         "%s: can.interface_version cannot change while running (%u -> %u); restart the service to change it",
+                         cur->path, cur->session.interface_version, next->session.interface_version);
+                goto refused;
         }
         if (next->can.pistol_index != cur->can.pistol_index) {
-                log_err("reload: %s: can.pistol_index cannot change while running (%u -> %u); "
-                        "restart the service to change it; keeping the running config",
-                        cur->path, cur->can.pistol_index, next->can.pistol_index);
-                goto done;
+                snprintf(why, sizeof(why),
+                         "%s: can.pistol_index cannot change while running (%u -> %u); restart the service to change it",
+                         cur->path, cur->can.pistol_index, next->can.pistol_index);
+                goto refused;
         }
         if (strcmp(next->converter.backend, cur->converter.backend) != 0) {
-                log_err("reload: %s: converter.backend cannot change while running (%s -> %s); "
-                        "restart the service to change it; keeping the running config",
-                        cur->path, cur->converter.backend, next->converter.backend);
-                goto done;
+                snprintf(why, sizeof(why),
+                         "%s: converter.backend cannot change while running (%s -> %s); restart the service to change it",
+                         cur->path, cur->converter.backend, next->converter.backend);
+                goto refused;
         }
 
         if (next->dbus.enable != cur->dbus.enable || strcmp(next->dbus.address, cur->dbus.address) != 0)
                 log_notice("reload: [dbus] changes take effect at the next start");
+        if (memcmp(&next->telemetry, &cur->telemetry, sizeof(next->telemetry)) != 0)
+                log_notice("reload: [mqtt] and [metrics] changes take effect at the next start");
 
         r = next->session.supervisor ? 0 : converter_reconfigure(&b->conv, next);
         if (r < 0) {
-                log_err("reload: the converter refused the new settings (%s); keeping the running config",
-                        strerror(-r));
-                goto done;
+                snprintf(why, sizeof(why), "the converter refused the new settings (%s)", strerror(-r));
+                goto refused;
         }
         r = session_reconfigure(&b->session, &next->session, now);
         if (r < 0) {
-                log_err("reload: the protocol core refused the new settings (%s); keeping the running config",
-                        strerror(-r));
+                snprintf(why, sizeof(why), "the protocol core refused the new settings (%s)", strerror(-r));
                 if (!cur->session.supervisor)
                         (void)converter_reconfigure(&b->conv, cur);
-                goto done;
+                goto refused;
         }
         b->cfg = next;
 
@@ -454,7 +586,12 @@ static void bridge_reload(struct bridge *b)
                 }
         }
         log_info("reload: applied %s", next->path);
+        telemetry_config_reloaded(&b->telemetry, true, next->path, NULL, now, bridge_wall_us());
+        goto done;
 
+refused:
+        log_err("reload: %s; keeping the running config", why);
+        telemetry_config_reloaded(&b->telemetry, false, cur->path, why, now, bridge_wall_us());
 done:
         notify_reloaded(&b->notify);
         bridge_after_core(b, false);
@@ -549,6 +686,9 @@ int bridge_init(struct bridge *b, struct ev_loop *loop, const struct config *cfg
                      &b->session, &dbus_cb);
         if (r < 0)
                 return r;
+        r = bridge_publish_init(b);
+        if (r < 0)
+                return r;
 
         ev_init(&b->core_timer, bridge_core_timer_cb);
         b->core_timer.data = b;
@@ -627,9 +767,16 @@ int bridge_start(struct bridge *b)
                  b->cfg->can.pistol_index, b->cfg->can.interface, b->cfg->converter.backend,
                  b->cfg->session.interface_version,
                  codec_db_for_version(b->cfg->session.interface_version)->name);
-        /* The operator interface last: it reads the session, and the bus
-         * (or its absence) must never hold up the start. */
-        return dbus_service_start(&b->dbus);
+        /* The operator interface and the publishers last: they read the
+         * session, and the bus or the broker (or their absence) must never
+         * hold up the start. */
+        r = dbus_service_start(&b->dbus);
+        if (r < 0)
+                return r;
+        metrics_file_start(&b->metrics);
+        /* MQTT is not needed to charge: a failure is logged, no more. */
+        (void)mqtt_start(&b->mqtt);
+        return 0;
 }
 
 static void bridge_log_counters(struct bridge *b)
@@ -657,6 +804,18 @@ static void bridge_log_counters(struct bridge *b)
                  (unsigned long long)c->tx_dropped_overflow, (unsigned long long)c->tx_dropped_down,
                  (unsigned long long)c->tx_errors, (unsigned long long)c->rx_kernel_drops,
                  (unsigned long long)c->error_frames, (unsigned long long)c->reopens);
+        if (b->cfg->telemetry.mqtt.enable) {
+                const struct mqtt_counters *m = mqtt_counters(&b->mqtt);
+                const struct telemetry_counters *t = telemetry_counters(&b->telemetry);
+                const struct event_queue *q = telemetry_queue(&b->telemetry);
+
+                log_info("counters: MQTT connections %llu, failed attempts %llu, lost %llu, states %llu, "
+                         "events %llu (acknowledged %llu, dropped %llu, waiting %llu)",
+                         (unsigned long long)m->connections, (unsigned long long)m->connection_failures,
+                         (unsigned long long)m->disconnections, (unsigned long long)t->states_published,
+                         (unsigned long long)q->appended, (unsigned long long)q->delivered,
+                         (unsigned long long)q->dropped, (unsigned long long)q->count);
+        }
 }
 
 void bridge_finish(struct bridge *b)
@@ -665,6 +824,10 @@ void bridge_finish(struct bridge *b)
                 return;
         bridge_log_counters(b);
 
+        metrics_file_finish(&b->metrics);
+        mqtt_finish(&b->mqtt);
+        free(b->event_slots);
+        b->event_slots = NULL;
         dbus_service_finish(&b->dbus);
         ev_timer_stop(b->loop, &b->stop_timer);
         ev_timer_stop(b->loop, &b->core_timer);

@@ -12,7 +12,8 @@
  *  - SIGTERM/SIGINT: orderly stop.  SIGHUP: reload the config file, keeping
  *    the running config when the new one is invalid or cannot be applied.
  *  - State changes are logged and sent as sd_notify STATUS= when they
- *    happen, never at every tick.
+ *    happen, never at every tick; the same report feeds the publisher
+ *    (telemetry -> MQTT) and the metrics file.
  *
  * Start-up is split in steps so that main() can map each failure to its exit
  * status; bridge_finish() undoes whatever was done, in reverse order.
@@ -32,7 +33,10 @@
 #include "config.h"
 #include "converter.h"
 #include "log.h"
+#include "metrics_file.h"
+#include "mqtt.h"
 #include "notify.h"
+#include "telemetry.h"
 
 struct bridge {
         struct ev_loop *loop;
@@ -48,7 +52,12 @@ struct bridge {
         struct can can;
         struct converter conv;
         struct session session;
-        struct dbus_service dbus;                 /* the D-Bus operator interface */
+        struct dbus_service dbus;       /* the D-Bus operator interface */
+        struct telemetry telemetry;     /* what is published, and when */
+        struct event_slot *event_slots; /* its event queue ([mqtt] event_queue_size) */
+        struct mqtt mqtt;               /* ... to the MQTT broker */
+        struct metrics_file metrics;    /* ... and to the metrics file */
+        uint64_t start_wall_us;
 
         bool can_ready;
         bool converter_ready;

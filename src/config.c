@@ -139,10 +139,12 @@ static const struct config_key config_keys[KEY_COUNT] = {
 static const char *const config_sections[] = {
         "can", "limits", "sequence", "safety", "converter", "sim", "modbus", "insulation_monitor", "dbus",
         "controller_io",
+        "mqtt", "metrics",
 };
 #define CONFIG_N_SECTIONS (sizeof(config_sections) / sizeof(config_sections[0]))
 #define CONFIG_SIM_MAX_KEYS 64
 #define CONFIG_MODBUS_MAX_KEYS 32
+#define CONFIG_TELEMETRY_MAX_KEYS 32
 
 struct config_parser {
         struct ini_reader reader;               /* .line: the line being parsed */
@@ -166,6 +168,12 @@ struct config_parser {
                 unsigned line;
         } modbus_keys[2][CONFIG_MODBUS_MAX_KEYS];
         size_t n_modbus_keys[2];
+
+        struct {                                /* [mqtt], [metrics] */
+                char name[48];
+                unsigned line;
+        } telemetry_keys[TELEMETRY_SECTION_COUNT][CONFIG_TELEMETRY_MAX_KEYS];
+        size_t n_telemetry_keys[TELEMETRY_SECTION_COUNT];
 };
 
 static void config_fail(struct config_parser *p, unsigned line, const char *section,
@@ -213,7 +221,7 @@ static void config_on_section(const char *name, unsigned line, void *userdata)
         if (idx < 0) {
                 config_fail(p, line, name, NULL,
                             "unknown section (known: [can], [limits], [sequence], [safety], [converter], [sim], "
-                            "[modbus], [insulation_monitor], [dbus], [controller_io])");
+                            "[modbus], [insulation_monitor], [dbus], [controller_io], [mqtt], [metrics])");
                 return;
         }
         if (p->section_line[idx] == 0)
@@ -479,6 +487,38 @@ static void config_set_key(struct config_parser *p, int idx, const char *value, 
 }
 
 
+/* [mqtt] and [metrics], like [modbus]: their keys are in telemetry_params.c. */
+static void config_set_telemetry(struct config_parser *p, enum telemetry_section which, const char *name,
+                                 const char *value)
+{
+        const char *section = telemetry_section_name(which);
+        char reason[sizeof(p->err->reason)] = "";
+        size_t *n = &p->n_telemetry_keys[which];
+        int r;
+
+        for (size_t i = 0; i < *n; i++) {
+                if (strcmp(p->telemetry_keys[which][i].name, name) == 0) {
+                        config_fail(p, p->reader.line, section, name, "set twice (first on line %u)",
+                                    p->telemetry_keys[which][i].line);
+                        return;
+                }
+        }
+        r = telemetry_params_set(&p->cfg->telemetry, which, name, value, reason, sizeof(reason));
+        if (r == -ENOENT) {
+                config_fail(p, p->reader.line, section, name, "unknown key");
+                return;
+        }
+        if (r < 0) {
+                config_fail(p, p->reader.line, section, name, "%s", reason[0] ? reason : "invalid value");
+                return;
+        }
+        if (*n < CONFIG_TELEMETRY_MAX_KEYS) {
+                snprintf(p->telemetry_keys[which][*n].name, sizeof(p->telemetry_keys[0][0].name), "%s", name);
+                p->telemetry_keys[which][*n].line = p->reader.line;
+                (*n)++;
+        }
+}
+
 /* inih handler: 1 to go on, 0 on error (the reason is in the parser). */
 static int config_handle_key(void *user, const char *section, const char *name, const char *value)
 {
@@ -500,6 +540,12 @@ static int config_handle_key(void *user, const char *section, const char *name, 
         }
         if (strcmp(section, "modbus") == 0 || strcmp(section, "insulation_monitor") == 0) {
                 config_set_modbus(p, strcmp(section, "modbus") == 0 ? 0 : 1, name, value);
+                return p->failed ? 0 : 1;
+        }
+        if (strcmp(section, "mqtt") == 0 || strcmp(section, "metrics") == 0) {
+                config_set_telemetry(p, strcmp(section, "mqtt") == 0 ? TELEMETRY_SECTION_MQTT
+                                                                     : TELEMETRY_SECTION_METRICS,
+                                     name, value);
                 return p->failed ? 0 : 1;
         }
 
@@ -680,6 +726,22 @@ fail:
         config_fail(p, line, sections[which], key, "%s", reason[0] ? reason : "invalid");
 }
 
+static void config_check_telemetry(struct config_parser *p)
+{
+        char reason[sizeof(p->err->reason)] = "";
+        enum telemetry_section which;
+        const char *key = NULL;
+        unsigned line;
+
+        if (p->failed || telemetry_params_validate(&p->cfg->telemetry, &which, &key, reason, sizeof(reason)) == 0)
+                return;
+        line = p->section_line[config_section_index(telemetry_section_name(which))];
+        for (size_t i = 0; key && i < p->n_telemetry_keys[which]; i++)
+                if (strcmp(p->telemetry_keys[which][i].name, key) == 0)
+                        line = p->telemetry_keys[which][i].line;
+        config_fail(p, line, telemetry_section_name(which), key, "%s", reason[0] ? reason : "invalid");
+}
+
 /* The validation pass: required keys, ranges, cross-checks, then the
  * conversion into the core's units (0.1 V, 0.1 A, W, us). */
 static void config_validate(struct config_parser *p)
@@ -722,6 +784,7 @@ static void config_validate(struct config_parser *p)
         config_check_dbus_address(p);
         config_check_sim(p);
         config_check_modbus(p);
+        config_check_telemetry(p);
         if (p->failed)
                 return;
 
@@ -764,6 +827,7 @@ static void config_parser_defaults(struct config_parser *p)
         sim_params_defaults(&cfg->sim);
         modbus_params_defaults(&cfg->modbus);
         modbus_params_defaults(&cfg->insulation_monitor);
+        telemetry_params_defaults(&cfg->telemetry);
         for (int i = 0; i < KEY_COUNT; i++)
                 if (config_keys[i].def)
                         config_set_key(p, i, config_keys[i].def, 0);

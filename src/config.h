@@ -15,6 +15,7 @@
 #include "modbus_params.h"
 #include "seccbridge/session.h"
 #include "sim_model.h"
+#include "telemetry_params.h"
 
 #define CONFIG_DEFAULT_PATH SECCBRIDGE_SYSCONFDIR "/seccbridge/seccbridge.conf"
 #define CONFIG_EXIT_BAD 78      /* EX_CONFIG */
@@ -48,6 +49,7 @@ struct config {
         struct sim_params sim;          /* [sim] */
         struct modbus_params modbus;    /* [modbus] */
         struct modbus_params insulation_monitor; /* [insulation_monitor]; transport NONE = none */
+        struct telemetry_params telemetry;      /* [mqtt], [metrics] */
 };
 
 /* Where a config error was found (line 0 = whole file / missing key). */

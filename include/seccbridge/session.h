@@ -23,6 +23,8 @@
 #include "seccbridge/power.h"
 
 #define SESSION_NO_DEADLINE UINT64_MAX
+/* A reported-only value that the controller has not sent (yet). */
+#define SESSION_NOT_REPORTED UINT8_MAX
 
 /* Where a Sequence_Control level flag comes from. */
 enum session_flag_source {
@@ -96,6 +98,7 @@ enum session_fault {
         SESSION_FAULT_CONVERTER,                /* converter reports a fault */
         SESSION_FAULT_EV_OVERVOLTAGE,           /* output above the EV's maximum (IEC 61851-23 CC.6.2) */
         SESSION_FAULT_SHUTDOWN,                 /* daemon stopping */
+        SESSION_FAULT_COUNT                     /* not a fault: how many there are (metrics, docs) */
 };
 
 /* The last power request received from the controller. */
@@ -107,6 +110,7 @@ enum session_request {
         SESSION_REQUEST_STANDBY,
         SESSION_REQUEST_OFF,                    /* v3 Power_Function Off */
         SESSION_REQUEST_INVALID,                /* v3 undefined Power_Function (V25) */
+        SESSION_REQUEST_COUNT                   /* not a request: how many there are */
 };
 
 struct session_counters {
@@ -151,6 +155,12 @@ struct session_status {
         bool emergency_stop_active;             /* Emergency_Stop frames still coming (R46) */
         uint8_t emergency_stop_origin;
         bool charge_started;                    /* Charge_Status_Change seen in this session */
+        /* Reported only, never decided on (R39, R44): the latest
+         * State_of_Charge of a Charging_Loop and the State of the
+         * Charge_Session_Finished of the latest session, or
+         * SESSION_NOT_REPORTED when none came since New_Charge_Session. */
+        uint8_t charging_loop_soc_pct;
+        uint8_t finished_state;                 /* enum codec_session_finished_state */
         /* The vehicle in v2 terms: v2, the last New_Charge_Session of this
          * session; v3, protocol and plug of New_Charge_Session, the EV's
          * maximum voltage (EV_Information_Voltages), maximum current
@@ -236,6 +246,8 @@ struct session {
 
         bool charge_started;
         struct codec_new_charge_session ev;
+        uint8_t charging_loop_soc_pct;          /* reported only (R39) */
+        uint8_t finished_state;                 /* reported only (R44) */
         struct session_ev_info ev_info;         /* v3 */
 
         /* v3: the last DC_Power_Control of this session */

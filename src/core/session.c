@@ -831,6 +831,7 @@ static void start_session(struct session *s, const struct codec_new_charge_sessi
         case SESSION_FAULT_CONTROLLER_RESTART:
         case SESSION_FAULT_INSULATION:
         case SESSION_FAULT_EV_OVERVOLTAGE:
+        case SESSION_FAULT_COUNT:
                 break;
         }
         if (!keep)
@@ -855,6 +856,8 @@ static void start_session(struct session *s, const struct codec_new_charge_sessi
         s->ev = *ncs;
         forget_vehicle(s);
         s->ev_max_voltage_dv = ncs->ev_maximum_voltage_dv;
+        s->charging_loop_soc_pct = SESSION_NOT_REPORTED;
+        s->finished_state = SESSION_NOT_REPORTED;
         s->request = SESSION_REQUEST_NONE;
         s->request_voltage_dv = 0;
         s->request_current_da = 0;
@@ -1057,7 +1060,9 @@ static void on_precharge(struct session *s, const struct codec_precharge *m)
 
 static void on_charging_loop(struct session *s, const struct codec_charging_loop *m)
 {
-        /* R39: State_of_Charge is not looked at. */
+        /* R39: State_of_Charge is not looked at, only reported. */
+        if (s->in_session)
+                s->charging_loop_soc_pct = m->state_of_charge_pct;
         if (m->target_voltage_dv == 0 && m->target_current_da == 0) {
                 record_request(s, SESSION_REQUEST_STANDBY, 0, 0);
                 on_standby_request(s);
@@ -1390,9 +1395,11 @@ static void handle_message(struct session *s, const struct codec_message *msg, u
                 on_emergency_stop(s, &msg->u.emergency_stop, now);
                 break;
         case CODEC_CHARGE_SESSION_FINISHED:
-                /* R44: off, the window closes. */
-                if (s->in_session)
+                /* R44: off, the window closes.  How it ended is reported. */
+                if (s->in_session) {
+                        s->finished_state = msg->u.charge_session_finished.state;
                         end_session(s, SESSION_FAULT_NONE);
+                }
                 break;
         case CODEC_ADM_CO_CUI1_INPUTS:
         case CODEC_ADM_CS_SECC_INPUTS:
@@ -1461,6 +1468,8 @@ int session_init(struct session *s, const struct session_config *cfg,
         s->phase = SESSION_PHASE_IDLE;
         s->fault = SESSION_FAULT_NONE;
         s->request = SESSION_REQUEST_NONE;
+        s->charging_loop_soc_pct = SESSION_NOT_REPORTED;
+        s->finished_state = SESSION_NOT_REPORTED;
         s->target = (struct power_command){ .mode = POWER_OFF, .discharge = true };
         (void)controller_io_init(&s->io, &cfg->io, now_us);
         refresh_limits(s);
@@ -1790,6 +1799,8 @@ void session_get_status(const struct session *s, struct session_status *out)
         out->emergency_stop_origin = s->estop_origin;
         out->charge_started = s->charge_started;
         out->ev = s->ev;
+        out->charging_loop_soc_pct = s->charging_loop_soc_pct;
+        out->finished_state = s->finished_state;
         out->ev_max_voltage_dv = s->ev_max_voltage_dv;
         out->interface_version = s->cfg.interface_version;
         out->ev_info = s->ev_info;
@@ -1837,6 +1848,8 @@ const char *session_fault_name(enum session_fault fault)
                 return "ev-overvoltage";
         case SESSION_FAULT_SHUTDOWN:
                 return "shutdown";
+        case SESSION_FAULT_COUNT:
+                break;
         }
         return "unknown";
 }
@@ -1858,6 +1871,8 @@ const char *session_request_name(enum session_request request)
                 return "off";
         case SESSION_REQUEST_INVALID:
                 return "invalid";
+        case SESSION_REQUEST_COUNT:
+                break;
         }
         return "unknown";
 }

@@ -102,6 +102,12 @@ ok "lintian: no error ($(grep -c '^W:' "$tmp/lintian.log" || true) warnings, lis
 # 3. The contents.
 dpkg-deb -c "$deb" | awk '{ print $6 }' | sed 's|^\./|/|' >"$tmp/contents"
 dpkg-deb -f "$deb" Version Architecture Depends | sed 's/^/     /'
+# The shared libraries the daemon links, found by dh_shlibdeps: MQTT's
+# among them (libmosquitto-dev in Build-Depends).
+depends=$(dpkg-deb -f "$deb" Depends)
+for lib in libev4 libsystemd0 libsocketcan2 libinih1 libmodbus5 libmosquitto1; do
+        [[ "$depends" =~ (^|[ ,])$lib([ ,]|$) ]] || fail "Depends lacks $lib: $depends"
+done
 dpkg-deb --ctrl-tarfile "$deb" | tar -xOf - ./conffiles >"$tmp/conffiles" 2>/dev/null || : >"$tmp/conffiles"
 want=(
         /usr/sbin/seccbridge /usr/bin/seccsim /usr/bin/seccbridgectl

@@ -213,7 +213,7 @@ static void test_shipped_file_shows_the_table_defaults(void **state)
         }
 }
 
-static void load_fails(const char *text, const char *expect)
+static void io_load_fails(const char *text, const char *expect)
 {
         static struct config cfg;
         struct config_error err;
@@ -244,14 +244,145 @@ static void test_backend_none_and_controller_io(void **state)
         assert_int_equal(cfg.session.io.safe.led[1], 100);
         assert_int_equal(cfg.session.io.safe.led[0], 0);
 
-        load_fails(LIMITS "[controller_io]\nboard = adm-cs-spcc\nsafe_on = output3\n",
+        io_load_fails(LIMITS "[controller_io]\nboard = adm-cs-spcc\nsafe_on = output3\n",
                    "test.conf:7: controller_io.safe_on: output3: board adm-cs-spcc has 2 digital outputs");
-        load_fails(LIMITS "[controller_io]\nsafe_on = led1\n",
+        io_load_fails(LIMITS "[controller_io]\nsafe_on = led1\n",
                    "test.conf:6: controller_io.safe_on: no board's outputs are driven");
-        load_fails(LIMITS "[controller_io]\nsafe_on = output1 relay\n",
+        io_load_fails(LIMITS "[controller_io]\nsafe_on = output1 relay\n",
                    "test.conf:6: controller_io.safe_on: 'relay' is not an output");
-        load_fails(LIMITS "[controller_io]\nboard = secc\n", "test.conf:6: controller_io.board: 'secc' is not a board");
-        load_fails(LIMITS "[converter]\nbackend = nothing\n", "unknown backend 'nothing'");
+        io_load_fails(LIMITS "[controller_io]\nboard = secc\n", "test.conf:6: controller_io.board: 'secc' is not a board");
+        io_load_fails(LIMITS "[converter]\nbackend = nothing\n", "unknown backend 'nothing'");
+}
+
+/* ---- [mqtt] and [metrics] ---- */
+
+/* The file is refused with "test.conf:LINE: KEY: ...reason...". */
+static void load_fails(const char *text, unsigned line, const char *key, const char *reason)
+{
+        static struct config cfg;
+        struct config_error err;
+        char msg[1024], want[128];
+
+        memset(&err, 0, sizeof(err));
+        if (load_text(text, &cfg, &err) == 0)
+                fail_msg("accepted, expected %s on line %u: %s", key, line, text);
+        config_error_format(&err, msg, sizeof(msg));
+        snprintf(want, sizeof(want), "test.conf:%u: %s: ", line, key);
+        if (strncmp(msg, want, strlen(want)) != 0 || !strstr(err.reason, reason))
+                fail_msg("refused with '%s', expected '%s...%s...'", msg, want, reason);
+}
+
+/* An empty file: no MQTT, the metrics file in the runtime directory, and
+ * the defaults of telemetry_params.c's table, which are those of the key
+ * table in seccbridge.conf(5). */
+static void test_telemetry_defaults(void **state)
+{
+        static struct config cfg;
+        struct telemetry_params def;
+        const struct mqtt_params *m = &cfg.telemetry.mqtt;
+
+        (void)state;
+        load_ok(LIMITS, &cfg);
+        assert_false(m->enable);
+        assert_string_equal(m->host, "127.0.0.1");
+        assert_int_equal(m->port, 1883);
+        assert_false(m->host_set);
+        assert_false(m->port_set);
+        assert_string_equal(m->socket, "");
+        assert_string_equal(m->ca_file, "");
+        assert_string_equal(m->cert_file, "");
+        assert_string_equal(m->key_file, "");
+        assert_string_equal(m->username, "");
+        assert_string_equal(m->password_file, "");
+        assert_string_equal(m->client_id, "");
+        assert_string_equal(m->topic_prefix, "");
+        assert_int_equal(m->keepalive_s, 30);
+        assert_true(m->state_max_per_s == 1.0);
+        assert_int_equal(telemetry_params_state_interval_us(m), 1000000);
+        assert_int_equal(m->event_queue_size, 256);
+        assert_int_equal(m->reconnect_max_ms, 30000);
+        assert_string_equal(cfg.telemetry.metrics.path, "/run/seccbridge/metrics.prom");
+        assert_int_equal(cfg.telemetry.metrics.interval_ms, 10000);
+        telemetry_params_defaults(&def);
+        assert_memory_equal(&cfg.telemetry, &def, sizeof(def));
+
+        /* A whole section accepted, the values as written. */
+        /* (publishing: the files must be readable; any file will do) */
+        load_ok(LIMITS "[mqtt]\nenable = true\nhost = ::1\nport = 8883\nca_file = " SOURCE_ROOT "/LICENSE\n"
+                       "cert_file = " SOURCE_ROOT "/LICENSE\nkey_file = " SOURCE_ROOT "/LICENSE\nusername = gw\n"
+                       "client_id = gw-1:a.b_c\ntopic_prefix = fleet/site-1/gw\nkeepalive_s = 5\n"
+                       "state_max_per_s = 0.5\nevent_queue_size = 10000\nreconnect_max_ms = 600000\n"
+                       "[metrics]\npath =\ninterval_ms = 1000\n",
+                &cfg);
+        assert_true(m->enable);
+        assert_string_equal(m->host, "::1");
+        assert_int_equal(m->port, 8883);
+        assert_true(m->host_set && m->port_set);
+        assert_string_equal(m->topic_prefix, "fleet/site-1/gw");
+        assert_int_equal(telemetry_params_state_interval_us(m), 2000000);
+        assert_int_equal(m->event_queue_size, 10000);
+        assert_string_equal(cfg.telemetry.metrics.path, "");
+        assert_int_equal(cfg.telemetry.metrics.interval_ms, 1000);
+}
+
+/* Every refusal names the file, the line, the key and why.  LIMITS takes
+ * lines 1-4: [mqtt] or [metrics] is line 5, its first key line 6. */
+static void test_telemetry_refusals(void **state)
+{
+        (void)state;
+        /* Names are not looked up: a DNS query would hold up the CAN side. */
+        load_fails(LIMITS "[mqtt]\nenable = true\nhost = broker.example.com\n", 7, "mqtt.host",
+                   "'broker.example.com' is not a numeric IPv4 or IPv6 address");
+        load_fails(LIMITS "[mqtt]\nhost = localhost\n", 6, "mqtt.host", "not a numeric");
+        load_fails(LIMITS "[mqtt]\nhost = 127.0.0.1\nsocket = /run/mosquitto/mosquitto.sock\n", 7, "mqtt.socket",
+                   "either socket or host and port, not both");
+        load_fails(LIMITS "[mqtt]\nsocket = /run/mosquitto/mosquitto.sock\nport = 1883\n", 6, "mqtt.socket",
+                   "either socket or host and port, not both");
+        load_fails(LIMITS "[mqtt]\nsocket = mosquitto.sock\n", 6, "mqtt.socket", "is not an absolute path");
+        /* A key not in the file is named with its section's line. */
+        load_fails(LIMITS "[mqtt]\nca_file = /etc/ca.crt\ncert_file = /etc/c.crt\n", 5, "mqtt.key_file",
+                   "cert_file and key_file go together");
+        load_fails(LIMITS "[mqtt]\nca_file = /etc/ca.crt\nkey_file = /etc/c.key\n", 5, "mqtt.cert_file",
+                   "cert_file and key_file go together");
+        load_fails(LIMITS "[mqtt]\ncert_file = /etc/c.crt\nkey_file = /etc/c.key\n", 6, "mqtt.cert_file",
+                   "needs TLS: set ca_file");
+        load_fails(LIMITS "[mqtt]\npassword_file = /etc/seccbridge/mqtt-password\n", 6, "mqtt.password_file",
+                   "a password needs a username");
+        /* Files are read only when publishing, and then must be readable. */
+        load_fails(LIMITS "[mqtt]\nenable = true\nusername = gw\npassword_file = /nonexistent/mqtt-password\n", 8,
+                   "mqtt.password_file", "cannot read /nonexistent/mqtt-password");
+        load_fails(LIMITS "[mqtt]\ntopic_prefix = fleet/+/gw\n", 6, "mqtt.topic_prefix",
+                   "contains an MQTT wildcard (+ or #)");
+        load_fails(LIMITS "[mqtt]\ntopic_prefix = fleet/#\n", 6, "mqtt.topic_prefix", "MQTT wildcard");
+        load_fails(LIMITS "[mqtt]\ntopic_prefix = $SYS/gw\n", 6, "mqtt.topic_prefix", "reserved for the broker");
+        load_fails(LIMITS "[mqtt]\ntopic_prefix = fleet//gw\n", 6, "mqtt.topic_prefix", "empty topic level");
+        load_fails(LIMITS "[mqtt]\nclient_id = gw 1\n", 6, "mqtt.client_id", "letters, digits and - _ . : only");
+        /* Out of range, below and above, and what is not a number. */
+        load_fails(LIMITS "[mqtt]\nport = 0\n", 6, "mqtt.port", "0 is out of range (1 to 65535)");
+        load_fails(LIMITS "[mqtt]\nport = 65536\n", 6, "mqtt.port", "65536 is out of range (1 to 65535)");
+        load_fails(LIMITS "[mqtt]\nkeepalive_s = 4\n", 6, "mqtt.keepalive_s", "4 s is out of range (5 to 3600)");
+        load_fails(LIMITS "[mqtt]\nstate_max_per_s = 21\n", 6, "mqtt.state_max_per_s",
+                   "21 per second is out of range (0.01 to 20)");
+        load_fails(LIMITS "[mqtt]\nstate_max_per_s = 0\n", 6, "mqtt.state_max_per_s", "is out of range");
+        load_fails(LIMITS "[mqtt]\nevent_queue_size = 0\n", 6, "mqtt.event_queue_size",
+                   "0 events is out of range (1 to 10000)");
+        load_fails(LIMITS "[mqtt]\nevent_queue_size = 10001\n", 6, "mqtt.event_queue_size", "is out of range");
+        load_fails(LIMITS "[mqtt]\nreconnect_max_ms = 999\n", 6, "mqtt.reconnect_max_ms",
+                   "999 ms is out of range (1000 to 600000)");
+        load_fails(LIMITS "[mqtt]\nkeepalive_s = -30\n", 6, "mqtt.keepalive_s", "negative values are not allowed");
+        load_fails(LIMITS "[mqtt]\nport = 18.5\n", 6, "mqtt.port", "'18.5' is not a whole number");
+        load_fails(LIMITS "[mqtt]\nenable = yes please\n", 6, "mqtt.enable", "is not a boolean");
+        load_fails(LIMITS "[metrics]\ninterval_ms = 999\n", 6, "metrics.interval_ms",
+                   "999 ms is out of range (1000 to 3600000)");
+        load_fails(LIMITS "[metrics]\npath = metrics.prom\n", 6, "metrics.path", "is not an absolute path");
+        load_fails(LIMITS "[metrics]\npath = /run/seccbridge/\n", 6, "metrics.path", "names a directory");
+        /* Unknown keys, and a key set twice. */
+        load_fails(LIMITS "[mqtt]\nenable = false\nhots = 192.0.2.1\n", 7, "mqtt.hots", "unknown key");
+        load_fails(LIMITS "[metrics]\nfile = /run/m.prom\n", 6, "metrics.file", "unknown key");
+        load_fails(LIMITS "[mqtt]\nport = 1883\nenable = true\nport = 8883\n", 8, "mqtt.port",
+                   "set twice (first on line 6)");
+        load_fails(LIMITS "[metrics]\ninterval_ms = 1000\n[mqtt]\nenable = false\n[metrics]\ninterval_ms = 2000\n",
+                   10, "metrics.interval_ms", "set twice (first on line 6)");
 }
 
 int main(void)
@@ -261,6 +392,8 @@ int main(void)
                 cmocka_unit_test(test_every_default_is_a_valid_value),
                 cmocka_unit_test(test_shipped_file_shows_the_table_defaults),
                 cmocka_unit_test(test_backend_none_and_controller_io),
+                cmocka_unit_test(test_telemetry_defaults),
+                cmocka_unit_test(test_telemetry_refusals),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

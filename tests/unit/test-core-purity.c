@@ -2,8 +2,9 @@
 /*
  * The core must stay free of I/O, clocks and libraries: no core source or
  * public header may include a socket, clock, event-loop, systemd, Modbus,
- * SocketCAN or thread header.  This test reads every file of src/core and
- * include/seccbridge and fails on the first forbidden include.
+ * MQTT, SocketCAN or thread header.  This test reads every file of src/core,
+ * include/seccbridge and src/telemetry (what is published and when, pure
+ * like the core) and fails on the first forbidden include.
  *
  * Deciding code outside the core is held to the same: the Modbus device
  * machine (src/modbus_device.c and .h) includes no clock, thread, libmodbus,
@@ -26,7 +27,7 @@ static const char *const forbidden[] = {
         "sys/epoll.h", "sys/ioctl.h", "unistd.h", "fcntl.h", "poll.h",
         "time.h", "pthread.h", "threads.h", "signal.h", "ev.h", "event.h",
         "systemd/", "modbus", "linux/", "net/if.h", "netinet/", "arpa/",
-        "libsocketcan.h", "ini.h", "stdio.h",
+        "libsocketcan.h", "ini.h", "stdio.h", "mosquitto",
 };
 
 /* Return the forbidden header named by an #include line, or NULL. */
@@ -97,6 +98,7 @@ static void test_detector_catches_forbidden(void **state)
         assert_non_null(forbidden_include("#include <modbus/modbus.h>"));
         assert_non_null(forbidden_include("#include <linux/can.h>"));
         assert_non_null(forbidden_include("#include <time.h>"));
+        assert_non_null(forbidden_include("#include <mosquitto.h>"));
         assert_null(forbidden_include("#include <stdint.h>"));
         assert_null(forbidden_include("#include \"seccbridge/codec.h\""));
         assert_null(forbidden_include("/* #include <unistd.h> is not allowed */"));
@@ -114,6 +116,18 @@ static void test_core_includes_no_forbidden_header(void **state)
                 fail_msg("%s", why);
         /* Guard against scanning the wrong place and passing vacuously. */
         assert_true(files >= 6);
+}
+
+static void test_telemetry_includes_no_forbidden_header(void **state)
+{
+        char why[4200] = "";
+        int files;
+
+        (void)state;
+        files = scan_dir(SOURCE_ROOT "/src/telemetry", why, sizeof(why));
+        if (why[0] != '\0')
+                fail_msg("%s", why);
+        assert_true(files >= 12);
 }
 
 /* The headers deciding code outside the core may not include, by name. */
@@ -203,6 +217,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_detector_catches_forbidden),
                 cmocka_unit_test(test_core_includes_no_forbidden_header),
+                cmocka_unit_test(test_telemetry_includes_no_forbidden_header),
                 cmocka_unit_test(test_deciding_detector),
                 cmocka_unit_test(test_modbus_device_machine_is_pure),
         };

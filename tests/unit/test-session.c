@@ -2086,6 +2086,33 @@ static void test_R39_state_of_charge_ignored(void **state)
         expect_cmd(f, POWER_CHARGE, 4000, 1000, false);
 }
 
+/* R39: the State_of_Charge is reported (status), still never decided on;
+ * it belongs to one vehicle: a new session starts without one. */
+static void test_R39_state_of_charge_reported_per_session(void **state)
+{
+        struct fx *f = *state;
+
+        assert_int_equal(status_of(f).charging_loop_soc_pct, SESSION_NOT_REPORTED);
+        ccs_charging(f);
+        rx_cl_soc(f, 4000, 1000, 63);
+        assert_int_equal(status_of(f).charging_loop_soc_pct, 63);
+        expect_cmd(f, POWER_CHARGE, 4000, 1000, false);
+        rx_state(f, CODEC_STATE_CLOSING_COMMUNICATION);
+        rx_csf(f, CODEC_FINISHED_CLEAN_STOP);
+        rx_state(f, CODEC_STATE_WAITING_FOR_PEV);
+        run(f, 300 * MS);
+        /* Kept after the window closed: it is the last one reported. */
+        assert_int_equal(status_of(f).charging_loop_soc_pct, 63);
+        rx_state(f, CODEC_STATE_CONNECTED_WITH_FULL_INFO);
+        rx_ncs_ccs(f);
+        assert_int_equal(status_of(f).charging_loop_soc_pct, SESSION_NOT_REPORTED);
+        /* Outside a session a Charging_Loop is refused and reports nothing. */
+        rx_state(f, CODEC_STATE_CLOSING_COMMUNICATION);
+        rx_csf(f, CODEC_FINISHED_CLEAN_STOP);
+        rx_cl_soc(f, 4000, 1000, 70);
+        assert_int_equal(status_of(f).charging_loop_soc_pct, SESSION_NOT_REPORTED);
+}
+
 /* ====================================================================
  * Interlocks, end of charge, session end (R40..R44)
  * ==================================================================== */
@@ -2241,6 +2268,36 @@ static void test_R44_session_finished_turns_off_and_closes_window(void **state)
         /* A late request after the end is refused. */
         rx_cl(f, 4000, 1000);
         expect_cmd(f, POWER_OFF, 0, 0, true);
+}
+
+/* R44: how the controller ended the session (Clean_Stop, Rushed_Stop) is
+ * reported after the window closed, and only for the session it ended. */
+static void test_R44_finished_state_reported(void **state)
+{
+        struct fx *f = *state;
+
+        assert_int_equal(status_of(f).finished_state, SESSION_NOT_REPORTED);
+        ccs_charging(f);
+        assert_int_equal(status_of(f).finished_state, SESSION_NOT_REPORTED);
+        rx_state(f, CODEC_STATE_CLOSING_COMMUNICATION);
+        rx_csf(f, CODEC_FINISHED_RUSHED_STOP);
+        assert_int_equal(status_of(f).finished_state, CODEC_FINISHED_RUSHED_STOP);
+        /* A repeat outside the window changes nothing. */
+        rx_csf(f, CODEC_FINISHED_CLEAN_STOP);
+        assert_int_equal(status_of(f).finished_state, CODEC_FINISHED_RUSHED_STOP);
+        rx_state(f, CODEC_STATE_WAITING_FOR_PEV);
+        run(f, 300 * MS);
+        assert_int_equal(status_of(f).finished_state, CODEC_FINISHED_RUSHED_STOP);
+
+        /* The next session ends without one: back to a pre-session state. */
+        rx_state(f, CODEC_STATE_CONNECTED_WITH_FULL_INFO);
+        rx_ncs_ccs(f);
+        assert_int_equal(status_of(f).finished_state, SESSION_NOT_REPORTED);
+        run(f, 300 * MS);
+        rx_state(f, CODEC_STATE_WAITING_FOR_PEV);
+        run(f, 300 * MS);
+        assert_false(status_of(f).in_session);
+        assert_int_equal(status_of(f).finished_state, SESSION_NOT_REPORTED);
 }
 
 /* ====================================================================
@@ -3718,6 +3775,7 @@ int main(void)
                 T(test_R37_ramp_never_exceeds_lowered_limit),
                 T(test_R38_setpoint_held_60s),
                 T(test_R39_state_of_charge_ignored),
+                T(test_R39_state_of_charge_reported_per_session),
                 T(test_R40_low_insulation_during_charge_trips),
                 T(test_R40_low_insulation_during_precharge_trips),
                 T(test_R40_threshold_follows_configuration),
@@ -3727,6 +3785,7 @@ int main(void)
                 T(test_R42_welding_detection_keeps_reporting_voltage),
                 T(test_R43_closing_lowers_output_status_until_finished),
                 T(test_R44_session_finished_turns_off_and_closes_window),
+                T(test_R44_finished_state_reported),
                 T(test_R45_emergency_stop_turns_off_at_once),
                 T(test_R45_emergency_stop_outside_session),
                 T(test_R46_emergency_stop_released_only_after_quiet_and_new_session),
