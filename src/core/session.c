@@ -705,10 +705,19 @@ static void run_timers(struct session *s, uint64_t now)
         }
 }
 
+/* Whether the controller's outputs are driven (a board, not stopped):
+ * looked at inline, as most chargers drive none. */
+static inline bool io_driven(const struct session *s)
+{
+        return s->io.cfg.board != CONTROLLER_IO_BOARD_NONE && !s->io.stopped;
+}
+
 static void flush_io(struct session *s, uint64_t now)
 {
         struct codec_message m;
 
+        if (!io_driven(s) || now < s->io.next_out_us)
+                return;
         if (controller_io_due(&s->io, now, &m))
                 tx(s, &m);
 }
@@ -1639,7 +1648,8 @@ uint64_t session_next_deadline(const struct session *s)
                 d = min_u64(d, s->heartbeat_deadline_us);
         if (sends_status(s))
                 d = min_u64(d, s->next_status_us);
-        d = min_u64(d, controller_io_next_deadline(&s->io));
+        if (io_driven(s))
+                d = min_u64(d, controller_io_next_deadline(&s->io));
         if (s->limits_pending && may_send_limits(s))
                 d = min_u64(d, limits_due_us(s));
         if (may_send_flags(s) && s->flags_sent && s->cfg.sequence_resend_us > 0)
