@@ -924,6 +924,8 @@ static void test_V16_range_mode_top_of_range_without_ocpp(void **state)
         struct fx *f = *state;
 
         ccs_charging(f);
+        /* V17: a Range_Mode transfer is a new one, after a Standby. */
+        rx_standby(f, true, false);
         rx_range(f, 4500, 1500, -1000);
         expect_cmd(f, POWER_CHARGE, 4500, 1500, false);
         assert_int_equal(status_of(f).power_control.setpoints_mode, CODEC_SETPOINTS_RANGE_MODE);
@@ -939,6 +941,8 @@ static void test_V16_range_mode_follows_ocpp_dynamic_target(void **state)
         struct session_status st;
 
         ccs_charging(f);
+        /* V17: a Range_Mode transfer is a new one, after a Standby. */
+        rx_standby(f, true, false);
         rx_range(f, 4500, 1500, 0);
         expect_cmd(f, POWER_CHARGE, 4500, 1500, false);
         /* The CSMS's point: applied at once, inside the range. */
@@ -957,7 +961,9 @@ static void test_V16_range_mode_follows_ocpp_dynamic_target(void **state)
         rx_range(f, 4500, 1500, -1000);
         rx_ocpp(f, -300);
         expect_cmd(f, POWER_STANDBY, 0, 0, false);
-        /* Target_Mode ignores the CSMS: the EV decides (part D.2). */
+        /* Target_Mode ignores the CSMS: the EV decides (part D.2); a new
+         * transfer (V17). */
+        rx_standby(f, true, false);
         rx_target(f, 4500, 600);
         expect_cmd(f, POWER_CHARGE, 4500, 600, false);
         rx_ocpp(f, 100);
