@@ -53,7 +53,8 @@ static bool command_equal(const struct power_command *a, const struct power_comm
 static bool rating_equal(const struct power_rating *a, const struct power_rating *b)
 {
         return a->max_voltage_dv == b->max_voltage_dv && a->max_current_da == b->max_current_da &&
-               a->max_power_w == b->max_power_w;
+               a->max_power_w == b->max_power_w && a->max_sink_current_da == b->max_sink_current_da &&
+               a->max_sink_power_w == b->max_sink_power_w;
 }
 
 static bool flags_equal(const struct codec_sequence_control *a,
