@@ -38,7 +38,7 @@ struct config_dbus {
 struct config {
         char path[4096];                /* file it was read from */
         struct config_can can;
-        struct session_config session;  /* [limits], [sequence], [safety], [can] interface_version */
+        struct session_config session;  /* [limits], [sequence], [safety], [v3], [can] interface_version */
         struct config_converter converter;
         struct config_dbus dbus;        /* [dbus] */
         struct sim_params sim;          /* [sim] */
@@ -54,7 +54,7 @@ struct config_error {
         char reason[256];
 };
 
-/* The i-th key of [can], [limits], [sequence], [safety], [converter] and
+/* The i-th key of [can], [limits], [sequence], [safety], [v3], [converter] and
  * [dbus] (from 0), with its default as it would be written in the file (NULL
  * for a required key).  false past the last one.  ([sim], [modbus] and
  * [insulation_monitor] have their own tables: sim_model.h, modbus_params.h.) */
