@@ -85,14 +85,18 @@ signalled = {
     "MinimumStateOfCharge": "y", "TargetStateOfCharge": "y", "MaximumStateOfCharge": "y",
     "EVMinimumEnergyRequest": "n", "EVTargetEnergyRequest": "n", "EVMaximumEnergyRequest": "n",
     "DynamicTarget": "b", "DynamicTargetCurrent": "d",
+    # bidirectional power (B1..B6, V16)
+    "Bidirectional": "b", "RangePolicy": "s", "RangeTargetSet": "b", "RangeTarget": "d",
+    "DirectionChangePending": "b", "MaxDischargeCurrent": "d", "MaxDischargePower": "d",
 }
 silent = {n: "t" for n in ("FramesIn", "FramesOut", "FramesMalformed", "FramesForeign", "RejectedRequests",
                            "ControllerTimeouts", "EmergencyStops", "CANRxFrames", "CANTxFrames", "CANTxDropped",
                            "CANTxErrors", "CANRxKernelDrops", "CANErrorFrames", "CANReopens", "ConverterErrors",
-                           "FramesOtherVersion", "UndefinedPowerFunctions")}
+                           "FramesOtherVersion", "UndefinedPowerFunctions", "DischargesRefused",
+                           "ModeChangesRefused", "DirectionChanges")}
 methods = {"SetStartAuthorisation": ("b", "-"), "SetCCSAuthorisation": ("b", "-"),
            "SetChargeParametersDone": ("b", "-"), "PressUserStop": ("-", "-"), "PressCHAdeMOStart": ("-", "-"),
-           "SetDynamicLimits": ("ddd", "ddd")}
+           "SetDynamicLimits": ("ddd", "ddd"), "SetRangeTarget": ("bd", "d")}
 props, meths, bad = {}, {}, []
 for line in open(sys.argv[1]):
     p = line.split()
