@@ -36,6 +36,12 @@ static void bridge_format_da(char *buf, size_t len, int32_t da)
         snprintf(buf, len, "%s%u.%u", da < 0 ? "-" : "", m / 10, m % 10);
 }
 
+/* B2: into the EV (1), none (0), out of it (-1). */
+static int bridge_direction(int32_t da)
+{
+        return (da > 0) - (da < 0);
+}
+
 static const char *bridge_yes_no(bool v)
 {
         return v ? "yes" : "no";
@@ -246,11 +252,14 @@ static void bridge_power_command(const struct power_command *cmd, void *userdata
 
         bridge_format_dv(v, sizeof(v), cmd->voltage_dv);
         bridge_format_da(i, sizeof(i), cmd->current_da);
-        /* Mode changes are news, and so is a change of direction (B2);
+        /* Mode changes are news, and on a bidirectional charger so is a
+         * change of direction (B2: into the EV, 0 A, out of it, so that the
+         * pass through 0 A shows);
          * setpoint changes within a mode happen at every Charging_Loop and
          * ramp step. */
         if (!b->command_valid || cmd->mode != b->command.mode || cmd->discharge != b->command.discharge ||
-            (cmd->current_da < 0) != (b->command.current_da < 0))
+            (b->cfg->session.bidirectional &&
+             bridge_direction(cmd->current_da) != bridge_direction(b->command.current_da)))
                 log_info("converter: %s %s V / %s A%s", power_mode_name(cmd->mode), v, i,
                          cmd->discharge ? ", discharge" : "");
         else
@@ -648,14 +657,18 @@ static void bridge_log_counters(struct bridge *b)
         session_get_status(&b->session, &st);
         log_info("counters: frames in %llu, out %llu, malformed %llu, foreign %llu, rejected requests %llu, "
                  "controller timeouts %llu, emergency stops %llu, other version %llu, "
-                 "undefined power functions %llu",
+                 "undefined power functions %llu, discharges refused %llu, mode changes refused %llu, "
+                 "direction changes %llu",
                  (unsigned long long)st.counters.frames_in, (unsigned long long)st.counters.frames_out,
                  (unsigned long long)st.counters.malformed, (unsigned long long)st.counters.foreign,
                  (unsigned long long)st.counters.rejected_requests,
                  (unsigned long long)st.counters.controller_timeouts,
                  (unsigned long long)st.counters.emergency_stops,
                  (unsigned long long)st.counters.other_version,
-                 (unsigned long long)st.counters.undefined_power_functions);
+                 (unsigned long long)st.counters.undefined_power_functions,
+                 (unsigned long long)st.counters.discharges_refused,
+                 (unsigned long long)st.counters.mode_changes_refused,
+                 (unsigned long long)st.counters.direction_changes);
         log_info("counters: CAN rx %llu, tx %llu, tx dropped (queue full) %llu, tx dropped (interface down) %llu, "
                  "tx errors %llu, kernel rx drops %llu, error frames %llu, reopens %llu",
                  (unsigned long long)c->rx_frames, (unsigned long long)c->tx_frames,
