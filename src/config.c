@@ -599,6 +599,14 @@ static void config_check_modbus(struct config_parser *p)
         if (modbus_params_validate(&cfg->modbus, t, MODBUS_ROLE_CONVERTER, cfg->path, &key, reason,
                                    sizeof(reason)) < 0)
                 goto fail;
+        /* B2: a bidirectional charger's converter must be able to sink. */
+        if (cfg->session.bidirectional && !modbus_profile_can_sink(&cfg->modbus.profile)) {
+                key = "profile";
+                snprintf(reason, sizeof(reason),
+                         "%s cannot take current out of the vehicle (no [set_sink_current], set_current "
+                         "unsigned), but v3.bidirectional = true", cfg->modbus.profile.path);
+                goto fail;
+        }
         if (!p->section_line[config_section_index("insulation_monitor")]) {
                 cfg->insulation_monitor.transport = MODBUS_TRANSPORT_NONE;
                 return;

@@ -55,6 +55,9 @@ MB_SLOG=
 MB_TL=
 MB_NICE=()
 MB_SERVER_SETUP=()
+# More arguments of the test converter (e.g. --bidirectional), set before
+# mb_setup.
+MB_SERVER_ARGS=()
 [ "$(id -u)" -ne 0 ] || MB_NICE=(nice -n -10)
 
 # ------------------------------------------------------------------ setup
@@ -87,7 +90,7 @@ mb_server_start() {
         fi
         # The converter is another device: on a busy (emulated) machine the
         # controller and the daemon go first.
-        bg_start mbserver nice -n 10 "$MB_PYTHON" "$MB_SERVER" "${args[@]}" --lifetime 600
+        bg_start mbserver nice -n 10 "$MB_PYTHON" "$MB_SERVER" "${args[@]}" "${MB_SERVER_ARGS[@]}" --lifetime 600
         wait_for_line "$(bg_log mbserver)" '^READY tcp=[0-9]+ control=[0-9]+$' 20
         line=$(grep -E '^READY ' "$(bg_log mbserver)" | head -n 1)
         MB_PORT=$(sed -E 's/.* tcp=([0-9]+).*/\1/' <<<"$line")
