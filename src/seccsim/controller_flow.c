@@ -263,8 +263,11 @@ static uint8_t present_soc(const struct ctl *c)
 {
         double soc = c->o.soc_pct;
 
+        /* B2: what went out of the battery lowers it again. */
         if (c->o.capacity_kwh > 0)
-                soc += c->energy_wh / (c->o.capacity_kwh * 1000.0) * 100.0;
+                soc += (c->energy_wh - c->energy_out_wh) / (c->o.capacity_kwh * 1000.0) * 100.0;
+        if (soc < 0)
+                return 0;
         return soc > 100.0 ? 100 : (uint8_t)soc;
 }
 
