@@ -2001,6 +2001,31 @@ static void test_B06_chademo_v2g_in_range_mode(void **state)
         expect_cmd(f, POWER_CHARGE, 4000, 600, false);
 }
 
+/* B2 in every mode: after a discharge even an insulation test (a positive
+ * current cap) waits at 0 A for the converter's <= 1 A. */
+static void test_B02_insulation_test_after_discharge_waits_for_0A(void **state)
+{
+        struct fx *f = *state;
+
+        ccs_charging(f);
+        rx_target(f, 4000, -500);
+        run(f, 200 * MS);
+        expect_cmd(f, POWER_CHARGE, 4000, -500, false);
+        f->converter = false;
+        f->m.current_da = -500;
+        rx_standby(f, true, false);
+        expect_cmd(f, POWER_STANDBY, 0, 0, false);
+        /* A new test (the controller went back, e.g. a restarted vehicle
+         * sequence), no measurement yet: 0 A. */
+        rx_state(f, CODEC_STATE_INSULATION_TEST);
+        rx_ins(f, 5000);
+        expect_cmd(f, POWER_INSULATION_TEST, 5000, 0, false);
+        run(f, 50 * MS);
+        f->m.current_da = 0;
+        meas(f);
+        expect_cmd(f, POWER_INSULATION_TEST, 5000, 10, false);
+}
+
 /* V04 with discharge: DC_Power_Parameters announces the discharge limit,
  * lowered by the converter's sink rating. */
 static void test_V04_dc_power_parameters_announce_the_discharge_limit(void **state)
@@ -2153,6 +2178,7 @@ int main(void)
                 B(test_B02_charge_discharge_charge_through_zero),
                 B(test_B02_ramp_ramps_the_magnitude),
                 B(test_B02_estop_and_silence_off_while_discharging),
+                B(test_B02_insulation_test_after_discharge_waits_for_0A),
                 B(test_B03_range_is_a_slider_min_discharge_max_charge),
                 B(test_B04_discharge_only_and_no_discharge_ranges),
                 B(test_B05_range_mode_side_chooses_target_mode_ev_decides),
