@@ -216,6 +216,22 @@ assert not any(k.startswith(("Frames", "CANRx", "CANTx")) for c in changes for k
 print("%d signals; the last limits change came as one" % len(changes))
 EOF
 
+# ---- the operator's Range_Mode target (V16): only with range_policy = operator
+refused org.seccbridge.Error.NotExternal range-target 10
+assert_file_has "$TEST_TMP/ctl.err" "range_policy is not operator" "NotExternal message of range-target"
+printf '[v3]\nrange_policy = operator\n' >>"$D_CONF"
+kill -HUP "$(bg_pid daemon)"
+wait_prop RangePolicy operator
+expect_ctl 0 range-target -12.5
+assert_file_has "$TEST_TMP/ctl.out" "^range target -12.5 A$" "range-target"
+assert_eq "$(printf 'yes\n-12.5')" "$(ctl get RangeTargetSet RangeTarget)" "range target set"
+expect_ctl 0 range-target
+assert_eq "$(printf 'operator\nyes\n-12.5')" "$(cat "$TEST_TMP/ctl.out")" "range-target without an argument"
+refused org.seccbridge.Error.InvalidLimits range-target 5000
+expect_ctl 2 range-target ten
+expect_ctl 0 range-target clear
+assert_eq "$(printf 'no\n0.0')" "$(ctl get RangeTargetSet RangeTarget)" "range target cleared"
+
 # ---- flags configured auto: NotExternal; no sequence flags: NoSequenceFlags
 sed -i -e '/^start_authorisation/d' -e '/^ccs_authorisation/d' -e '/^charge_parameters/d' "$D_CONF"
 kill -HUP "$(bg_pid daemon)"
