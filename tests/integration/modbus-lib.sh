@@ -311,6 +311,7 @@ _mb_session_once() {
         S_RC=0
         # The controller is a real-time device (as in daemon-lib.sh).
         "${MB_NICE[@]}" timeout --kill-after=5 100 "$SECCSIM" session -i "$VCAN_IF" \
+                --interface-version "$S_INTERFACE_VERSION" \
                 --log "$TEST_TMP/$name.seccsim-log" "$@" >"$S_OUT" 2>&1 || S_RC=$?
         if [ -n "$hook_pid" ]; then
                 kill "$hook_pid" 2>/dev/null || true
