@@ -141,6 +141,20 @@ static void bridge_format_dv(char *buf, size_t len, uint32_t dv)
         snprintf(buf, len, "%u.%u", dv / 10, dv % 10);
 }
 
+/* A signed current in 0.1 A (B2: < 0 = out of the EV) as "-12.5". */
+static void bridge_format_da(char *buf, size_t len, int32_t da)
+{
+        uint32_t m = da < 0 ? (uint32_t)-(int64_t)da : (uint32_t)da;
+
+        snprintf(buf, len, "%s%u.%u", da < 0 ? "-" : "", m / 10, m % 10);
+}
+
+/* B2: into the EV (1), none (0), out of it (-1). */
+static int bridge_direction(int32_t da)
+{
+        return (da > 0) - (da < 0);
+}
+
 static const char *bridge_yes_no(bool v)
 {
         return v ? "yes" : "no";
@@ -162,10 +176,11 @@ static void bridge_status_line(const struct bridge *b, const struct session_stat
         else
                 conv = "not ready";
 
-        snprintf(buf, len, "controller %s; session %s; System_Enable %d; fault %s; converter %s (%s); CAN %s %s",
+        snprintf(buf, len, "controller %s; session %s; System_Enable %d; fault %s; converter %s%s (%s); CAN %s %s",
                  st->controller_alive ? codec_controller_state_name(st->controller_state) : "absent",
                  st->in_session ? "open" : "closed", st->system_enable ? 1 : 0,
-                 session_fault_name(st->fault), power_mode_name(st->command.mode), conv,
+                 session_fault_name(st->fault), power_mode_name(st->command.mode),
+                 st->command.current_da < 0 ? " out of the EV" : "", conv,
                  b->can.ifname, can_is_open(&b->can) ? "up" : "down");
 }
 
@@ -219,7 +234,21 @@ static void bridge_report(struct bridge *b)
                 } else {
                         log_info("session: closed");
                 }
+                b->discharge_refusal_logged = false;
         }
+        /* B1: once per session, however long the EV asks. */
+        if (b->last_valid && st.counters.discharges_refused > old->counters.discharges_refused &&
+            !b->discharge_refusal_logged) {
+                char i[16];
+
+                bridge_format_da(i, sizeof(i), st.request_current_da);
+                log_warning("session: the controller asks for %s A, a discharge; v3.bidirectional is false: "
+                            "refused, converter at 0 A (counted)", i);
+                b->discharge_refusal_logged = true;
+        }
+        if (b->last_valid && st.counters.mode_changes_refused > old->counters.mode_changes_refused)
+                log_warning("session: Setpoints_Mode changed inside a power transfer (V17): refused, converter "
+                            "at 0 A until the transfer resumes in its mode or ends");
         if (b->last_valid && st.in_session && old->in_session &&
             (st.ev.ev_maximum_voltage_dv != old->ev.ev_maximum_voltage_dv ||
              st.ev.ev_maximum_current_da != old->ev.ev_maximum_current_da)) {
@@ -351,10 +380,15 @@ static void bridge_power_command(const struct power_command *cmd, void *userdata
         char v[16], i[16];
 
         bridge_format_dv(v, sizeof(v), cmd->voltage_dv);
-        bridge_format_dv(i, sizeof(i), cmd->current_da);
-        /* Mode changes are news; setpoint changes within a mode happen at
-         * every Charging_Loop and ramp step. */
-        if (!b->command_valid || cmd->mode != b->command.mode || cmd->discharge != b->command.discharge)
+        bridge_format_da(i, sizeof(i), cmd->current_da);
+        /* Mode changes are news, and on a bidirectional charger so is a
+         * change of direction (B2: into the EV, 0 A, out of it, so that the
+         * pass through 0 A shows);
+         * setpoint changes within a mode happen at every Charging_Loop and
+         * ramp step. */
+        if (!b->command_valid || cmd->mode != b->command.mode || cmd->discharge != b->command.discharge ||
+            (b->cfg->session.bidirectional &&
+             bridge_direction(cmd->current_da) != bridge_direction(b->command.current_da)))
                 log_info("converter: %s %s V / %s A%s", power_mode_name(cmd->mode), v, i,
                          cmd->discharge ? ", discharge" : "");
         else
@@ -460,6 +494,8 @@ static void bridge_bus_shell_status(struct dbus_service_shell_status *out, void 
         out->start_authorisation = b->cfg->session.start_authorisation;
         out->ccs_authorisation = b->cfg->session.ccs_authorisation;
         out->charge_parameters = b->cfg->session.charge_parameters;
+        out->bidirectional = b->cfg->session.bidirectional;
+        out->range_policy = b->cfg->session.range_policy;
         out->stopping = b->stopping;
 }
 
@@ -789,7 +825,8 @@ static void bridge_log_counters(struct bridge *b)
         session_get_status(&b->session, &st);
         log_info("counters: frames in %llu, out %llu, malformed %llu, foreign %llu, rejected requests %llu, "
                  "controller timeouts %llu, emergency stops %llu, other version %llu, "
-                 "undefined power functions %llu, malformed I/O %llu",
+                 "undefined power functions %llu, malformed I/O %llu, discharges refused %llu, "
+                 "mode changes refused %llu, direction changes %llu",
                  (unsigned long long)st.counters.frames_in, (unsigned long long)st.counters.frames_out,
                  (unsigned long long)st.counters.malformed, (unsigned long long)st.counters.foreign,
                  (unsigned long long)st.counters.rejected_requests,
@@ -797,7 +834,10 @@ static void bridge_log_counters(struct bridge *b)
                  (unsigned long long)st.counters.emergency_stops,
                  (unsigned long long)st.counters.other_version,
                  (unsigned long long)st.counters.undefined_power_functions,
-                 (unsigned long long)st.counters.malformed_io);
+                 (unsigned long long)st.counters.malformed_io,
+                 (unsigned long long)st.counters.discharges_refused,
+                 (unsigned long long)st.counters.mode_changes_refused,
+                 (unsigned long long)st.counters.direction_changes);
         log_info("counters: CAN rx %llu, tx %llu, tx dropped (queue full) %llu, tx dropped (interface down) %llu, "
                  "tx errors %llu, kernel rx drops %llu, error frames %llu, reopens %llu",
                  (unsigned long long)c->rx_frames, (unsigned long long)c->tx_frames,

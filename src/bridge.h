@@ -76,6 +76,7 @@ struct bridge {
         bool last_valid;
         struct power_command command;   /* last converter command */
         bool command_valid;
+        bool discharge_refusal_logged;  /* B1: once per session */
         struct log_fault malformed;
 };
 

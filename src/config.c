@@ -36,6 +36,7 @@ enum config_key_type {
         CONFIG_INTERFACE_VERSION,       /* 2 | 3 */
         CONFIG_IO_BOARD,                /* none | adm-cs-secc | adm-cs-spcc */
         CONFIG_OUTPUT_LIST,             /* output and LED names */
+        CONFIG_RANGE_POLICY,    /* max | ocpp | operator */
 };
 
 enum config_key_id {
@@ -49,6 +50,8 @@ enum config_key_id {
         KEY_LIMITS_MAX_POWER,
         KEY_LIMITS_PRECHARGE_MAX_CURRENT,
         KEY_LIMITS_INSULATION_MAX_CURRENT,
+        KEY_LIMITS_MAX_DISCHARGE_CURRENT,
+        KEY_LIMITS_MAX_DISCHARGE_POWER,
         KEY_SEQUENCE_USE_SEQUENCE_FLAGS,
         KEY_SEQUENCE_START_AUTHORISATION,
         KEY_SEQUENCE_CCS_AUTHORISATION,
@@ -63,6 +66,8 @@ enum config_key_id {
         KEY_SAFETY_EV_OVERVOLTAGE_MARGIN,
         KEY_SAFETY_EV_OVERVOLTAGE_TIME_MS,
         KEY_SAFETY_HAS_OUTPUT_CONTACTORS,
+        KEY_V3_BIDIRECTIONAL,
+        KEY_V3_RANGE_POLICY,
         KEY_CONVERTER_BACKEND,
         KEY_DBUS_ENABLE,
         KEY_DBUS_ADDRESS,
@@ -101,6 +106,10 @@ static const struct config_key config_keys[KEY_COUNT] = {
         [KEY_LIMITS_MAX_POWER] = { "limits", "max_power", CONFIG_DECIMAL, true, 1, 10000000, false, " W", NULL },
         [KEY_LIMITS_PRECHARGE_MAX_CURRENT] = { "limits", "precharge_max_current", CONFIG_DECIMAL, false, 0.1, 3276.7, false, " A", "2" },
         [KEY_LIMITS_INSULATION_MAX_CURRENT] = { "limits", "insulation_max_current", CONFIG_DECIMAL, false, 0.1, 3276.7, false, " A", "2" },
+        /* B1: current out of the EV, magnitudes; 0 = no discharge.  Both or
+         * neither, and only with [v3] bidirectional = true. */
+        [KEY_LIMITS_MAX_DISCHARGE_CURRENT] = { "limits", "max_discharge_current", CONFIG_DECIMAL, false, 0.1, 3276.7, true, " A", "0" },
+        [KEY_LIMITS_MAX_DISCHARGE_POWER] = { "limits", "max_discharge_power", CONFIG_DECIMAL, false, 1, 10000000, true, " W", "0" },
         [KEY_SEQUENCE_USE_SEQUENCE_FLAGS] = { "sequence", "use_sequence_flags", CONFIG_BOOL, false, 0, 0, false, "", "true" },
         [KEY_SEQUENCE_START_AUTHORISATION] = { "sequence", "start_authorisation", CONFIG_FLAG_SOURCE, false, 0, 0, false, "", "auto" },
         [KEY_SEQUENCE_CCS_AUTHORISATION] = { "sequence", "ccs_authorisation", CONFIG_FLAG_SOURCE, false, 0, 0, false, "", "auto" },
@@ -125,6 +134,10 @@ static const struct config_key config_keys[KEY_COUNT] = {
         [KEY_SAFETY_EV_OVERVOLTAGE_TIME_MS] = { "safety", "ev_overvoltage_time_ms", CONFIG_UINT, false, 20, 400, true, " ms", "400" },
         /* V21: without output contactors a battery may be on the pins. */
         [KEY_SAFETY_HAS_OUTPUT_CONTACTORS] = { "safety", "has_output_contactors", CONFIG_BOOL, false, 0, 0, false, "", "true" },
+        /* B1: vehicle-to-grid on interface v3. */
+        [KEY_V3_BIDIRECTIONAL] = { "v3", "bidirectional", CONFIG_BOOL, false, 0, 0, false, "", "false" },
+        /* V16: who picks the current of a Range_Mode transfer. */
+        [KEY_V3_RANGE_POLICY] = { "v3", "range_policy", CONFIG_RANGE_POLICY, false, 0, 0, false, "", "ocpp" },
         [KEY_CONVERTER_BACKEND] = { "converter", "backend", CONFIG_STRING, false, 0, 0, false, "", "sim" },
         [KEY_DBUS_ENABLE] = { "dbus", "enable", CONFIG_BOOL, false, 0, 0, false, "", "true" },
         [KEY_DBUS_ADDRESS] = { "dbus", "address", CONFIG_STRING, false, 0, 0, false, "", "" },
@@ -137,7 +150,7 @@ static const struct config_key config_keys[KEY_COUNT] = {
 };
 
 static const char *const config_sections[] = {
-        "can", "limits", "sequence", "safety", "converter", "sim", "modbus", "insulation_monitor", "dbus",
+        "can", "limits", "sequence", "safety", "v3", "converter", "sim", "modbus", "insulation_monitor", "dbus",
         "controller_io",
         "mqtt", "metrics",
 };
@@ -220,8 +233,8 @@ static void config_on_section(const char *name, unsigned line, void *userdata)
         idx = config_section_index(name);
         if (idx < 0) {
                 config_fail(p, line, name, NULL,
-                            "unknown section (known: [can], [limits], [sequence], [safety], [converter], [sim], "
-                            "[modbus], [insulation_monitor], [dbus], [controller_io], [mqtt], [metrics])");
+                            "unknown section (known: [can], [limits], [sequence], [safety], [v3], [converter], "
+                            "[sim], [modbus], [insulation_monitor], [dbus], [controller_io], [mqtt], [metrics])");
                 return;
         }
         if (p->section_line[idx] == 0)
@@ -438,6 +451,8 @@ static void config_set_key(struct config_parser *p, int idx, const char *value, 
                         p->cfg->dbus.enable = b;
                 else if (idx == KEY_SAFETY_HAS_OUTPUT_CONTACTORS)
                         p->cfg->session.has_output_contactors = b;
+                else if (idx == KEY_V3_BIDIRECTIONAL)
+                        p->cfg->session.bidirectional = b;
                 else
                         p->cfg->session.use_sequence_flags = b;
                 break;
@@ -468,6 +483,18 @@ static void config_set_key(struct config_parser *p, int idx, const char *value, 
                 if (config_parse_output_list(value, &p->cfg->session.io.safe, bad, sizeof(bad)) < 0) {
                         config_fail(p, line, k->section, k->name,
                                     "'%s' is not an output (output1 to output4, led1 to led3)", bad);
+                        return;
+                }
+                break;
+        case CONFIG_RANGE_POLICY:
+                if (strcmp(value, "max") == 0) {
+                        p->cfg->session.range_policy = SESSION_RANGE_MAX;
+                } else if (strcmp(value, "ocpp") == 0) {
+                        p->cfg->session.range_policy = SESSION_RANGE_OCPP;
+                } else if (strcmp(value, "operator") == 0) {
+                        p->cfg->session.range_policy = SESSION_RANGE_OPERATOR;
+                } else {
+                        config_fail(p, line, k->section, k->name, "'%s' is none of max, ocpp, operator", value);
                         return;
                 }
                 break;
@@ -707,6 +734,14 @@ static void config_check_modbus(struct config_parser *p)
         if (modbus_params_validate(&cfg->modbus, t, MODBUS_ROLE_CONVERTER, cfg->path, &key, reason,
                                    sizeof(reason)) < 0)
                 goto fail;
+        /* B2: a bidirectional charger's converter must be able to sink. */
+        if (cfg->session.bidirectional && !modbus_profile_can_sink(&cfg->modbus.profile)) {
+                key = "profile";
+                snprintf(reason, sizeof(reason),
+                         "%s cannot take current out of the vehicle (no [set_sink_current], set_current "
+                         "unsigned), but v3.bidirectional = true", cfg->modbus.profile.path);
+                goto fail;
+        }
         if (!p->section_line[config_section_index("insulation_monitor")]) {
                 cfg->insulation_monitor.transport = MODBUS_TRANSPORT_NONE;
                 return;
@@ -740,6 +775,34 @@ static void config_check_telemetry(struct config_parser *p)
                 if (strcmp(p->telemetry_keys[which][i].name, key) == 0)
                         line = p->telemetry_keys[which][i].line;
         config_fail(p, line, telemetry_section_name(which), key, "%s", reason[0] ? reason : "invalid");
+}
+
+/* B1: discharge takes interface v3, the flag, and both of its limits; a
+ * limit without the flag would be announced nowhere and is refused rather
+ * than ignored. */
+static void config_check_discharge(struct config_parser *p)
+{
+        bool bidir = p->cfg->session.bidirectional;
+        double i = p->number[KEY_LIMITS_MAX_DISCHARGE_CURRENT], w = p->number[KEY_LIMITS_MAX_DISCHARGE_POWER];
+
+        if (p->failed)
+                return;
+        if (bidir && p->cfg->session.interface_version != 3) {
+                config_fail(p, config_key_where(p, KEY_V3_BIDIRECTIONAL), "v3", "bidirectional",
+                            "needs can.interface_version = 3 (interface v2 never discharges)");
+                return;
+        }
+        if (bidir && (i == 0 || w == 0)) {
+                config_fail(p, config_key_where(p, KEY_V3_BIDIRECTIONAL), "v3", "bidirectional",
+                            "needs limits.max_discharge_current and limits.max_discharge_power above 0");
+                return;
+        }
+        if (!bidir && (i != 0 || w != 0)) {
+                int idx = i != 0 ? KEY_LIMITS_MAX_DISCHARGE_CURRENT : KEY_LIMITS_MAX_DISCHARGE_POWER;
+
+                config_fail(p, config_key_where(p, idx), "limits", config_keys[idx].name,
+                            "a discharge limit needs v3.bidirectional = true");
+        }
 }
 
 /* The validation pass: required keys, ranges, cross-checks, then the
@@ -778,6 +841,7 @@ static void config_validate(struct config_parser *p)
                             p->number[KEY_LIMITS_INSULATION_MAX_CURRENT], max_current);
                 return;
         }
+        config_check_discharge(p);
         config_check_interface(p);
         config_check_backend(p);
         config_check_controller_io(p);
@@ -800,6 +864,9 @@ static void config_validate(struct config_parser *p)
                 (uint16_t)config_round(p->number[KEY_LIMITS_PRECHARGE_MAX_CURRENT], 10);
         s->limits.insulation_max_current_da =
                 (uint16_t)config_round(p->number[KEY_LIMITS_INSULATION_MAX_CURRENT], 10);
+        s->limits.max_discharge_current_da =
+                (uint16_t)config_round(p->number[KEY_LIMITS_MAX_DISCHARGE_CURRENT], 10);
+        s->limits.max_discharge_power_w = config_round(p->number[KEY_LIMITS_MAX_DISCHARGE_POWER], 1);
         s->sequence_resend_us = (uint64_t)p->number[KEY_SEQUENCE_RESEND_MS] * 1000;
         s->button_hold_us = (uint64_t)p->number[KEY_SEQUENCE_BUTTON_HOLD_MS] * 1000;
         s->controller_timeout_us = (uint64_t)p->number[KEY_SAFETY_CONTROLLER_TIMEOUT_MS] * 1000;

@@ -42,7 +42,7 @@ struct config_dbus {
 struct config {
         char path[4096];                /* file it was read from */
         struct config_can can;
-        struct session_config session;  /* [limits], [sequence], [safety], [controller_io],
+        struct session_config session;  /* [limits], [sequence], [safety], [v3], [controller_io],
                                          * [can] interface_version, [converter] backend = none */
         struct config_converter converter;
         struct config_dbus dbus;        /* [dbus] */
@@ -60,7 +60,7 @@ struct config_error {
         char reason[256];
 };
 
-/* The i-th key of [can], [limits], [sequence], [safety], [converter],
+/* The i-th key of [can], [limits], [sequence], [safety], [v3], [converter],
  * [dbus] and [controller_io] (from 0), with its default as it would be written in the file (NULL
  * for a required key).  false past the last one.  ([sim], [modbus] and
  * [insulation_monitor] have their own tables: sim_model.h, modbus_params.h.) */

@@ -89,6 +89,9 @@ static void dbus_service_refresh_v3(struct dbus_service_values *v, const struct 
         v->ev_max_energy_request = e->energy_valid ? e->energy.ev_maximum_energy_request_kwh : 0;
         v->dynamic_target = e->dynamic_target_valid;
         v->dynamic_target_current = e->dynamic_target_valid ? e->dynamic_target_current_da / 10.0 : 0;
+        v->range_target_set = st->range_target_valid;
+        v->range_target = st->range_target_valid ? st->range_target_da / 10.0 : 0;
+        v->direction_change_pending = st->direction_change_pending;
 
         if (!st->power_control_valid) {
                 v->power_function[0] = '\0';
@@ -279,6 +282,10 @@ static void dbus_service_refresh(struct dbus_service *b)
         v->dynamic_max_voltage = b->dynamic.max_voltage_dv / 10.0;
         v->dynamic_max_current = b->dynamic.max_current_da / 10.0;
         v->dynamic_max_power = b->dynamic.max_power_w;
+        v->max_discharge_current = st.limits.max_discharge_current_da / 10.0;
+        v->max_discharge_power = st.limits.max_discharge_power_w;
+        v->bidirectional = sh.bidirectional;
+        snprintf(v->range_policy, sizeof(v->range_policy), "%s", session_range_policy_name(sh.range_policy));
 
         /* Every loss of the link and every new fault counts once. */
         if (b->have_previous) {
@@ -301,6 +308,9 @@ static void dbus_service_refresh(struct dbus_service *b)
         v->frames_other_version = st.counters.other_version;
         v->undefined_power_functions = st.counters.undefined_power_functions;
         v->frames_malformed_io = st.counters.malformed_io;
+        v->discharges_refused = st.counters.discharges_refused;
+        v->mode_changes_refused = st.counters.mode_changes_refused;
+        v->direction_changes = st.counters.direction_changes;
         v->can_rx_frames = sh.can.rx_frames;
         v->can_tx_frames = sh.can.tx_frames;
         v->can_tx_dropped = sh.can.tx_dropped_overflow + sh.can.tx_dropped_down;
@@ -642,6 +652,48 @@ static int dbus_service_method_set_dynamic_limits(sd_bus_message *m, void *userd
                                           st.limits.max_current_da / 10.0, (double)st.limits.max_power_w);
 }
 
+/* V16: the operator's point of a Range_Mode transfer ([v3] range_policy =
+ * operator); set false clears it.  Replies with the target now held. */
+static int dbus_service_method_set_range_target(sd_bus_message *m, void *userdata, sd_bus_error *error)
+{
+        struct dbus_service *b = userdata;
+        struct session_status st;
+        double amps;
+        int set;
+        uint64_t now;
+        int r;
+
+        r = sd_bus_message_read(m, "bd", &set, &amps);
+        if (r < 0)
+                return r;
+        /* B2: signed, > 0 into the EV, < 0 out of it; 16 bits of 0.1 A as
+         * on the bus. */
+        if (set && (!isfinite(amps) || amps < -DBUS_SERVICE_LIMIT_MAX_CURRENT ||
+                    amps > DBUS_SERVICE_LIMIT_MAX_CURRENT))
+                return dbus_service_refuse(m, error, DBUS_SERVICE_ERROR_INVALID_LIMITS,
+                                  "range target %g A: -%.1f to %.1f A", amps, DBUS_SERVICE_LIMIT_MAX_CURRENT,
+                                  DBUS_SERVICE_LIMIT_MAX_CURRENT);
+        if (dbus_service_stopping(b))
+                return dbus_service_refuse(m, error, DBUS_SERVICE_ERROR_SHUTTING_DOWN, "seccbridge is stopping");
+        now = b->cb.enter(b->cb.userdata);
+        r = session_set_range_target(b->session, set, set ? (int16_t)lround(amps * 10) : 0, now);
+        b->cb.after(b->cb.userdata);
+        if (r == -EPERM)
+                return dbus_service_refuse(m, error, DBUS_SERVICE_ERROR_NOT_EXTERNAL,
+                                  "[v3] range_policy is not operator: the range target is not used");
+        if (r < 0)
+                return sd_bus_error_set_errno(error, r);
+        session_get_status(b->session, &st);
+        if (st.range_target_valid)
+                log_info("operator (%s): range target %.1f A",
+                         sd_bus_message_get_sender(m) ? sd_bus_message_get_sender(m) : "?", st.range_target_da / 10.0);
+        else
+                log_info("operator (%s): range target cleared (top of the range)",
+                         sd_bus_message_get_sender(m) ? sd_bus_message_get_sender(m) : "?");
+        dbus_service_refresh(b);
+        return sd_bus_reply_method_return(m, "d", st.range_target_valid ? st.range_target_da / 10.0 : 0.0);
+}
+
 /* ---- the interface ---- */
 
 #define DBUS_SERVICE_VALUE(field) offsetof(struct dbus_service, now.field)
@@ -690,6 +742,11 @@ static const sd_bus_vtable dbus_service_vtable[] = {
         SD_BUS_PROPERTY("EVMaximumEnergyRequest", "n", dbus_service_get_int16, DBUS_SERVICE_VALUE(ev_max_energy_request), DBUS_SERVICE_CHANGES),
         SD_BUS_PROPERTY("DynamicTarget", "b", dbus_service_get_bool, DBUS_SERVICE_VALUE(dynamic_target), DBUS_SERVICE_CHANGES),
         SD_BUS_PROPERTY("DynamicTargetCurrent", "d", dbus_service_get_double, DBUS_SERVICE_VALUE(dynamic_target_current), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("Bidirectional", "b", dbus_service_get_bool, DBUS_SERVICE_VALUE(bidirectional), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("RangePolicy", "s", dbus_service_get_string, DBUS_SERVICE_VALUE(range_policy), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("RangeTargetSet", "b", dbus_service_get_bool, DBUS_SERVICE_VALUE(range_target_set), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("RangeTarget", "d", dbus_service_get_double, DBUS_SERVICE_VALUE(range_target), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("DirectionChangePending", "b", dbus_service_get_bool, DBUS_SERVICE_VALUE(direction_change_pending), DBUS_SERVICE_CHANGES),
 
         SD_BUS_PROPERTY("Request", "s", dbus_service_get_string, DBUS_SERVICE_VALUE(request), DBUS_SERVICE_CHANGES),
         SD_BUS_PROPERTY("RequestVoltage", "d", dbus_service_get_double, DBUS_SERVICE_VALUE(request_voltage), DBUS_SERVICE_CHANGES),
@@ -744,6 +801,8 @@ static const sd_bus_vtable dbus_service_vtable[] = {
         SD_BUS_PROPERTY("DynamicMaxVoltage", "d", dbus_service_get_double, DBUS_SERVICE_VALUE(dynamic_max_voltage), DBUS_SERVICE_CHANGES),
         SD_BUS_PROPERTY("DynamicMaxCurrent", "d", dbus_service_get_double, DBUS_SERVICE_VALUE(dynamic_max_current), DBUS_SERVICE_CHANGES),
         SD_BUS_PROPERTY("DynamicMaxPower", "d", dbus_service_get_double, DBUS_SERVICE_VALUE(dynamic_max_power), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("MaxDischargeCurrent", "d", dbus_service_get_double, DBUS_SERVICE_VALUE(max_discharge_current), DBUS_SERVICE_CHANGES),
+        SD_BUS_PROPERTY("MaxDischargePower", "d", dbus_service_get_double, DBUS_SERVICE_VALUE(max_discharge_power), DBUS_SERVICE_CHANGES),
 
         /* the controller's I/O */
         SD_BUS_PROPERTY("Supervisor", "b", dbus_service_get_bool, DBUS_SERVICE_VALUE(supervisor), DBUS_SERVICE_CHANGES),
@@ -801,6 +860,9 @@ static const sd_bus_vtable dbus_service_vtable[] = {
         SD_BUS_PROPERTY("UndefinedPowerFunctions", "t", dbus_service_get_uint64, DBUS_SERVICE_VALUE(undefined_power_functions),
                         DBUS_SERVICE_NO_SIGNAL),
         SD_BUS_PROPERTY("FramesMalformedIO", "t", dbus_service_get_uint64, DBUS_SERVICE_VALUE(frames_malformed_io), DBUS_SERVICE_NO_SIGNAL),
+        SD_BUS_PROPERTY("DischargesRefused", "t", dbus_service_get_uint64, DBUS_SERVICE_VALUE(discharges_refused), DBUS_SERVICE_NO_SIGNAL),
+        SD_BUS_PROPERTY("ModeChangesRefused", "t", dbus_service_get_uint64, DBUS_SERVICE_VALUE(mode_changes_refused), DBUS_SERVICE_NO_SIGNAL),
+        SD_BUS_PROPERTY("DirectionChanges", "t", dbus_service_get_uint64, DBUS_SERVICE_VALUE(direction_changes), DBUS_SERVICE_NO_SIGNAL),
         SD_BUS_PROPERTY("CANRxFrames", "t", dbus_service_get_uint64, DBUS_SERVICE_VALUE(can_rx_frames), DBUS_SERVICE_NO_SIGNAL),
         SD_BUS_PROPERTY("CANTxFrames", "t", dbus_service_get_uint64, DBUS_SERVICE_VALUE(can_tx_frames), DBUS_SERVICE_NO_SIGNAL),
         SD_BUS_PROPERTY("CANTxDropped", "t", dbus_service_get_uint64, DBUS_SERVICE_VALUE(can_tx_dropped), DBUS_SERVICE_NO_SIGNAL),
@@ -820,6 +882,8 @@ static const sd_bus_vtable dbus_service_vtable[] = {
         SD_BUS_METHOD("PressCHAdeMOStart", "", "", dbus_service_method_press_chademo_start, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("SetOutput", SD_BUS_ARGS("s", name, "y", value), SD_BUS_NO_RESULT,
                                 dbus_service_method_set_output, SD_BUS_VTABLE_UNPRIVILEGED),
+        SD_BUS_METHOD_WITH_ARGS("SetRangeTarget", SD_BUS_ARGS("b", set, "d", current), SD_BUS_RESULT("d", current),
+                                dbus_service_method_set_range_target, SD_BUS_VTABLE_UNPRIVILEGED),
         SD_BUS_METHOD_WITH_ARGS("SetDynamicLimits",
                                 SD_BUS_ARGS("d", max_voltage, "d", max_current, "d", max_power),
                                 SD_BUS_RESULT("d", voltage, "d", current, "d", power),

@@ -78,6 +78,8 @@ struct dbus_service_shell_status {
         enum session_flag_source start_authorisation;
         enum session_flag_source ccs_authorisation;
         enum session_flag_source charge_parameters;
+        bool bidirectional;                     /* [v3] bidirectional (B1) */
+        enum session_range_policy range_policy; /* [v3] range_policy (V16) */
         bool stopping;                          /* orderly stop under way */
 };
 
@@ -162,6 +164,13 @@ struct dbus_service_values {
         bool dynamic_target;                    /* OCPP_Control in this session */
         double dynamic_target_current;
 
+        /* Bidirectional power (B1..B6, V16) */
+        bool bidirectional;
+        char range_policy[12];
+        bool range_target_set;                  /* the operator's Range_Mode target */
+        double range_target;                    /* A, signed (B2) */
+        bool direction_change_pending;          /* at 0 A, waiting for <= 1 A (B2) */
+
         /* v3: the last DC_Power_Control of the session ("" before one) */
         char power_function[24];
         char setpoints_mode[16];
@@ -217,6 +226,8 @@ struct dbus_service_values {
         double dynamic_max_voltage;
         double dynamic_max_current;
         double dynamic_max_power;
+        double max_discharge_current;           /* in force; 0 = no discharge */
+        double max_discharge_power;
 
         uint64_t frames_in;
         uint64_t frames_out;
@@ -228,6 +239,9 @@ struct dbus_service_values {
         uint64_t frames_other_version;
         uint64_t undefined_power_functions;
         uint64_t frames_malformed_io;
+        uint64_t discharges_refused;
+        uint64_t mode_changes_refused;
+        uint64_t direction_changes;
         uint64_t can_rx_frames;
         uint64_t can_tx_frames;
         uint64_t can_tx_dropped;

@@ -55,6 +55,8 @@ static enum modbus_point_id output_point(enum modbus_output out)
                 return MODBUS_POINT_SET_VOLTAGE;
         case MODBUS_OUT_CURRENT:
                 return MODBUS_POINT_SET_CURRENT;
+        case MODBUS_OUT_SINK_CURRENT:
+                return MODBUS_POINT_SET_SINK_CURRENT;
         case MODBUS_OUT_ENABLE:
         case MODBUS_OUT_COUNT:
                 break;
@@ -279,6 +281,10 @@ static bool off_op(struct modbus_device_bus *m, size_t k, bool force, uint64_t n
         if (modbus_point_encode(&p->points[MODBUS_POINT_SET_CURRENT], 0, &d->caps, regs) >= 0 &&
             output_due(m, k, MODBUS_OUT_CURRENT, regs, force && !en->present, now, op, MODBUS_FOR_OFF))
                 return true;
+        if (p->points[MODBUS_POINT_SET_SINK_CURRENT].present &&
+            modbus_point_encode(&p->points[MODBUS_POINT_SET_SINK_CURRENT], 0, &d->caps, regs) >= 0 &&
+            output_due(m, k, MODBUS_OUT_SINK_CURRENT, regs, force && !en->present, now, op, MODBUS_FOR_OFF))
+                return true;
         if (modbus_point_encode(&p->points[MODBUS_POINT_SET_VOLTAGE], 0, &d->caps, regs) >= 0 &&
             output_due(m, k, MODBUS_OUT_VOLTAGE, regs, false, now, op, MODBUS_FOR_OFF))
                 return true;
@@ -286,23 +292,39 @@ static bool off_op(struct modbus_device_bus *m, size_t k, bool force, uint64_t n
 }
 
 /* The writes of a power command, as the command says (the limits are the
- * core's): a lower current before a new voltage, the enable last.  false
- * when none is due; *stuck when the setpoints cannot be encoded. */
+ * core's): a lower current before a new voltage, the enable last.  B2: a
+ * negative current goes to [set_sink_current] as a magnitude (set_current
+ * 0) when the profile has it, else into a signed set_current as it is; the
+ * core changes the sign only at 0 A, so the two never rise together.
+ * false when none is due; *stuck when the setpoints cannot be encoded. */
 static bool power_op(struct modbus_device_bus *m, size_t k, uint64_t now, struct modbus_op *op, bool *stuck)
 {
         struct modbus_device *d = &m->dev[k];
         const struct modbus_profile *p = &d->params.profile;
         const struct modbus_point *en = &p->points[MODBUS_POINT_OUTPUT_ENABLE];
-        uint16_t vregs[2], iregs[2], on[2] = { en->on, 0 };
-        double v = m->cmd.voltage_dv / 10.0, i = m->cmd.current_da / 10.0, old_i;
-        bool current_first = false;
+        const struct modbus_point *sink = &p->points[MODBUS_POINT_SET_SINK_CURRENT];
+        uint16_t vregs[2], iregs[2], sregs[2], on[2] = { en->on, 0 };
+        double v = m->cmd.voltage_dv / 10.0, i = m->cmd.current_da / 10.0, s = 0, old_i, old_s;
+        bool current_first = false, sink_first = false;
 
+        if (sink->present && i < 0) {
+                s = -i;
+                i = 0;
+        }
         if (modbus_point_encode(&p->points[MODBUS_POINT_SET_VOLTAGE], v, &d->caps, vregs) < 0 ||
-            modbus_point_encode(&p->points[MODBUS_POINT_SET_CURRENT], i, &d->caps, iregs) < 0) {
-                set_problem(d, "setpoints cannot be encoded (rated values unknown)");
+            modbus_point_encode(&p->points[MODBUS_POINT_SET_CURRENT], i, &d->caps, iregs) < 0 ||
+            (sink->present && modbus_point_encode(sink, s, &d->caps, sregs) < 0)) {
+                set_problem(d, i < 0 ? "a negative current cannot be encoded (no [set_sink_current], "
+                                       "set_current unsigned)"
+                                     : "setpoints cannot be encoded (rated values unknown)");
                 *stuck = true;
                 return false;
         }
+        if (sink->present && d->written[MODBUS_OUT_SINK_CURRENT].valid &&
+            modbus_point_decode(sink, d->written[MODBUS_OUT_SINK_CURRENT].regs, &d->caps, &old_s) == 0)
+                sink_first = s < old_s;
+        if (sink_first && output_due(m, k, MODBUS_OUT_SINK_CURRENT, sregs, false, now, op, MODBUS_FOR_POWER))
+                return true;
         if (d->written[MODBUS_OUT_CURRENT].valid &&
             modbus_point_decode(&p->points[MODBUS_POINT_SET_CURRENT], d->written[MODBUS_OUT_CURRENT].regs,
                                 &d->caps, &old_i) == 0)
@@ -312,6 +334,8 @@ static bool power_op(struct modbus_device_bus *m, size_t k, uint64_t now, struct
         if (output_due(m, k, MODBUS_OUT_VOLTAGE, vregs, false, now, op, MODBUS_FOR_POWER))
                 return true;
         if (output_due(m, k, MODBUS_OUT_CURRENT, iregs, false, now, op, MODBUS_FOR_POWER))
+                return true;
+        if (sink->present && output_due(m, k, MODBUS_OUT_SINK_CURRENT, sregs, false, now, op, MODBUS_FOR_POWER))
                 return true;
         return en->present && output_due(m, k, MODBUS_OUT_ENABLE, on, false, now, op, MODBUS_FOR_POWER);
 }
@@ -379,7 +403,7 @@ static void step_op(struct modbus_device_bus *m, size_t k, const struct modbus_s
 static void init_done(struct modbus_device_bus *m, size_t k, uint64_t now)
 {
         struct modbus_device *d = &m->dev[k];
-        static const char *const unit[3] = { "V", "A", "W" };
+        static const char *const unit[MODBUS_CAPS] = { "V", "A", "W", "A sink", "W sink" };
         char text[128] = "";
         size_t n = 0;
 
@@ -388,7 +412,7 @@ static void init_done(struct modbus_device_bus *m, size_t k, uint64_t now)
         if (d->rated_told)
                 return;
         d->rated_told = true;
-        for (int c = 0; c < 3 && n < sizeof(text); c++)
+        for (int c = 0; c < MODBUS_CAPS && n < sizeof(text); c++)
                 if (d->caps.known[c])
                         n += (size_t)snprintf(text + n, sizeof(text) - n, "%s%.10g %s", n ? " / " : "",
                                               d->caps.value[c], unit[c]);
@@ -921,7 +945,7 @@ static void take_block(struct modbus_device *d, size_t b, const uint16_t *values
  * (the device's start fails). */
 static int take_caps(struct modbus_device *d, size_t b, const uint16_t *values)
 {
-        for (int id = MODBUS_POINT_RATED_VOLTAGE; id <= MODBUS_POINT_RATED_POWER; id++) {
+        for (int id = MODBUS_POINT_RATED_VOLTAGE; id <= MODBUS_POINT_RATED_SINK_POWER; id++) {
                 const struct modbus_point *pt = &d->params.profile.points[id];
                 int c = id - MODBUS_POINT_RATED_VOLTAGE;
                 char reason[MODBUS_DEVICE_REASON_MAX];
@@ -1188,6 +1212,8 @@ void modbus_device_status(const struct modbus_device_bus *m, size_t i, uint64_t 
                         .max_voltage_dv = (uint16_t)rated(&d->caps, 0, 10.0, UINT16_MAX),
                         .max_current_da = (uint16_t)rated(&d->caps, 1, 10.0, UINT16_MAX),
                         .max_power_w = rated(&d->caps, 2, 1.0, UINT32_MAX),
+                        .max_sink_current_da = (uint16_t)rated(&d->caps, 3, 10.0, UINT16_MAX),
+                        .max_sink_power_w = rated(&d->caps, 4, 1.0, UINT32_MAX),
                 };
         out->seen = d->ever_ok;
         if (!link)

@@ -151,6 +151,7 @@ enum modbus_output {
         MODBUS_OUT_VOLTAGE,
         MODBUS_OUT_CURRENT,
         MODBUS_OUT_ENABLE,
+        MODBUS_OUT_SINK_CURRENT,        /* B2: [set_sink_current], when the profile has one */
         MODBUS_OUT_COUNT
 };
 

@@ -45,6 +45,9 @@ static const struct {
         [MODBUS_POINT_RATED_VOLTAGE] = { "rated_voltage", KIND_CAPABILITY },
         [MODBUS_POINT_RATED_CURRENT] = { "rated_current", KIND_CAPABILITY },
         [MODBUS_POINT_RATED_POWER] = { "rated_power", KIND_CAPABILITY },
+        [MODBUS_POINT_RATED_SINK_CURRENT] = { "rated_sink_current", KIND_CAPABILITY },
+        [MODBUS_POINT_RATED_SINK_POWER] = { "rated_sink_power", KIND_CAPABILITY },
+        [MODBUS_POINT_SET_SINK_CURRENT] = { "set_sink_current", KIND_SETPOINT },
 };
 
 static const char *const modbus_flag_names[MODBUS_FLAG_COUNT] = {
@@ -956,6 +959,15 @@ bool modbus_profile_same(const struct modbus_profile *a, const struct modbus_pro
                modbus_steps_same(a->shutdown, a->n_shutdown, b->shutdown, b->n_shutdown);
 }
 
+bool modbus_profile_can_sink(const struct modbus_profile *p)
+{
+        enum modbus_type t = p->points[MODBUS_POINT_SET_CURRENT].type;
+
+        return p->points[MODBUS_POINT_SET_SINK_CURRENT].present ||
+               (p->points[MODBUS_POINT_SET_CURRENT].present &&
+                (t == MODBUS_TYPE_S16 || t == MODBUS_TYPE_S32 || t == MODBUS_TYPE_F32));
+}
+
 int modbus_profile_check_role(const struct modbus_profile *p, enum modbus_role role, char *err,
                               size_t err_len)
 {
@@ -965,6 +977,7 @@ int modbus_profile_check_role(const struct modbus_profile *p, enum modbus_role r
         };
         static const enum modbus_point_id monitor_refuses[] = {
                 MODBUS_POINT_SET_VOLTAGE, MODBUS_POINT_SET_CURRENT, MODBUS_POINT_OUTPUT_ENABLE,
+                MODBUS_POINT_SET_SINK_CURRENT,
         };
 
         switch (role) {
@@ -1073,8 +1086,8 @@ int modbus_plan_build(const struct modbus_profile *p, bool capabilities, struct 
 
 void modbus_caps_from_profile(const struct modbus_profile *p, struct modbus_caps *caps)
 {
-        *caps = (struct modbus_caps) { .known = { false, false, false } };
-        for (int c = 0; c < 3; c++) {
+        *caps = (struct modbus_caps) { .known = { false } };
+        for (int c = 0; c < MODBUS_CAPS; c++) {
                 const struct modbus_point *pt = &p->points[MODBUS_POINT_RATED_VOLTAGE + c];
 
                 if (pt->present && pt->given) {

@@ -51,6 +51,11 @@ enum modbus_point_id {
         MODBUS_POINT_RATED_VOLTAGE,
         MODBUS_POINT_RATED_CURRENT,
         MODBUS_POINT_RATED_POWER,
+        /* Sinking (B2: current out of the EV), after the three ratings so
+         * that the five rated values are contiguous. */
+        MODBUS_POINT_RATED_SINK_CURRENT,
+        MODBUS_POINT_RATED_SINK_POWER,
+        MODBUS_POINT_SET_SINK_CURRENT,
         MODBUS_POINT_COUNT
 };
 
@@ -140,9 +145,10 @@ enum modbus_role {
 };
 
 /* Rated values (capabilities) as known: given or read at connect. */
+#define MODBUS_CAPS 5
 struct modbus_caps {
-        bool known[3];          /* voltage, current, power */
-        double value[3];        /* V, A, W */
+        bool known[MODBUS_CAPS];        /* voltage, current, power, sink current, sink power */
+        double value[MODBUS_CAPS];      /* V, A, W, A, W */
 };
 
 /* The reads of one cycle (or of the capabilities), grouped. */
@@ -177,6 +183,11 @@ int modbus_profile_load_stream(FILE *f, const char *path, struct modbus_profile 
  * comment added, sections moved).  A reload applies such a profile without
  * a restart. */
 bool modbus_profile_same(const struct modbus_profile *a, const struct modbus_profile *b);
+
+/* B2: whether the converter can be told to take current out of the EV:
+ * a [set_sink_current] setpoint, or a signed [set_current] (the sign is
+ * the direction). */
+bool modbus_profile_can_sink(const struct modbus_profile *p);
 
 /* Whether the profile fits the role (a converter needs setpoints and
  * measurements, a monitor an insulation resistance).  0 or -EINVAL with a

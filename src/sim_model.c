@@ -417,15 +417,24 @@ static void sim_model_substep_connected(struct sim_model *m, double h, bool regu
         double want = 0;
         double r = m->p.battery_resistance_ohm;
 
-        if (regulating) {
+        if (regulating && m->cmd.current_da < 0) {
+                /* B2: sinking, the command's current within the hardware's
+                 * (as much out as in); the battery gives it, its voltage
+                 * falls. */
+                want = -sim_min(-m->cmd.current_da / 10.0, sim_model_hw_current(m, m->v_out));
+        } else if (regulating) {
                 /* CC/CV (R36): the command's current, the hardware's, and the
                  * current that keeps the output at the voltage target. */
                 double by_voltage = (sim_model_voltage_target(m) - m->v_batt) / r;
 
                 want = sim_min(sim_model_current_limit(m, m->v_out), sim_max(by_voltage, 0));
         }
-        /* Rises at the ramp rate, falls at once so a lower limit holds. */
-        m->i_out = sim_min(want, m->i_out + m->p.current_ramp_a_per_s * h);
+        /* The magnitude rises at the ramp rate and falls at once so a lower
+         * limit holds, in either direction; a reversal passes through 0. */
+        if (want >= 0)
+                m->i_out = sim_min(want, sim_max(m->i_out, 0) + m->p.current_ramp_a_per_s * h);
+        else
+                m->i_out = sim_max(want, sim_min(m->i_out, 0) - m->p.current_ramp_a_per_s * h);
         m->v_out = m->v_batt + m->i_out * r;
         m->v_batt += m->v_batt * m->i_out * h / (m->p.battery_capacity_kwh * 3.6e6) *
                      m->p.battery_voltage_span_v;
@@ -540,6 +549,9 @@ static void sim_model_read(const struct sim_model *m, struct power_measurement *
                         .max_voltage_dv = (uint16_t)sim_floor_clamp(m->p.max_voltage_v * 10.0, UINT16_MAX),
                         .max_current_da = (uint16_t)sim_floor_clamp(m->p.max_current_a * 10.0, UINT16_MAX),
                         .max_power_w = sim_floor_clamp(m->p.max_power_kw * 1000.0, UINT32_MAX),
+                        /* It sinks as much as it sources. */
+                        .max_sink_current_da = (uint16_t)sim_floor_clamp(m->p.max_current_a * 10.0, UINT16_MAX),
+                        .max_sink_power_w = sim_floor_clamp(m->p.max_power_kw * 1000.0, UINT32_MAX),
                 },
         };
 }

@@ -19,6 +19,13 @@
  * - Output current.  Never above the command's current_da, max_current_a or
  *   max_power_kw / V.  It rises at most at current_ramp_a_per_s and falls at
  *   once (a lower limit holds from the next step on).
+ * - Sinking (B2).  A negative current_da with the battery on the output
+ *   takes that current out of the battery (magnitude bounded by
+ *   max_current_a and max_power_kw / V, ramped the same way, a reversal
+ *   through 0 A): the output is V_batt + I * R, below the battery, and the
+ *   open-circuit voltage falls as it rose (the battery's state of charge).
+ *   Without a battery nothing can be sunk: 0 A.  The rating reports the
+ *   same ceilings for sinking as for sourcing.
  * - Vehicle contactors open: only the cable capacitance is on the output,
  *   charged with I = C dV/dt (bounded by the current limit) and leaking
  *   through the insulation resistance.
@@ -26,7 +33,8 @@
  *   V = V_batt + I * battery_resistance_ohm, and the current is also bounded
  *   by what the voltage target allows ((V_target - V_batt) / R, CC/CV).  The
  *   battery open-circuit voltage rises by battery_voltage_span_v over
- *   battery_capacity_kwh of energy stored.
+ *   battery_capacity_kwh of energy stored, and falls the same way over
+ *   energy taken out: it stands for the state of charge.
  * - The vehicle closes its contactors (see sim_model_command()):
  *   CCS (R33): while a PRECHARGE command regulates, as soon as the output is
  *   within 20 V of the battery voltage;

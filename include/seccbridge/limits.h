@@ -16,13 +16,15 @@
 #include "seccbridge/power.h"
 
 /* 0 when every field of `l` is non-zero (a usable set of static limits),
- * -EINVAL otherwise. */
+ * -EINVAL otherwise.  The discharge fields may be 0 (no discharge) but not
+ * one without the other. */
 int limits_check(const struct power_limits *l);
 
 /* The limits in force, from three sources: each field is the static limit
  * (the config), lowered to the dynamic one (the operator) and to the
  * converter's rating where those are non-zero (0 = "no limit from this
- * source").  The precharge and insulation caps never exceed the resulting
+ * source").  The discharge limits likewise, lowered by the operator's and by
+ * the converter's sink rating; a static discharge limit of 0 stays 0.  The precharge and insulation caps never exceed the resulting
  * current limit.  Neither the operator nor the rating can raise a static
  * limit, only lower it.  rating may be NULL (none). */
 void limits_effective(const struct power_limits *static_limits,
@@ -45,7 +47,11 @@ uint16_t limits_power_current_da(uint32_t max_power_w, uint16_t voltage_dv);
  *    max_current and, for the first two, <= their own cap; then the current
  *    is lowered until voltage x current <= max_power (the command voltage is
  *    used, so the command itself never exceeds the power limit); no
- *    discharge.
+ *    discharge of the output;
+ *  - a negative current (B2, CHARGE only) by the same rules with the
+ *    discharge limits: |current| <= max_discharge_current and voltage x
+ *    |current| <= max_discharge_power; 0 A when those are 0.  A negative
+ *    current in the other modes becomes 0 A.
  * `out` may alias `want`. */
 void limits_clamp(const struct power_limits *l, const struct power_command *want,
                   struct power_command *out);

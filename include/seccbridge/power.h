@@ -25,15 +25,19 @@ enum power_mode {
         POWER_INSULATION_TEST,
         /* Regulate to voltage_dv, never above current_da (R32). */
         POWER_PRECHARGE,
-        /* Deliver voltage_dv / current_da (CC/CV decided by the converter,
-         * R36). */
+        /* Power transfer: deliver voltage_dv / current_da (CC/CV decided by
+         * the converter, R36, V15).  The only mode whose current may be
+         * negative: energy out of the EV (B2, vehicle-to-grid). */
         POWER_CHARGE,
 };
 
 struct power_command {
         enum power_mode mode;
         uint16_t voltage_dv;    /* target voltage, 0.1 V; 0 in OFF/STANDBY */
-        uint16_t current_da;    /* current limit, 0.1 A; 0 in OFF/STANDBY */
+        /* Current limit, 0.1 A; 0 in OFF/STANDBY.  Signed as on the bus
+         * (B2): > 0 into the EV, < 0 out of it (POWER_CHARGE only, and only
+         * on a power side configured for discharge). */
+        int32_t current_da;
         bool discharge;         /* actively discharge the output */
 };
 
@@ -44,6 +48,10 @@ struct power_rating {
         uint16_t max_voltage_dv;
         uint16_t max_current_da;
         uint32_t max_power_w;
+        /* Sinking (current out of the EV, B2): what the converter can take
+         * back.  0 = not known (no limit from the converter). */
+        uint16_t max_sink_current_da;
+        uint32_t max_sink_power_w;
 };
 
 /* Insulation resistance not measured (no monitor configured/available). */
@@ -69,6 +77,11 @@ struct power_limits {
         uint32_t max_power_w;               /* voltage x current ceiling */
         uint16_t precharge_max_current_da;  /* cap during precharge (R32) */
         uint16_t insulation_max_current_da; /* cap during insulation test */
+        /* Discharge (B2: current out of the EV), magnitudes.  In the static
+         * limits 0 = no discharge at all; in the operator's and the
+         * converter's, 0 = no limit from that source. */
+        uint16_t max_discharge_current_da;
+        uint32_t max_discharge_power_w;
 };
 
 const char *power_mode_name(enum power_mode mode);

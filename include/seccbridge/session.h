@@ -32,6 +32,14 @@ enum session_flag_source {
         SESSION_FLAG_EXTERNAL,  /* an operator sets it through the API */
 };
 
+/* V16: who picks the current of a Range_Mode power transfer inside
+ * [Current_Range_Min, Current_Range_Max]. */
+enum session_range_policy {
+        SESSION_RANGE_MAX,              /* always Current_Range_Max */
+        SESSION_RANGE_OCPP,             /* OCPP_Control.Dynamic_Target_Current, else Max */
+        SESSION_RANGE_OPERATOR,         /* session_set_range_target(), else Max */
+};
+
 struct session_config {
         uint8_t pistol;                         /* 1..31 */
         uint8_t interface_version;              /* 2 (database v2.7) or 3 (v3.6); default 2 */
@@ -76,6 +84,15 @@ struct session_config {
         /* The controller's I/O: which board's outputs are driven, their
          * safe state (controller_io.h). */
         struct controller_io_config io;
+        /* B1: the power side may take energy out of the EV (v3 only; the
+         * discharge limits of `limits` must then be non-zero).  false: every
+         * negative current is refused (E.1), default. */
+        bool bidirectional;
+        enum session_range_policy range_policy;         /* V16; default OCPP */
+        /* B2: before the sign of the current changes, the command stays at
+         * 0 A until the converter measures |I| <= 1 A; no confirmation
+         * within this time is a converter fault.  Default 2 s. */
+        uint64_t direction_change_timeout_us;
 };
 
 struct session_callbacks {
@@ -97,6 +114,7 @@ enum session_fault {
         SESSION_FAULT_CONVERTER_LINK,           /* backend lost the converter */
         SESSION_FAULT_CONVERTER,                /* converter reports a fault */
         SESSION_FAULT_EV_OVERVOLTAGE,           /* output above the EV's maximum (IEC 61851-23 CC.6.2) */
+        SESSION_FAULT_DIRECTION_CHANGE,         /* converter never reached <= 1 A before a sign change (B2) */
         SESSION_FAULT_SHUTDOWN,                 /* daemon stopping */
         SESSION_FAULT_COUNT                     /* not a fault: how many there are (metrics, docs) */
 };
@@ -124,6 +142,9 @@ struct session_counters {
         uint64_t other_version;         /* this pistol's frames of the other interface version: ignored */
         uint64_t undefined_power_functions;     /* v3 DC_Power_Control with an undefined Power_Function (V25) */
         uint64_t malformed_io;          /* of the malformed: ADM I/O and extra information frames */
+        uint64_t discharges_refused;    /* v3 requests for a negative current without discharge configured (B1) */
+        uint64_t mode_changes_refused;  /* v3 Setpoints_Mode changed inside a power transfer (V17) */
+        uint64_t direction_changes;     /* current reversed, after a confirmed pass through 0 A (B2) */
 };
 
 /* What a v3 controller said about the vehicle in this session
@@ -193,6 +214,12 @@ struct session_status {
         enum controller_io_board io_board;      /* whose outputs are driven */
         struct controller_io_outputs io_outputs;        /* as the outputs frame says */
         struct controller_io_inputs io_inputs;
+        /* B2: waiting at 0 A for the converter to confirm <= 1 A before the
+         * current changes sign. */
+        bool direction_change_pending;
+        /* V16: the operator's Range_Mode target (range_policy operator). */
+        bool range_target_valid;
+        int16_t range_target_da;
 };
 
 /* Private: where the session stands, as far as the discharge decision of a
@@ -278,6 +305,21 @@ struct session {
          * clear it; the forced-off state is compared). */
         bool command_cached;
         bool command_cached_off;
+
+        /* V16: the operator's Range_Mode target */
+        bool range_target_valid;
+        int16_t range_target_da;
+        /* V17: the Setpoints_Mode of the power transfer under way */
+        bool transfer_mode_known;
+        uint8_t transfer_mode;
+
+        /* B2: the sign of the last non-zero current commanded, and whether
+         * the converter measured <= 1 A since the command went to 0 A. */
+        int8_t last_direction;
+        bool zero_confirmed;
+        uint64_t zero_since_us;
+        bool direction_wait;
+        uint64_t direction_wait_since_us;
 
         /* R37 current ramp */
         bool ramp_pending;
@@ -375,6 +417,12 @@ int session_set_output(struct session *s, enum controller_io_output output, uint
 int session_set_dynamic_limits(struct session *s, const struct power_limits *l,
                                uint64_t now_us);
 
+/* V16: the operator's point for a Range_Mode power transfer (policy
+ * operator), clamped into the range and the limits when used; set = false
+ * clears it (top of the range).  0, -EPERM when range_policy is not
+ * operator. */
+int session_set_range_target(struct session *s, bool set, int16_t current_da, uint64_t now_us);
+
 /* Orderly stop: converter off, one last Power_Modules_Status with
  * System_Enable = Not_Allowed (none in supervisor mode), the controller's
  * outputs to their safe state.  Afterwards the session stays off. */
@@ -386,5 +434,6 @@ const struct power_command *session_command(const struct session *s);
 
 const char *session_fault_name(enum session_fault fault);
 const char *session_request_name(enum session_request request);
+const char *session_range_policy_name(enum session_range_policy policy);
 
 #endif

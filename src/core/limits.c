@@ -34,6 +34,9 @@ int limits_check(const struct power_limits *l)
         if (l->max_voltage_dv == 0 || l->max_current_da == 0 || l->max_power_w == 0 ||
             l->precharge_max_current_da == 0 || l->insulation_max_current_da == 0)
                 return -EINVAL;
+        /* Discharge needs both its current and its power limit. */
+        if ((l->max_discharge_current_da == 0) != (l->max_discharge_power_w == 0))
+                return -EINVAL;
         return 0;
 }
 
@@ -53,6 +56,13 @@ void limits_effective(const struct power_limits *static_limits,
                                      rating->max_current_da);
         r.max_power_w = lower_u32(lower_u32(static_limits->max_power_w, dynamic->max_power_w),
                                   rating->max_power_w);
+        /* A static 0 (no discharge) stays 0: lower_*() never raise it. */
+        r.max_discharge_current_da = lower_u16(lower_u16(static_limits->max_discharge_current_da,
+                                                         dynamic->max_discharge_current_da),
+                                               rating->max_sink_current_da);
+        r.max_discharge_power_w = lower_u32(lower_u32(static_limits->max_discharge_power_w,
+                                                      dynamic->max_discharge_power_w),
+                                            rating->max_sink_power_w);
         r.precharge_max_current_da = lower_u16(static_limits->precharge_max_current_da,
                                                dynamic->precharge_max_current_da);
         r.insulation_max_current_da = lower_u16(static_limits->insulation_max_current_da,
@@ -69,7 +79,9 @@ bool limits_equal(const struct power_limits *a, const struct power_limits *b)
                a->max_current_da == b->max_current_da &&
                a->max_power_w == b->max_power_w &&
                a->precharge_max_current_da == b->precharge_max_current_da &&
-               a->insulation_max_current_da == b->insulation_max_current_da;
+               a->insulation_max_current_da == b->insulation_max_current_da &&
+               a->max_discharge_current_da == b->max_discharge_current_da &&
+               a->max_discharge_power_w == b->max_discharge_power_w;
 }
 
 uint16_t limits_power_current_da(uint32_t max_power_w, uint16_t voltage_dv)
@@ -101,6 +113,23 @@ static uint16_t mode_current_cap(const struct power_limits *l, enum power_mode m
         return 0;
 }
 
+/* |current| in 0.1 A, saturated to what a limit can hold. */
+static uint16_t magnitude_da(int32_t da)
+{
+        int64_t m = da < 0 ? -(int64_t)da : da;
+
+        return m > UINT16_MAX ? UINT16_MAX : (uint16_t)m;
+}
+
+/* The highest discharge current at voltage_dv: both discharge limits. */
+static uint16_t discharge_cap_da(const struct power_limits *l, uint16_t voltage_dv)
+{
+        if (l->max_discharge_current_da == 0 || l->max_discharge_power_w == 0)
+                return 0;
+        return min_u16(l->max_discharge_current_da,
+                       limits_power_current_da(l->max_discharge_power_w, voltage_dv));
+}
+
 void limits_clamp(const struct power_limits *l, const struct power_command *want,
                   struct power_command *out)
 {
@@ -117,9 +146,16 @@ void limits_clamp(const struct power_limits *l, const struct power_command *want
         case POWER_PRECHARGE:
         case POWER_CHARGE:
                 r.voltage_dv = min_u16(want->voltage_dv, l->max_voltage_dv);
-                r.current_da = min_u16(want->current_da, mode_current_cap(l, want->mode));
-                r.current_da = min_u16(r.current_da,
-                                       limits_power_current_da(l->max_power_w, r.voltage_dv));
+                if (want->current_da < 0 && want->mode == POWER_CHARGE) {
+                        /* B2: out of the EV, within the discharge limits. */
+                        r.current_da = -(int32_t)min_u16(magnitude_da(want->current_da),
+                                                         discharge_cap_da(l, r.voltage_dv));
+                } else {
+                        r.current_da = min_u16(magnitude_da(want->current_da < 0 ? 0 : want->current_da),
+                                               mode_current_cap(l, want->mode));
+                        r.current_da = min_u16((uint16_t)r.current_da,
+                                               limits_power_current_da(l->max_power_w, r.voltage_dv));
+                }
                 r.discharge = false;
                 break;
         }
@@ -136,6 +172,10 @@ bool limits_within(const struct power_limits *l, const struct power_command *cmd
         case POWER_INSULATION_TEST:
         case POWER_PRECHARGE:
         case POWER_CHARGE:
+                if (cmd->current_da < 0)
+                        return cmd->mode == POWER_CHARGE && cmd->voltage_dv <= l->max_voltage_dv &&
+                               magnitude_da(cmd->current_da) <= discharge_cap_da(l, cmd->voltage_dv) &&
+                               !cmd->discharge;
                 return cmd->voltage_dv <= l->max_voltage_dv &&
                        cmd->current_da <= mode_current_cap(l, cmd->mode) &&
                        (uint64_t)cmd->voltage_dv * cmd->current_da <=

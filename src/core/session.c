@@ -69,7 +69,8 @@ static bool command_equal(const struct power_command *a, const struct power_comm
 static bool rating_equal(const struct power_rating *a, const struct power_rating *b)
 {
         return a->max_voltage_dv == b->max_voltage_dv && a->max_current_da == b->max_current_da &&
-               a->max_power_w == b->max_power_w;
+               a->max_power_w == b->max_power_w && a->max_sink_current_da == b->max_sink_current_da &&
+               a->max_sink_power_w == b->max_sink_power_w;
 }
 
 /* Six bools and no padding: compared as bytes, in one go. */
@@ -157,6 +158,20 @@ void session_config_defaults(struct session_config *cfg)
         cfg->ev_overvoltage_time_us = 400 * MS;
         cfg->supervisor = false;
         controller_io_config_defaults(&cfg->io);
+        cfg->bidirectional = false;
+        cfg->range_policy = SESSION_RANGE_OCPP;
+        cfg->direction_change_timeout_us = 2000 * MS;
+}
+
+static bool range_policy_valid(enum session_range_policy policy)
+{
+        switch (policy) {
+        case SESSION_RANGE_MAX:
+        case SESSION_RANGE_OCPP:
+        case SESSION_RANGE_OPERATOR:
+                return true;
+        }
+        return false;
 }
 
 static bool flag_source_valid(enum session_flag_source src)
@@ -196,6 +211,13 @@ int session_config_check(const struct session_config *cfg)
                 return -EINVAL;
         if (controller_io_config_check(&cfg->io) < 0)
                 return -EINVAL;
+        /* B1: discharge is a v3 feature and needs its limits; E.1: v2
+         * never discharges. */
+        if (cfg->bidirectional &&
+            (cfg->interface_version != 3 || cfg->limits.max_discharge_current_da == 0))
+                return -EINVAL;
+        if (!range_policy_valid(cfg->range_policy) || cfg->direction_change_timeout_us == 0)
+                return -EINVAL;
         return 0;
 }
 
@@ -211,6 +233,18 @@ static void tx(struct session *s, const struct codec_message *msg)
         s->cb.tx_frame(&frame, s->cb.userdata);
 }
 
+static int8_t direction_of(int32_t current_da)
+{
+        return (int8_t)((current_da > 0) - (current_da < 0));
+}
+
+static uint16_t magnitude_da(int32_t current_da)
+{
+        int64_t m = current_da < 0 ? -(int64_t)current_da : current_da;
+
+        return m > UINT16_MAX ? UINT16_MAX : (uint16_t)m;
+}
+
 static void issue_command(struct session *s, const struct power_command *cmd)
 {
         /* Supervisor mode: no converter to command. */
@@ -218,6 +252,17 @@ static void issue_command(struct session *s, const struct power_command *cmd)
                 return;
         if (s->command_issued && command_equal(&s->command, cmd))
                 return;
+        /* B2: a current, whatever its sign, voids an earlier confirmation
+         * of 0 A; a fall to 0 A starts the wait for a new one. */
+        if (cmd->current_da != 0) {
+                if (s->last_direction != 0 && direction_of(cmd->current_da) != s->last_direction)
+                        s->counters.direction_changes++;
+                s->last_direction = direction_of(cmd->current_da);
+                s->zero_confirmed = false;
+        } else if (!s->command_issued || s->command.current_da != 0) {
+                s->zero_since_us = s->now_us;
+                s->zero_confirmed = false;
+        }
         s->command = *cmd;
         s->command_issued = true;
         s->cb.power_command(&s->command, s->cb.userdata);
@@ -240,7 +285,7 @@ static bool system_enable_allowed(const struct session *s)
 /* ---- the converter command ---- */
 
 static void set_target(struct session *s, enum power_mode mode, uint16_t voltage_dv,
-                       uint16_t current_da, bool discharge)
+                       int32_t current_da, bool discharge)
 {
         if (forced_off(s) && mode != POWER_OFF)
                 return;
@@ -336,8 +381,43 @@ static uint16_t ramp_step_da(const struct session *s)
         return step > UINT16_MAX ? UINT16_MAX : (uint16_t)step;
 }
 
+static bool mode_regulates(enum power_mode mode)
+{
+        switch (mode) {
+        case POWER_OFF:
+        case POWER_STANDBY:
+                return false;
+        case POWER_INSULATION_TEST:
+        case POWER_PRECHARGE:
+        case POWER_CHARGE:
+                return true;
+        }
+        return false;
+}
+
+/* B2: a current of the other sign than the last one commanded waits at
+ * 0 A until the converter has measured <= 1 A since the command went to
+ * 0 A; it never flips on the strength of the command alone, whatever the
+ * mode (an insulation test or a precharge after a discharge too). */
+static void hold_for_direction_change(struct session *s, struct power_command *want, uint64_t now)
+{
+        int8_t dir = direction_of(want->current_da);
+
+        if (!mode_regulates(want->mode) || dir == 0 || s->last_direction == 0 ||
+            dir == s->last_direction || s->zero_confirmed) {
+                s->direction_wait = false;
+                return;
+        }
+        want->current_da = 0;
+        if (!s->direction_wait) {
+                s->direction_wait = true;
+                s->direction_wait_since_us = now;
+        }
+}
+
 /* Derive the command from the target: forced OFF, clamped to the limits in
- * force, current ramped up (R37); issued only when it changes. */
+ * force, through 0 A before a change of sign (B2), magnitude ramped up
+ * (R37); issued only when it changes. */
 static void work_out_command(struct session *s, uint64_t now, bool off)
 {
         struct power_command want = s->target;
@@ -354,27 +434,32 @@ static void work_out_command(struct session *s, uint64_t now, bool off)
         if (off)
                 want = (struct power_command){ .mode = POWER_OFF, .discharge = true };
         limits_clamp(&s->effective, &want, &want);
+        hold_for_direction_change(s, &want, now);
 
         s->ramp_pending = false;
         if (want.mode == POWER_CHARGE && s->cfg.current_ramp_da_per_s > 0) {
-                uint16_t base = 0;
+                uint16_t base = 0, goal = magnitude_da(want.current_da);
+                int8_t dir = direction_of(want.current_da);
 
-                if (s->command_issued && s->command.mode == POWER_CHARGE)
-                        base = s->command.current_da;
+                /* The ramp works on the magnitude, from the current in force
+                 * when it has the same sign, from 0 A otherwise. */
+                if (s->command_issued && s->command.mode == POWER_CHARGE &&
+                    direction_of(s->command.current_da) == dir)
+                        base = magnitude_da(s->command.current_da);
                 /* R37: decreases apply at once, increases in steps. */
-                if (want.current_da > base) {
+                if (goal > base) {
                         if (!s->ramp_stepped ||
                             now >= add_sat(s->ramp_last_step_us, s->cfg.ramp_step_us)) {
                                 uint32_t next = (uint32_t)base + ramp_step_da(s);
 
                                 s->ramp_stepped = true;
                                 s->ramp_last_step_us = now;
-                                if (next < want.current_da) {
-                                        want.current_da = (uint16_t)next;
+                                if (next < goal) {
+                                        want.current_da = dir * (int32_t)next;
                                         s->ramp_pending = true;
                                 }
                         } else {
-                                want.current_da = base;
+                                want.current_da = dir * (int32_t)base;
                                 s->ramp_pending = true;
                         }
                 }
@@ -465,10 +550,11 @@ static struct advertised advertised_limits(const struct session *s)
         struct advertised a = {
                 .voltage_dv = s->effective.max_voltage_dv,
                 .charge_current_da = s->effective.max_current_da,
-                /* Charge only: no discharge limit yet, and Range_Target_Current
+                /* B1: 0 on a charge-only power side (the controller's own
+                 * default, 0 A unless configured there).  Range_Target_Current
                  * has no effect when the power side drives its modules (part
-                 * D.3). */
-                .discharge_current_da = 0,
+                 * D.3): the point of a Range_Mode transfer is chosen here. */
+                .discharge_current_da = s->effective.max_discharge_current_da,
                 .range_target_current_da = 0,
         };
 
@@ -476,6 +562,8 @@ static struct advertised advertised_limits(const struct session *s)
          * unsigned, the same bound keeps both alike. */
         if (a.charge_current_da > INT16_MAX)
                 a.charge_current_da = INT16_MAX;
+        if (a.discharge_current_da > INT16_MAX)
+                a.discharge_current_da = INT16_MAX;
         return a;
 }
 
@@ -540,6 +628,11 @@ static void refresh_limits(struct session *s)
 
         limits_effective(&s->cfg.limits, &s->dynamic, &s->rating, &s->effective);
         s->command_cached = false;
+        /* B1, E.1: no discharge unless configured (never in v2). */
+        if (!s->cfg.bidirectional) {
+                s->effective.max_discharge_current_da = 0;
+                s->effective.max_discharge_power_w = 0;
+        }
         a = advertised_limits(s);
         if (!s->limits_ever_sent || a.voltage_dv != s->limits_sent_voltage_dv ||
             a.charge_current_da != s->limits_sent_current_da ||
@@ -691,6 +784,13 @@ static void run_timers(struct session *s, uint64_t now)
                 s->ev_overvoltage = false;
                 latch_fault(s, SESSION_FAULT_EV_OVERVOLTAGE);
         }
+        /* B2: the converter never confirmed 0 A before a change of sign:
+         * it does not follow its command. */
+        if (s->direction_wait && mode_regulates(s->target.mode) &&
+            now >= add_sat(s->direction_wait_since_us, s->cfg.direction_change_timeout_us)) {
+                s->direction_wait = false;
+                latch_fault(s, SESSION_FAULT_DIRECTION_CHANGE);
+        }
         /* R46: the stop is over once its frames stayed away long enough. */
         if (s->estop_active && now >= add_sat(s->last_estop_us, s->cfg.estop_release_us))
                 s->estop_active = false;
@@ -773,6 +873,7 @@ static void forget_vehicle(struct session *s)
         s->power_control_valid = false;
         memset(&s->power_control, 0, sizeof(s->power_control));
         s->lowering = false;
+        s->transfer_mode_known = false;
 }
 
 /* The EV identity ends with the vehicle's session, or with the vehicle
@@ -840,6 +941,7 @@ static void start_session(struct session *s, const struct codec_new_charge_sessi
         case SESSION_FAULT_CONTROLLER_RESTART:
         case SESSION_FAULT_INSULATION:
         case SESSION_FAULT_EV_OVERVOLTAGE:
+        case SESSION_FAULT_DIRECTION_CHANGE:
         case SESSION_FAULT_COUNT:
                 break;
         }
@@ -1078,10 +1180,13 @@ static void on_charging_loop(struct session *s, const struct codec_charging_loop
                 return;
         }
         record_request(s, SESSION_REQUEST_CHARGE, m->target_voltage_dv, m->target_current_da);
-        if (m->target_current_da < 0) {
+        if (m->target_current_da < 0 && !s->cfg.bidirectional) {
                 /* E.1: a v2 power side never discharges the EV; invalid,
-                 * treated as 0 A, i.e. standby. */
+                 * treated as 0 A, i.e. standby.  B1: neither does a v3 one
+                 * not configured for it, however long the EV asks. */
                 s->counters.rejected_requests++;
+                if (session_is_v3(s))
+                        s->counters.discharges_refused++;
                 on_standby_request(s);
                 return;
         }
@@ -1092,7 +1197,9 @@ static void on_charging_loop(struct session *s, const struct codec_charging_loop
         /* R36: follow the request; limits and ramp in update_command().
          * R38: held until the next request, however long that takes. */
         s->phase = SESSION_PHASE_BATTERY;
-        set_target(s, POWER_CHARGE, m->target_voltage_dv, (uint16_t)m->target_current_da, false);
+        /* B2: the sign is the direction; limits (both signs), the pass
+         * through 0 A and the ramp in update_command(). */
+        set_target(s, POWER_CHARGE, m->target_voltage_dv, m->target_current_da, false);
 }
 
 static void on_charge_status_change(struct session *s, const struct codec_charge_status_change *m)
@@ -1162,12 +1269,26 @@ static void on_new_charge_session_v3(struct session *s, const struct codec_new_c
 }
 
 /* V16: where in [Current_Range_Min, Current_Range_Max] a Range_Mode power
- * transfer runs: the CSMS's OCPP_Control.Dynamic_Target_Current when there
- * is one, otherwise the top of the range (no local energy manager here). */
+ * transfer runs, by range_policy: the top of the range, the CSMS's
+ * OCPP_Control.Dynamic_Target_Current or the operator's target (each, when
+ * not given, the top of the range); always inside the range.  B3, B5: its
+ * sign is the direction, chosen here, not by the EV. */
 static int16_t v3_range_setpoint(const struct session *s, const struct codec_dc_power_control *m)
 {
-        int16_t want = s->ev_info.dynamic_target_valid ? s->ev_info.dynamic_target_current_da
-                                                       : m->current_range_max_da;
+        int16_t want = m->current_range_max_da;
+
+        switch (s->cfg.range_policy) {
+        case SESSION_RANGE_MAX:
+                break;
+        case SESSION_RANGE_OCPP:
+                if (s->ev_info.dynamic_target_valid)
+                        want = s->ev_info.dynamic_target_current_da;
+                break;
+        case SESSION_RANGE_OPERATOR:
+                if (s->range_target_valid)
+                        want = s->range_target_da;
+                break;
+        }
 
         if (want > m->current_range_max_da)
                 want = m->current_range_max_da;
@@ -1255,6 +1376,22 @@ static void apply_power_control(struct session *s, const struct codec_dc_power_c
                         on_standby_request(s);
                         return;
                 }
+                /* V17: the mode stays the same through a transfer.  A change
+                 * is the controller contradicting itself about who picks
+                 * the direction (B5): refused, counted, the current at 0 A
+                 * (a standby) until the transfer resumes in its own mode or
+                 * another power function ends it. */
+                if (s->transfer_mode_known && m->setpoints_mode != s->transfer_mode) {
+                        record_request(s, SESSION_REQUEST_CHARGE, l.target_voltage_dv, l.target_current_da);
+                        s->counters.rejected_requests++;
+                        s->counters.mode_changes_refused++;
+                        on_standby_request(s);
+                        return;
+                }
+                if (s->in_session) {
+                        s->transfer_mode_known = true;
+                        s->transfer_mode = m->setpoints_mode;
+                }
                 on_charging_loop(s, &l);
                 return;
         }
@@ -1271,6 +1408,9 @@ static void apply_power_control(struct session *s, const struct codec_dc_power_c
 
 static void on_dc_power_control(struct session *s, const struct codec_dc_power_control *m)
 {
+        /* V17: any other power function ends the power transfer. */
+        if (m->power_function != CODEC_POWER_FUNCTION_POWER_TRANSFER)
+                s->transfer_mode_known = false;
         /* Kept for the session: the status, and V16 when OCPP_Control moves
          * the setpoint.  Outside a session the requests are refused as in
          * v2 (E.28). */
@@ -1608,6 +1748,16 @@ void session_on_measurement(struct session *s, const struct power_measurement *m
         s->meas_valid = true;
         if (m->link_ok)
                 s->last_measured_voltage_dv = m->voltage_dv;
+        /* B2: the converter confirms <= 1 A, measured after the command
+         * went to 0 A. */
+        if (m->link_ok && s->command_issued && s->command.current_da == 0 && now_us > s->zero_since_us &&
+            m->current_da >= -10 && m->current_da <= 10) {
+                /* The hold before the change of sign ends: the command is
+                 * worked out again (it is cached while its inputs stay). */
+                if (!s->zero_confirmed)
+                        s->command_cached = false;
+                s->zero_confirmed = true;
+        }
         /* The converter's rating is the third source of limits: what the
          * converter cannot deliver is neither commanded nor announced. */
         if (!rating_equal(&s->rating, &m->rating)) {
@@ -1664,6 +1814,8 @@ uint64_t session_next_deadline(const struct session *s)
                 d = min_u64(d, add_sat(s->last_estop_us, s->cfg.estop_release_us));
         if (ev_overvoltage_armed(s))
                 d = min_u64(d, add_sat(s->ev_overvoltage_since_us, s->cfg.ev_overvoltage_time_us));
+        if (s->direction_wait && mode_regulates(s->target.mode))
+                d = min_u64(d, add_sat(s->direction_wait_since_us, s->cfg.direction_change_timeout_us));
         return d;
 }
 
@@ -1775,6 +1927,26 @@ int session_set_dynamic_limits(struct session *s, const struct power_limits *l,
         return 0;
 }
 
+int session_set_range_target(struct session *s, bool set, int16_t current_da, uint64_t now_us)
+{
+        if (!s)
+                return -EINVAL;
+        if (s->cfg.range_policy != SESSION_RANGE_OPERATOR)
+                return -EPERM;
+        now_us = advance(s, now_us);
+        run_timers(s, now_us);
+        s->range_target_valid = set;
+        s->range_target_da = set ? current_da : 0;
+        /* A Range_Mode transfer under way moves at once (the next
+         * DC_Power_Control may be a minute away, V18). */
+        if (s->power_control_valid && s->target.mode == POWER_CHARGE &&
+            s->power_control.power_function == CODEC_POWER_FUNCTION_POWER_TRANSFER &&
+            s->power_control.setpoints_mode == CODEC_SETPOINTS_RANGE_MODE && !s->shutting_down)
+                apply_power_control(s, &s->power_control);
+        settle(s, now_us);
+        return 0;
+}
+
 void session_shutdown(struct session *s, uint64_t now_us)
 {
         struct codec_message m;
@@ -1830,6 +2002,9 @@ void session_get_status(const struct session *s, struct session_status *out)
         out->io_board = s->io.cfg.board;
         out->io_outputs = s->io.out;
         out->io_inputs = s->io.in;
+        out->direction_change_pending = s->direction_wait;
+        out->range_target_valid = s->range_target_valid;
+        out->range_target_da = s->range_target_da;
 }
 
 const struct power_command *session_command(const struct session *s)
@@ -1856,6 +2031,8 @@ const char *session_fault_name(enum session_fault fault)
                 return "converter";
         case SESSION_FAULT_EV_OVERVOLTAGE:
                 return "ev-overvoltage";
+        case SESSION_FAULT_DIRECTION_CHANGE:
+                return "direction-change";
         case SESSION_FAULT_SHUTDOWN:
                 return "shutdown";
         case SESSION_FAULT_COUNT:
@@ -1883,6 +2060,19 @@ const char *session_request_name(enum session_request request)
                 return "invalid";
         case SESSION_REQUEST_COUNT:
                 break;
+        }
+        return "unknown";
+}
+
+const char *session_range_policy_name(enum session_range_policy policy)
+{
+        switch (policy) {
+        case SESSION_RANGE_MAX:
+                return "max";
+        case SESSION_RANGE_OCPP:
+                return "ocpp";
+        case SESSION_RANGE_OPERATOR:
+                return "operator";
         }
         return "unknown";
 }

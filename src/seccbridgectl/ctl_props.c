@@ -347,6 +347,31 @@ static void ctl_props_print_io(FILE *out, const struct ctl_props *p)
         }
 }
 
+/* Bidirectional power (B1..B6): shown when configured, or when something
+ * was refused or reversed. */
+static void ctl_props_print_bidirectional(FILE *out, const struct ctl_props *p)
+{
+        char a[CTL_TEXT_MAX], b[CTL_TEXT_MAX], c[CTL_TEXT_MAX], d[CTL_TEXT_MAX], e[CTL_TEXT_MAX + 4];
+
+        if (!ctl_props_true(p, "Bidirectional") && ctl_props_zero(p, "DischargesRefused") &&
+            ctl_props_zero(p, "ModeChangesRefused"))
+                return;
+        if (ctl_props_true(p, "RangeTargetSet"))
+                snprintf(e, sizeof(e), "%s A", ctl_props_get(p, "RangeTarget", d, sizeof(d)));
+        else
+                snprintf(e, sizeof(e), "none");
+        ctl_props_line(out, "bidirectional", "%s; discharge %s A %s W in force; range policy %s, operator target %s%s",
+                       ctl_props_true(p, "Bidirectional") ? "yes" : "no",
+                       ctl_props_get(p, "MaxDischargeCurrent", a, sizeof(a)),
+                       ctl_props_get(p, "MaxDischargePower", b, sizeof(b)),
+                       ctl_props_get(p, "RangePolicy", c, sizeof(c)), e,
+                       ctl_props_true(p, "DirectionChangePending") ? "; at 0 A until the converter confirms" : "");
+        ctl_props_line(out, "", "discharges refused %s, mode changes refused %s, direction changes %s",
+                       ctl_props_get(p, "DischargesRefused", a, sizeof(a)),
+                       ctl_props_get(p, "ModeChangesRefused", b, sizeof(b)),
+                       ctl_props_get(p, "DirectionChanges", c, sizeof(c)));
+}
+
 void ctl_props_print_status(FILE *out, const char *bus_name, const struct ctl_props *p)
 {
         char a[CTL_TEXT_MAX], b[CTL_TEXT_MAX], c[CTL_TEXT_MAX], d[CTL_TEXT_MAX], e[CTL_TEXT_MAX];
@@ -447,6 +472,7 @@ void ctl_props_print_status(FILE *out, const char *bus_name, const struct ctl_pr
                        ctl_props_get(p, "ConfigMaxPower", c, sizeof(c)),
                        ctl_props_get(p, "PrechargeMaxCurrent", d, sizeof(d)),
                        ctl_props_get(p, "InsulationMaxCurrent", e, sizeof(e)));
+        ctl_props_print_bidirectional(out, p);
 
         ctl_props_line(out, "frames", "in %s, out %s, malformed %s, foreign %s; rejected requests %s",
                        ctl_props_get(p, "FramesIn", a, sizeof(a)), ctl_props_get(p, "FramesOut", b, sizeof(b)),

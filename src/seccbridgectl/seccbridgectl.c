@@ -76,6 +76,10 @@ static void ctl_usage(FILE *out)
               "                       set the operator limits (0 or left out: none;\n"
               "                       each call replaces all three); without an\n"
               "                       option: show the limits; --clear: remove them\n"
+              "  range-target [AMPS|clear]\n"
+              "                       the operator's current of a Range_Mode transfer\n"
+              "                       (range_policy = operator; < 0 = out of the EV);\n"
+              "                       clear: the top of the range; alone: show it\n"
               "\n"
               "Options:\n"
               "  -p, --pistol N       the instance serving pistol N (default: the only\n"
@@ -776,6 +780,49 @@ static int ctl_watch(struct ctl *c)
 
 /* ---- main ---- */
 
+/* range-target [AMPS|clear]: set, clear or show the operator's target. */
+static int ctl_range_target(struct ctl *c, const char *arg)
+{
+        sd_bus_error e = SD_BUS_ERROR_NULL;
+        sd_bus_message *reply = NULL;
+        double amps = 0, now;
+        bool clear;
+        int code = CTL_EXIT_OK;
+        int r;
+
+        if (!arg) {
+                const char *names[] = { "RangePolicy", "RangeTargetSet", "RangeTarget" };
+
+                return ctl_get(c, 3, (char **)names);
+        }
+        clear = strcmp(arg, "clear") == 0;
+        if (!clear && textparse_double(arg, &amps) < 0)
+                return ctl_usage_error("range-target takes a current in A or 'clear' (got '%s')", arg);
+        r = sd_bus_call_method(c->bus, c->name, c->path, CTL_INTERFACE, "SetRangeTarget", &e, &reply, "bd",
+                               (int)!clear, amps);
+        if (r < 0) {
+                code = ctl_failed(c, "range-target", &e, r);
+                goto out;
+        }
+        r = sd_bus_message_read(reply, "d", &now);
+        if (r < 0) {
+                fprintf(stderr, "seccbridgectl: range-target: unexpected answer: %s\n", strerror(-r));
+                code = CTL_EXIT_UNREACHABLE;
+                goto out;
+        }
+        if (c->json)
+                printf("{\"ok\": true, \"RangeTargetSet\": %s, \"RangeTarget\": %.1f}\n", clear ? "false" : "true",
+                       now);
+        else if (clear)
+                printf("range target cleared: the top of the range\n");
+        else
+                printf("range target %.1f A\n", now);
+out:
+        sd_bus_error_free(&e);
+        sd_bus_message_unref(reply);
+        return code;
+}
+
 static int ctl_parse_number(const char *option, const char *text, double *out)
 {
         if (textparse_double(text, out) < 0)
@@ -811,11 +858,25 @@ int main(int argc, char **argv)
         struct ctl c = { 0 };
         struct ctl_limits limits = { 0 };
         uint8_t output_value = 0;
-        const char *cmd;
+        const char *cmd, *range_arg = NULL;
         int nargs;
         int opt, code;
 
         setvbuf(stdout, NULL, _IOLBF, 0);
+        /* range-target -50: a negative current is an argument, not options
+         * -5 and -0; taken out before getopt sees it. */
+        for (int k = 1; k + 1 < argc; k++) {
+                double v;
+
+                if (strcmp(argv[k], "range-target") == 0 && argv[k + 1][0] == '-' &&
+                    textparse_double(argv[k + 1], &v) == 0) {
+                        range_arg = argv[k + 1];
+                        for (int j = k + 1; j + 1 < argc; j++)
+                                argv[j] = argv[j + 1];
+                        argc--;
+                        break;
+                }
+        }
         while ((opt = getopt_long(argc, argv, "p:h", options, NULL)) != -1) {
                 switch (opt) {
                 case 'p': {
@@ -878,6 +939,11 @@ int main(int argc, char **argv)
         if (strcmp(cmd, "get") == 0) {
                 if (nargs < 1)
                         return ctl_usage_error("%s", "get takes one or more property names");
+        } else if (strcmp(cmd, "range-target") == 0) {
+                if (nargs + (range_arg ? 1 : 0) > 1)
+                        return ctl_usage_error("%s", "range-target takes one argument: a current in A, or clear");
+                if (nargs == 1)
+                        range_arg = argv[optind + 1];
         } else if (strcmp(cmd, "ccs-auth") == 0) {
                 if (nargs != 1 || (strcmp(argv[optind + 1], "ok") != 0 && strcmp(argv[optind + 1], "fail") != 0))
                         return ctl_usage_error("%s", "ccs-auth takes one argument: ok or fail");
@@ -932,6 +998,8 @@ int main(int argc, char **argv)
                 snprintf(done, sizeof(done), "%s set to %u", argv[optind + 1], (unsigned)output_value);
                 code = ctl_call(&c, "output", done, "SetOutput", "sy", argv[optind + 1], output_value);
         }
+        else if (strcmp(cmd, "range-target") == 0)
+                code = ctl_range_target(&c, range_arg);
         else
                 code = ctl_limits(&c, &limits);
 out:

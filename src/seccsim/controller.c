@@ -85,8 +85,18 @@ static void usage(FILE *out)
               "      --current-margin A      never above the request by more (5)\n"
               "      --off-current A         'off' means |current| at most this (1)\n"
               "      --voltage-tolerance V   (30)\n"
-              "      --charger-power KW      the charger's power ceiling, if any\n"
-              "\n"
+              "      --charger-power KW      the charger's power ceiling, if any\n",
+              out);
+        fputs("\n"
+              "Bidirectional (v3, ISO 15118-20 BPT / CHAdeMO V2G):\n"
+              "      --discharge             charge, discharge, charge again; checks the\n"
+              "                              sign, the discharge limit and the reversals\n"
+              "      --discharge-current A   the discharge asked for (40)\n"
+              "      --setpoints-mode target|range  Target_Mode (the EV's target) or\n"
+              "                              Range_Mode with OCPP_Control's target\n"
+              "                              (CCS: target; CHAdeMO: range, B6)\n",
+              out);
+        fputs("\n"
               "Faults (exit 0 when the power side reacts correctly, 1 when not):\n"
               "      --fault heartbeat-stop[@STATE]  go silent (Charging)\n"
               "      --fault estop[@STATE]   Emergency_Stop from the EVSE (Charging)\n"
@@ -263,6 +273,7 @@ static void options_defaults(struct ctl_options *o)
                 .charge_voltage_dv = 0,         /* battery + 50 V */
                 .profile_da = { 1000, 1500, 500 },
                 .charge_ms = 20000,
+                .discharge_current_da = 400,
                 .loop_period_ms = 250,
                 .ccs_gap_ms = 3000,
                 .welding = true,
@@ -312,6 +323,7 @@ enum {
         OPT_OFF_CURRENT, OPT_VOLTAGE_TOLERANCE, OPT_CHARGER_POWER, OPT_FAULT, OPT_FAULT_DELAY,
         OPT_SILENCE, OPT_ESTOP_TIME, OPT_EXPECT_SHUTDOWN, OPT_WRONG_PISTOL, OPT_MALFORMED,
         OPT_BUS_LOAD, OPT_LOG, OPT_PRINT_INTERVAL, OPT_INTERFACE_VERSION,
+        OPT_DISCHARGE, OPT_DISCHARGE_CURRENT, OPT_SETPOINTS_MODE,
 };
 
 static const struct option long_options[] = {
@@ -362,6 +374,9 @@ static const struct option long_options[] = {
         { "off-current", required_argument, NULL, OPT_OFF_CURRENT },
         { "voltage-tolerance", required_argument, NULL, OPT_VOLTAGE_TOLERANCE },
         { "charger-power", required_argument, NULL, OPT_CHARGER_POWER },
+        { "discharge", no_argument, NULL, OPT_DISCHARGE },
+        { "discharge-current", required_argument, NULL, OPT_DISCHARGE_CURRENT },
+        { "setpoints-mode", required_argument, NULL, OPT_SETPOINTS_MODE },
         { "fault", required_argument, NULL, OPT_FAULT },
         { "fault-delay", required_argument, NULL, OPT_FAULT_DELAY },
         { "silence", required_argument, NULL, OPT_SILENCE },
@@ -434,6 +449,14 @@ static int options_check(struct ctl_options *o, bool loop_period_given)
 
         if (!o->ifname)
                 return usage_error("-i IFACE is required");
+        if (o->discharge && o->interface_version != 3)
+                return usage_error("--discharge needs --interface-version 3 (v2 never discharges, E.1)");
+        if (o->discharge && o->discharge_current_da > o->ev_max_current_da)
+                return usage_error("--discharge-current is above --ev-max-current");
+        /* B1: bidirectional transfer is ISO 15118-20 BPT or CHAdeMO V2G
+         * (CHAdeMO 2.0). */
+        if (o->comm_protocol == 0xFF && o->discharge)
+                o->comm_protocol = chademo ? CODEC_PROTOCOL_CHADEMO_V2_0 : CODEC_PROTOCOL_CCS_ISO_15118_2022;
         if (o->comm_protocol == 0xFF)
                 o->comm_protocol = chademo ? CODEC_PROTOCOL_CHADEMO_V1_0_V1_1_V1_2
                                            : CODEC_PROTOCOL_CCS_ISO_15118_2013_V2;
@@ -531,7 +554,7 @@ static int options_check(struct ctl_options *o, bool loop_period_given)
 /* 0, -EINVAL (usage error, reported), or 1 for --help. */
 static int parse_options(int argc, char **argv, struct ctl_options *o)
 {
-        bool loop_period_given = false;
+        bool loop_period_given = false, setpoints_mode_given = false;
         unsigned long u;
         uint32_t ms;
         int opt, r = 0;
@@ -704,6 +727,23 @@ static int parse_options(int argc, char **argv, struct ctl_options *o)
                                 o->charger_power_w = (uint32_t)lround(kw * 1000.0);
                         break;
                 }
+                case OPT_DISCHARGE:
+                        o->discharge = true;
+                        break;
+                case OPT_DISCHARGE_CURRENT:
+                        r = parse_deci("--discharge-current", a, 0.1, 3276.7, &o->discharge_current_da);
+                        break;
+                case OPT_SETPOINTS_MODE:
+                        if (strcmp(a, "target") == 0) {
+                                o->range_mode = false;
+                        } else if (strcmp(a, "range") == 0) {
+                                o->range_mode = true;
+                        } else {
+                                r = usage_error("--setpoints-mode: '%s' is neither target nor range", a);
+                                break;
+                        }
+                        setpoints_mode_given = true;
+                        break;
                 case OPT_FAULT:
                         r = parse_fault(a, o);
                         break;
@@ -761,6 +801,11 @@ static int parse_options(int argc, char **argv, struct ctl_options *o)
         }
         if (optind < argc)
                 return usage_error("unexpected argument '%s'", argv[optind]);
+        /* B6: a V2G CHAdeMO vehicle runs in Range_Mode. */
+        if (!setpoints_mode_given)
+                o->range_mode = o->discharge && o->protocol == CTL_PROTOCOL_CHADEMO;
+        if (setpoints_mode_given && !o->discharge)
+                return usage_error("--setpoints-mode goes with --discharge");
         return options_check(o, loop_period_given);
 }
 
@@ -872,6 +917,11 @@ static void print_summary(struct ctl *c)
                        (double)c->charge_time_us / 1e6, c->peak_current_da / 10.0,
                        c->worst_follow_da / 10.0, c->o.current_tolerance_da / 10.0,
                        c->energy_wh / 1000.0);
+        if (c->o.discharge)
+                printf("  discharge: peak %.1f A out of the EV (limit announced %.1f A), %.3f kWh out; "
+                       "%u reversals, %u with a status at <= %.1f A in between\n",
+                       -c->peak_discharge_da / 10.0, c->discharge_limit_da / 10.0, c->energy_out_wh / 1000.0,
+                       c->reversals, c->reversals_through_zero, c->o.off_current_da / 10.0);
         if (c->reaction_report[0])
                 printf("  fault: %s\n", c->reaction_report);
         printf("  frames: sent %llu, received %llu", (unsigned long long)c->tx_frames,

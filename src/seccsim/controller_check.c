@@ -114,6 +114,15 @@ static int32_t expected_current_da(const struct ctl *c)
 {
         int32_t want = c->req_da < 0 ? 0 : c->req_da;
 
+        if (c->o.discharge && c->req_da < 0) {
+                /* B2: out of the EV, within the discharge limit announced;
+                 * none announced (0): the power side refuses, 0 A (B1). */
+                want = c->req_da;
+                if (want < -(int32_t)c->discharge_limit_da)
+                        want = -(int32_t)c->discharge_limit_da;
+                return want;
+        }
+
         if (c->limits_seen && c->limits.maximum_current_da > 0 && want > c->limits.maximum_current_da)
                 want = c->limits.maximum_current_da;
         if (want > c->o.ev_max_current_da)
@@ -128,6 +137,57 @@ static int32_t expected_current_da(const struct ctl *c)
         return want;
 }
 
+/* --discharge (B2): never more out of the EV than asked for nor than the
+ * discharge limit announced; the current changes direction only when the
+ * request did; every reversal counted, and whether a status caught it at
+ * |I| <= off_current. */
+static bool check_discharging(struct ctl *c, const struct ctl_status *s, uint64_t since_change)
+{
+        int32_t most = c->req_da;
+        int dir = s->current_da > (int32_t)c->o.off_current_da    ? 1
+                  : s->current_da < -(int32_t)c->o.off_current_da ? -1
+                                                                  : 0;
+
+        /* A status on its way when the request changed may show the old
+         * one (one period plus the margin). */
+        if (since_change < CTL_TICK_US + (uint64_t)c->o.margin_ms * 1000u && c->prev_req_da < most)
+                most = c->prev_req_da;
+        if (most > 0)
+                most = 0;
+        if (s->current_da < most - c->o.current_margin_da) {
+                ctl_fail(c, "Present_Current %.1f A: more out of the EV than the request %.1f A (margin %.1f A, B2)",
+                         s->current_da / 10.0, c->req_da / 10.0, c->o.current_margin_da / 10.0);
+                return false;
+        }
+        if (s->current_da < -(int32_t)c->discharge_limit_da - c->o.current_margin_da) {
+                ctl_fail(c, "Present_Current %.1f A: beyond the Maximum_Discharge_Current announced, %.1f A (B2, V4)",
+                         s->current_da / 10.0, c->discharge_limit_da / 10.0);
+                return false;
+        }
+        if (dir == 0) {
+                c->zero_seen = true;
+                return true;
+        }
+        if (c->dir_seen != 0 && dir != c->dir_seen) {
+                int asked = c->req_da > 0 ? 1 : c->req_da < 0 ? -1 : 0;
+
+                if (asked != dir) {
+                        ctl_fail(c, "Present_Current %.1f A: the current changed direction, the request %.1f A did not (B2)",
+                                 s->current_da / 10.0, c->req_da / 10.0);
+                        return false;
+                }
+                c->reversals++;
+                if (c->zero_seen)
+                        c->reversals_through_zero++;
+                ctl_log(c, "current reversed to %.1f A (%s)%s", s->current_da / 10.0,
+                        dir < 0 ? "out of the EV" : "into the EV",
+                        c->zero_seen ? ", a status at <= the off current in between" : "");
+        }
+        c->dir_seen = dir;
+        c->zero_seen = false;
+        return true;
+}
+
 static void check_charging(struct ctl *c, const struct ctl_status *s)
 {
         uint64_t since_change = s->t_us > c->req_change_us ? s->t_us - c->req_change_us : 0;
@@ -140,6 +200,12 @@ static void check_charging(struct ctl *c, const struct ctl_status *s)
          * show the old current (one period plus the margin). */
         if (since_change < CTL_TICK_US + (uint64_t)c->o.margin_ms * 1000u && c->prev_req_da > allowed)
                 allowed = c->prev_req_da;
+        if (c->o.discharge && !check_discharging(c, s, since_change))
+                return;
+        /* B2: asked for a discharge, "above the request" is any current into
+         * the EV. */
+        if (c->o.discharge && allowed < 0)
+                allowed = 0;
         if (s->current_da > allowed + c->o.current_margin_da) {
                 ctl_fail(c, "Present_Current %.1f A is above the request %.1f A (margin %.1f A, R36)",
                          s->current_da / 10.0, allowed / 10.0, c->o.current_margin_da / 10.0);
@@ -158,6 +224,14 @@ static void check_charging(struct ctl *c, const struct ctl_status *s)
                          dev < 0 && c->o.charger_power_w == 0
                                  ? "; a charger limited by its power needs --charger-power"
                                  : "");
+                return;
+        }
+        /* Out of the EV the output is below the battery (V = Vbatt + I x R,
+         * I < 0) and the battery's voltage falls: only the top bound. */
+        if (c->o.discharge && c->req_da < 0) {
+                if (s->voltage_dv > c->o.charge_voltage_dv + c->o.voltage_tolerance_dv)
+                        ctl_fail(c, "Present_Voltage %.1f V while discharging, above %.1f V",
+                                 s->voltage_dv / 10.0, (c->o.charge_voltage_dv + c->o.voltage_tolerance_dv) / 10.0);
                 return;
         }
         if (s->voltage_dv + c->o.voltage_tolerance_dv < c->o.battery_voltage_dv ||
@@ -270,8 +344,14 @@ static void on_status(struct ctl *c, const struct codec_power_modules_status *m,
             s.current_da > 0)
                 c->energy_wh += (double)s.voltage_dv / 10.0 * (double)s.current_da / 10.0 *
                                 (double)(t - c->st.t_us) / 3.6e9;
+        if (c->step == STEP_CHARGING && c->step_entered && c->st.valid && t > c->st.t_us &&
+            s.current_da < 0)
+                c->energy_out_wh -= (double)s.voltage_dv / 10.0 * (double)s.current_da / 10.0 *
+                                    (double)(t - c->st.t_us) / 3.6e9;
         if (s.current_da > c->peak_current_da)
                 c->peak_current_da = s.current_da;
+        if (s.current_da < c->peak_discharge_da)
+                c->peak_discharge_da = s.current_da;
         c->st = s;
 
         if (c->failed)
@@ -398,9 +478,11 @@ static void on_dc_power_parameters(struct ctl *c, const struct codec_dc_power_pa
 
         if (!limits_spacing_ok(c, "DC_Power_Parameters", t))
                 return;
+        changed = changed || m->maximum_discharge_current_da != c->discharge_limit_da;
         c->limits = l;
         c->limits_seen = true;
         c->limits_t_us = t;
+        c->discharge_limit_da = m->maximum_discharge_current_da;
         if (changed)
                 ctl_log(c, "DC_Power_Parameters: %.1f V, charge %.1f A, discharge %.1f A, range target %.1f A%s",
                         m->maximum_voltage_dv / 10.0, m->maximum_charge_current_da / 10.0,

@@ -263,8 +263,11 @@ static uint8_t present_soc(const struct ctl *c)
 {
         double soc = c->o.soc_pct;
 
+        /* B2: what went out of the battery lowers it again. */
         if (c->o.capacity_kwh > 0)
-                soc += c->energy_wh / (c->o.capacity_kwh * 1000.0) * 100.0;
+                soc += (c->energy_wh - c->energy_out_wh) / (c->o.capacity_kwh * 1000.0) * 100.0;
+        if (soc < 0)
+                return 0;
         return soc > 100.0 ? 100 : (uint8_t)soc;
 }
 
@@ -327,8 +330,15 @@ static void send_ev_information(struct ctl *c)
                         (uint16_t)((uint32_t)c->o.ev_max_voltage_dv * c->o.ev_max_current_da / 100000u),
         };
         send(c, &m);
-        /* A charge-only vehicle: no discharge, energy to absorb. */
+        /* A charge-only vehicle: no discharge, energy to absorb; a V2G one
+         * (--discharge, B1) gives up to its discharge current. */
         m = (struct codec_message){ .type = CODEC_EV_INFORMATION_DISCHARGE_LIMITS };
+        if (c->o.discharge)
+                m.u.ev_information_discharge_limits = (struct codec_ev_information_discharge_limits){
+                        .ev_maximum_discharge_current_da = c->o.discharge_current_da,
+                        .ev_maximum_discharge_power_kw =
+                                (uint16_t)((uint32_t)c->o.ev_max_voltage_dv * c->o.discharge_current_da / 100000u),
+                };
         send(c, &m);
         m = (struct codec_message){ .type = CODEC_EV_INFORMATION_ENERGY };
         m.u.ev_information_energy.ev_target_energy_request_kwh =
@@ -954,6 +964,47 @@ static int16_t profile_da(const struct ctl *c, uint64_t t)
         return (int16_t)c->o.profile_da[2];
 }
 
+/* --discharge (B2): charge, discharge, charge again, a third of the time
+ * each. */
+static int discharge_phase(const struct ctl *c, uint64_t t)
+{
+        uint64_t third = ms_us(c->o.charge_ms) / 3;
+
+        return t < third ? 0 : t < 2 * third ? 1 : 2;
+}
+
+static int16_t discharge_profile_da(const struct ctl *c, int phase)
+{
+        switch (phase) {
+        case 0:
+                return (int16_t)c->o.profile_da[0];
+        case 1:
+                return (int16_t)-c->o.discharge_current_da;
+        default:
+                return (int16_t)c->o.profile_da[2];
+        }
+}
+
+/* B3, B5: Range_Mode, the range from the full discharge (Min, negative) to
+ * the full charge (Max); the point comes from OCPP_Control, as a CSMS
+ * picks it (V16), sent once at each change. */
+static void send_range(struct ctl *c, int16_t want)
+{
+        struct codec_message m;
+        int16_t max = (int16_t)c->o.profile_da[0];
+
+        if ((int16_t)c->o.profile_da[2] > max)
+                max = (int16_t)c->o.profile_da[2];
+        fill_power_control(&m, CODEC_POWER_FUNCTION_POWER_TRANSFER, c->o.charge_voltage_dv, max,
+                           (int16_t)-c->o.discharge_current_da, CODEC_SETPOINTS_RANGE_MODE, true, false);
+        send(c, &m);
+        if (want != c->req_da || !c->loop_sent) {
+                m = (struct codec_message){ .type = CODEC_OCPP_CONTROL };
+                m.u.ocpp_control.dynamic_target_current_da = want;
+                send(c, &m);
+        }
+}
+
 static void step_charging(struct ctl *c, uint64_t now)
 {
         uint64_t t = in_step(c, now);
@@ -989,10 +1040,19 @@ static void step_charging(struct ctl *c, uint64_t now)
                                 c->gap_end_us = now + start + len;
                         }
                 }
-                ctl_log(c, "%s at %.1f V: ramp to %.1f A, then %.1f A, then %.1f A over %.1f s (%s)",
-                        v3(c) ? "Power_Transfer (Target_Mode)" : "Charging_Loop", c->o.charge_voltage_dv / 10.0, c->o.profile_da[0] / 10.0, c->o.profile_da[1] / 10.0,
-                        c->o.profile_da[2] / 10.0, c->o.charge_ms / 1000.0,
-                        c->o.protocol == CTL_PROTOCOL_CCS ? "CCS: the EV sets the pace" : "CHAdeMO: every 100 ms");
+                c->discharge_phase = -1;
+                if (c->o.discharge)
+                        ctl_log(c, "Power_Transfer (%s) at %.1f V: %.1f A, then %.1f A out of the EV, then %.1f A, "
+                                "over %.1f s (B2)", c->o.range_mode ? "Range_Mode, OCPP_Control's target" : "Target_Mode",
+                                c->o.charge_voltage_dv / 10.0, c->o.profile_da[0] / 10.0,
+                                c->o.discharge_current_da / 10.0, c->o.profile_da[2] / 10.0, c->o.charge_ms / 1000.0);
+                else
+                        ctl_log(c, "%s at %.1f V: ramp to %.1f A, then %.1f A, then %.1f A over %.1f s (%s)",
+                                v3(c) ? "Power_Transfer (Target_Mode)" : "Charging_Loop",
+                                c->o.charge_voltage_dv / 10.0, c->o.profile_da[0] / 10.0,
+                                c->o.profile_da[1] / 10.0, c->o.profile_da[2] / 10.0, c->o.charge_ms / 1000.0,
+                                c->o.protocol == CTL_PROTOCOL_CCS ? "CCS: the EV sets the pace"
+                                                                 : "CHAdeMO: every 100 ms");
         }
         /* R14: the power side's stop button asks for a normal end. */
         if (c->user_stop_seen && c->o.sequence_flags) {
@@ -1011,8 +1071,18 @@ static void step_charging(struct ctl *c, uint64_t now)
         }
 
         want = profile_da(c, t);
+        if (c->o.discharge) {
+                int phase = discharge_phase(c, t);
+
+                want = discharge_profile_da(c, phase);
+                if (phase != c->discharge_phase) {
+                        c->discharge_phase = phase;
+                        ctl_log(c, "requesting %.1f A (%s) at %.1f V", want / 10.0,
+                                want < 0 ? "out of the EV" : "into the EV", c->o.charge_voltage_dv / 10.0);
+                }
+        }
         quarter = (int)(t / (ms_us(c->o.charge_ms) / 4));
-        if (quarter != c->charge_quarter && quarter >= 1 && quarter <= 3) {
+        if (!c->o.discharge && quarter != c->charge_quarter && quarter >= 1 && quarter <= 3) {
                 c->charge_quarter = quarter;
                 ctl_log(c, "requesting %.1f A at %.1f V", want / 10.0, c->o.charge_voltage_dv / 10.0);
         }
@@ -1049,7 +1119,13 @@ static void step_charging(struct ctl *c, uint64_t now)
                 ctl_log(c, "Power_Transfer again at %.1f A: the current must follow again", want / 10.0);
                 due = true;
         }
-        if (due) {
+        if (due && c->o.discharge && c->o.range_mode) {
+                send_range(c, want);
+                c->loop_sent = true;
+                c->loop_sent_us = now;
+                ctl_check_request(c, want, c->o.charge_voltage_dv, now);
+                refresh_soc(c);
+        } else if (due) {
                 struct codec_message m;
 
                 fill_loop(c, &m, c->o.charge_voltage_dv, want);
@@ -1066,6 +1142,21 @@ static void step_ending_charge(struct ctl *c, uint64_t now)
         int16_t limit = c->o.protocol == CTL_PROTOCOL_CCS ? END_CURRENT_CCS_DA : END_CURRENT_CHADEMO_DA;
 
         if (!c->step_entered) {
+                /* B2: charge, discharge, charge: two reversals, unless the
+                 * power side announced no discharge (B1: refused, 0 A, which
+                 * the follow check held it to). */
+                if (c->o.discharge && c->discharge_phase == 2) {
+                        if (c->discharge_limit_da > 0 && c->reversals < 2) {
+                                ctl_fail(c, "the current reversed %u times, expected 2 (charge, discharge, charge, B2)",
+                                         c->reversals);
+                                return;
+                        }
+                        if (c->discharge_limit_da == 0 && c->reversals > 0) {
+                                ctl_fail(c, "the current reversed %u times although no discharge was announced (B1)",
+                                         c->reversals);
+                                return;
+                        }
+                }
                 /* R41: once each. */
                 send_charge_status(c, CODEC_CHARGE_STOPPED);
                 send_standby(c);

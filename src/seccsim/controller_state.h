@@ -126,6 +126,11 @@ struct ctl_options {
         uint16_t voltage_tolerance_dv;
         uint32_t charger_power_w;       /* known power ceiling of the charger, 0 = none */
 
+        /* bidirectional (v3, part D.4) */
+        bool discharge;                 /* charge, discharge, charge again (B2) */
+        uint16_t discharge_current_da;  /* the discharge asked for, magnitude */
+        bool range_mode;                /* Range_Mode + OCPP_Control (B5, B6), else Target_Mode */
+
         /* faults and extra traffic */
         enum ctl_fault fault;
         uint8_t fault_state;
@@ -289,6 +294,15 @@ struct ctl {
         int16_t peak_current_da;
         int32_t worst_follow_da;        /* largest |measured - expected| checked */
         double energy_wh;
+        int16_t peak_discharge_da;      /* most negative current seen */
+        double energy_out_wh;           /* taken out of the EV */
+        int dir_seen;                   /* sign of the last status with |I| > off_current */
+        bool zero_seen;                 /* a status at |I| <= off_current since then */
+        unsigned reversals;             /* changes of sign of the measured current */
+        unsigned reversals_through_zero; /* ... with a status at <= off_current between */
+        uint16_t discharge_limit_da;    /* DC_Power_Parameters.Maximum_Discharge_Current */
+        int discharge_phase;            /* -1 none yet; 0 charge, 1 discharge, 2 charge */
+
         uint64_t energy_last_us;
 
         /* faults */

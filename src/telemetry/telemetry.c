@@ -224,6 +224,7 @@ static const char *telemetry_stop_reason(const struct session_status *st)
         case SESSION_FAULT_CONVERTER_LINK:
         case SESSION_FAULT_CONVERTER:
         case SESSION_FAULT_EV_OVERVOLTAGE:
+        case SESSION_FAULT_DIRECTION_CHANGE:
         case SESSION_FAULT_COUNT:
                 break;
         }
@@ -351,6 +352,8 @@ static const char *telemetry_session_fault_detail(const struct session_status *s
                 return "the converter reported a fault";
         case SESSION_FAULT_EV_OVERVOLTAGE:
                 return "the output stayed above the EV's maximum voltage (CC.6.2)";
+        case SESSION_FAULT_DIRECTION_CHANGE:
+                return "the converter never confirmed 1 A or less before the current changed sign (B2)";
         case SESSION_FAULT_SHUTDOWN:
                 return "the daemon is stopping";
         case SESSION_FAULT_NONE:

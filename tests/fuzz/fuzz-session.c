@@ -17,7 +17,13 @@
  *    power command follows until a New_Charge_Session arrives after the
  *    last Emergency_Stop (R45, R46);
  *  - every frame the session transmits decodes back, for our pistol, to a
- *    message that encodes to the very same frame.
+ *    message that encodes to the very same frame;
+ *  - B1: no negative current (a discharge) unless the configuration is
+ *    bidirectional; B2: never beyond the discharge limits (in the limits
+ *    checks above), and never a change of sign of the current without a
+ *    measurement of |I| <= 1 A, link up, taken after the command went to
+ *    0 A; an Emergency_Stop switches the converter off whatever the sign
+ *    (0 A), and so does silence (R1 above).
  *
  * Input layout: see tests/fuzz/README.md.
  */
@@ -75,6 +81,14 @@ struct harness {
         uint64_t last_heartbeat;
         bool estop_seen;
         bool ncs_after_estop;           /* a New_Charge_Session since the last E-stop */
+
+        /* B2: the sign of the last non-zero current commanded, when the
+         * command went to 0 A, and whether a measurement confirmed <= 1 A
+         * since. */
+        int last_dir;
+        uint64_t zero_since;
+        bool zero_confirmed;
+        bool estop_frame;               /* the frame just fed is an Emergency_Stop */
 };
 
 static struct harness h;
@@ -82,7 +96,7 @@ static int trace = -1;  /* SECCBRIDGE_FUZZ_TRACE=1: print every command */
 
 static void violation(const char *what, const struct power_command *c)
 {
-        fprintf(stderr, "invariant violated at t=%llu us: %s (command %s %u dV %u dA%s)\n",
+        fprintf(stderr, "invariant violated at t=%llu us: %s (command %s %u dV %d dA%s)\n",
                 (unsigned long long)h.now, what, power_mode_name(c->mode), c->voltage_dv,
                 c->current_da, c->discharge ? " discharge" : "");
         abort();
@@ -118,11 +132,24 @@ static void on_command(const struct power_command *c, void *userdata)
         (void)userdata;
         if (h.cfg.supervisor)
                 violation("supervisor mode commanded a converter", c);
-        h.cmd = *c;
         if (trace > 0)
-                fprintf(stderr, "%10llu us  %s %u dV %u dA%s\n", (unsigned long long)h.now,
+                fprintf(stderr, "%10llu us  %s %u dV %d dA%s\n", (unsigned long long)h.now,
                         power_mode_name(c->mode), c->voltage_dv, c->current_da,
                         c->discharge ? " discharge" : "");
+        if (c->current_da < 0 && !h.cfg.bidirectional)
+                violation("a discharge without bidirectional configured (B1)", c);
+        if (c->current_da != 0) {
+                int dir = c->current_da > 0 ? 1 : -1;
+
+                if (h.last_dir != 0 && dir != h.last_dir && !h.zero_confirmed)
+                        violation("a change of sign without the converter confirming <= 1 A at 0 A (B2)", c);
+                h.last_dir = dir;
+                h.zero_confirmed = false;
+        } else if (h.cmd.current_da != 0 || h.zero_since == 0) {
+                h.zero_since = h.now;
+                h.zero_confirmed = false;
+        }
+        h.cmd = *c;
         if (!limits_within(&h.cfg.limits, c))
                 violation("command outside the static limits", c);
         limits_effective(&h.cfg.limits, &h.dynamic, &h.rating, &eff);
@@ -138,6 +165,10 @@ static void on_command(const struct power_command *c, void *userdata)
 
 static void check_state(void)
 {
+        /* R45, whatever the sign: off at once. */
+        if (h.estop_frame && (h.cmd.mode != POWER_OFF || h.cmd.current_da != 0))
+                violation("converter not off right after an Emergency_Stop (R45)", &h.cmd);
+        h.estop_frame = false;
         if (h.heartbeat_seen && h.now >= h.last_heartbeat + h.cfg.controller_timeout_us &&
             h.cmd.mode != POWER_OFF)
                 violation("controller silent past the timeout but the converter is not off (R1)", &h.cmd);
@@ -229,6 +260,7 @@ static void note_frame(const struct codec_frame *f)
 {
         struct codec_message m;
 
+        h.estop_frame = false;
         if (codec_decode(h.db, f, h.cfg.pistol, &m) != 0)
                 return;
         if (m.type == CODEC_ADVANTICS_CONTROLLER_STATUS) {
@@ -237,6 +269,7 @@ static void note_frame(const struct codec_frame *f)
         } else if (m.type == CODEC_EMERGENCY_STOP) {
                 h.estop_seen = true;
                 h.ncs_after_estop = false;
+                h.estop_frame = true;
         } else if ((m.type == CODEC_NEW_CHARGE_SESSION || m.type == CODEC_NEW_CHARGE_SESSION_V3) &&
                    h.estop_seen) {
                 h.ncs_after_estop = true;
@@ -266,8 +299,19 @@ static void config_from(struct input *in, struct session_config *cfg)
         if (flags & 0x80) {
                 /* Interface version 3; a byte says whether the charger has
                  * output contactors (V21). */
+                uint8_t v3 = in_u8(in);
+
                 cfg->interface_version = 3;
-                cfg->has_output_contactors = !(in_u8(in) & 1);
+                cfg->has_output_contactors = !(v3 & 1);
+                /* B1: bidirectional, with discharge limits from the input;
+                 * V16: the range policy. */
+                if (v3 & 2) {
+                        cfg->bidirectional = true;
+                        cfg->limits.max_discharge_current_da = (uint16_t)(1 + in_u16(in) % 6000);
+                        cfg->limits.max_discharge_power_w = 1 + (uint32_t)in_u16(in) * 10;
+                }
+                /* 0 = ocpp, the default. */
+                cfg->range_policy = (enum session_range_policy)(((v3 >> 2) % 3 + 1) % 3);
         }
         /* Supervisor mode and the controller's outputs, from what was read
          * (no byte more: the seeds keep their meaning). */
@@ -303,6 +347,17 @@ static void operator_action(struct input *in)
                         .max_power_w = in_u16(in) * 10u,
                 };
                 struct power_limits before = h.dynamic;
+
+                if (a & 0x40) {
+                        /* V16: the operator's Range_Mode target instead. */
+                        (void)session_set_range_target(&h.s, (a & 0x20) == 0, (int16_t)dyn.max_voltage_dv,
+                                                       h.now);
+                        break;
+                }
+                if (a & 0x20) {
+                        dyn.max_discharge_current_da = in_u16(in);
+                        dyn.max_discharge_power_w = in_u16(in) * 10u;
+                }
 
                 /* They take effect inside the call: a command it issues
                  * must already respect them. */
@@ -392,6 +447,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                         m.enclosure_temp_c = (int16_t)in_u16(&in);
                         m.insulation_kohm = in_u16(&in);
                         m.link_ok = (op & 0x10) == 0;
+                        /* B2: what the harness takes for a confirmation of
+                         * 0 A, before the session may act on it. */
+                        if (m.link_ok && h.cmd.current_da == 0 && h.now > h.zero_since && m.current_da >= -10 &&
+                            m.current_da <= 10)
+                                h.zero_confirmed = true;
                         m.ready = (op & 0x20) == 0;
                         m.fault = (op & 0x40) != 0;
                         /* the converter's rating, now and then */
@@ -400,6 +460,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                 m.rating.max_voltage_dv = in_u16(&in);
                                 m.rating.max_current_da = in_u16(&in);
                                 m.rating.max_power_w = in_u32(&in);
+                                if (op & 0x20) {
+                                        m.rating.max_sink_current_da = in_u16(&in);
+                                        m.rating.max_sink_power_w = in_u32(&in);
+                                }
                         }
                         h.rating = m.rating;
                         session_on_measurement(&h.s, &m, h.now);

@@ -66,7 +66,7 @@ OUT_V3 = {"Advantics_Controller_Status": 0, "New_Charge_Session": 1, "DC_Power_C
 class Session:
     """Builds a session target input: configuration, then events."""
 
-    def __init__(self, version=2, contactors=True):
+    def __init__(self, version=2, contactors=True, bidirectional=False, policy=0):
         # flags 0x10: no current ramp field; pistol 1; 1000 V, 200 A,
         # 100 kW (10000 x 10 W), precharge and insulation caps 2 A.
         # Version 3: flag 0x80 and its byte (bit 0: no output contactors).
@@ -74,7 +74,11 @@ class Session:
         flags = 0x10 | (0x80 if version == 3 else 0)
         self.b = bytearray([flags, 0]) + struct.pack("<HHH", 10000, 2000, 10000) + bytes([19, 19])
         if version == 3:
-            self.b += bytes([0 if contactors else 1])
+            # bit 1: bidirectional, then 100 A and 30 kW (3000 x 10 W) of
+            # discharge; bits 2-3: range policy (0 ocpp, 1 operator, 2 max).
+            self.b += bytes([(0 if contactors else 1) | (2 if bidirectional else 0) | policy << 2])
+            if bidirectional:
+                self.b += struct.pack("<HH", 1000, 3000)
 
     def heartbeat(self, state, count=1):
         for _ in range(count):
@@ -141,7 +145,7 @@ def ccs(s, estop_in=None, silent_in=None):
     s.heartbeat("Waiting_For_PEV", 3)
 
 
-def v3_session(s, chademo=False, estop_in=None, range_mode=False):
+def v3_session(s, chademo=False, estop_in=None, range_mode=False, until_charging=False):
     s.heartbeat("Initialising", 2)
     s.heartbeat("Waiting_For_PEV", 3)
     s.heartbeat("Negotiating_Connection", 2)
@@ -172,6 +176,8 @@ def v3_session(s, chademo=False, estop_in=None, range_mode=False):
     s.heartbeat("Waiting_For_Charge", 2)
     s.frame("Charge_Status_Change", "Vehicle_Ready_for_Charging=1")
     s.power("Standby", "Output_Contactors=Close")
+    if until_charging:
+        return
     for i in range(12):
         s.heartbeat("Charging")
         if range_mode:
@@ -196,6 +202,48 @@ def v3_session(s, chademo=False, estop_in=None, range_mode=False):
     s.heartbeat("Welding_Detection", 3)
     s.heartbeat("Closing_Communication", 2)
     s.power("Standby", "Lower_Output_Voltage=Lowering")
+    s.frame("Charge_Session_Finished", "State=0")
+    s.heartbeat("Waiting_For_PEV", 3)
+
+
+def v3_v2g(s, range_mode=False, estop_discharging=False, silent_discharging=False):
+    """B1..B6: charge, discharge, charge again, the converter following
+    (through 0 A each time); optionally an emergency stop or silence while
+    discharging."""
+    v3_session(s, until_charging=True)
+
+    def transfer(amps, lo=-80, hi=150):
+        if range_mode:
+            s.power("Power_Transfer", "Target_Voltage=420", f"Current_Range_Max={hi}", f"Current_Range_Min={lo}",
+                    "Setpoints_Mode=Range_Mode", "Output_Contactors=Close")
+            s.frame("OCPP_Control", f"Dynamic_Target_Current={amps}")
+        else:
+            s.power("Power_Transfer", "Target_Voltage=420", f"Current_Range_Max={amps}",
+                    f"Current_Range_Min={amps}", "Output_Contactors=Close")
+
+    for n, amps in enumerate((60, 60, -40, -40, -40, 0, 50, 50)):
+        s.heartbeat("Charging")
+        transfer(amps)
+        s.heartbeat("Charging")
+        s.measure(400, 0)
+        s.heartbeat("Charging")
+        transfer(amps)
+        s.measure(400 + amps / 10, amps)
+        if n == 3 and estop_discharging:
+            s.frame("Emergency_Stop", "Origin=3")
+            s.heartbeat("Charging", 3)
+            return
+        if n == 3 and silent_discharging:
+            s.wait_ms(1000)
+            s.heartbeat("Charging", 2)
+            transfer(-40)
+            return
+    s.heartbeat("Ending_Charge")
+    s.frame("Charge_Status_Change", "Vehicle_Ready_for_Charging=0")
+    s.power("Standby", "Output_Contactors=Close")
+    s.measure(400, 0)
+    s.power("Standby", "Lower_Output_Voltage=Lowering")
+    s.heartbeat("Closing_Communication", 2)
     s.frame("Charge_Session_Finished", "State=0")
     s.heartbeat("Waiting_For_PEV", 3)
 
@@ -226,6 +274,27 @@ def session_seeds():
     s = Session(version=3)
     v3_session(s, estop_in=5)
     write("session", "v3-ccs-estop", bytes(s.b))
+    s = Session(version=3, bidirectional=True)
+    v3_v2g(s)
+    write("session", "v3-v2g-target", bytes(s.b))
+    s = Session(version=3, bidirectional=True)
+    v3_v2g(s, range_mode=True)
+    write("session", "v3-v2g-range-ocpp", bytes(s.b))
+    s = Session(version=3, bidirectional=True, policy=1)
+    v3_v2g(s, range_mode=True)
+    write("session", "v3-v2g-range-operator", bytes(s.b))
+    s = Session(version=3, bidirectional=True)
+    v3_v2g(s, estop_discharging=True)
+    write("session", "v3-v2g-estop-discharging", bytes(s.b))
+    s = Session(version=3, bidirectional=True)
+    v3_v2g(s, range_mode=True, silent_discharging=True)
+    write("session", "v3-v2g-silence-discharging", bytes(s.b))
+    s = Session(version=3, bidirectional=True, policy=2)
+    v3_v2g(s, range_mode=True)
+    write("session", "v3-v2g-range-max", bytes(s.b))
+    s = Session(version=3)
+    v3_v2g(s)
+    write("session", "v3-charge-only-refuses-discharge", bytes(s.b))
 
 
 codec_seeds()

@@ -55,6 +55,9 @@ MB_SLOG=
 MB_TL=
 MB_NICE=()
 MB_SERVER_SETUP=()
+# More arguments of the test converter (e.g. --bidirectional), set before
+# mb_setup.
+MB_SERVER_ARGS=()
 [ "$(id -u)" -ne 0 ] || MB_NICE=(nice -n -10)
 
 # ------------------------------------------------------------------ setup
@@ -87,7 +90,7 @@ mb_server_start() {
         fi
         # The converter is another device: on a busy (emulated) machine the
         # controller and the daemon go first.
-        bg_start mbserver nice -n 10 "$MB_PYTHON" "$MB_SERVER" "${args[@]}" --lifetime 600
+        bg_start mbserver nice -n 10 "$MB_PYTHON" "$MB_SERVER" "${args[@]}" "${MB_SERVER_ARGS[@]}" --lifetime 600
         wait_for_line "$(bg_log mbserver)" '^READY tcp=[0-9]+ control=[0-9]+$' 20
         line=$(grep -E '^READY ' "$(bg_log mbserver)" | head -n 1)
         MB_PORT=$(sed -E 's/.* tcp=([0-9]+).*/\1/' <<<"$line")
@@ -308,6 +311,7 @@ _mb_session_once() {
         S_RC=0
         # The controller is a real-time device (as in daemon-lib.sh).
         "${MB_NICE[@]}" timeout --kill-after=5 100 "$SECCSIM" session -i "$VCAN_IF" \
+                --interface-version "$S_INTERFACE_VERSION" \
                 --log "$TEST_TMP/$name.seccsim-log" "$@" >"$S_OUT" 2>&1 || S_RC=$?
         if [ -n "$hook_pid" ]; then
                 kill "$hook_pid" 2>/dev/null || true

@@ -92,6 +92,9 @@ signalled = {
     "SPCCCPUTemperature0": "n", "SPCCCPUTemperature1": "n", "SPCCPT1KA": "n", "SPCCPT1KB": "n",
     "SPCCPT1KSC": "n", "SPCCPT1KSD": "n", "CPState": "s", "CPDutyCycle": "d", "MCSCEState": "s",
     "MCSIDState": "s", "OutputsBoard": "s",
+    # bidirectional power (B1..B6, V16)
+    "Bidirectional": "b", "RangePolicy": "s", "RangeTargetSet": "b", "RangeTarget": "d",
+    "DirectionChangePending": "b", "MaxDischargeCurrent": "d", "MaxDischargePower": "d",
 }
 signalled.update({"CUI1Switch%d" % i: "b" for i in range(6)})
 signalled.update({"%sDigitalInput%d" % (b, i): "b" for b in ("SECC", "SPCC") for i in range(1, 5)})
@@ -100,10 +103,11 @@ signalled.update({"Led%d" % i: "y" for i in range(1, 4)})
 silent = {n: "t" for n in ("FramesIn", "FramesOut", "FramesMalformed", "FramesForeign", "RejectedRequests",
                            "ControllerTimeouts", "EmergencyStops", "CANRxFrames", "CANTxFrames", "CANTxDropped",
                            "CANTxErrors", "CANRxKernelDrops", "CANErrorFrames", "CANReopens", "ConverterErrors",
-                           "FramesOtherVersion", "UndefinedPowerFunctions", "FramesMalformedIO")}
+                           "FramesOtherVersion", "UndefinedPowerFunctions", "FramesMalformedIO",
+                           "DischargesRefused", "ModeChangesRefused", "DirectionChanges")}
 methods = {"SetStartAuthorisation": ("b", "-"), "SetCCSAuthorisation": ("b", "-"),
            "SetChargeParametersDone": ("b", "-"), "PressUserStop": ("-", "-"), "PressCHAdeMOStart": ("-", "-"),
-           "SetDynamicLimits": ("ddd", "ddd"), "SetOutput": ("sy", "-")}
+           "SetDynamicLimits": ("ddd", "ddd"), "SetOutput": ("sy", "-"), "SetRangeTarget": ("bd", "d")}
 props, meths, bad = {}, {}, []
 for line in open(sys.argv[1]):
     p = line.split()
@@ -222,6 +226,22 @@ assert together and together[-1]["MaxVoltage"] == 600 and together[-1]["DynamicM
 assert not any(k.startswith(("Frames", "CANRx", "CANTx")) for c in changes for k in c), "a counter was signalled"
 print("%d signals; the last limits change came as one" % len(changes))
 EOF
+
+# ---- the operator's Range_Mode target (V16): only with range_policy = operator
+refused org.seccbridge.Error.NotExternal range-target 10
+assert_file_has "$TEST_TMP/ctl.err" "range_policy is not operator" "NotExternal message of range-target"
+printf '[v3]\nrange_policy = operator\n' >>"$D_CONF"
+kill -HUP "$(bg_pid daemon)"
+wait_prop RangePolicy operator
+expect_ctl 0 range-target -12.5
+assert_file_has "$TEST_TMP/ctl.out" "^range target -12.5 A$" "range-target"
+assert_eq "$(printf 'yes\n-12.5')" "$(ctl get RangeTargetSet RangeTarget)" "range target set"
+expect_ctl 0 range-target
+assert_eq "$(printf 'operator\nyes\n-12.5')" "$(cat "$TEST_TMP/ctl.out")" "range-target without an argument"
+refused org.seccbridge.Error.InvalidLimits range-target 5000
+expect_ctl 2 range-target ten
+expect_ctl 0 range-target clear
+assert_eq "$(printf 'no\n0.0')" "$(ctl get RangeTargetSet RangeTarget)" "range target cleared"
 
 # ---- flags configured auto: NotExternal; no sequence flags: NoSequenceFlags
 sed -i -e '/^start_authorisation/d' -e '/^ccs_authorisation/d' -e '/^charge_parameters/d' "$D_CONF"

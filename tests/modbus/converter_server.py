@@ -9,8 +9,13 @@ pymodbus does the protocol (framing, request decoding, the register
 store); this script owns the transport so that it can drop, delay or
 refuse answers and stop and restart at will.
 
+With --bidirectional it is the map of conf/profiles/generic-bidirectional.conf
+too: a sink current setpoint (holding 2, 0.1 A) and sink ratings (input 103,
+104), and a current out of the battery (negative present current) while the
+source setpoint is 0 and the sink one is not.
+
 Usage:
-  converter_server.py --tcp PORT | --rtu DEVICE   [--unit N] [--monitor-unit N]
+  converter_server.py --tcp PORT | --rtu DEVICE   [--unit N] [--monitor-unit N] [--bidirectional]
 PORT 0 picks a free port.  When ready it prints one line:
   READY tcp=PORT control=PORT
 and then answers line commands on the control port (loopback):
@@ -65,7 +70,8 @@ class Converter:
     RATED_I = 1000  # 0.1 A
     RATED_P = 3000  # 10 W
 
-    def __init__(self):
+    def __init__(self, bidirectional=False):
+        self.bidirectional = bidirectional
         self.store = ModbusSlaveContext(
             co=ModbusSequentialDataBlock(0, [0] * 200),
             di=ModbusSequentialDataBlock(0, [0] * 200),
@@ -73,6 +79,9 @@ class Converter:
             ir=ModbusSequentialDataBlock(0, [0] * 200),
             zero_mode=True)
         self.store.setValues(4, 100, [self.RATED_V, self.RATED_I, self.RATED_P])
+        if bidirectional:
+            # sinks as much as it sources
+            self.store.setValues(4, 103, [self.RATED_I, self.RATED_P])
         self.fault = 0
         self.insulation = 1000.0
         self.voltage = 0.0  # 0.1 V
@@ -100,6 +109,9 @@ class Converter:
         else:
             self.voltage = max(target, self.voltage - step)
         current = iset if running else 0
+        if self.bidirectional and running and iset == 0:
+            # sinking: out of the battery, a negative 16-bit value
+            current = -self.get("h", 2)[0] & 0xFFFF
         status = (0x01 if remote and self.fault == 0 else 0) | (0x02 if running else 0) \
             | (0x04 if running else 0) | (0x10 if remote else 0)
         ins = struct.unpack(">HH", struct.pack(">f", self.insulation))
@@ -131,7 +143,7 @@ class Server:
     def __init__(self, args):
         self.args = args
         self.sel = selectors.DefaultSelector()
-        self.conv = Converter()
+        self.conv = Converter(args.bidirectional)
         self.mon = Monitor() if args.monitor_unit else None
         self.decoder = ServerDecoder()
         self.log = []
@@ -401,6 +413,7 @@ def main():
     ap.add_argument("--rtu", default=None)
     ap.add_argument("--unit", type=int, default=1)
     ap.add_argument("--monitor-unit", type=int, default=0)
+    ap.add_argument("--bidirectional", action="store_true")
     ap.add_argument("--lifetime", type=float, default=120.0, help="exit after this many seconds")
     args = ap.parse_args()
     if (args.tcp is None) == (args.rtu is None):

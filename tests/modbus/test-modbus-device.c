@@ -98,7 +98,9 @@ static void fake_update(struct fx *f)
         uint16_t ins[2];
 
         f->input[0] = running ? f->holding[0] : 0;
-        f->input[1] = running ? f->holding[1] : 0;
+        /* generic-bidirectional.conf: sinking (a negative current) while
+         * set_current is 0 and set_sink_current (holding 2) is not. */
+        f->input[1] = !running ? 0 : f->holding[1] ? f->holding[1] : (uint16_t)-f->holding[2];
         f->input[2] = 350;
         f->input[3] = 250;
         f->input[4] = (uint16_t)((remote && f->fault == 0 ? 0x01 : 0) | (running ? 0x02 | 0x04 : 0) |
@@ -110,6 +112,8 @@ static void fake_update(struct fx *f)
         f->input[100] = 5000;
         f->input[101] = 1000;
         f->input[102] = 3000;
+        f->input[103] = 1000;
+        f->input[104] = 3000;
 }
 
 /* Execute a request on the fake; the values of a read in out. */
@@ -337,7 +341,7 @@ static void run_for(struct fx *f, uint64_t dt)
         run_until(f, f->now + dt);
 }
 
-static void command(struct fx *f, enum power_mode mode, uint16_t dv, uint16_t da)
+static void command(struct fx *f, enum power_mode mode, uint16_t dv, int32_t da)
 {
         struct power_command c = { .mode = mode, .voltage_dv = dv, .current_da = da, .discharge = mode == POWER_OFF };
 
@@ -1161,6 +1165,69 @@ static void test_monitor_on_the_same_bus(void **state)
 
 #define T(name) cmocka_unit_test_setup_teardown(name, fx_setup, fx_teardown)
 
+/* B2, generic-bidirectional.conf: the sink ratings read at connect and
+ * reported; a negative current written as a magnitude to set_sink_current
+ * with set_current at 0, and back; OFF zeroes both.  generic.conf cannot
+ * sink. */
+static void test_bidirectional_sink_setpoint_and_rating(void **state)
+{
+        struct fx *f = *state;
+        const struct modbus_event *rated;
+        char err[512];
+        size_t from;
+
+        assert_false(modbus_profile_can_sink(&f->params.profile));
+        if (modbus_profile_load(PROFILE_DIR "/generic-bidirectional.conf", &f->params.profile, err, sizeof(err)) < 0)
+                fail_msg("%s", err);
+        assert_true(modbus_profile_can_sink(&f->params.profile));
+        fx_start(f);
+        charging(f);
+        rated = last_event(f, MODBUS_EVENT_RATED);
+        assert_non_null(rated);
+        assert_string_equal(rated->text,
+                            "Generic bidirectional Modbus DC converter, rated 500 V / 100 A / 30000 W / 100 A sink / "
+                            "30000 W sink");
+        assert_int_equal(status(f).m.rating.max_sink_current_da, 1000);
+        assert_int_equal(status(f).m.rating.max_sink_power_w, 30000);
+        assert_int_equal(f->holding[2], 0);
+
+        command(f, POWER_CHARGE, 4000, 0);
+        run_for(f, 300 * MS);
+        assert_int_equal(f->holding[1], 0);
+        from = mark(f);
+        command(f, POWER_CHARGE, 4000, -300);
+        run_for(f, 300 * MS);
+        assert_int_equal(f->holding[1], 0);
+        assert_int_equal(f->holding[2], 300);
+        assert_int_equal(f->coil[0], 1);
+        assert_int_equal(status(f).m.current_da, -300);
+        assert_int_equal(count_writes(f, from, 6, 1, 500), 0);
+        /* A smaller discharge goes out before anything else of the pass. */
+        from = mark(f);
+        command(f, POWER_CHARGE, 4100, -100);
+        run_for(f, 300 * MS);
+        assert_true(find_write(f, from, 6, 2, 100) >= 0 && find_write(f, from, 6, 2, 100) < find_write(f, from, 6, 0, 4100));
+        command(f, POWER_CHARGE, 4000, 0);
+        run_for(f, 300 * MS);
+        assert_int_equal(f->holding[2], 0);
+        command(f, POWER_CHARGE, 4000, 200);
+        run_for(f, 300 * MS);
+        assert_int_equal(f->holding[1], 200);
+        assert_int_equal(f->holding[2], 0);
+        assert_int_equal(status(f).m.current_da, 200);
+
+        command(f, POWER_CHARGE, 4000, 0);
+        run_for(f, 300 * MS);
+        command(f, POWER_CHARGE, 4000, -300);
+        run_for(f, 300 * MS);
+        assert_int_equal(f->holding[2], 300);
+        command(f, POWER_OFF, 0, 0);
+        run_for(f, 300 * MS);
+        assert_int_equal(f->coil[0], 0);
+        assert_int_equal(f->holding[1], 0);
+        assert_int_equal(f->holding[2], 0);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -1188,6 +1255,7 @@ int main(void)
                 T(test_new_setpoint_mid_pass_goes_out_at_once),
                 T(test_merge_with_the_insulation_monitor),
                 T(test_monitor_on_the_same_bus),
+                T(test_bidirectional_sink_setpoint_and_rating),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -28,7 +28,7 @@ def conf_keys(path):
     sections, cur = {}, None
     for line in open(path, encoding="utf-8"):
         line = line.rstrip("\n")
-        m = re.fullmatch(r"#?\[([a-z_]+)\]", line)
+        m = re.fullmatch(r"#?\[([a-z_0-9]+)\]", line)
         if m:
             cur = sections.setdefault(m.group(1), {})
             continue
@@ -59,7 +59,7 @@ def man_keys(path):
     sections, cur, tag = {}, None, False
     for line in open(path, encoding="utf-8"):
         line = line.rstrip("\n")
-        m = re.fullmatch(r"\.SH \[([a-z_]+)\]", line)
+        m = re.fullmatch(r"\.SH \[([a-z_0-9]+)\]", line)
         if m:
             cur = sections.setdefault(m.group(1), {})
             continue

@@ -76,6 +76,9 @@ static void assert_session_equal(const struct session_config *a, const struct se
         assert_int_equal(a->io.board, b->io.board);
         assert_int_equal(a->io.period_us, b->io.period_us);
         assert_memory_equal(&a->io.safe, &b->io.safe, sizeof(a->io.safe));
+        assert_int_equal(a->bidirectional, b->bidirectional);
+        assert_int_equal(a->range_policy, b->range_policy);
+        assert_int_equal(a->direction_change_timeout_us, b->direction_change_timeout_us);
 }
 
 static void test_empty_config_is_the_core_defaults(void **state)
@@ -165,7 +168,7 @@ static bool shipped_default(const char *section, const char *name, char *value, 
                 bool commented = false;
 
                 line[strcspn(line, "\n")] = '\0';
-                if (sscanf(line, "[%63[a-z_]]", cur) == 1)
+                if (sscanf(line, "[%63[a-z_0-9]]", cur) == 1)
                         continue;
                 if (*p == '#') {
                         commented = true;
@@ -385,6 +388,48 @@ static void test_telemetry_refusals(void **state)
                    10, "metrics.interval_ms", "set twice (first on line 6)");
 }
 
+static void exact_load_fails(const char *text, const char *expect)
+{
+        static struct config cfg;
+        struct config_error err;
+        char msg[1024];
+
+        assert_true(load_text(text, &cfg, &err) < 0);
+        config_error_format(&err, msg, sizeof(msg));
+        if (strcmp(msg, expect) != 0)
+                fail_msg("got '%s', expected '%s'", msg, expect);
+}
+
+/* B1: a bidirectional charger: interface v3, the flag, both discharge
+ * limits; every mismatch names its key and line. */
+static void test_bidirectional_keys(void **state)
+{
+        static struct config cfg;
+
+        (void)state;
+        load_ok("[can]\ninterface_version = 3\n" LIMITS "max_discharge_current = 80\nmax_discharge_power = 30000\n"
+                "[v3]\nbidirectional = true\nrange_policy = operator\n", &cfg);
+        assert_true(cfg.session.bidirectional);
+        assert_int_equal(cfg.session.limits.max_discharge_current_da, 800);
+        assert_int_equal(cfg.session.limits.max_discharge_power_w, 30000);
+        assert_int_equal(cfg.session.range_policy, SESSION_RANGE_OPERATOR);
+        load_ok(LIMITS "[v3]\nrange_policy = max\n", &cfg);
+        assert_false(cfg.session.bidirectional);
+        assert_int_equal(cfg.session.range_policy, SESSION_RANGE_MAX);
+
+        exact_load_fails(LIMITS "[v3]\nbidirectional = true\n",
+                   "test.conf:6: v3.bidirectional: needs can.interface_version = 3 (interface v2 never discharges)");
+        exact_load_fails("[can]\ninterface_version = 3\n" LIMITS "max_discharge_current = 80\n[v3]\nbidirectional = true\n",
+                   "test.conf:9: v3.bidirectional: needs limits.max_discharge_current and "
+                   "limits.max_discharge_power above 0");
+        exact_load_fails("[can]\ninterface_version = 3\n" LIMITS "max_discharge_power = 30000\n",
+                   "test.conf:7: limits.max_discharge_power: a discharge limit needs v3.bidirectional = true");
+        exact_load_fails(LIMITS "max_discharge_current = 4000\n",
+                   "test.conf:5: limits.max_discharge_current: 4000 A is out of range (0, or 0.1 to 3276.7)");
+        exact_load_fails(LIMITS "[v3]\nrange_policy = min\n",
+                   "test.conf:6: v3.range_policy: 'min' is none of max, ocpp, operator");
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -392,6 +437,7 @@ int main(void)
                 cmocka_unit_test(test_every_default_is_a_valid_value),
                 cmocka_unit_test(test_shipped_file_shows_the_table_defaults),
                 cmocka_unit_test(test_backend_none_and_controller_io),
+                cmocka_unit_test(test_bidirectional_keys),
                 cmocka_unit_test(test_telemetry_defaults),
                 cmocka_unit_test(test_telemetry_refusals),
         };

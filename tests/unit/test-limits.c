@@ -431,6 +431,98 @@ static void test_random_clamp_respects_the_rating(void **state)
         }
 }
 
+/* B2: a negative current (discharge) is clamped to the discharge limits,
+ * the voltage limit holds for both signs, no discharge limit means 0 A,
+ * and only a power transfer may be negative. */
+static void test_clamp_discharge_limits(void **state)
+{
+        struct power_limits l = base, st = base;
+        const struct power_limits dyn = { .max_discharge_current_da = 500 };
+        const struct power_rating sink = { .max_sink_current_da = 300, .max_sink_power_w = 9000 };
+        struct power_command c = { .mode = POWER_CHARGE, .voltage_dv = 4000, .current_da = -2000 };
+        struct power_command out;
+
+        (void)state;
+        limits_clamp(&l, &c, &out);
+        assert_int_equal(out.current_da, 0);            /* no discharge configured */
+        assert_true(limits_within(&l, &out));
+        out.current_da = -1;
+        assert_false(limits_within(&l, &out));
+        l.max_discharge_current_da = 1000;
+        assert_int_equal(limits_check(&l), -EINVAL);    /* current without power */
+        l.max_discharge_power_w = 30000;
+        assert_int_equal(limits_check(&l), 0);
+        limits_clamp(&l, &c, &out);
+        assert_int_equal(out.current_da, -750);         /* 30 kW at 400 V */
+        c.voltage_dv = 12000;
+        limits_clamp(&l, &c, &out);
+        assert_int_equal(out.voltage_dv, 10000);
+        assert_int_equal(out.current_da, -300);         /* 30 kW at 1000 V */
+        c.mode = POWER_PRECHARGE;
+        limits_clamp(&l, &c, &out);
+        assert_int_equal(out.current_da, 0);
+        out.current_da = -1;
+        assert_false(limits_within(&l, &out));
+        /* Operator and sink rating lower the discharge limits; a static 0
+         * stays 0. */
+        st.max_discharge_current_da = 1000;
+        st.max_discharge_power_w = 30000;
+        limits_effective(&st, &dyn, NULL, &l);
+        assert_int_equal(l.max_discharge_current_da, 500);
+        limits_effective(&st, &dyn, &sink, &l);
+        assert_int_equal(l.max_discharge_current_da, 300);
+        assert_int_equal(l.max_discharge_power_w, 9000);
+        limits_effective(&base, &dyn, &sink, &l);
+        assert_int_equal(l.max_discharge_current_da, 0);
+        assert_int_equal(l.max_discharge_power_w, 0);
+}
+
+/* Randomized, both signs: the clamped command is within the limits, of the
+ * same sign or 0, never larger in magnitude, and maximal. */
+static void test_random_signed_clamp_is_within_and_maximal(void **state)
+{
+        unsigned negative = 0;
+
+        (void)state;
+        rng_state = 0x2545f4914f6cdd1dull;
+        for (unsigned i = 0; i < 20000; i++) {
+                struct power_limits l = {
+                        .max_voltage_dv = (uint16_t)(1 + rng_below(65535)),
+                        .max_current_da = (uint16_t)(1 + rng_below(65535)),
+                        .max_power_w = 1 + rng_below(1000000),
+                        .precharge_max_current_da = (uint16_t)(1 + rng_below(200)),
+                        .insulation_max_current_da = (uint16_t)(1 + rng_below(200)),
+                };
+                struct power_command want = {
+                        .mode = (enum power_mode)rng_below(5),
+                        .voltage_dv = (uint16_t)rng_below(65536),
+                        .current_da = (int32_t)rng_below(65536) - 32768,
+                };
+                struct power_command out;
+
+                if (rng_below(4) != 0) {
+                        l.max_discharge_current_da = (uint16_t)(1 + rng_below(65535));
+                        l.max_discharge_power_w = 1 + rng_below(1000000);
+                }
+                limits_clamp(&l, &want, &out);
+                assert_true(limits_within(&l, &out));
+                if (want.current_da < 0) {
+                        assert_true(out.current_da <= 0 && out.current_da >= want.current_da);
+                        if (out.current_da < 0)
+                                negative++;
+                } else if (out.mode != POWER_OFF && out.mode != POWER_STANDBY) {
+                        assert_true(out.current_da >= 0 && out.current_da <= want.current_da);
+                }
+                if (out.mode == POWER_CHARGE && want.current_da < 0 && out.current_da > want.current_da) {
+                        struct power_command more = out;
+
+                        more.current_da--;
+                        assert_false(limits_within(&l, &more));
+                }
+        }
+        assert_true(negative > 1000);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -452,6 +544,8 @@ int main(void)
                 cmocka_unit_test(test_within_detects_each_violation),
                 cmocka_unit_test(test_random_clamp_is_within_and_maximal),
                 cmocka_unit_test(test_random_clamp_respects_the_rating),
+                cmocka_unit_test(test_clamp_discharge_limits),
+                cmocka_unit_test(test_random_signed_clamp_is_within_and_maximal),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -402,14 +402,14 @@ static const struct codec_dc_power_parameters *last_params(const struct fx *f)
         return &r->msg.u.dc_power_parameters;
 }
 
-static void expect_cmd_at(const struct fx *f, enum power_mode mode, uint16_t v, uint16_t i,
+static void expect_cmd_at(const struct fx *f, enum power_mode mode, uint16_t v, int32_t i,
                           bool discharge, int line)
 {
         const struct power_command *c = session_command(&f->s);
 
         if (c->mode != mode || c->voltage_dv != v || c->current_da != i ||
             c->discharge != discharge) {
-                print_error("line %d: command %s %u dV %u dA%s, expected %s %u dV %u dA%s\n", line,
+                print_error("line %d: command %s %u dV %d dA%s, expected %s %u dV %d dA%s\n", line,
                             power_mode_name(c->mode), c->voltage_dv, c->current_da,
                             c->discharge ? " discharge" : "", power_mode_name(mode), v, i,
                             discharge ? " discharge" : "");
@@ -924,6 +924,8 @@ static void test_V16_range_mode_top_of_range_without_ocpp(void **state)
         struct fx *f = *state;
 
         ccs_charging(f);
+        /* V17: a Range_Mode transfer is a new one, after a Standby. */
+        rx_standby(f, true, false);
         rx_range(f, 4500, 1500, -1000);
         expect_cmd(f, POWER_CHARGE, 4500, 1500, false);
         assert_int_equal(status_of(f).power_control.setpoints_mode, CODEC_SETPOINTS_RANGE_MODE);
@@ -939,6 +941,8 @@ static void test_V16_range_mode_follows_ocpp_dynamic_target(void **state)
         struct session_status st;
 
         ccs_charging(f);
+        /* V17: a Range_Mode transfer is a new one, after a Standby. */
+        rx_standby(f, true, false);
         rx_range(f, 4500, 1500, 0);
         expect_cmd(f, POWER_CHARGE, 4500, 1500, false);
         /* The CSMS's point: applied at once, inside the range. */
@@ -957,7 +961,9 @@ static void test_V16_range_mode_follows_ocpp_dynamic_target(void **state)
         rx_range(f, 4500, 1500, -1000);
         rx_ocpp(f, -300);
         expect_cmd(f, POWER_STANDBY, 0, 0, false);
-        /* Target_Mode ignores the CSMS: the EV decides (part D.2). */
+        /* Target_Mode ignores the CSMS: the EV decides (part D.2); a new
+         * transfer (V17). */
+        rx_standby(f, true, false);
         rx_target(f, 4500, 600);
         expect_cmd(f, POWER_CHARGE, 4500, 600, false);
         rx_ocpp(f, 100);
@@ -1668,6 +1674,449 @@ static void test_v3_stale_voltage_never_below_last_measured_while_link_down(void
         assert_int_equal(last_status(f)->present_voltage_dv, 150);
 }
 
+/* ====================================================================
+ * Bidirectional power (part D.4, B1..B6; V15..V17 with a sign)
+ * ==================================================================== */
+
+/* A bidirectional power side: 100 A and 30 kW out of the EV. */
+static int fx_setup_bidir(void **state)
+{
+        struct fx *f;
+
+        fx_setup(state);
+        f = *state;
+        f->cfg.bidirectional = true;
+        f->cfg.limits.max_discharge_current_da = 1000;
+        f->cfg.limits.max_discharge_power_w = 30000;
+        fx_init(f);
+        return 0;
+}
+
+/* B1: discharge needs v3, the flag and both discharge limits. */
+static void test_B01_discharge_needs_v3_the_flag_and_its_limits(void **state)
+{
+        struct fx *f = *state;
+        struct session_config c = f->cfg;
+
+        c.bidirectional = true;
+        assert_int_equal(session_config_check(&c), -EINVAL);
+        c.limits.max_discharge_current_da = 1000;
+        assert_int_equal(session_config_check(&c), -EINVAL);
+        c.limits.max_discharge_power_w = 30000;
+        assert_int_equal(session_config_check(&c), 0);
+        c.interface_version = 2;
+        assert_int_equal(session_config_check(&c), -EINVAL);
+        /* Limits without the flag: accepted, but nothing announced. */
+        c = f->cfg;
+        c.limits.max_discharge_current_da = 1000;
+        c.limits.max_discharge_power_w = 30000;
+        assert_int_equal(session_config_check(&c), 0);
+        assert_int_equal(session_reconfigure(&f->s, &c, f->now), 0);
+        open_session(f, false);
+        assert_int_equal(last_params(f)->maximum_discharge_current_da, 0);
+        assert_int_equal(status_of(f).limits.max_discharge_current_da, 0);
+}
+
+/* B1: a charge-only power side refuses every negative target, counted,
+ * and stays at 0 A however long the EV asks. */
+static void test_B01_charge_only_refuses_discharge_while_the_ev_asks(void **state)
+{
+        struct fx *f = *state;
+
+        ccs_charging(f);
+        for (int k = 0; k < 20; k++) {
+                rx_target(f, 4000, -500);
+                run(f, 100 * MS);
+                expect_cmd(f, POWER_STANDBY, 0, 0, false);
+                assert_int_equal(last_status(f)->present_current_da, 0);
+        }
+        assert_int_equal(status_of(f).counters.discharges_refused, 20);
+        assert_int_equal(status_of(f).counters.direction_changes, 0);
+        assert_int_equal(status_of(f).fault, SESSION_FAULT_NONE);
+        /* The same in Range_Mode: a discharge-only range (B4). */
+        rx_standby(f, true, false);
+        rx_range(f, 4000, -100, -1000);
+        run(f, 100 * MS);
+        expect_cmd(f, POWER_STANDBY, 0, 0, false);
+        assert_int_equal(status_of(f).counters.discharges_refused, 21);
+}
+
+/* B2: a negative current is a discharge, within both discharge limits;
+ * the measured current goes out negative in Power_Modules_Status. */
+static void test_B02_negative_current_discharges_within_the_limits(void **state)
+{
+        struct fx *f = *state;
+
+        ccs_charging(f);
+        rx_target(f, 4000, -500);
+        /* Through 0 A first; the converter confirms, then the discharge. */
+        expect_cmd(f, POWER_CHARGE, 4000, 0, false);
+        run(f, 100 * MS);
+        expect_cmd(f, POWER_CHARGE, 4000, -500, false);
+        run(f, 200 * MS);
+        assert_int_equal(last_status(f)->present_current_da, -500);
+        /* 100 A asked: 30 kW at 400 V is 75 A. */
+        rx_target(f, 4000, -2000);
+        expect_cmd(f, POWER_CHARGE, 4000, -750, false);
+        /* 250 V: the current limit, 100 A (25 kW). */
+        rx_target(f, 2500, -2000);
+        expect_cmd(f, POWER_CHARGE, 2500, -1000, false);
+        /* The voltage limit holds for either sign. */
+        rx_target(f, 12000, -100);
+        expect_cmd(f, POWER_CHARGE, 10000, -100, false);
+        assert_int_equal(status_of(f).counters.direction_changes, 1);
+        assert_int_equal(status_of(f).counters.discharges_refused, 0);
+}
+
+/* B2: the sign never flips on the command alone; a converter that keeps
+ * its current is not followed into the other direction, and is switched
+ * off after direction_change_timeout_us. */
+static void test_B02_sign_change_waits_for_the_converter_at_0A(void **state)
+{
+        struct fx *f = *state;
+
+        ccs_charging(f);
+        f->converter = false;   /* measurements by hand from here */
+        rx_target(f, 4000, -500);
+        expect_cmd(f, POWER_CHARGE, 4000, 0, false);
+        assert_true(status_of(f).direction_change_pending);
+        /* Still 50 A measured: wait at 0 A. */
+        f->m.current_da = 500;
+        run(f, 500 * MS);
+        meas(f);
+        expect_cmd(f, POWER_CHARGE, 4000, 0, false);
+        /* 1.1 A is not <= 1 A. */
+        run(f, 100 * MS);
+        f->m.current_da = 11;
+        meas(f);
+        expect_cmd(f, POWER_CHARGE, 4000, 0, false);
+        /* -1.1 A neither. */
+        run(f, 100 * MS);
+        f->m.current_da = -11;
+        meas(f);
+        expect_cmd(f, POWER_CHARGE, 4000, 0, false);
+        /* The link down: no confirmation from a converter nobody sees. */
+        run(f, 100 * MS);
+        f->m.current_da = 0;
+        f->m.link_ok = false;
+        session_on_measurement(&f->s, &f->m, f->now);
+        assert_int_equal(session_command(&f->s)->mode, POWER_OFF);
+        assert_int_equal(status_of(f).counters.direction_changes, 0);
+}
+
+static void test_B02_sign_change_timeout_is_a_converter_fault(void **state)
+{
+        struct fx *f = *state;
+        uint64_t t0;
+
+        ccs_charging(f);
+        f->converter = false;
+        f->m.current_da = 1000;
+        rx_target(f, 4000, -500);
+        t0 = f->now;
+        expect_cmd(f, POWER_CHARGE, 4000, 0, false);
+        run(f, 2 * SEC - 1);
+        expect_cmd(f, POWER_CHARGE, 4000, 0, false);
+        assert_int_equal(f->now, t0 + 2 * SEC - 1);
+        run(f, 1);
+        expect_cmd(f, POWER_OFF, 0, 0, true);
+        assert_int_equal(status_of(f).fault, SESSION_FAULT_DIRECTION_CHANGE);
+        assert_int_equal(status_of(f).counters.direction_changes, 0);
+        assert_string_equal(session_fault_name(SESSION_FAULT_DIRECTION_CHANGE), "direction-change");
+}
+
+/* B2 back again: discharge, then charge, through 0 A each time; a return
+ * to the old sign before the confirmation needs none. */
+static void test_B02_charge_discharge_charge_through_zero(void **state)
+{
+        struct fx *f = *state;
+
+        ccs_charging(f);
+        rx_target(f, 4000, -500);
+        run(f, 100 * MS);
+        expect_cmd(f, POWER_CHARGE, 4000, -500, false);
+        f->converter = false;
+        rx_target(f, 4000, 800);
+        expect_cmd(f, POWER_CHARGE, 4000, 0, false);
+        /* The EV changes its mind before the converter confirmed: the old
+         * direction again, at once. */
+        rx_target(f, 4000, -300);
+        expect_cmd(f, POWER_CHARGE, 4000, -300, false);
+        f->converter = true;
+        rx_target(f, 4000, 800);
+        expect_cmd(f, POWER_CHARGE, 4000, 0, false);
+        run(f, 100 * MS);
+        expect_cmd(f, POWER_CHARGE, 4000, 800, false);
+        assert_int_equal(status_of(f).counters.direction_changes, 2);
+}
+
+/* B2, R37: the ramp works on the magnitude, whatever the sign; a smaller
+ * magnitude applies at once. */
+static void test_B02_ramp_ramps_the_magnitude(void **state)
+{
+        struct fx *f = *state;
+
+        ccs_charging(f);
+        f->cfg.current_ramp_da_per_s = 2000;    /* 20 A per 100 ms */
+        assert_int_equal(session_reconfigure(&f->s, &f->cfg, f->now), 0);
+        rx_target(f, 4000, 0);
+        run(f, 200 * MS);
+        rx_target(f, 4000, -700);
+        run(f, 20 * MS);
+        expect_cmd(f, POWER_CHARGE, 4000, -200, false);
+        run(f, 100 * MS);
+        expect_cmd(f, POWER_CHARGE, 4000, -400, false);
+        run(f, 100 * MS);
+        expect_cmd(f, POWER_CHARGE, 4000, -600, false);
+        run(f, 100 * MS);
+        expect_cmd(f, POWER_CHARGE, 4000, -700, false);
+        rx_target(f, 4000, -100);
+        expect_cmd(f, POWER_CHARGE, 4000, -100, false);
+}
+
+/* E-stop and controller silence switch a discharge off like a charge. */
+static void test_B02_estop_and_silence_off_while_discharging(void **state)
+{
+        struct fx *f = *state;
+        struct codec_message m = { .type = CODEC_EMERGENCY_STOP };
+
+        ccs_charging(f);
+        rx_target(f, 4000, -500);
+        run(f, 200 * MS);
+        expect_cmd(f, POWER_CHARGE, 4000, -500, false);
+        m.u.emergency_stop.origin = CODEC_ESTOP_ORIGIN_EVSE;
+        rx(f, &m);
+        expect_cmd(f, POWER_OFF, 0, 0, true);
+        assert_int_equal(status_of(f).fault, SESSION_FAULT_EMERGENCY_STOP);
+
+        fx_setup_bidir(state);
+        f = *state;
+        ccs_charging(f);
+        rx_target(f, 4000, -500);
+        run(f, 200 * MS);
+        expect_cmd(f, POWER_CHARGE, 4000, -500, false);
+        f->heartbeat = false;
+        at(f, f->next_hb - HEARTBEAT_US + 200 * MS);
+        expect_cmd(f, POWER_OFF, 0, 0, true);
+        assert_int_equal(status_of(f).fault, SESSION_FAULT_CONTROLLER_TIMEOUT);
+}
+
+/* B3: the range as a slider from full discharge (Min) to full charge
+ * (Max); the operator's point clamped into it and into the limits. */
+static void test_B03_range_is_a_slider_min_discharge_max_charge(void **state)
+{
+        struct fx *f = *state;
+
+        f->cfg.range_policy = SESSION_RANGE_OPERATOR;
+        fx_init(f);
+        ccs_charging(f);
+        rx_standby(f, true, false);
+        rx_range(f, 4000, 1500, -800);
+        run(f, 100 * MS);
+        expect_cmd(f, POWER_CHARGE, 4000, 1500, false);
+        assert_int_equal(session_set_range_target(&f->s, true, -600, f->now), 0);
+        run(f, 100 * MS);
+        expect_cmd(f, POWER_CHARGE, 4000, -600, false);
+        /* Below Min: Min. */
+        assert_int_equal(session_set_range_target(&f->s, true, -3000, f->now), 0);
+        expect_cmd(f, POWER_CHARGE, 4000, -750, false);       /* 30 kW at 400 V */
+        rx_range(f, 2000, 1500, -800);
+        expect_cmd(f, POWER_CHARGE, 2000, -800, false);       /* Min */
+        /* Cleared: the top of the range. */
+        assert_int_equal(session_set_range_target(&f->s, false, 0, f->now), 0);
+        run(f, 100 * MS);
+        expect_cmd(f, POWER_CHARGE, 2000, 1500, false);
+        assert_false(status_of(f).range_target_valid);
+}
+
+/* B4: a discharge-only range (both ends negative) and a range without
+ * discharge (Min positive). */
+static void test_B04_discharge_only_and_no_discharge_ranges(void **state)
+{
+        struct fx *f = *state;
+
+        f->cfg.range_policy = SESSION_RANGE_OPERATOR;
+        fx_init(f);
+        ccs_charging(f);
+        rx_standby(f, true, false);
+        /* Discharge only, 20..60 A: the top is -20 A. */
+        rx_range(f, 4000, -200, -600);
+        run(f, 100 * MS);
+        expect_cmd(f, POWER_CHARGE, 4000, -200, false);
+        /* A charge point is clamped to the range: still a discharge. */
+        assert_int_equal(session_set_range_target(&f->s, true, 500, f->now), 0);
+        expect_cmd(f, POWER_CHARGE, 4000, -200, false);
+        assert_int_equal(session_set_range_target(&f->s, true, -450, f->now), 0);
+        expect_cmd(f, POWER_CHARGE, 4000, -450, false);
+        /* No discharge possible: Min positive; a discharge point becomes
+         * Min, a charge. */
+        rx_standby(f, true, false);
+        rx_range(f, 4000, 1000, 100);
+        run(f, 100 * MS);
+        expect_cmd(f, POWER_CHARGE, 4000, 100, false);
+}
+
+/* B5: in Range_Mode the power side (here the CSMS, OCPP_Control) picks
+ * the direction; in Target_Mode the EV does, and its target may be
+ * negative. */
+static void test_B05_range_mode_side_chooses_target_mode_ev_decides(void **state)
+{
+        struct fx *f = *state;
+
+        ccs_charging(f);
+        rx_target(f, 4000, -400);
+        run(f, 100 * MS);
+        expect_cmd(f, POWER_CHARGE, 4000, -400, false);
+        rx_ocpp(f, 300);        /* no effect in Target_Mode */
+        expect_cmd(f, POWER_CHARGE, 4000, -400, false);
+        rx_standby(f, true, false);
+        run(f, 100 * MS);
+        rx_range(f, 4000, 1500, -1000);
+        run(f, 100 * MS);
+        expect_cmd(f, POWER_CHARGE, 4000, 300, false);
+        rx_ocpp(f, -250);
+        run(f, 100 * MS);
+        expect_cmd(f, POWER_CHARGE, 4000, -250, false);
+        assert_int_equal(status_of(f).counters.direction_changes, 3);
+}
+
+/* B6: a CHAdeMO V2G vehicle runs in Range_Mode; no precharge (R30). */
+static void test_B06_chademo_v2g_in_range_mode(void **state)
+{
+        struct fx *f = *state;
+
+        open_session(f, true);
+        insulation_test(f);
+        waiting_for_charge(f);
+        rx_state(f, CODEC_STATE_CHARGING);
+        rx_range(f, 4000, 1200, -900);
+        run(f, 300 * MS);
+        expect_cmd(f, POWER_CHARGE, 4000, 1200, false);
+        rx_ocpp(f, -900);
+        run(f, 300 * MS);
+        expect_cmd(f, POWER_CHARGE, 4000, -750, false);
+        assert_int_equal(last_status(f)->present_current_da, -750);
+        rx_ocpp(f, 600);
+        run(f, 300 * MS);
+        expect_cmd(f, POWER_CHARGE, 4000, 600, false);
+}
+
+/* B2 in every mode: after a discharge even an insulation test (a positive
+ * current cap) waits at 0 A for the converter's <= 1 A. */
+static void test_B02_insulation_test_after_discharge_waits_for_0A(void **state)
+{
+        struct fx *f = *state;
+
+        ccs_charging(f);
+        rx_target(f, 4000, -500);
+        run(f, 200 * MS);
+        expect_cmd(f, POWER_CHARGE, 4000, -500, false);
+        f->converter = false;
+        f->m.current_da = -500;
+        rx_standby(f, true, false);
+        expect_cmd(f, POWER_STANDBY, 0, 0, false);
+        /* A new test (the controller went back, e.g. a restarted vehicle
+         * sequence), no measurement yet: 0 A. */
+        rx_state(f, CODEC_STATE_INSULATION_TEST);
+        rx_ins(f, 5000);
+        expect_cmd(f, POWER_INSULATION_TEST, 5000, 0, false);
+        run(f, 50 * MS);
+        f->m.current_da = 0;
+        meas(f);
+        expect_cmd(f, POWER_INSULATION_TEST, 5000, 10, false);
+}
+
+/* V04 with discharge: DC_Power_Parameters announces the discharge limit,
+ * lowered by the converter's sink rating. */
+static void test_V04_dc_power_parameters_announce_the_discharge_limit(void **state)
+{
+        struct fx *f = *state;
+
+        open_session(f, false);
+        assert_int_equal(last_params(f)->maximum_discharge_current_da, 1000);
+        f->m.rating = (struct power_rating){ .max_sink_current_da = 600, .max_sink_power_w = 20000 };
+        meas(f);
+        run(f, 200 * MS);
+        assert_int_equal(last_params(f)->maximum_discharge_current_da, 600);
+        assert_int_equal(status_of(f).limits.max_discharge_power_w, 20000);
+        assert_int_equal(last_params(f)->range_target_current_da, 0);
+}
+
+/* V15: Target_Mode follows a negative target exactly, in its limits. */
+static void test_V15_target_mode_follows_a_negative_target(void **state)
+{
+        struct fx *f = *state;
+
+        ccs_charging(f);
+        rx_target(f, 3800, -650);
+        run(f, 100 * MS);
+        expect_cmd(f, POWER_CHARGE, 3800, -650, false);
+        assert_int_equal(status_of(f).request_current_da, -650);
+}
+
+/* V16: the policies: max ignores the CSMS, ocpp follows it, operator
+ * follows the operator only; -EPERM when the policy is not operator. */
+static void test_V16_range_policy_max_ocpp_operator(void **state)
+{
+        struct fx *f = *state;
+
+        f->cfg.range_policy = SESSION_RANGE_MAX;
+        fx_init(f);
+        ccs_charging(f);
+        assert_int_equal(session_set_range_target(&f->s, true, 100, f->now), -EPERM);
+        rx_standby(f, true, false);
+        rx_range(f, 4000, 1500, -1000);
+        rx_ocpp(f, -500);
+        run(f, 100 * MS);
+        expect_cmd(f, POWER_CHARGE, 4000, 1500, false);
+
+        fx_setup_bidir(state);
+        f = *state;
+        f->cfg.range_policy = SESSION_RANGE_OPERATOR;
+        fx_init(f);
+        ccs_charging(f);
+        rx_standby(f, true, false);
+        rx_range(f, 4000, 1500, -1000);
+        rx_ocpp(f, -500);
+        run(f, 100 * MS);
+        expect_cmd(f, POWER_CHARGE, 4000, 1500, false);
+        assert_int_equal(session_set_range_target(&f->s, true, 700, f->now), 0);
+        expect_cmd(f, POWER_CHARGE, 4000, 700, false);
+        assert_int_equal(status_of(f).range_target_da, 700);
+        assert_string_equal(session_range_policy_name(SESSION_RANGE_OPERATOR), "operator");
+}
+
+/* V17: Setpoints_Mode stays the same through a transfer; a change is
+ * refused (0 A, counted) until the transfer resumes in its own mode or
+ * ends. */
+static void test_V17_mode_change_inside_a_transfer_refused(void **state)
+{
+        struct fx *f = *state;
+
+        ccs_charging(f);
+        rx_range(f, 4000, 1500, -1000);
+        expect_cmd(f, POWER_STANDBY, 0, 0, false);
+        assert_int_equal(status_of(f).counters.mode_changes_refused, 1);
+        assert_int_equal(status_of(f).counters.rejected_requests, 1);
+        rx_range(f, 4000, 1500, -1000);
+        expect_cmd(f, POWER_STANDBY, 0, 0, false);
+        assert_int_equal(status_of(f).counters.mode_changes_refused, 2);
+        /* Back to its own mode: resumed. */
+        rx_target(f, 4000, 900);
+        run(f, 100 * MS);
+        expect_cmd(f, POWER_CHARGE, 4000, 900, false);
+        /* A Standby ends the transfer; the next may use the other mode. */
+        rx_standby(f, true, false);
+        rx_range(f, 4000, 1500, -1000);
+        run(f, 100 * MS);
+        expect_cmd(f, POWER_CHARGE, 4000, 1500, false);
+        assert_int_equal(status_of(f).counters.mode_changes_refused, 2);
+        /* A new session starts without a mode. */
+        rx_state(f, CODEC_STATE_ENDING_CHARGE);
+        ending_charge(f);
+        rx_csf(f, CODEC_FINISHED_CLEAN_STOP);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -1720,6 +2169,25 @@ int main(void)
                 T(test_v3_ev_overvoltage_maximum_cleared_with_the_session),
                 T(test_v3_dc_power_parameters_announce_the_rating),
                 T(test_v3_stale_voltage_never_below_last_measured_while_link_down),
+#define B(name) cmocka_unit_test_setup_teardown(name, fx_setup_bidir, fx_teardown)
+                T(test_B01_discharge_needs_v3_the_flag_and_its_limits),
+                T(test_B01_charge_only_refuses_discharge_while_the_ev_asks),
+                B(test_B02_negative_current_discharges_within_the_limits),
+                B(test_B02_sign_change_waits_for_the_converter_at_0A),
+                B(test_B02_sign_change_timeout_is_a_converter_fault),
+                B(test_B02_charge_discharge_charge_through_zero),
+                B(test_B02_ramp_ramps_the_magnitude),
+                B(test_B02_estop_and_silence_off_while_discharging),
+                B(test_B02_insulation_test_after_discharge_waits_for_0A),
+                B(test_B03_range_is_a_slider_min_discharge_max_charge),
+                B(test_B04_discharge_only_and_no_discharge_ranges),
+                B(test_B05_range_mode_side_chooses_target_mode_ev_decides),
+                B(test_B06_chademo_v2g_in_range_mode),
+                B(test_V04_dc_power_parameters_announce_the_discharge_limit),
+                B(test_V15_target_mode_follows_a_negative_target),
+                B(test_V16_range_policy_max_ocpp_operator),
+                B(test_V17_mode_change_inside_a_transfer_refused),
+#undef B
 #undef T
         };
 

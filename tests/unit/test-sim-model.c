@@ -367,6 +367,66 @@ static void test_battery_voltage_rises(void **state)
         assert_true(absd(v1 - expected) <= 0.02 * (expected - v0));
 }
 
+/* B2: a negative current sinks out of the battery: ramped in magnitude,
+ * the output below the battery, the battery's voltage (its state of
+ * charge) falling; a reversal passes through 0 A; nothing to sink without
+ * a battery. */
+static void test_discharge_sinks_from_the_battery(void **state)
+{
+        struct sim_params p;
+        struct sim_model m;
+        struct power_command c = { .mode = POWER_CHARGE, .voltage_dv = 4000, .current_da = -500 };
+        double v0, r;
+        int16_t prev;
+
+        (void)state;
+        sim_params_defaults(&p);
+        p.battery_capacity_kwh = 1.0;
+        r = p.battery_resistance_ohm;
+        connect_battery(&m, &p);
+        v0 = sim_model_battery_voltage(&m);
+        assert_int_equal(sim_model_command(&m, &c), 0);
+        for (int i = 1; i <= 5; i++) {
+                run(&m, 0.02);
+                assert_true(amps(&m) < 0);
+                assert_true(absd(amps(&m) + (50.0 < p.current_ramp_a_per_s * 0.02 * i ? 50.0 : p.current_ramp_a_per_s * 0.02 * i)) <= 0.2);
+        }
+        run(&m, 2.0);
+        assert_int_equal(measure(&m).current_da, -500);
+        assert_true(volts(&m) < sim_model_battery_voltage(&m));
+        assert_true(absd(volts(&m) - (sim_model_battery_voltage(&m) - 50 * r)) <= 0.2);
+        assert_true(sim_model_battery_voltage(&m) < v0 - 1.0);
+        assert_int_equal(measure(&m).rating.max_sink_current_da, (uint16_t)(p.max_current_a * 10));
+        assert_int_equal(measure(&m).rating.max_sink_power_w, (uint32_t)(p.max_power_kw * 1000));
+
+        /* The hardware's ceiling holds for sinking too. */
+        c.current_da = -30000;
+        assert_int_equal(sim_model_command(&m, &c), 0);
+        run(&m, 2.0);
+        assert_true(-amps(&m) <= p.max_current_a + 0.05);
+        assert_true(-amps(&m) * volts(&m) <= p.max_power_kw * 1000 * 1.001);
+
+        /* Reversed: through 0 A at once, then up the ramp the other way. */
+        c.current_da = 300;
+        c.voltage_dv = 10000;
+        assert_int_equal(sim_model_command(&m, &c), 0);
+        sim_model_step(&m, DT);
+        assert_true(measure(&m).current_da >= 0);
+        prev = measure(&m).current_da;
+        run(&m, 1.0);
+        assert_true(measure(&m).current_da > prev);
+        assert_int_equal(measure(&m).current_da, 300);
+
+        /* No battery on the output: nothing to sink. */
+        sim_model_init(&m, &p);
+        command(&m, POWER_STANDBY, 0, 0, false);
+        run(&m, p.wakeup_ms / 1000.0);
+        c.current_da = -500;
+        assert_int_equal(sim_model_command(&m, &c), 0);
+        run(&m, 0.5);
+        assert_int_equal(measure(&m).current_da, 0);
+}
+
 static void test_insulation_test_then_discharge(void **state)
 {
         struct sim_params p;
@@ -830,6 +890,7 @@ int main(void)
                 cmocka_unit_test(test_charge_current_ramp_and_limit),
                 cmocka_unit_test(test_charge_power_limit),
                 cmocka_unit_test(test_battery_voltage_rises),
+                cmocka_unit_test(test_discharge_sinks_from_the_battery),
                 cmocka_unit_test(test_insulation_test_then_discharge),
                 cmocka_unit_test(test_standby_without_discharge_leaks),
                 cmocka_unit_test(test_insulation_reported_clamped),
