@@ -44,12 +44,38 @@ static uint64_t min_u64(uint64_t a, uint64_t b)
         return a < b ? a : b;
 }
 
+/* ---- what an input changes ---- */
+
+/* Every input that may change what settle() works out (the converter
+ * command, the limits, the flags, the controller's outputs, a deadline)
+ * calls this, so that settle() works it all out again; without it, settle()
+ * has nothing to do before next_due_us.  A new input joins with this one
+ * line. */
+static inline void mark_changed(struct session *s)
+{
+        s->changed = true;
+}
+
 /* ---- deadlines kept worked out (read at every step) ---- */
+
+/* The earliest deadline: R1's (kept apart, as every heartbeat moves it)
+ * and the earliest of all the others (others_due_us, worked out by
+ * settle_all()). */
+static void update_next_due(struct session *s)
+{
+        if (s->shutting_down)
+                s->next_due_us = SESSION_NO_DEADLINE;
+        else if (s->supervising)
+                s->next_due_us = min_u64(s->heartbeat_deadline_us, s->others_due_us);
+        else
+                s->next_due_us = s->others_due_us;
+}
 
 static void heartbeat_seen(struct session *s, uint64_t now)
 {
         s->last_heartbeat_us = now;
         s->heartbeat_deadline_us = add_sat(now, s->cfg.controller_timeout_us);
+        update_next_due(s);
 }
 
 static void flags_sent_at(struct session *s, uint64_t now)
@@ -296,6 +322,7 @@ static void set_target(struct session *s, enum power_mode mode, uint16_t voltage
                 .discharge = discharge,
         };
         s->command_cached = false;
+        mark_changed(s);
 }
 
 /* v3: only the charger's own capacitance can be on the output (no battery
@@ -628,6 +655,7 @@ static void refresh_limits(struct session *s)
 
         limits_effective(&s->cfg.limits, &s->dynamic, &s->rating, &s->effective);
         s->command_cached = false;
+        mark_changed(s);
         /* B1, E.1: no discharge unless configured (never in v2). */
         if (!s->cfg.bidirectional) {
                 s->effective.max_discharge_current_da = 0;
@@ -762,6 +790,9 @@ static void watch_ev_overvoltage(struct session *s, const struct power_measureme
 
         if (above && !s->ev_overvoltage)
                 s->ev_overvoltage_since_us = now;
+        /* Its deadline starts or ends. */
+        if (above != s->ev_overvoltage)
+                mark_changed(s);
         s->ev_overvoltage = above;
 }
 
@@ -775,6 +806,7 @@ static void run_timers(struct session *s, uint64_t now)
                 s->controller_alive = false;
                 s->heartbeat_lost = true;
                 s->counters.controller_timeouts++;
+                mark_changed(s);
                 latch_fault(s, SESSION_FAULT_CONTROLLER_TIMEOUT);
                 /* The board's inputs are no longer current. */
                 controller_io_forget_inputs(&s->io);
@@ -782,6 +814,7 @@ static void run_timers(struct session *s, uint64_t now)
         /* CC.6.2: above the EV's maximum for the whole time: off. */
         if (ev_overvoltage_armed(s) && now >= add_sat(s->ev_overvoltage_since_us, s->cfg.ev_overvoltage_time_us)) {
                 s->ev_overvoltage = false;
+                mark_changed(s);
                 latch_fault(s, SESSION_FAULT_EV_OVERVOLTAGE);
         }
         /* B2: the converter never confirmed 0 A before a change of sign:
@@ -789,19 +822,24 @@ static void run_timers(struct session *s, uint64_t now)
         if (s->direction_wait && mode_regulates(s->target.mode) &&
             now >= add_sat(s->direction_wait_since_us, s->cfg.direction_change_timeout_us)) {
                 s->direction_wait = false;
+                mark_changed(s);
                 latch_fault(s, SESSION_FAULT_DIRECTION_CHANGE);
         }
         /* R46: the stop is over once its frames stayed away long enough. */
-        if (s->estop_active && now >= add_sat(s->last_estop_us, s->cfg.estop_release_us))
+        if (s->estop_active && now >= add_sat(s->last_estop_us, s->cfg.estop_release_us)) {
                 s->estop_active = false;
+                mark_changed(s);
+        }
         /* R10: edge flags go back to 0 after the hold time. */
         if (s->user_stop_held && now >= s->user_stop_release_us) {
                 s->user_stop_held = false;
                 s->flags.user_stop_button = false;
+                mark_changed(s);
         }
         if (s->chademo_start_held && now >= s->chademo_start_release_us) {
                 s->chademo_start_held = false;
                 s->flags.chademo_start_button = false;
+                mark_changed(s);
         }
 }
 
@@ -822,13 +860,18 @@ static void flush_io(struct session *s, uint64_t now)
                 tx(s, &m);
 }
 
-static void settle(struct session *s, uint64_t now)
+static void refresh_deadlines(struct session *s);
+
+static void settle_all(struct session *s, uint64_t now)
 {
         /* The AUTO flags are re-derived where what they follow changes
          * (update_auto_flags()), not here at every step. */
         update_command(s, now);
-        if (s->shutting_down)
+        s->changed = false;
+        if (s->shutting_down) {
+                refresh_deadlines(s);
                 return;
+        }
         /* Order on the bus: status first (it opens the window), then the
          * limits, then the flags that may declare them final (R13); the
          * controller's outputs last, they have a second to go. */
@@ -839,6 +882,18 @@ static void settle(struct session *s, uint64_t now)
                 update_auto_flags(s);
         flush_flags(s, now);
         flush_io(s, now);
+        refresh_deadlines(s);
+}
+
+/* Step 3 of every entry point.  With no input changed since the last time
+ * and nothing due, the command in force and the frames sent are what
+ * working them out again would give (session_check_cache() proves it in
+ * the tests and the fuzz target). */
+static inline void settle(struct session *s, uint64_t now)
+{
+        if (!s->changed && now < s->next_due_us)
+                return;
+        settle_all(s, now);
 }
 
 /* ---- session window ---- */
@@ -895,6 +950,7 @@ static void end_session(struct session *s, enum session_fault fault)
         s->charge_started = false;
         forget_vehicle(s);
         s->limits_sent_in_session = false;
+        mark_changed(s);
         update_auto_flags(s);
         set_target(s, POWER_OFF, 0, 0, true);
         reset_ramp(s);
@@ -1043,6 +1099,12 @@ static void on_controller_status(struct session *s, uint8_t state, uint64_t now)
 {
         bool changed = !s->controller_state_known || s->controller_state != state;
 
+        /* The same state from a controller already up and supervised
+         * changes only the R1 deadline (heartbeat_seen()); anything else
+         * may change the command, the flags or the limits. */
+        if (changed || !s->controller_alive || !s->supervising || s->heartbeat_lost ||
+            !s->controller_up || state == CODEC_STATE_INITIALISING)
+                mark_changed(s);
         /* R11, R13: the vehicle left, with or without a session (e.g.
          * authorised, then unplugged before New_Charge_Session). */
         if (s->controller_state_known && !state_is_unplugged(s->controller_state) &&
@@ -1521,6 +1583,10 @@ static bool sent_by_controller(const struct session *s, enum codec_msg_type type
 
 static void handle_message(struct session *s, const struct codec_message *msg, uint64_t now)
 {
+        /* Every message but the heartbeat may change what settle() works
+         * out; the heartbeat marks what it changes itself. */
+        if (msg->type != CODEC_ADVANTICS_CONTROLLER_STATUS)
+                mark_changed(s);
         switch (msg->type) {
         case CODEC_ADVANTICS_CONTROLLER_STATUS:
                 on_controller_status(s, msg->u.advantics_controller_status.state, now);
@@ -1625,6 +1691,10 @@ int session_init(struct session *s, const struct session_config *cfg,
         update_auto_flags(s);
         /* The initial OFF command. */
         update_command(s, now_us);
+        /* Nothing is flushed before the first input: its settle() works
+         * everything out. */
+        mark_changed(s);
+        refresh_deadlines(s);
         return 0;
 }
 
@@ -1641,6 +1711,7 @@ int session_reconfigure(struct session *s, const struct session_config *cfg,
 
         old = s->cfg;
         s->cfg = *cfg;
+        mark_changed(s);
         /* The deadlines kept worked out follow the new timeouts. */
         heartbeat_seen(s, s->last_heartbeat_us);
         flags_sent_at(s, s->last_flags_us);
@@ -1754,8 +1825,10 @@ void session_on_measurement(struct session *s, const struct power_measurement *m
             m->current_da >= -10 && m->current_da <= 10) {
                 /* The hold before the change of sign ends: the command is
                  * worked out again (it is cached while its inputs stay). */
-                if (!s->zero_confirmed)
+                if (!s->zero_confirmed) {
                         s->command_cached = false;
+                        mark_changed(s);
+                }
                 s->zero_confirmed = true;
         }
         /* The converter's rating is the third source of limits: what the
@@ -1788,14 +1861,14 @@ void session_tick(struct session *s, uint64_t now_us)
         settle(s, now_us);
 }
 
-uint64_t session_next_deadline(const struct session *s)
+/* The earliest deadline but R1's, from everything: what others_due_us
+ * keeps. */
+static uint64_t others_scan(const struct session *s)
 {
         uint64_t d = SESSION_NO_DEADLINE;
 
         if (s->shutting_down)
                 return d;
-        if (s->supervising)
-                d = min_u64(d, s->heartbeat_deadline_us);
         if (sends_status(s))
                 d = min_u64(d, s->next_status_us);
         if (io_driven(s))
@@ -1819,12 +1892,51 @@ uint64_t session_next_deadline(const struct session *s)
         return d;
 }
 
+static void refresh_deadlines(struct session *s)
+{
+        s->others_due_us = others_scan(s);
+        update_next_due(s);
+}
+
+uint64_t session_next_deadline(const struct session *s)
+{
+        return s->next_due_us;
+}
+
+const char *session_check_cache(const struct session *s, uint64_t now_us)
+{
+        bool off = forced_off(s) || !s->controller_alive;
+
+        uint64_t d = others_scan(s);
+
+        if (s->others_due_us != d)
+                return "others_due_us is not the earliest deadline but R1's";
+        if (!s->shutting_down && s->supervising)
+                d = min_u64(d, s->heartbeat_deadline_us);
+        if (s->next_due_us != d)
+                return "next_due_us is not the earliest deadline";
+        if (s->changed)
+                return NULL;
+        /* Unmarked: settle_all() would change nothing before next_due_us. */
+        if (now_us >= s->next_due_us)
+                return "unmarked with a deadline passed";
+        if (!s->cfg.supervisor && off != s->command_cached_off)
+                return "forced off changed unmarked";
+        if (!s->cfg.supervisor && !s->command_cached && !s->ramp_pending)
+                return "command not worked out, unmarked";
+        if (!s->shutting_down && may_send_flags(s) &&
+            (!s->flags_sent || !flags_equal(&s->flags, &s->flags_last_sent)))
+                return "Sequence_Control changed unmarked";
+        return NULL;
+}
+
 static int set_level_flag(struct session *s, enum session_flag_source src, uint64_t now_us)
 {
         if (src == SESSION_FLAG_AUTO)
                 return -EPERM;
         now_us = advance(s, now_us);
         run_timers(s, now_us);
+        mark_changed(s);
         return 0;
 }
 
@@ -1869,6 +1981,10 @@ static int press(struct session *s, bool *held, uint64_t *release, bool *flag, u
 {
         now_us = advance(s, now_us);
         run_timers(s, now_us);
+        /* Refused: nothing settled (as ever), but a timer that fell due
+         * above may have moved the next deadline. */
+        if (!s->cfg.use_sequence_flags || *held || !may_send_flags(s))
+                refresh_deadlines(s);
         if (!s->cfg.use_sequence_flags)
                 return -ENOTSUP;
         if (*held)
@@ -1882,6 +1998,7 @@ static int press(struct session *s, bool *held, uint64_t *release, bool *flag, u
         *flag = true;
         *held = true;
         *release = add_sat(now_us, s->cfg.button_hold_us);
+        mark_changed(s);
         settle(s, now_us);
         return 0;
 }
@@ -1910,6 +2027,7 @@ int session_set_output(struct session *s, enum controller_io_output output, uint
         now_us = advance(s, now_us);
         run_timers(s, now_us);
         r = controller_io_set_output(&s->io, output, value, now_us);
+        mark_changed(s);
         settle(s, now_us);
         return r;
 }
@@ -1922,6 +2040,7 @@ int session_set_dynamic_limits(struct session *s, const struct power_limits *l,
         now_us = advance(s, now_us);
         run_timers(s, now_us);
         s->dynamic = *l;
+        mark_changed(s);
         refresh_limits(s);
         settle(s, now_us);
         return 0;
@@ -1937,6 +2056,7 @@ int session_set_range_target(struct session *s, bool set, int16_t current_da, ui
         run_timers(s, now_us);
         s->range_target_valid = set;
         s->range_target_da = set ? current_da : 0;
+        mark_changed(s);
         /* A Range_Mode transfer under way moves at once (the next
          * DC_Power_Control may be a minute away, V18). */
         if (s->power_control_valid && s->target.mode == POWER_CHARGE &&
@@ -1966,6 +2086,8 @@ void session_shutdown(struct session *s, uint64_t now_us)
                 tx(s, &m);
         s->in_session = false;
         s->ramp_pending = false;
+        mark_changed(s);
+        refresh_deadlines(s);
 }
 
 void session_get_status(const struct session *s, struct session_status *out)

@@ -254,8 +254,19 @@ static void prop_check(struct fx *f)
                 assert_int_equal(c->mode, POWER_OFF);
 }
 
+/* What the session keeps worked out between calls (next deadline,
+ * command, frames due) agrees with a full recomputation. */
+static void check_cache(const struct fx *f)
+{
+        const char *why = session_check_cache(&f->s, f->now);
+
+        if (why)
+                fail_msg("session cache: %s", why);
+}
+
 static void after_call(struct fx *f)
 {
+        check_cache(f);
         if (f->prop)
                 prop_check(f);
 }
@@ -268,6 +279,7 @@ static void at(struct fx *f, uint64_t t)
         for (unsigned guard = 0; guard < 1000000; guard++) {
                 uint64_t d = session_next_deadline(&f->s);
 
+                check_cache(f);
                 if (d == SESSION_NO_DEADLINE || d > t)
                         break;
                 if (d > f->now)
