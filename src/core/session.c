@@ -843,6 +843,14 @@ static void run_timers(struct session *s, uint64_t now)
         }
 }
 
+/* Step 1 of every entry point.  Every timer of run_timers() has its
+ * deadline in next_due_us, exact between calls: before it, none is due. */
+static inline void run_due_timers(struct session *s, uint64_t now)
+{
+        if (now >= s->next_due_us)
+                run_timers(s, now);
+}
+
 /* Whether the controller's outputs are driven (a board, not stopped):
  * looked at inline, as most chargers drive none. */
 static inline bool io_driven(const struct session *s)
@@ -1707,7 +1715,7 @@ int session_reconfigure(struct session *s, const struct session_config *cfg,
             cfg->interface_version != s->cfg.interface_version || cfg->supervisor != s->cfg.supervisor)
                 return -EINVAL;
         now_us = advance(s, now_us);
-        run_timers(s, now_us);
+        run_due_timers(s, now_us);
 
         old = s->cfg;
         s->cfg = *cfg;
@@ -1755,7 +1763,7 @@ int session_on_frame(struct session *s, const struct codec_frame *frame, uint64_
         int r;
 
         now_us = advance(s, now_us);
-        run_timers(s, now_us);
+        run_due_timers(s, now_us);
 
         r = codec_decode(s->db, frame, s->cfg.pistol, &msg);
         if (r == -ENOMSG && frame_of_other_version(s, frame)) {
@@ -1813,7 +1821,7 @@ void session_on_measurement(struct session *s, const struct power_measurement *m
         bool had_link = s->meas_valid && s->meas.link_ok;
 
         now_us = advance(s, now_us);
-        run_timers(s, now_us);
+        run_due_timers(s, now_us);
 
         s->meas = *m;
         s->meas_valid = true;
@@ -1857,7 +1865,7 @@ void session_on_measurement(struct session *s, const struct power_measurement *m
 void session_tick(struct session *s, uint64_t now_us)
 {
         now_us = advance(s, now_us);
-        run_timers(s, now_us);
+        run_due_timers(s, now_us);
         settle(s, now_us);
 }
 
@@ -1935,7 +1943,7 @@ static int set_level_flag(struct session *s, enum session_flag_source src, uint6
         if (src == SESSION_FLAG_AUTO)
                 return -EPERM;
         now_us = advance(s, now_us);
-        run_timers(s, now_us);
+        run_due_timers(s, now_us);
         mark_changed(s);
         return 0;
 }
@@ -1980,7 +1988,7 @@ int session_set_charge_parameters_done(struct session *s, bool done, uint64_t no
 static int press(struct session *s, bool *held, uint64_t *release, bool *flag, uint64_t now_us)
 {
         now_us = advance(s, now_us);
-        run_timers(s, now_us);
+        run_due_timers(s, now_us);
         /* Refused: nothing settled (as ever), but a timer that fell due
          * above may have moved the next deadline. */
         if (!s->cfg.use_sequence_flags || *held || !may_send_flags(s))
@@ -2025,7 +2033,7 @@ int session_set_output(struct session *s, enum controller_io_output output, uint
         if (s->shutting_down)
                 return -ESHUTDOWN;
         now_us = advance(s, now_us);
-        run_timers(s, now_us);
+        run_due_timers(s, now_us);
         r = controller_io_set_output(&s->io, output, value, now_us);
         mark_changed(s);
         settle(s, now_us);
@@ -2038,7 +2046,7 @@ int session_set_dynamic_limits(struct session *s, const struct power_limits *l,
         if (!s || !l)
                 return -EINVAL;
         now_us = advance(s, now_us);
-        run_timers(s, now_us);
+        run_due_timers(s, now_us);
         s->dynamic = *l;
         mark_changed(s);
         refresh_limits(s);
@@ -2053,7 +2061,7 @@ int session_set_range_target(struct session *s, bool set, int16_t current_da, ui
         if (s->cfg.range_policy != SESSION_RANGE_OPERATOR)
                 return -EPERM;
         now_us = advance(s, now_us);
-        run_timers(s, now_us);
+        run_due_timers(s, now_us);
         s->range_target_valid = set;
         s->range_target_da = set ? current_da : 0;
         mark_changed(s);
