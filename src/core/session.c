@@ -1913,6 +1913,9 @@ uint64_t session_next_deadline(const struct session *s)
 
 const char *session_check_cache(const struct session *s, uint64_t now_us)
 {
+        /* A refused call (-EPERM) leaves the session at its latest time. */
+        if (now_us > s->now_us)
+                now_us = s->now_us;
         bool off = forced_off(s) || !s->controller_alive;
 
         uint64_t d = others_scan(s);
@@ -1925,9 +1928,11 @@ const char *session_check_cache(const struct session *s, uint64_t now_us)
                 return "next_due_us is not the earliest deadline";
         if (s->changed)
                 return NULL;
-        /* Unmarked: settle_all() would change nothing before next_due_us. */
+        /* Due already (a zero hold time, a refused call): the next call
+         * runs the timers and settle_all() whatever the mark. */
         if (now_us >= s->next_due_us)
-                return "unmarked with a deadline passed";
+                return NULL;
+        /* Unmarked: settle_all() would change nothing before next_due_us. */
         if (!s->cfg.supervisor && off != s->command_cached_off)
                 return "forced off changed unmarked";
         if (!s->cfg.supervisor && !s->command_cached && !s->ramp_pending)
@@ -1990,9 +1995,12 @@ static int press(struct session *s, bool *held, uint64_t *release, bool *flag, u
         now_us = advance(s, now_us);
         run_due_timers(s, now_us);
         /* Refused: nothing settled (as ever), but a timer that fell due
-         * above may have moved the next deadline. */
-        if (!s->cfg.use_sequence_flags || *held || !may_send_flags(s))
+         * above may have moved the next deadline, and what is due is left
+         * to the next settle(). */
+        if (!s->cfg.use_sequence_flags || *held || !may_send_flags(s)) {
+                mark_changed(s);
                 refresh_deadlines(s);
+        }
         if (!s->cfg.use_sequence_flags)
                 return -ENOTSUP;
         if (*held)
