@@ -868,7 +868,42 @@ static void flush_io(struct session *s, uint64_t now)
                 tx(s, &m);
 }
 
-static void refresh_deadlines(struct session *s);
+/* The earliest deadline but R1's, from everything: what others_due_us
+ * keeps. */
+static inline uint64_t others_scan(const struct session *s)
+{
+        uint64_t d = SESSION_NO_DEADLINE;
+
+        if (s->shutting_down)
+                return d;
+        if (sends_status(s))
+                d = min_u64(d, s->next_status_us);
+        if (io_driven(s))
+                d = min_u64(d, controller_io_next_deadline(&s->io));
+        if (s->limits_pending && may_send_limits(s))
+                d = min_u64(d, limits_due_us(s));
+        if (may_send_flags(s) && s->flags_sent && s->cfg.sequence_resend_us > 0)
+                d = min_u64(d, s->flags_resend_us);
+        if (s->user_stop_held)
+                d = min_u64(d, s->user_stop_release_us);
+        if (s->chademo_start_held)
+                d = min_u64(d, s->chademo_start_release_us);
+        if (s->ramp_pending)
+                d = min_u64(d, add_sat(s->ramp_last_step_us, s->cfg.ramp_step_us));
+        if (s->estop_active)
+                d = min_u64(d, add_sat(s->last_estop_us, s->cfg.estop_release_us));
+        if (ev_overvoltage_armed(s))
+                d = min_u64(d, add_sat(s->ev_overvoltage_since_us, s->cfg.ev_overvoltage_time_us));
+        if (s->direction_wait && mode_regulates(s->target.mode))
+                d = min_u64(d, add_sat(s->direction_wait_since_us, s->cfg.direction_change_timeout_us));
+        return d;
+}
+
+static inline void refresh_deadlines(struct session *s)
+{
+        s->others_due_us = others_scan(s);
+        update_next_due(s);
+}
 
 static void settle_all(struct session *s, uint64_t now)
 {
@@ -1867,43 +1902,6 @@ void session_tick(struct session *s, uint64_t now_us)
         now_us = advance(s, now_us);
         run_due_timers(s, now_us);
         settle(s, now_us);
-}
-
-/* The earliest deadline but R1's, from everything: what others_due_us
- * keeps. */
-static uint64_t others_scan(const struct session *s)
-{
-        uint64_t d = SESSION_NO_DEADLINE;
-
-        if (s->shutting_down)
-                return d;
-        if (sends_status(s))
-                d = min_u64(d, s->next_status_us);
-        if (io_driven(s))
-                d = min_u64(d, controller_io_next_deadline(&s->io));
-        if (s->limits_pending && may_send_limits(s))
-                d = min_u64(d, limits_due_us(s));
-        if (may_send_flags(s) && s->flags_sent && s->cfg.sequence_resend_us > 0)
-                d = min_u64(d, s->flags_resend_us);
-        if (s->user_stop_held)
-                d = min_u64(d, s->user_stop_release_us);
-        if (s->chademo_start_held)
-                d = min_u64(d, s->chademo_start_release_us);
-        if (s->ramp_pending)
-                d = min_u64(d, add_sat(s->ramp_last_step_us, s->cfg.ramp_step_us));
-        if (s->estop_active)
-                d = min_u64(d, add_sat(s->last_estop_us, s->cfg.estop_release_us));
-        if (ev_overvoltage_armed(s))
-                d = min_u64(d, add_sat(s->ev_overvoltage_since_us, s->cfg.ev_overvoltage_time_us));
-        if (s->direction_wait && mode_regulates(s->target.mode))
-                d = min_u64(d, add_sat(s->direction_wait_since_us, s->cfg.direction_change_timeout_us));
-        return d;
-}
-
-static void refresh_deadlines(struct session *s)
-{
-        s->others_due_us = others_scan(s);
-        update_next_due(s);
 }
 
 uint64_t session_next_deadline(const struct session *s)
