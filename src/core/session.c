@@ -56,6 +56,15 @@ static inline void mark_changed(struct session *s)
         s->changed = true;
 }
 
+/* The phase decides whether CC.6.2 is timed (a deadline) and how a
+ * standby discharges (through set_target()). */
+static inline void set_phase(struct session *s, enum session_phase phase)
+{
+        if (s->phase != phase)
+                mark_changed(s);
+        s->phase = phase;
+}
+
 /* ---- deadlines kept worked out (read at every step) ---- */
 
 /* The earliest deadline: R1's (kept apart, as every heartbeat moves it)
@@ -313,14 +322,20 @@ static bool system_enable_allowed(const struct session *s)
 static void set_target(struct session *s, enum power_mode mode, uint16_t voltage_dv,
                        int32_t current_da, bool discharge)
 {
-        if (forced_off(s) && mode != POWER_OFF)
-                return;
-        s->target = (struct power_command){
+        struct power_command target = {
                 .mode = mode,
                 .voltage_dv = voltage_dv,
                 .current_da = current_da,
                 .discharge = discharge,
         };
+
+        if (forced_off(s) && mode != POWER_OFF)
+                return;
+        /* The same target again (a request repeated every 100 ms) gives the
+         * same command: the cache stays. */
+        if (command_equal(&s->target, &target))
+                return;
+        s->target = target;
         s->command_cached = false;
         mark_changed(s);
 }
@@ -396,6 +411,8 @@ static void latch_fault(struct session *s, enum session_fault fault)
 {
         if (s->fault == SESSION_FAULT_NONE || fault == SESSION_FAULT_SHUTDOWN)
                 s->fault = fault;
+        /* Forced off, whatever the target was. */
+        mark_changed(s);
         set_target(s, POWER_OFF, 0, 0, true);
 }
 
@@ -989,7 +1006,7 @@ static void end_session(struct session *s, enum session_fault fault)
         forget_ev_id(s);
         s->ev_id_closed = true;
         s->in_session = false;
-        s->phase = SESSION_PHASE_IDLE;
+        set_phase(s, SESSION_PHASE_IDLE);
         s->charge_started = false;
         forget_vehicle(s);
         s->limits_sent_in_session = false;
@@ -1061,7 +1078,7 @@ static void start_session(struct session *s, const struct codec_new_charge_sessi
         s->in_session = true;
         s->session_start_us = now;
         s->session_state_seen = false;
-        s->phase = SESSION_PHASE_IDLE;
+        set_phase(s, SESSION_PHASE_IDLE);
         s->charge_started = false;
         s->ev = *ncs;
         forget_vehicle(s);
@@ -1096,18 +1113,18 @@ static void on_state_entered(struct session *s, uint8_t state)
         case CODEC_STATE_CHARGING:
         case CODEC_STATE_CHARGE_PAUSE:
                 if (s->phase != SESSION_PHASE_ENDING)
-                        s->phase = SESSION_PHASE_BATTERY;
+                        set_phase(s, SESSION_PHASE_BATTERY);
                 break;
         case CODEC_STATE_ENDING_CHARGE:
                 /* R41: after a charge the battery stays on the output.  A
                  * test ended this way never had one: its voltage must still
                  * go (R29). */
                 if (s->phase == SESSION_PHASE_IDLE)
-                        s->phase = SESSION_PHASE_BATTERY;
+                        set_phase(s, SESSION_PHASE_BATTERY);
                 break;
         case CODEC_STATE_WELDING_DETECTION:
         case CODEC_STATE_CLOSING_COMMUNICATION:
-                s->phase = SESSION_PHASE_ENDING;
+                set_phase(s, SESSION_PHASE_ENDING);
                 break;
         default:
                 break;
@@ -1225,7 +1242,7 @@ static void on_standby_request(struct session *s)
 {
         /* R29: Charging_Loop(0,0) also ends the insulation test. */
         if (s->phase == SESSION_PHASE_INSULATION)
-                s->phase = SESSION_PHASE_POST_INSULATION;
+                set_phase(s, SESSION_PHASE_POST_INSULATION);
         set_standby(s);
 }
 
@@ -1236,7 +1253,7 @@ static void on_insulation_test(struct session *s, const struct codec_insulation_
                 /* R29: end of test, discharge to <= 20 V. */
                 if (s->target.mode == POWER_INSULATION_TEST ||
                     s->phase == SESSION_PHASE_INSULATION) {
-                        s->phase = SESSION_PHASE_POST_INSULATION;
+                        set_phase(s, SESSION_PHASE_POST_INSULATION);
                         set_standby(s);
                 }
                 return;
@@ -1247,7 +1264,7 @@ static void on_insulation_test(struct session *s, const struct codec_insulation_
         }
         /* R26: apply the test voltage; the current is the insulation cap
          * (limits_clamp). */
-        s->phase = SESSION_PHASE_INSULATION;
+        set_phase(s, SESSION_PHASE_INSULATION);
         set_target(s, POWER_INSULATION_TEST, m->test_voltage_dv, UINT16_MAX, false);
 }
 
@@ -1259,7 +1276,7 @@ static void on_precharge(struct session *s, const struct codec_precharge *m)
         if (m->maximum_current_da == 0) {
                 /* R33/R34: end of precharge, the battery is connected. */
                 if (s->target.mode == POWER_PRECHARGE) {
-                        s->phase = SESSION_PHASE_BATTERY;
+                        set_phase(s, SESSION_PHASE_BATTERY);
                         set_standby(s);
                 }
                 return;
@@ -1270,7 +1287,7 @@ static void on_precharge(struct session *s, const struct codec_precharge *m)
                 return;
         }
         /* R32: the precharge cap is applied by limits_clamp. */
-        s->phase = SESSION_PHASE_BATTERY;
+        set_phase(s, SESSION_PHASE_BATTERY);
         set_target(s, POWER_PRECHARGE, m->target_voltage_dv, m->maximum_current_da, false);
 }
 
@@ -1301,7 +1318,7 @@ static void on_charging_loop(struct session *s, const struct codec_charging_loop
         }
         /* R36: follow the request; limits and ramp in update_command().
          * R38: held until the next request, however long that takes. */
-        s->phase = SESSION_PHASE_BATTERY;
+        set_phase(s, SESSION_PHASE_BATTERY);
         /* B2: the sign is the direction; limits (both signs), the pass
          * through 0 A and the ramp in update_command(). */
         set_target(s, POWER_CHARGE, m->target_voltage_dv, m->target_current_da, false);
@@ -1316,7 +1333,7 @@ static void on_charge_status_change(struct session *s, const struct codec_charge
                  * be) on the output, so a standby no longer discharges. */
                 s->charge_started = true;
                 if (s->phase != SESSION_PHASE_ENDING)
-                        s->phase = SESSION_PHASE_BATTERY;
+                        set_phase(s, SESSION_PHASE_BATTERY);
                 if (s->target.mode == POWER_STANDBY)
                         set_standby(s);
         } else if (m->vehicle_ready_for_charging == CODEC_CHARGE_STOPPED) {
@@ -1624,11 +1641,17 @@ static bool sent_by_controller(const struct session *s, enum codec_msg_type type
         return (unsigned)type < CODEC_MSG_COUNT && (s->controller_types >> type) & 1u;
 }
 
+#define SELF_MARKING_MSGS                                                                          \
+        (1u << CODEC_ADVANTICS_CONTROLLER_STATUS | 1u << CODEC_INSULATION_TEST | 1u << CODEC_PRECHARGE | \
+         1u << CODEC_CHARGING_LOOP | 1u << CODEC_DC_POWER_CONTROL)
+
 static void handle_message(struct session *s, const struct codec_message *msg, uint64_t now)
 {
-        /* Every message but the heartbeat may change what settle() works
-         * out; the heartbeat marks what it changes itself. */
-        if (msg->type != CODEC_ADVANTICS_CONTROLLER_STATUS)
+        /* Every message may change what settle() works out, but those that
+         * come every 100 ms mark what they change themselves: the heartbeat
+         * (heartbeat_seen(), on_controller_status()), the power requests
+         * (set_target(), set_phase()). */
+        if (!((SELF_MARKING_MSGS >> msg->type) & 1u))
                 mark_changed(s);
         switch (msg->type) {
         case CODEC_ADVANTICS_CONTROLLER_STATUS:
@@ -1723,7 +1746,7 @@ int session_init(struct session *s, const struct session_config *cfg,
         s->other_db = codec_db_for_version(cfg->interface_version == 3 ? 2 : 3);
         s->controller_types = controller_types_of(s->db);
         s->now_us = now_us;
-        s->phase = SESSION_PHASE_IDLE;
+        set_phase(s, SESSION_PHASE_IDLE);
         s->fault = SESSION_FAULT_NONE;
         s->request = SESSION_REQUEST_NONE;
         s->charging_loop_soc_pct = SESSION_NOT_REPORTED;
