@@ -369,7 +369,8 @@ struct session {
          * nothing to do, and session_next_deadline() reads next_due_us. */
         bool changed;
         uint64_t next_due_us;
-        uint64_t others_due_us;                 /* the earliest but R1's */
+        uint64_t timers_due_us;                 /* the earliest of run_timers() */
+        uint64_t others_due_us;                 /* the earliest but R1's and R2's */
 
         struct session_counters counters;
 };

@@ -67,17 +67,27 @@ static inline void set_phase(struct session *s, enum session_phase phase)
 
 /* ---- deadlines kept worked out (read at every step) ---- */
 
-/* The earliest deadline: R1's (kept apart, as every heartbeat moves it)
- * and the earliest of all the others (others_due_us, worked out by
- * settle_all()). */
+static bool sends_status(const struct session *s);
+
+/* The earliest deadline: R1's and the status period's (R2) kept apart, as
+ * every heartbeat and every status moves them, and the earliest of all the
+ * others (others_due_us, worked out by settle_all()).  timers_due_us is
+ * the earliest of run_timers(). */
 static void update_next_due(struct session *s)
 {
-        if (s->shutting_down)
+        uint64_t d = s->others_due_us;
+
+        if (s->shutting_down) {
+                s->timers_due_us = SESSION_NO_DEADLINE;
                 s->next_due_us = SESSION_NO_DEADLINE;
-        else if (s->supervising)
-                s->next_due_us = min_u64(s->heartbeat_deadline_us, s->others_due_us);
-        else
-                s->next_due_us = s->others_due_us;
+                return;
+        }
+        if (s->supervising)
+                d = min_u64(d, s->heartbeat_deadline_us);
+        s->timers_due_us = d;
+        if (sends_status(s))
+                d = min_u64(d, s->next_status_us);
+        s->next_due_us = d;
 }
 
 static void heartbeat_seen(struct session *s, uint64_t now)
@@ -861,10 +871,10 @@ static void run_timers(struct session *s, uint64_t now)
 }
 
 /* Step 1 of every entry point.  Every timer of run_timers() has its
- * deadline in next_due_us, exact between calls: before it, none is due. */
+ * deadline in timers_due_us, exact between calls: before it, none is due. */
 static inline void run_due_timers(struct session *s, uint64_t now)
 {
-        if (now >= s->next_due_us)
+        if (now >= s->timers_due_us)
                 run_timers(s, now);
 }
 
@@ -885,16 +895,14 @@ static void flush_io(struct session *s, uint64_t now)
                 tx(s, &m);
 }
 
-/* The earliest deadline but R1's, from everything: what others_due_us
- * keeps. */
+/* The earliest deadline but R1's and the status period's, from
+ * everything: what others_due_us keeps. */
 static inline uint64_t others_scan(const struct session *s)
 {
         uint64_t d = SESSION_NO_DEADLINE;
 
         if (s->shutting_down)
                 return d;
-        if (sends_status(s))
-                d = min_u64(d, s->next_status_us);
         if (io_driven(s))
                 d = min_u64(d, controller_io_next_deadline(&s->io));
         if (s->limits_pending && may_send_limits(s))
@@ -951,8 +959,17 @@ static void settle_all(struct session *s, uint64_t now)
  * the tests and the fuzz target). */
 static inline void settle(struct session *s, uint64_t now)
 {
-        if (!s->changed && now < s->next_due_us)
-                return;
+        if (!s->changed) {
+                if (now < s->next_due_us)
+                        return;
+                /* Only R1 (run_timers() marks it when it fires) or the
+                 * status period (R2) can be due: the status alone. */
+                if (now < s->others_due_us) {
+                        flush_status(s, now);
+                        update_next_due(s);
+                        return;
+                }
+        }
         settle_all(s, now);
 }
 
@@ -1942,9 +1959,13 @@ const char *session_check_cache(const struct session *s, uint64_t now_us)
         uint64_t d = others_scan(s);
 
         if (s->others_due_us != d)
-                return "others_due_us is not the earliest deadline but R1's";
+                return "others_due_us is not the earliest deadline but R1's and R2's";
         if (!s->shutting_down && s->supervising)
                 d = min_u64(d, s->heartbeat_deadline_us);
+        if (s->timers_due_us != (s->shutting_down ? SESSION_NO_DEADLINE : d))
+                return "timers_due_us is not the earliest timer";
+        if (!s->shutting_down && sends_status(s))
+                d = min_u64(d, s->next_status_us);
         if (s->next_due_us != d)
                 return "next_due_us is not the earliest deadline";
         if (s->changed)
