@@ -3779,6 +3779,39 @@ static void test_cache_operator_flag_sent_at_once(void **state)
         assert_true(last_flags(f)->start_charge_authorisation);
 }
 
+/* A request repeated with the same target (every 20 ms here) keeps the
+ * command worked out: the ramp goes on at its own deadlines, neither
+ * restarted nor hurried (R37, R38). */
+static void test_cache_repeated_request_keeps_the_ramp(void **state)
+{
+        struct fx *f = *state;
+        uint64_t c0, t0;
+
+        f->cfg.current_ramp_da_per_s = 1000;
+        f->cfg.ramp_step_us = 100 * MS;
+        fx_init(f);
+        open_session(f, false);
+        insulation_test(f);
+        precharge(f);
+        waiting_for_charge(f);
+        rx_state(f, CODEC_STATE_CHARGING);
+        f->converter = false;
+        c0 = cmd_mark(f);
+        t0 = f->now;
+        rx_cl(f, 4000, 500);
+        expect_cmd(f, POWER_CHARGE, 4000, 100, false);
+        for (unsigned k = 1; k <= 24; k++) {
+                run(f, 20 * MS);
+                rx_cl(f, 4000, 500);
+                check_cache(f);
+        }
+        assert_int_equal(cmd_mark(f) - c0, 5);
+        for (unsigned k = 0; k < 5; k++) {
+                assert_int_equal(f->cmds[(c0 + k) % REC_MAX].t, t0 + k * 100 * MS);
+                assert_int_equal(f->cmds[(c0 + k) % REC_MAX].c.current_da, 100 * (k + 1));
+        }
+}
+
 /* A steady heartbeat changes only the R1 deadline: the next deadline
  * follows it, and silence still ends the charge exactly 200 ms after the
  * last one (R1). */
@@ -3930,6 +3963,7 @@ int main(void)
                 T(test_cache_rating_clamps_at_once),
                 T(test_cache_ev_frame_changes_command_at_once),
                 T(test_cache_operator_flag_sent_at_once),
+                T(test_cache_repeated_request_keeps_the_ramp),
                 T(test_cache_heartbeat_moves_R1_deadline),
         };
 
