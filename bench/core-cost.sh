@@ -85,7 +85,8 @@ row() {
         echo "command, status, limits, flags and outputs looked at in every step, the timers"
         echo 'run and every deadline scanned at each `session_next_deadline()`), same machine'
         echo "and compiler: a step 345.3 (v3 358.6). Now every input path marks the session"
-        echo "changed, the earliest deadline is kept (R1's apart, moved by each heartbeat),"
+        echo "changed, the earliest deadline is kept (R1's and the status period's apart, moved"
+        echo "by every heartbeat and every status),"
         echo "and a step with no input changed and nothing due (a measurement, the same"
         echo "heartbeat state, a foreign frame, a power request with the same target) skips"
         echo "the timers and settle(); a tick with nothing changed sends the status alone."
