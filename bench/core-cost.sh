@@ -80,6 +80,16 @@ row() {
         echo "driver encoded the controller's frames inside every repetition (the generic"
         echo "encoder, 7 signals for a DC_Power_Control): with it a step counted 1064.8 (v3"
         echo "1280.3) before and 359.3 (v3 409.9) after."
+        echo
+        echo "Before settle() returned at once with no input changed (commit c45a2be: the"
+        echo "command, status, limits, flags and outputs looked at in every step, the timers"
+        echo 'run and every deadline scanned at each `session_next_deadline()`), same machine'
+        echo "and compiler: a step 345.3 (v3 358.6). Now every input path marks the session"
+        echo "changed, the earliest deadline is kept (R1's and the status period's apart, moved"
+        echo "by every heartbeat and every status),"
+        echo "and a step with no input changed and nothing due (a measurement, the same"
+        echo "heartbeat state, a foreign frame, a power request with the same target) skips"
+        echo "the timers and settle(); a tick with nothing changed sends the status alone."
 } >"$tmp/section.md"
 cat "$tmp/section.md"
 bench_write_section core-cost "$tmp/section.md"

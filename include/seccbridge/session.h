@@ -362,6 +362,16 @@ struct session {
 
         struct controller_io io;                /* the controller's I/O */
 
+        /* What settle() works out is kept until an input changes it: every
+         * input path marks the session changed (mark_changed()), and the
+         * earliest deadline of the timers and periodic frames is kept in
+         * next_due_us.  With no mark and before next_due_us, settle() has
+         * nothing to do, and session_next_deadline() reads next_due_us. */
+        bool changed;
+        uint64_t next_due_us;
+        uint64_t timers_due_us;                 /* the earliest of run_timers() */
+        uint64_t others_due_us;                 /* the earliest but R1's and R2's */
+
         struct session_counters counters;
 };
 
@@ -395,6 +405,12 @@ void session_tick(struct session *s, uint64_t now_us);
 
 /* When session_tick() must run next; SESSION_NO_DEADLINE when nothing is due. */
 uint64_t session_next_deadline(const struct session *s);
+
+/* For tests and the fuzz target: NULL when what the session keeps worked
+ * out between calls (the next deadline, the command, the frames due) agrees
+ * with a full recomputation at now_us (the time of the latest call);
+ * otherwise what disagrees. */
+const char *session_check_cache(const struct session *s, uint64_t now_us);
 
 /* Operator inputs; each returns -EPERM when the flag is configured AUTO. */
 int session_set_start_authorisation(struct session *s, bool allowed, uint64_t now_us);

@@ -44,12 +44,57 @@ static uint64_t min_u64(uint64_t a, uint64_t b)
         return a < b ? a : b;
 }
 
+/* ---- what an input changes ---- */
+
+/* Every input that may change what settle() works out (the converter
+ * command, the limits, the flags, the controller's outputs, a deadline)
+ * calls this, so that settle() works it all out again; without it, settle()
+ * has nothing to do before next_due_us.  A new input joins with this one
+ * line. */
+static inline void mark_changed(struct session *s)
+{
+        s->changed = true;
+}
+
+/* The phase decides whether CC.6.2 is timed (a deadline) and how a
+ * standby discharges (through set_target()). */
+static inline void set_phase(struct session *s, enum session_phase phase)
+{
+        if (s->phase != phase)
+                mark_changed(s);
+        s->phase = phase;
+}
+
 /* ---- deadlines kept worked out (read at every step) ---- */
+
+static bool sends_status(const struct session *s);
+
+/* The earliest deadline: R1's and the status period's (R2) kept apart, as
+ * every heartbeat and every status moves them, and the earliest of all the
+ * others (others_due_us, worked out by settle_all()).  timers_due_us is
+ * the earliest of run_timers(). */
+static void update_next_due(struct session *s)
+{
+        uint64_t d = s->others_due_us;
+
+        if (s->shutting_down) {
+                s->timers_due_us = SESSION_NO_DEADLINE;
+                s->next_due_us = SESSION_NO_DEADLINE;
+                return;
+        }
+        if (s->supervising)
+                d = min_u64(d, s->heartbeat_deadline_us);
+        s->timers_due_us = d;
+        if (sends_status(s))
+                d = min_u64(d, s->next_status_us);
+        s->next_due_us = d;
+}
 
 static void heartbeat_seen(struct session *s, uint64_t now)
 {
         s->last_heartbeat_us = now;
         s->heartbeat_deadline_us = add_sat(now, s->cfg.controller_timeout_us);
+        update_next_due(s);
 }
 
 static void flags_sent_at(struct session *s, uint64_t now)
@@ -287,15 +332,22 @@ static bool system_enable_allowed(const struct session *s)
 static void set_target(struct session *s, enum power_mode mode, uint16_t voltage_dv,
                        int32_t current_da, bool discharge)
 {
-        if (forced_off(s) && mode != POWER_OFF)
-                return;
-        s->target = (struct power_command){
+        struct power_command target = {
                 .mode = mode,
                 .voltage_dv = voltage_dv,
                 .current_da = current_da,
                 .discharge = discharge,
         };
+
+        if (forced_off(s) && mode != POWER_OFF)
+                return;
+        /* The same target again (a request repeated every 100 ms) gives the
+         * same command: the cache stays. */
+        if (command_equal(&s->target, &target))
+                return;
+        s->target = target;
         s->command_cached = false;
+        mark_changed(s);
 }
 
 /* v3: only the charger's own capacitance can be on the output (no battery
@@ -369,6 +421,8 @@ static void latch_fault(struct session *s, enum session_fault fault)
 {
         if (s->fault == SESSION_FAULT_NONE || fault == SESSION_FAULT_SHUTDOWN)
                 s->fault = fault;
+        /* Forced off, whatever the target was. */
+        mark_changed(s);
         set_target(s, POWER_OFF, 0, 0, true);
 }
 
@@ -628,6 +682,7 @@ static void refresh_limits(struct session *s)
 
         limits_effective(&s->cfg.limits, &s->dynamic, &s->rating, &s->effective);
         s->command_cached = false;
+        mark_changed(s);
         /* B1, E.1: no discharge unless configured (never in v2). */
         if (!s->cfg.bidirectional) {
                 s->effective.max_discharge_current_da = 0;
@@ -762,6 +817,9 @@ static void watch_ev_overvoltage(struct session *s, const struct power_measureme
 
         if (above && !s->ev_overvoltage)
                 s->ev_overvoltage_since_us = now;
+        /* Its deadline starts or ends. */
+        if (above != s->ev_overvoltage)
+                mark_changed(s);
         s->ev_overvoltage = above;
 }
 
@@ -775,6 +833,7 @@ static void run_timers(struct session *s, uint64_t now)
                 s->controller_alive = false;
                 s->heartbeat_lost = true;
                 s->counters.controller_timeouts++;
+                mark_changed(s);
                 latch_fault(s, SESSION_FAULT_CONTROLLER_TIMEOUT);
                 /* The board's inputs are no longer current. */
                 controller_io_forget_inputs(&s->io);
@@ -782,6 +841,7 @@ static void run_timers(struct session *s, uint64_t now)
         /* CC.6.2: above the EV's maximum for the whole time: off. */
         if (ev_overvoltage_armed(s) && now >= add_sat(s->ev_overvoltage_since_us, s->cfg.ev_overvoltage_time_us)) {
                 s->ev_overvoltage = false;
+                mark_changed(s);
                 latch_fault(s, SESSION_FAULT_EV_OVERVOLTAGE);
         }
         /* B2: the converter never confirmed 0 A before a change of sign:
@@ -789,20 +849,33 @@ static void run_timers(struct session *s, uint64_t now)
         if (s->direction_wait && mode_regulates(s->target.mode) &&
             now >= add_sat(s->direction_wait_since_us, s->cfg.direction_change_timeout_us)) {
                 s->direction_wait = false;
+                mark_changed(s);
                 latch_fault(s, SESSION_FAULT_DIRECTION_CHANGE);
         }
         /* R46: the stop is over once its frames stayed away long enough. */
-        if (s->estop_active && now >= add_sat(s->last_estop_us, s->cfg.estop_release_us))
+        if (s->estop_active && now >= add_sat(s->last_estop_us, s->cfg.estop_release_us)) {
                 s->estop_active = false;
+                mark_changed(s);
+        }
         /* R10: edge flags go back to 0 after the hold time. */
         if (s->user_stop_held && now >= s->user_stop_release_us) {
                 s->user_stop_held = false;
                 s->flags.user_stop_button = false;
+                mark_changed(s);
         }
         if (s->chademo_start_held && now >= s->chademo_start_release_us) {
                 s->chademo_start_held = false;
                 s->flags.chademo_start_button = false;
+                mark_changed(s);
         }
+}
+
+/* Step 1 of every entry point.  Every timer of run_timers() has its
+ * deadline in timers_due_us, exact between calls: before it, none is due. */
+static inline void run_due_timers(struct session *s, uint64_t now)
+{
+        if (now >= s->timers_due_us)
+                run_timers(s, now);
 }
 
 /* Whether the controller's outputs are driven (a board, not stopped):
@@ -822,13 +895,51 @@ static void flush_io(struct session *s, uint64_t now)
                 tx(s, &m);
 }
 
-static void settle(struct session *s, uint64_t now)
+/* The earliest deadline but R1's and the status period's, from
+ * everything: what others_due_us keeps. */
+static inline uint64_t others_scan(const struct session *s)
+{
+        uint64_t d = SESSION_NO_DEADLINE;
+
+        if (s->shutting_down)
+                return d;
+        if (io_driven(s))
+                d = min_u64(d, controller_io_next_deadline(&s->io));
+        if (s->limits_pending && may_send_limits(s))
+                d = min_u64(d, limits_due_us(s));
+        if (may_send_flags(s) && s->flags_sent && s->cfg.sequence_resend_us > 0)
+                d = min_u64(d, s->flags_resend_us);
+        if (s->user_stop_held)
+                d = min_u64(d, s->user_stop_release_us);
+        if (s->chademo_start_held)
+                d = min_u64(d, s->chademo_start_release_us);
+        if (s->ramp_pending)
+                d = min_u64(d, add_sat(s->ramp_last_step_us, s->cfg.ramp_step_us));
+        if (s->estop_active)
+                d = min_u64(d, add_sat(s->last_estop_us, s->cfg.estop_release_us));
+        if (ev_overvoltage_armed(s))
+                d = min_u64(d, add_sat(s->ev_overvoltage_since_us, s->cfg.ev_overvoltage_time_us));
+        if (s->direction_wait && mode_regulates(s->target.mode))
+                d = min_u64(d, add_sat(s->direction_wait_since_us, s->cfg.direction_change_timeout_us));
+        return d;
+}
+
+static inline void refresh_deadlines(struct session *s)
+{
+        s->others_due_us = others_scan(s);
+        update_next_due(s);
+}
+
+static void settle_all(struct session *s, uint64_t now)
 {
         /* The AUTO flags are re-derived where what they follow changes
          * (update_auto_flags()), not here at every step. */
         update_command(s, now);
-        if (s->shutting_down)
+        s->changed = false;
+        if (s->shutting_down) {
+                refresh_deadlines(s);
                 return;
+        }
         /* Order on the bus: status first (it opens the window), then the
          * limits, then the flags that may declare them final (R13); the
          * controller's outputs last, they have a second to go. */
@@ -839,6 +950,27 @@ static void settle(struct session *s, uint64_t now)
                 update_auto_flags(s);
         flush_flags(s, now);
         flush_io(s, now);
+        refresh_deadlines(s);
+}
+
+/* Step 3 of every entry point.  With no input changed since the last time
+ * and nothing due, the command in force and the frames sent are what
+ * working them out again would give (session_check_cache() proves it in
+ * the tests and the fuzz target). */
+static inline void settle(struct session *s, uint64_t now)
+{
+        if (!s->changed) {
+                if (now < s->next_due_us)
+                        return;
+                /* Only R1 (run_timers() marks it when it fires) or the
+                 * status period (R2) can be due: the status alone. */
+                if (now < s->others_due_us) {
+                        flush_status(s, now);
+                        update_next_due(s);
+                        return;
+                }
+        }
+        settle_all(s, now);
 }
 
 /* ---- session window ---- */
@@ -891,10 +1023,11 @@ static void end_session(struct session *s, enum session_fault fault)
         forget_ev_id(s);
         s->ev_id_closed = true;
         s->in_session = false;
-        s->phase = SESSION_PHASE_IDLE;
+        set_phase(s, SESSION_PHASE_IDLE);
         s->charge_started = false;
         forget_vehicle(s);
         s->limits_sent_in_session = false;
+        mark_changed(s);
         update_auto_flags(s);
         set_target(s, POWER_OFF, 0, 0, true);
         reset_ramp(s);
@@ -962,7 +1095,7 @@ static void start_session(struct session *s, const struct codec_new_charge_sessi
         s->in_session = true;
         s->session_start_us = now;
         s->session_state_seen = false;
-        s->phase = SESSION_PHASE_IDLE;
+        set_phase(s, SESSION_PHASE_IDLE);
         s->charge_started = false;
         s->ev = *ncs;
         forget_vehicle(s);
@@ -997,18 +1130,18 @@ static void on_state_entered(struct session *s, uint8_t state)
         case CODEC_STATE_CHARGING:
         case CODEC_STATE_CHARGE_PAUSE:
                 if (s->phase != SESSION_PHASE_ENDING)
-                        s->phase = SESSION_PHASE_BATTERY;
+                        set_phase(s, SESSION_PHASE_BATTERY);
                 break;
         case CODEC_STATE_ENDING_CHARGE:
                 /* R41: after a charge the battery stays on the output.  A
                  * test ended this way never had one: its voltage must still
                  * go (R29). */
                 if (s->phase == SESSION_PHASE_IDLE)
-                        s->phase = SESSION_PHASE_BATTERY;
+                        set_phase(s, SESSION_PHASE_BATTERY);
                 break;
         case CODEC_STATE_WELDING_DETECTION:
         case CODEC_STATE_CLOSING_COMMUNICATION:
-                s->phase = SESSION_PHASE_ENDING;
+                set_phase(s, SESSION_PHASE_ENDING);
                 break;
         default:
                 break;
@@ -1043,6 +1176,12 @@ static void on_controller_status(struct session *s, uint8_t state, uint64_t now)
 {
         bool changed = !s->controller_state_known || s->controller_state != state;
 
+        /* The same state from a controller already up and supervised
+         * changes only the R1 deadline (heartbeat_seen()); anything else
+         * may change the command, the flags or the limits. */
+        if (changed || !s->controller_alive || !s->supervising || s->heartbeat_lost ||
+            !s->controller_up || state == CODEC_STATE_INITIALISING)
+                mark_changed(s);
         /* R11, R13: the vehicle left, with or without a session (e.g.
          * authorised, then unplugged before New_Charge_Session). */
         if (s->controller_state_known && !state_is_unplugged(s->controller_state) &&
@@ -1120,7 +1259,7 @@ static void on_standby_request(struct session *s)
 {
         /* R29: Charging_Loop(0,0) also ends the insulation test. */
         if (s->phase == SESSION_PHASE_INSULATION)
-                s->phase = SESSION_PHASE_POST_INSULATION;
+                set_phase(s, SESSION_PHASE_POST_INSULATION);
         set_standby(s);
 }
 
@@ -1131,7 +1270,7 @@ static void on_insulation_test(struct session *s, const struct codec_insulation_
                 /* R29: end of test, discharge to <= 20 V. */
                 if (s->target.mode == POWER_INSULATION_TEST ||
                     s->phase == SESSION_PHASE_INSULATION) {
-                        s->phase = SESSION_PHASE_POST_INSULATION;
+                        set_phase(s, SESSION_PHASE_POST_INSULATION);
                         set_standby(s);
                 }
                 return;
@@ -1142,7 +1281,7 @@ static void on_insulation_test(struct session *s, const struct codec_insulation_
         }
         /* R26: apply the test voltage; the current is the insulation cap
          * (limits_clamp). */
-        s->phase = SESSION_PHASE_INSULATION;
+        set_phase(s, SESSION_PHASE_INSULATION);
         set_target(s, POWER_INSULATION_TEST, m->test_voltage_dv, UINT16_MAX, false);
 }
 
@@ -1154,7 +1293,7 @@ static void on_precharge(struct session *s, const struct codec_precharge *m)
         if (m->maximum_current_da == 0) {
                 /* R33/R34: end of precharge, the battery is connected. */
                 if (s->target.mode == POWER_PRECHARGE) {
-                        s->phase = SESSION_PHASE_BATTERY;
+                        set_phase(s, SESSION_PHASE_BATTERY);
                         set_standby(s);
                 }
                 return;
@@ -1165,7 +1304,7 @@ static void on_precharge(struct session *s, const struct codec_precharge *m)
                 return;
         }
         /* R32: the precharge cap is applied by limits_clamp. */
-        s->phase = SESSION_PHASE_BATTERY;
+        set_phase(s, SESSION_PHASE_BATTERY);
         set_target(s, POWER_PRECHARGE, m->target_voltage_dv, m->maximum_current_da, false);
 }
 
@@ -1196,7 +1335,7 @@ static void on_charging_loop(struct session *s, const struct codec_charging_loop
         }
         /* R36: follow the request; limits and ramp in update_command().
          * R38: held until the next request, however long that takes. */
-        s->phase = SESSION_PHASE_BATTERY;
+        set_phase(s, SESSION_PHASE_BATTERY);
         /* B2: the sign is the direction; limits (both signs), the pass
          * through 0 A and the ramp in update_command(). */
         set_target(s, POWER_CHARGE, m->target_voltage_dv, m->target_current_da, false);
@@ -1211,7 +1350,7 @@ static void on_charge_status_change(struct session *s, const struct codec_charge
                  * be) on the output, so a standby no longer discharges. */
                 s->charge_started = true;
                 if (s->phase != SESSION_PHASE_ENDING)
-                        s->phase = SESSION_PHASE_BATTERY;
+                        set_phase(s, SESSION_PHASE_BATTERY);
                 if (s->target.mode == POWER_STANDBY)
                         set_standby(s);
         } else if (m->vehicle_ready_for_charging == CODEC_CHARGE_STOPPED) {
@@ -1519,8 +1658,18 @@ static bool sent_by_controller(const struct session *s, enum codec_msg_type type
         return (unsigned)type < CODEC_MSG_COUNT && (s->controller_types >> type) & 1u;
 }
 
+#define SELF_MARKING_MSGS                                                                          \
+        (1u << CODEC_ADVANTICS_CONTROLLER_STATUS | 1u << CODEC_INSULATION_TEST | 1u << CODEC_PRECHARGE | \
+         1u << CODEC_CHARGING_LOOP | 1u << CODEC_DC_POWER_CONTROL)
+
 static void handle_message(struct session *s, const struct codec_message *msg, uint64_t now)
 {
+        /* Every message may change what settle() works out, but those that
+         * come every 100 ms mark what they change themselves: the heartbeat
+         * (heartbeat_seen(), on_controller_status()), the power requests
+         * (set_target(), set_phase()). */
+        if (!((SELF_MARKING_MSGS >> msg->type) & 1u))
+                mark_changed(s);
         switch (msg->type) {
         case CODEC_ADVANTICS_CONTROLLER_STATUS:
                 on_controller_status(s, msg->u.advantics_controller_status.state, now);
@@ -1614,7 +1763,7 @@ int session_init(struct session *s, const struct session_config *cfg,
         s->other_db = codec_db_for_version(cfg->interface_version == 3 ? 2 : 3);
         s->controller_types = controller_types_of(s->db);
         s->now_us = now_us;
-        s->phase = SESSION_PHASE_IDLE;
+        set_phase(s, SESSION_PHASE_IDLE);
         s->fault = SESSION_FAULT_NONE;
         s->request = SESSION_REQUEST_NONE;
         s->charging_loop_soc_pct = SESSION_NOT_REPORTED;
@@ -1625,6 +1774,10 @@ int session_init(struct session *s, const struct session_config *cfg,
         update_auto_flags(s);
         /* The initial OFF command. */
         update_command(s, now_us);
+        /* Nothing is flushed before the first input: its settle() works
+         * everything out. */
+        mark_changed(s);
+        refresh_deadlines(s);
         return 0;
 }
 
@@ -1637,10 +1790,11 @@ int session_reconfigure(struct session *s, const struct session_config *cfg,
             cfg->interface_version != s->cfg.interface_version || cfg->supervisor != s->cfg.supervisor)
                 return -EINVAL;
         now_us = advance(s, now_us);
-        run_timers(s, now_us);
+        run_due_timers(s, now_us);
 
         old = s->cfg;
         s->cfg = *cfg;
+        mark_changed(s);
         /* The deadlines kept worked out follow the new timeouts. */
         heartbeat_seen(s, s->last_heartbeat_us);
         flags_sent_at(s, s->last_flags_us);
@@ -1684,7 +1838,7 @@ int session_on_frame(struct session *s, const struct codec_frame *frame, uint64_
         int r;
 
         now_us = advance(s, now_us);
-        run_timers(s, now_us);
+        run_due_timers(s, now_us);
 
         r = codec_decode(s->db, frame, s->cfg.pistol, &msg);
         if (r == -ENOMSG && frame_of_other_version(s, frame)) {
@@ -1742,7 +1896,7 @@ void session_on_measurement(struct session *s, const struct power_measurement *m
         bool had_link = s->meas_valid && s->meas.link_ok;
 
         now_us = advance(s, now_us);
-        run_timers(s, now_us);
+        run_due_timers(s, now_us);
 
         s->meas = *m;
         s->meas_valid = true;
@@ -1754,8 +1908,10 @@ void session_on_measurement(struct session *s, const struct power_measurement *m
             m->current_da >= -10 && m->current_da <= 10) {
                 /* The hold before the change of sign ends: the command is
                  * worked out again (it is cached while its inputs stay). */
-                if (!s->zero_confirmed)
+                if (!s->zero_confirmed) {
                         s->command_cached = false;
+                        mark_changed(s);
+                }
                 s->zero_confirmed = true;
         }
         /* The converter's rating is the third source of limits: what the
@@ -1784,39 +1940,49 @@ void session_on_measurement(struct session *s, const struct power_measurement *m
 void session_tick(struct session *s, uint64_t now_us)
 {
         now_us = advance(s, now_us);
-        run_timers(s, now_us);
+        run_due_timers(s, now_us);
         settle(s, now_us);
 }
 
 uint64_t session_next_deadline(const struct session *s)
 {
-        uint64_t d = SESSION_NO_DEADLINE;
+        return s->next_due_us;
+}
 
-        if (s->shutting_down)
-                return d;
-        if (s->supervising)
+const char *session_check_cache(const struct session *s, uint64_t now_us)
+{
+        /* A refused call (-EPERM) leaves the session at its latest time. */
+        if (now_us > s->now_us)
+                now_us = s->now_us;
+        bool off = forced_off(s) || !s->controller_alive;
+
+        uint64_t d = others_scan(s);
+
+        if (s->others_due_us != d)
+                return "others_due_us is not the earliest deadline but R1's and R2's";
+        if (!s->shutting_down && s->supervising)
                 d = min_u64(d, s->heartbeat_deadline_us);
-        if (sends_status(s))
+        if (s->timers_due_us != (s->shutting_down ? SESSION_NO_DEADLINE : d))
+                return "timers_due_us is not the earliest timer";
+        if (!s->shutting_down && sends_status(s))
                 d = min_u64(d, s->next_status_us);
-        if (io_driven(s))
-                d = min_u64(d, controller_io_next_deadline(&s->io));
-        if (s->limits_pending && may_send_limits(s))
-                d = min_u64(d, limits_due_us(s));
-        if (may_send_flags(s) && s->flags_sent && s->cfg.sequence_resend_us > 0)
-                d = min_u64(d, s->flags_resend_us);
-        if (s->user_stop_held)
-                d = min_u64(d, s->user_stop_release_us);
-        if (s->chademo_start_held)
-                d = min_u64(d, s->chademo_start_release_us);
-        if (s->ramp_pending)
-                d = min_u64(d, add_sat(s->ramp_last_step_us, s->cfg.ramp_step_us));
-        if (s->estop_active)
-                d = min_u64(d, add_sat(s->last_estop_us, s->cfg.estop_release_us));
-        if (ev_overvoltage_armed(s))
-                d = min_u64(d, add_sat(s->ev_overvoltage_since_us, s->cfg.ev_overvoltage_time_us));
-        if (s->direction_wait && mode_regulates(s->target.mode))
-                d = min_u64(d, add_sat(s->direction_wait_since_us, s->cfg.direction_change_timeout_us));
-        return d;
+        if (s->next_due_us != d)
+                return "next_due_us is not the earliest deadline";
+        if (s->changed)
+                return NULL;
+        /* Due already (a zero hold time, a refused call): the next call
+         * runs the timers and settle_all() whatever the mark. */
+        if (now_us >= s->next_due_us)
+                return NULL;
+        /* Unmarked: settle_all() would change nothing before next_due_us. */
+        if (!s->cfg.supervisor && off != s->command_cached_off)
+                return "forced off changed unmarked";
+        if (!s->cfg.supervisor && !s->command_cached && !s->ramp_pending)
+                return "command not worked out, unmarked";
+        if (!s->shutting_down && may_send_flags(s) &&
+            (!s->flags_sent || !flags_equal(&s->flags, &s->flags_last_sent)))
+                return "Sequence_Control changed unmarked";
+        return NULL;
 }
 
 static int set_level_flag(struct session *s, enum session_flag_source src, uint64_t now_us)
@@ -1824,7 +1990,8 @@ static int set_level_flag(struct session *s, enum session_flag_source src, uint6
         if (src == SESSION_FLAG_AUTO)
                 return -EPERM;
         now_us = advance(s, now_us);
-        run_timers(s, now_us);
+        run_due_timers(s, now_us);
+        mark_changed(s);
         return 0;
 }
 
@@ -1868,7 +2035,14 @@ int session_set_charge_parameters_done(struct session *s, bool done, uint64_t no
 static int press(struct session *s, bool *held, uint64_t *release, bool *flag, uint64_t now_us)
 {
         now_us = advance(s, now_us);
-        run_timers(s, now_us);
+        run_due_timers(s, now_us);
+        /* Refused: nothing settled (as ever), but a timer that fell due
+         * above may have moved the next deadline, and what is due is left
+         * to the next settle(). */
+        if (!s->cfg.use_sequence_flags || *held || !may_send_flags(s)) {
+                mark_changed(s);
+                refresh_deadlines(s);
+        }
         if (!s->cfg.use_sequence_flags)
                 return -ENOTSUP;
         if (*held)
@@ -1882,6 +2056,7 @@ static int press(struct session *s, bool *held, uint64_t *release, bool *flag, u
         *flag = true;
         *held = true;
         *release = add_sat(now_us, s->cfg.button_hold_us);
+        mark_changed(s);
         settle(s, now_us);
         return 0;
 }
@@ -1908,8 +2083,9 @@ int session_set_output(struct session *s, enum controller_io_output output, uint
         if (s->shutting_down)
                 return -ESHUTDOWN;
         now_us = advance(s, now_us);
-        run_timers(s, now_us);
+        run_due_timers(s, now_us);
         r = controller_io_set_output(&s->io, output, value, now_us);
+        mark_changed(s);
         settle(s, now_us);
         return r;
 }
@@ -1920,8 +2096,9 @@ int session_set_dynamic_limits(struct session *s, const struct power_limits *l,
         if (!s || !l)
                 return -EINVAL;
         now_us = advance(s, now_us);
-        run_timers(s, now_us);
+        run_due_timers(s, now_us);
         s->dynamic = *l;
+        mark_changed(s);
         refresh_limits(s);
         settle(s, now_us);
         return 0;
@@ -1934,9 +2111,10 @@ int session_set_range_target(struct session *s, bool set, int16_t current_da, ui
         if (s->cfg.range_policy != SESSION_RANGE_OPERATOR)
                 return -EPERM;
         now_us = advance(s, now_us);
-        run_timers(s, now_us);
+        run_due_timers(s, now_us);
         s->range_target_valid = set;
         s->range_target_da = set ? current_da : 0;
+        mark_changed(s);
         /* A Range_Mode transfer under way moves at once (the next
          * DC_Power_Control may be a minute away, V18). */
         if (s->power_control_valid && s->target.mode == POWER_CHARGE &&
@@ -1966,6 +2144,8 @@ void session_shutdown(struct session *s, uint64_t now_us)
                 tx(s, &m);
         s->in_session = false;
         s->ramp_pending = false;
+        mark_changed(s);
+        refresh_deadlines(s);
 }
 
 void session_get_status(const struct session *s, struct session_status *out)

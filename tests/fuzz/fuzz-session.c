@@ -165,6 +165,14 @@ static void on_command(const struct power_command *c, void *userdata)
 
 static void check_state(void)
 {
+        const char *why = session_check_cache(&h.s, h.now);
+
+        /* What the session keeps worked out between calls agrees with a
+         * full recomputation: a missing mark of an input would show here. */
+        if (why) {
+                fprintf(stderr, "session cache at t=%llu us: %s\n", (unsigned long long)h.now, why);
+                abort();
+        }
         /* R45, whatever the sign: off at once. */
         if (h.estop_frame && (h.cmd.mode != POWER_OFF || h.cmd.current_da != 0))
                 violation("converter not off right after an Emergency_Stop (R45)", &h.cmd);

@@ -115,12 +115,23 @@ static int setup_v3(void **state)
         return setup_common(state, 3, false);
 }
 
+/* What the session keeps worked out between calls (next deadline,
+ * command, frames due) agrees with a full recomputation. */
+static void check_cache(const struct fx *f)
+{
+        const char *why = session_check_cache(&f->s, f->now);
+
+        if (why)
+                fail_msg("session cache: %s", why);
+}
+
 static void deliver(struct fx *f, const struct codec_message *m)
 {
         struct codec_frame fr;
 
         assert_int_equal(codec_encode(f->db, m, f->cfg.pistol, &fr), 0);
         assert_int_equal(session_on_frame(&f->s, &fr, f->now), 0);
+        check_cache(f);
 }
 
 static void heartbeat(struct fx *f)
@@ -150,6 +161,7 @@ static void run(struct fx *f, uint64_t dt)
                         next_hb += 100 * MS;
                 }
                 session_tick(&f->s, f->now);
+                check_cache(f);
         }
 }
 

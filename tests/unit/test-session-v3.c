@@ -163,16 +163,28 @@ static struct session_status status_of(const struct fx *f)
 
 /* ---- driving the session ---- */
 
+/* What the session keeps worked out between calls (next deadline,
+ * command, frames due) agrees with a full recomputation. */
+static void check_cache(const struct fx *f)
+{
+        const char *why = session_check_cache(&f->s, f->now);
+
+        if (why)
+                fail_msg("session cache: %s", why);
+}
+
 static void at(struct fx *f, uint64_t t)
 {
         for (unsigned guard = 0; guard < 1000000; guard++) {
                 uint64_t d = session_next_deadline(&f->s);
 
+                check_cache(f);
                 if (d == SESSION_NO_DEADLINE || d > t)
                         break;
                 if (d > f->now)
                         f->now = d;
                 session_tick(&f->s, f->now);
+                check_cache(f);
                 assert_true(session_next_deadline(&f->s) > f->now);
         }
         if (t > f->now)

@@ -254,8 +254,19 @@ static void prop_check(struct fx *f)
                 assert_int_equal(c->mode, POWER_OFF);
 }
 
+/* What the session keeps worked out between calls (next deadline,
+ * command, frames due) agrees with a full recomputation. */
+static void check_cache(const struct fx *f)
+{
+        const char *why = session_check_cache(&f->s, f->now);
+
+        if (why)
+                fail_msg("session cache: %s", why);
+}
+
 static void after_call(struct fx *f)
 {
+        check_cache(f);
         if (f->prop)
                 prop_check(f);
 }
@@ -268,6 +279,7 @@ static void at(struct fx *f, uint64_t t)
         for (unsigned guard = 0; guard < 1000000; guard++) {
                 uint64_t d = session_next_deadline(&f->s);
 
+                check_cache(f);
                 if (d == SESSION_NO_DEADLINE || d > t)
                         break;
                 if (d > f->now)
@@ -3700,6 +3712,128 @@ static void test_stale_voltage_never_below_last_measured_while_link_down(void **
         assert_int_equal(last_status(f)->present_voltage_dv, 120);
 }
 
+/* ====================================================================
+ * What the session keeps worked out between calls: every input changes
+ * the command or the frames in its own call, never at a later deadline
+ * (each would fail if its input path did not mark the session changed).
+ * ==================================================================== */
+
+static void test_cache_operator_limit_clamps_at_once(void **state)
+{
+        struct fx *f = *state;
+
+        ccs_charging(f);
+        f->dyn.max_current_da = 500;
+        assert_int_equal(session_set_dynamic_limits(&f->s, &f->dyn, f->now), 0);
+        check_cache(f);
+        expect_cmd(f, POWER_CHARGE, 4000, 500, false);
+}
+
+static void test_cache_reload_clamps_at_once(void **state)
+{
+        struct fx *f = *state;
+
+        ccs_charging(f);
+        f->cfg.limits.max_current_da = 600;
+        assert_int_equal(session_reconfigure(&f->s, &f->cfg, f->now), 0);
+        check_cache(f);
+        expect_cmd(f, POWER_CHARGE, 4000, 600, false);
+}
+
+static void test_cache_rating_clamps_at_once(void **state)
+{
+        struct fx *f = *state;
+
+        ccs_charging(f);
+        f->converter = false;
+        f->m.rating = (struct power_rating){ .max_current_da = 700 };
+        meas(f);
+        expect_cmd(f, POWER_CHARGE, 4000, 700, false);
+}
+
+static void test_cache_ev_frame_changes_command_at_once(void **state)
+{
+        struct fx *f = *state;
+
+        ccs_charging(f);
+        /* R37: a decrease applies at once. */
+        rx_cl(f, 4000, 300);
+        expect_cmd(f, POWER_CHARGE, 4000, 300, false);
+        rx_cl(f, 3900, 300);
+        expect_cmd(f, POWER_CHARGE, 3900, 300, false);
+}
+
+static void test_cache_operator_flag_sent_at_once(void **state)
+{
+        struct fx *f = *state;
+        uint64_t m0;
+
+        f->cfg.start_authorisation = SESSION_FLAG_EXTERNAL;
+        assert_int_equal(session_reconfigure(&f->s, &f->cfg, f->now), 0);
+        controller_waiting(f);
+        run(f, 50 * MS);
+        m0 = mark(f);
+        assert_int_equal(session_set_start_authorisation(&f->s, true, f->now), 0);
+        check_cache(f);
+        assert_int_equal(count_since(f, m0, CODEC_SEQUENCE_CONTROL), 1);
+        assert_true(last_flags(f)->start_charge_authorisation);
+}
+
+/* A request repeated with the same target (every 20 ms here) keeps the
+ * command worked out: the ramp goes on at its own deadlines, neither
+ * restarted nor hurried (R37, R38). */
+static void test_cache_repeated_request_keeps_the_ramp(void **state)
+{
+        struct fx *f = *state;
+        uint64_t c0, t0;
+
+        f->cfg.current_ramp_da_per_s = 1000;
+        f->cfg.ramp_step_us = 100 * MS;
+        fx_init(f);
+        open_session(f, false);
+        insulation_test(f);
+        precharge(f);
+        waiting_for_charge(f);
+        rx_state(f, CODEC_STATE_CHARGING);
+        f->converter = false;
+        c0 = cmd_mark(f);
+        t0 = f->now;
+        rx_cl(f, 4000, 500);
+        expect_cmd(f, POWER_CHARGE, 4000, 100, false);
+        for (unsigned k = 1; k <= 24; k++) {
+                run(f, 20 * MS);
+                rx_cl(f, 4000, 500);
+                check_cache(f);
+        }
+        assert_int_equal(cmd_mark(f) - c0, 5);
+        for (unsigned k = 0; k < 5; k++) {
+                assert_int_equal(f->cmds[(c0 + k) % REC_MAX].t, t0 + k * 100 * MS);
+                assert_int_equal(f->cmds[(c0 + k) % REC_MAX].c.current_da, 100 * (k + 1));
+        }
+}
+
+/* A steady heartbeat changes only the R1 deadline: the next deadline
+ * follows it, and silence still ends the charge exactly 200 ms after the
+ * last one (R1). */
+static void test_cache_heartbeat_moves_R1_deadline(void **state)
+{
+        struct fx *f = *state;
+        uint64_t last;
+
+        ccs_charging(f);
+        f->heartbeat = false;
+        rx_state(f, CODEC_STATE_CHARGING);
+        last = f->now;
+        check_cache(f);
+        assert_true(session_next_deadline(&f->s) <= last + 200 * MS);
+        f->converter = false;
+        at(f, last + 200 * MS - 1);
+        assert_int_equal(cmd(f)->mode, POWER_CHARGE);
+        at(f, last + 200 * MS);
+        assert_int_equal(cmd(f)->mode, POWER_OFF);
+        assert_int_equal(status_of(f).fault, SESSION_FAULT_CONTROLLER_TIMEOUT);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, fx_setup, fx_teardown)
 
 int main(void)
@@ -3824,6 +3958,13 @@ int main(void)
                 T(test_ev_overvoltage_not_during_insulation_test),
                 T(test_ev_overvoltage_configured_and_cleared_by_new_session),
                 T(test_stale_voltage_never_below_last_measured_while_link_down),
+                T(test_cache_operator_limit_clamps_at_once),
+                T(test_cache_reload_clamps_at_once),
+                T(test_cache_rating_clamps_at_once),
+                T(test_cache_ev_frame_changes_command_at_once),
+                T(test_cache_operator_flag_sent_at_once),
+                T(test_cache_repeated_request_keeps_the_ramp),
+                T(test_cache_heartbeat_moves_R1_deadline),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
