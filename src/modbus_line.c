@@ -152,13 +152,17 @@ static bool ask(struct modbus_line *l, size_t i, size_t live, uint64_t now, stru
                                      l->error[0] ? l->error : "the serial port was closed", now);
                                 continue;
                         }
-                        if (op->off && rd->off == MODBUS_LINE_MAX)
-                                rd->off = i;
                         if (s->suspect && live > 1 && s->passed_over < MODBUS_LINE_SUSPECT_TURNS) {
+                                /* Not answering: its off writes too would
+                                 * cost the others two response timeouts
+                                 * each, at every pass until confirmed. */
                                 if (rd->suspect == MODBUS_LINE_MAX)
                                         rd->suspect = i;
-                        } else if (rd->ready == MODBUS_LINE_MAX) {
-                                rd->ready = i;
+                        } else {
+                                if (op->off && rd->off == MODBUS_LINE_MAX)
+                                        rd->off = i;
+                                if (rd->ready == MODBUS_LINE_MAX)
+                                        rd->ready = i;
                         }
                         return false;
                 case MODBUS_OP_PAUSE:

@@ -39,8 +39,10 @@
  *   whose last request failed so costs the line two response timeouts per
  *   request: until it answers again it goes only when nobody else has a
  *   request ready, or after MODBUS_LINE_SUSPECT_TURNS requests of the
- *   others, so that the others keep their poll rate and their links (its
- *   off writes still go first).
+ *   others, so that the others keep their poll rate and their links.  Its
+ *   off writes wait so too: the first goes first (it is not suspect before
+ *   it failed), the ones repeated at every pass until the device confirms
+ *   would otherwise hold the line for ever.
  * - The silence between two requests (min_gap_ms) is the line's: the
  *   largest of the machines', counted from the line's last request.
  *
