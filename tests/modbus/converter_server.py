@@ -15,13 +15,16 @@ too: a sink current setpoint (holding 2, 0.1 A) and sink ratings (input 103,
 source setpoint is 0 and the sink one is not.
 
 With --second-unit N a second converter, a state of its own, answers at unit
-N on the same line (several converters on one RS-485 line); "unit N" chooses
-which one get, set, fault and insulation act on (the first one until then),
-and "silent N 1" keeps unit N from answering at all.
+N on the same line (several converters on one RS-485 line; given again, a
+third...); "unit N" chooses which one get, set, fault and insulation act on
+(the first one until then), and "silent N 1" keeps unit N from answering at
+all.  With --baud B an RTU answer leaves only when a line at B baud (8N1, 10
+bits a character, 3.5 characters of silence before each frame) would have
+carried the request and the answer.
 
 Usage:
-  converter_server.py --tcp PORT | --rtu DEVICE   [--unit N] [--second-unit N] [--monitor-unit N]
-                                                  [--bidirectional]
+  converter_server.py --tcp PORT | --rtu DEVICE   [--unit N] [--second-unit N]... [--monitor-unit N]
+                                                  [--bidirectional] [--baud B]
 PORT 0 picks a free port.  When ready it prints one line:
   READY tcp=PORT control=PORT
 and then answers line commands on the control port (loopback):
@@ -154,8 +157,8 @@ class Server:
         self.conv = Converter(args.bidirectional)
         # the converters by unit id; self.conv is the one control commands act on
         self.convs = {args.unit: self.conv}
-        if args.second_unit:
-            self.convs[args.second_unit] = Converter(args.bidirectional)
+        for unit in args.second_unit:
+            self.convs[unit] = Converter(args.bidirectional)
         self.silent = set()
         self.mon = Monitor() if args.monitor_unit else None
         self.decoder = ServerDecoder()
@@ -268,12 +271,17 @@ class Server:
             self.drop[0] -= 1 if self.drop[0] > 0 else 0
             self.log[-1] = self.log[-1][:5] + ("dropped", req.unit_id)
             return
+        packet = framer.buildPacket(resp)
         due = 0
+        if self.args.baud and self.args.rtu:
+            # request: unit, function, its data, CRC; each frame after 3.5 characters of silence
+            chars = len(req.encode()) + 4 + len(packet) + 7
+            due = time.monotonic() + chars * 10.0 / self.args.baud
         if self.delay[1] and self.matches(self.delay[2], fc):
             self.delay[1] -= 1 if self.delay[1] > 0 else 0
             due = time.monotonic() + self.delay[0] / 1000.0
             self.log[-1] = self.log[-1][:5] + (f"delayed{self.delay[0]}", req.unit_id)
-        self.pending.append((due, dest, framer.buildPacket(resp)))
+        self.pending.append((due, dest, packet))
 
     def send_due(self):
         t = time.monotonic()
@@ -436,7 +444,8 @@ def main():
     ap.add_argument("--tcp", type=int, default=None)
     ap.add_argument("--rtu", default=None)
     ap.add_argument("--unit", type=int, default=1)
-    ap.add_argument("--second-unit", type=int, default=0)
+    ap.add_argument("--second-unit", type=int, action="append", default=[])
+    ap.add_argument("--baud", type=int, default=0, help="RTU: answer as late as a line at this rate would")
     ap.add_argument("--monitor-unit", type=int, default=0)
     ap.add_argument("--bidirectional", action="store_true")
     ap.add_argument("--lifetime", type=float, default=120.0, help="exit after this many seconds")

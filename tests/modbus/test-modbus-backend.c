@@ -51,7 +51,8 @@ struct log_settings log_settings = { .max_priority = LOG_INFO, .prefix = false }
 static const char *transport;
 static const char *server_script;
 static const char *profile_dir;
-static int second_unit;                 /* the server plays a second converter at this unit (0: none) */
+static int second_unit;                 /* the server plays more converters at units 2..this (0: none) */
+static unsigned rtu_baud = 115200;      /* the line's rate; the server answers at its pace when not 115200 */
 
 struct sample {
         uint64_t t_us;
@@ -363,7 +364,7 @@ static const char *const base_timing[] = {
 static bool env_start(struct env *e, const char *extra, const char *extra_sections)
 {
         char line[256], path[128], tcp[16];
-        char *argv[12];
+        char *argv[16];
         int out = -1, argc = 0;
         FILE *f;
         struct config_error err;
@@ -408,12 +409,19 @@ static bool env_start(struct env *e, const char *extra, const char *extra_sectio
                 argv[argc++] = "--tcp";
                 argv[argc++] = "0";
         }
-        if (second_unit) {
-                static char unit[8];
+        for (int u = 2; u <= second_unit && u <= 3; u++) {
+                static char unit[2][8];
 
-                snprintf(unit, sizeof(unit), "%d", second_unit);
+                snprintf(unit[u - 2], sizeof(unit[u - 2]), "%d", u);
                 argv[argc++] = "--second-unit";
-                argv[argc++] = unit;
+                argv[argc++] = unit[u - 2];
+        }
+        if (rtu_baud != 115200) {
+                static char baud[16];
+
+                snprintf(baud, sizeof(baud), "%u", rtu_baud);
+                argv[argc++] = "--baud";
+                argv[argc++] = baud;
         }
         if (e->monitor_unit[0] || (extra_sections && strstr(extra_sections, "[insulation_monitor]"))) {
                 argv[argc++] = "--monitor-unit";
@@ -436,7 +444,7 @@ static bool env_start(struct env *e, const char *extra, const char *extra_sectio
         fprintf(f, "[can]\ninterface = vcan0\n[limits]\nmax_voltage = 1000\nmax_current = 200\nmax_power = 100000\n"
                    "[converter]\nbackend = modbus-%s\n[modbus]\n", transport);
         if (strcmp(transport, "rtu") == 0)
-                fprintf(f, "device = %s\nbaudrate = 115200\n", e->device);
+                fprintf(f, "device = %s\nbaudrate = %u\n", e->device, rtu_baud);
         else
                 fprintf(f, "host = 127.0.0.1\nport = %s\n", tcp);
         fprintf(f, "profile = %s/generic.conf\n%s", profile_dir, extra ? extra : "");
@@ -963,6 +971,58 @@ out:
         o.conv.ops->close(&o.conv);
 }
 
+/* Not a test (run only when named; bench/modbus-shared-line.sh): the
+ * measurement period of each of 1, 2 and 3 converters on one line at
+ * 9600 baud with the default timing, all charging, from the server's
+ * timestamps of the reads of input 0 (the start of each measurement). */
+static void case_bench_shared_line(struct env *e)
+{
+        struct other o[2];
+        int seconds = getenv("BENCH_SECONDS") ? atoi(getenv("BENCH_SECONDS")) : 20;
+
+        for (int n = 1; n <= 3; n++) {
+                size_t len;
+
+                for (int k = 0; k < n - 1; k++)
+                        if (!check(other_open(e, &o[k], (uint8_t)(k + 2), rtu_baud) == 0, "converter at unit %d", k + 2))
+                                return;
+                if (!charging(e))
+                        return;
+                for (int k = 0; k < n - 1; k++)
+                        other_command(&o[k], POWER_CHARGE, 300, 20);
+                run_for(e, 2000);
+                ctl(e, "clearlog");
+                run_for(e, seconds * 1000);
+                len = ctl_log(e, log_buf, sizeof(log_buf) / sizeof(log_buf[0]));
+                for (int u = 1; u <= n; u++) {
+                        uint64_t prev = 0, worst = 0, sum = 0;
+                        unsigned cycles = 0, requests = 0;
+
+                        for (size_t i = 0; i < len; i++) {
+                                if (log_buf[i].unit != u)
+                                        continue;
+                                requests++;
+                                if (log_buf[i].fc != 4 || log_buf[i].addr != 0)
+                                        continue;
+                                if (prev) {
+                                        uint64_t d = log_buf[i].t_us - prev;
+
+                                        sum += d;
+                                        worst = d > worst ? d : worst;
+                                        cycles++;
+                                }
+                                prev = log_buf[i].t_us;
+                        }
+                        printf("# shared-line converters=%d unit=%d requests_per_s=%.1f periods=%u mean_ms=%.1f "
+                               "max_ms=%.1f\n", n, u, requests / (double)seconds, cycles,
+                               cycles ? sum / 1000.0 / cycles : 0.0, worst / 1000.0);
+                        check(cycles > 0, "unit %d measured", u);
+                }
+                for (int k = 0; k < n - 1; k++)
+                        o[k].conv.ops->close(&o[k].conv);
+        }
+}
+
 static void case_rs485_on_pty(struct env *e)
 {
         char why[512];
@@ -1065,26 +1125,31 @@ struct test_case {
         const char *extra;              /* [modbus] lines */
         const char *sections;           /* more sections */
         bool rtu_only;
-        int second_unit;                /* the server plays a second converter at this unit */
+        int second_unit;                /* the server plays converters at units 2..this too */
+        bool bench;                     /* a figure, not a test: run only when named, at 9600 baud */
 };
 
 static const struct test_case cases[] = {
-        { "charge-and-off", case_charge_and_off, NULL, NULL, false, 0 },
-        { "limits", case_limits, NULL, NULL, false, 0 },
-        { "init-order", case_init_order, NULL, NULL, false, 0 },
-        { "grouping-and-refresh", case_grouping_and_refresh, NULL, NULL, false, 0 },
-        { "server-restart", case_server_restart, NULL, NULL, false, 0 },
-        { "drop-one", case_drop_one, "link_timeout_ms = 600\n", NULL, false, 0 },
-        { "drop-all", case_drop_all, NULL, NULL, false, 0 },
-        { "late-reply", case_late_reply, "link_timeout_ms = 1000\n", NULL, false, 0 },
-        { "exception", case_exception, NULL, NULL, false, 0 },
-        { "fault", case_fault, NULL, NULL, false, 0 },
-        { "off-preempts-slow-request", case_off_preempts, NULL, NULL, false, 0 },
-        { "close-switches-off", case_close_switches_off, NULL, NULL, false, 0 },
-        { "insulation-monitor", case_monitor, NULL, "[insulation_monitor]\nprofile = @MON@\nunit_id = 3\n", false, 0 },
-        { "rs485-mode-refused", case_rs485_on_pty, "rs485 = true\n", NULL, true, 0 },
-        { "reload-same-profile", case_reload_same_profile, NULL, NULL, false, 0 },
-        { "two-on-one-line", case_two_on_one_line, NULL, NULL, true, 2 },
+        { "charge-and-off", case_charge_and_off, NULL, NULL, false, 0, false },
+        { "limits", case_limits, NULL, NULL, false, 0, false },
+        { "init-order", case_init_order, NULL, NULL, false, 0, false },
+        { "grouping-and-refresh", case_grouping_and_refresh, NULL, NULL, false, 0, false },
+        { "server-restart", case_server_restart, NULL, NULL, false, 0, false },
+        { "drop-one", case_drop_one, "link_timeout_ms = 600\n", NULL, false, 0, false },
+        { "drop-all", case_drop_all, NULL, NULL, false, 0, false },
+        { "late-reply", case_late_reply, "link_timeout_ms = 1000\n", NULL, false, 0, false },
+        { "exception", case_exception, NULL, NULL, false, 0, false },
+        { "fault", case_fault, NULL, NULL, false, 0, false },
+        { "off-preempts-slow-request", case_off_preempts, NULL, NULL, false, 0, false },
+        { "close-switches-off", case_close_switches_off, NULL, NULL, false, 0, false },
+        { "insulation-monitor", case_monitor, NULL, "[insulation_monitor]\nprofile = @MON@\nunit_id = 3\n", false, 0, false },
+        { "rs485-mode-refused", case_rs485_on_pty, "rs485 = true\n", NULL, true, 0, false },
+        { "reload-same-profile", case_reload_same_profile, NULL, NULL, false, 0, false },
+        { "two-on-one-line", case_two_on_one_line, NULL, NULL, true, 2, false },
+        { "bench-shared-line", case_bench_shared_line,
+          "poll_interval_ms = 100\nresponse_timeout_ms = 500\nbyte_timeout_ms = 100\nlink_timeout_ms = 1000\n"
+          "reconnect_max_ms = 5000\nsetpoint_refresh_ms = 1000\nshutdown_timeout_ms = 2000\nmin_gap_ms = 5\n",
+          NULL, true, 3, true },
 };
 
 int main(int argc, char **argv)
@@ -1107,7 +1172,7 @@ int main(int argc, char **argv)
                 return 77;
         }
         for (size_t i = 0; i < n_cases; i++) {
-                bool wanted = argc == 4;
+                bool wanted = argc == 4 && !cases[i].bench;
 
                 for (int a = 4; a < argc; a++)
                         wanted |= strcmp(argv[a], cases[i].name) == 0;
@@ -1117,7 +1182,7 @@ int main(int argc, char **argv)
         printf("1..%d\n", planned);
         for (size_t i = 0; i < n_cases; i++) {
                 const struct test_case *c = &cases[i];
-                bool wanted = argc == 4;
+                bool wanted = argc == 4 && !c->bench;
                 int before = failures;
                 char sections[512] = "";
                 struct env e;
@@ -1141,6 +1206,7 @@ int main(int argc, char **argv)
                 }
                 printf("# %s\n", c->name);
                 second_unit = c->second_unit;
+                rtu_baud = c->bench ? 9600 : 115200;
                 if (env_start(&e, c->extra, c->sections ? sections : NULL))
                         c->fn(&e);
                 env_stop(&e);
