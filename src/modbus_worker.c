@@ -144,6 +144,7 @@ static bool modbus_worker_take(struct modbus_line_thread *t, uint64_t now)
         } in[MODBUS_LINE_MAX];
         bool end;
 
+        memset(in, 0, sizeof(in));
         pthread_mutex_lock(&t->lock);
         for (size_t j = 0; j < t->n_joining; j++) {
                 struct modbus_worker *w = t->joining[j];
