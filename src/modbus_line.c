@@ -144,7 +144,7 @@ static bool ask(struct modbus_line *l, size_t i, size_t live, uint64_t now, stru
                         return true;
                 case MODBUS_OP_READ:
                 case MODBUS_OP_WRITE:
-                        if (!l->connected || s->gen != l->gen) {
+                        if (!l->connected || l->broken || s->gen != l->gen) {
                                 /* The port failed (and may have been
                                  * opened again) since this machine last
                                  * used it: its link was lost too. */

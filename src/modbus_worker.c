@@ -5,6 +5,7 @@
  * thread that executes what the device machine says.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,6 +69,7 @@ struct modbus_line_thread {
         pthread_t loop_thread;
         struct modbus_params bus;       /* the bus settings (the first converter's) */
         char bus_name[MODBUS_DEVICE_REASON_MAX];
+        char port[PATH_MAX];            /* RTU: the serial port, resolved */
 
         /* ---- loop thread only ---- */
         struct modbus_worker *members[MODBUS_LINE_MAX];
@@ -383,12 +385,24 @@ static void *modbus_worker_main(void *arg)
         return NULL;
 }
 
+/* The port's own name: /dev/serial/by-id/... and /dev/ttyUSB0 may be one
+ * port.  As written when it cannot be resolved (not plugged in yet). */
+static void modbus_worker_port(const struct modbus_params *p, char *buf, size_t len)
+{
+        char real[PATH_MAX];
+
+        snprintf(buf, len, "%s", realpath(p->device, real) ? real : p->device);
+}
+
 static struct modbus_line_thread *modbus_worker_find_line(const struct modbus_params *p)
 {
+        char port[PATH_MAX];
+
         if (p->transport != MODBUS_TRANSPORT_RTU)
                 return NULL;    /* one connection per TCP converter, as a gateway allows */
+        modbus_worker_port(p, port, sizeof(port));
         for (struct modbus_line_thread *t = modbus_worker_lines; t; t = t->next)
-                if (strcmp(t->bus.device, p->device) == 0)
+                if (strcmp(t->port, port) == 0)
                         return t;
         return NULL;
 }
@@ -411,7 +425,12 @@ static int modbus_worker_check_join(const struct modbus_line_thread *t, const st
 
                 for (size_t a = 0; a < o->n_dev; a++) {
                         for (size_t b = 0; b < w->n_dev; b++) {
-                                if (modbus_params_check_pair(&o->params[a], &w->params[b], &key, err, sizeof(err)) == 0)
+                                struct modbus_params pa = o->params[a], pb = w->params[b];
+
+                                /* One port, perhaps by two names. */
+                                snprintf(pa.device, sizeof(pa.device), "%.*s", (int)sizeof(pa.device) - 1, t->port);
+                                snprintf(pb.device, sizeof(pb.device), "%.*s", (int)sizeof(pb.device) - 1, t->port);
+                                if (modbus_params_check_pair(&pa, &pb, &key, err, sizeof(err)) == 0)
                                         continue;
                                 modbus_params_describe(&o->params[a], other, sizeof(other));
                                 log_err("%s: cannot share the serial port with %s: %s: %s", name, other,
@@ -444,6 +463,7 @@ static int modbus_worker_new_line(struct modbus_worker *w, pthread_t loop_thread
         t->unit = -1;
         t->bus = w->params[0];
         modbus_params_describe(&t->bus, t->bus_name, sizeof(t->bus_name));
+        modbus_worker_port(&t->bus, t->port, sizeof(t->port));
         modbus_line_init(&t->line);
         t->joining[t->n_joining++] = w;
         w->t = t;
