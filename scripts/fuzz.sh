@@ -37,7 +37,7 @@ while [ $# -gt 0 ]; do
         esac
         shift
 done
-[ ${#targets[@]} -gt 0 ] || targets=(codec session config profile modbus-decode)
+[ ${#targets[@]} -gt 0 ] || targets=(codec session config profile modbus-decode modbus-line)
 case "$sanitize" in
 address,undefined|undefined|none) ;;
 *) echo "fuzz.sh: --sanitize takes address,undefined, undefined or none" >&2; exit 2 ;;

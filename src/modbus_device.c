@@ -761,6 +761,7 @@ void modbus_device_next(struct modbus_device_bus *m, uint64_t now_us, struct mod
          * ends one, or waits, publishes. */
         if (op->kind == MODBUS_OP_IDLE || op->kind == MODBUS_OP_DONE || op->kind == MODBUS_OP_CLOSE)
                 op->publish = true;
+        op->off = op->kind == MODBUS_OP_WRITE && m->purpose == MODBUS_FOR_OFF;
 }
 
 /* ---- what came of it ---------------------------------------------------------- */

@@ -85,6 +85,8 @@ struct modbus_op {
         uint16_t values[2];             /* WRITE */
         uint64_t until_us;              /* PAUSE, IDLE */
         bool publish;                   /* a pass is over: publish the status first */
+        bool off;                       /* WRITE: switches a converter's output off (a shared line
+                                         * puts it before every other request) */
 };
 
 /* What came of a CONNECT, FLUSH, READ or WRITE (CLOSE, PAUSE and IDLE take

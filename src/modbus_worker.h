@@ -1,9 +1,20 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * One worker thread per Modbus bus (a serial port or a TCP endpoint): the
- * executor of the bus's device machine (modbus_device.h).  It owns the bus's
+ * executor of the device machines on it (modbus_device.h), one per
+ * converter, taking turns on the line (modbus_line.h).  It owns the bus's
  * libmodbus context (modbus_io.h), reads the clock, sleeps and waits; every
- * decision (what to ask the bus, what an answer means) is the machine's.
+ * decision (what to ask the bus, whose turn it is, what an answer means) is
+ * the machines'.
+ *
+ * A struct modbus_worker is one converter (and a monitor on its bus).
+ * Converters started for the same serial port share its thread and context
+ * (libmodbus: one context, one thread), each with its own machine, wanted
+ * state, statuses and timing; their line settings (baud rate, parity, data
+ * and stop bits, RS-485 mode, response and byte timeouts, min_gap_ms) must
+ * agree and their unit ids differ.  A TCP converter keeps a connection of
+ * its own, also when another one has the same endpoint (a gateway takes
+ * several).
  *
  * The loop thread talks to it through two small mutex-protected slots and
  * never waits for the bus:
@@ -30,10 +41,12 @@
 
 struct modbus_worker;
 
-/* Start a worker for devices on one bus (see modbus_device_init()).  Runs
- * on the loop thread, which the worker's context will refuse to be called
- * from.  notify(data) is called on the worker thread after each status
- * update.  0 or -errno (logged). */
+/* Start a worker for devices on one bus (see modbus_device_init()): a new
+ * thread, or a turn on the thread of the serial port when another converter
+ * uses it already.  Runs on the loop thread (only), which the worker's
+ * context will refuse to be called from.  notify(data) is called on the
+ * worker thread after each status update.  0 or -errno (logged): -EINVAL
+ * for a serial port in use with other line settings or a unit id taken. */
 int modbus_worker_start(struct modbus_worker **out, const struct modbus_device_config *devices, size_t n,
                         pthread_t loop_thread, void (*notify)(void *data), void *data);
 
@@ -47,8 +60,9 @@ void modbus_worker_set_timing(struct modbus_worker *w, const struct modbus_devic
 
 /* Ask the worker to stop: its machine switches the converter output off
  * (insisting up to shutdown_timeout_ms until the device confirms), runs the
- * profiles' shutdown sequences and closes the bus; then join and free.
- * Accepts NULL. */
+ * profiles' shutdown sequences and leaves the bus; the last one on a bus
+ * closes it and ends the thread.  Waits for all that, then frees.  Accepts
+ * NULL. */
 void modbus_worker_stop(struct modbus_worker *w);
 
 #endif

@@ -14,8 +14,17 @@ too: a sink current setpoint (holding 2, 0.1 A) and sink ratings (input 103,
 104), and a current out of the battery (negative present current) while the
 source setpoint is 0 and the sink one is not.
 
+With --second-unit N a second converter, a state of its own, answers at unit
+N on the same line (several converters on one RS-485 line; given again, a
+third...); "unit N" chooses which one get, set, fault and insulation act on
+(the first one until then), and "silent N 1" keeps unit N from answering at
+all.  With --baud B an RTU answer leaves only when a line at B baud (8N1, 10
+bits a character, 3.5 characters of silence before each frame) would have
+carried the request and the answer.
+
 Usage:
-  converter_server.py --tcp PORT | --rtu DEVICE   [--unit N] [--monitor-unit N] [--bidirectional]
+  converter_server.py --tcp PORT | --rtu DEVICE   [--unit N] [--second-unit N]... [--monitor-unit N]
+                                                  [--bidirectional] [--baud B]
 PORT 0 picks a free port.  When ready it prints one line:
   READY tcp=PORT control=PORT
 and then answers line commands on the control port (loopback):
@@ -25,6 +34,8 @@ and then answers line commands on the control port (loopback):
   insulation KOHM             -> ok             (the converter's own reading)
   monitor KOHM                -> ok             (the insulation monitor's reading)
   monitor-error 0|1           -> ok             (the monitor's device error)
+  unit N                      -> ok             (get/set/fault/insulation act on unit N)
+  silent N 0|1                -> ok             (unit N answers nothing / again)
   stop | start                -> ok             (TCP: close/reopen; RTU: silent/answer)
   drop N [FC]                 -> ok             (executed, answer lost; -1 = all, 0 = off)
   delay MS N [FC]             -> ok             (executed, answer MS late)
@@ -144,6 +155,11 @@ class Server:
         self.args = args
         self.sel = selectors.DefaultSelector()
         self.conv = Converter(args.bidirectional)
+        # the converters by unit id; self.conv is the one control commands act on
+        self.convs = {args.unit: self.conv}
+        for unit in args.second_unit:
+            self.convs[unit] = Converter(args.bidirectional)
+        self.silent = set()
         self.mon = Monitor() if args.monitor_unit else None
         self.decoder = ServerDecoder()
         self.log = []
@@ -206,7 +222,7 @@ class Server:
         self.sel.register(fd, selectors.EVENT_READ, ("serial", None))
 
     def units(self):
-        units = [self.args.unit]
+        units = [u for u in self.convs if u not in self.silent]
         if self.mon:
             units.append(self.args.monitor_unit)
         return units
@@ -235,18 +251,19 @@ class Server:
             values = [] if value is None else [value]
         values = [int(bool(v)) if isinstance(v, bool) else int(v) for v in values]
         count = getattr(req, "count", len(values) or 1)
-        store = self.conv.store if req.unit_id == self.args.unit else self.mon.store
+        conv = self.convs.get(req.unit_id)
+        store = conv.store if conv else self.mon.store
         action = "ok"
-        if req.unit_id == self.args.unit:
-            self.conv.tick()  # a read sees the converter as it is now
+        if conv:
+            conv.tick()  # a read sees the converter as it is now
         if self.exc[1] and self.matches(self.exc[2], fc):
             self.exc[1] -= 1 if self.exc[1] > 0 else 0
             resp = req.doException(self.exc[0])
             action = f"exception{self.exc[0]}"
         else:
             resp = req.execute(store)
-            if req.unit_id == self.args.unit:
-                self.conv.tick()
+            if conv:
+                conv.tick()
         self.log.append((now_us(), fc, addr, count, values, action, req.unit_id))
         resp.transaction_id = req.transaction_id
         resp.unit_id = req.unit_id
@@ -254,12 +271,17 @@ class Server:
             self.drop[0] -= 1 if self.drop[0] > 0 else 0
             self.log[-1] = self.log[-1][:5] + ("dropped", req.unit_id)
             return
+        packet = framer.buildPacket(resp)
         due = 0
+        if self.args.baud and self.args.rtu:
+            # request: unit, function, its data, CRC; each frame after 3.5 characters of silence
+            chars = len(req.encode()) + 4 + len(packet) + 7
+            due = time.monotonic() + chars * 10.0 / self.args.baud
         if self.delay[1] and self.matches(self.delay[2], fc):
             self.delay[1] -= 1 if self.delay[1] > 0 else 0
             due = time.monotonic() + self.delay[0] / 1000.0
             self.log[-1] = self.log[-1][:5] + (f"delayed{self.delay[0]}", req.unit_id)
-        self.pending.append((due, dest, framer.buildPacket(resp)))
+        self.pending.append((due, dest, packet))
 
     def send_due(self):
         t = time.monotonic()
@@ -306,6 +328,15 @@ class Server:
             if cmd == "monitor-error" and self.mon:
                 self.mon.error = w[1] == "1"
                 self.mon.tick()
+                return "ok"
+            if cmd == "unit":
+                self.conv = self.convs[int(w[1])]
+                return "ok"
+            if cmd == "silent":
+                if w[2] == "1":
+                    self.silent.add(int(w[1]))
+                else:
+                    self.silent.discard(int(w[1]))
                 return "ok"
             if cmd == "stop":
                 self.stopped = True
@@ -401,7 +432,8 @@ class Server:
                         line, buf = buf.split(b"\n", 1)
                         c.sendall((self.control(line.decode()) + "\n").encode())
                     self.control_clients[c] = buf
-            self.conv.tick()
+            for conv in self.convs.values():
+                conv.tick()
             self.send_due()
 
 
@@ -412,6 +444,8 @@ def main():
     ap.add_argument("--tcp", type=int, default=None)
     ap.add_argument("--rtu", default=None)
     ap.add_argument("--unit", type=int, default=1)
+    ap.add_argument("--second-unit", type=int, action="append", default=[])
+    ap.add_argument("--baud", type=int, default=0, help="RTU: answer as late as a line at this rate would")
     ap.add_argument("--monitor-unit", type=int, default=0)
     ap.add_argument("--bidirectional", action="store_true")
     ap.add_argument("--lifetime", type=float, default=120.0, help="exit after this many seconds")

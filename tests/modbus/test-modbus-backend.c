@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -37,6 +38,7 @@
 
 #include "config.h"
 #include "converter.h"
+#include "modbus_backend.h"
 #include "log.h"
 #include "seccbridge/limits.h"
 #include "monotonic.h"
@@ -50,6 +52,8 @@ struct log_settings log_settings = { .max_priority = LOG_INFO, .prefix = false }
 static const char *transport;
 static const char *server_script;
 static const char *profile_dir;
+static int second_unit;                 /* the server plays more converters at units 2..this (0: none) */
+static unsigned rtu_baud = 115200;      /* the line's rate; the server answers at its pace when not 115200 */
 
 struct sample {
         uint64_t t_us;
@@ -361,7 +365,7 @@ static const char *const base_timing[] = {
 static bool env_start(struct env *e, const char *extra, const char *extra_sections)
 {
         char line[256], path[128], tcp[16];
-        char *argv[12];
+        char *argv[16];
         int out = -1, argc = 0;
         FILE *f;
         struct config_error err;
@@ -406,6 +410,20 @@ static bool env_start(struct env *e, const char *extra, const char *extra_sectio
                 argv[argc++] = "--tcp";
                 argv[argc++] = "0";
         }
+        for (int u = 2; u <= second_unit && u <= 3; u++) {
+                static char unit[2][8];
+
+                snprintf(unit[u - 2], sizeof(unit[u - 2]), "%d", u);
+                argv[argc++] = "--second-unit";
+                argv[argc++] = unit[u - 2];
+        }
+        if (rtu_baud != 115200) {
+                static char baud[16];
+
+                snprintf(baud, sizeof(baud), "%u", rtu_baud);
+                argv[argc++] = "--baud";
+                argv[argc++] = baud;
+        }
         if (e->monitor_unit[0] || (extra_sections && strstr(extra_sections, "[insulation_monitor]"))) {
                 argv[argc++] = "--monitor-unit";
                 argv[argc++] = "3";
@@ -427,7 +445,7 @@ static bool env_start(struct env *e, const char *extra, const char *extra_sectio
         fprintf(f, "[can]\ninterface = vcan0\n[limits]\nmax_voltage = 1000\nmax_current = 200\nmax_power = 100000\n"
                    "[converter]\nbackend = modbus-%s\n[modbus]\n", transport);
         if (strcmp(transport, "rtu") == 0)
-                fprintf(f, "device = %s\nbaudrate = 115200\n", e->device);
+                fprintf(f, "device = %s\nbaudrate = %u\n", e->device, rtu_baud);
         else
                 fprintf(f, "host = 127.0.0.1\nport = %s\n", tcp);
         fprintf(f, "profile = %s/generic.conf\n%s", profile_dir, extra ? extra : "");
@@ -809,6 +827,220 @@ static void case_monitor(struct env *e)
         check(last(e)->insulation_kohm == POWER_INSULATION_UNKNOWN, "insulation unknown meanwhile");
 }
 
+/* A second converter on the same line, opened through the backend as the
+ * daemon opens each converter it is given. */
+struct other {
+        struct converter conv;
+        struct modbus_params params;
+        struct power_measurement last;
+        unsigned n;
+        unsigned lost;                  /* measurements without the link */
+};
+
+static void other_measurement(const struct power_measurement *m, void *userdata)
+{
+        struct other *o = userdata;
+
+        o->last = *m;
+        o->n++;
+        o->lost += !m->link_ok;
+}
+
+static int other_open_at(struct env *e, struct other *o, const char *device, uint8_t unit, uint32_t baudrate)
+{
+        const struct modbus_backend_settings set = { .converter = &o->params };
+
+        memset(o, 0, sizeof(*o));
+        o->params = e->cfg.modbus;
+        snprintf(o->params.device, sizeof(o->params.device), "%s", device);
+        o->params.unit_id = unit;
+        o->params.baudrate = baudrate;
+        o->conv = (struct converter) {
+                .ops = &converter_modbus_rtu_ops, .loop = e->loop, .on_measurement = other_measurement,
+                .userdata = o,
+        };
+        return o->conv.ops->open(&o->conv, &set);
+}
+
+static int other_open(struct env *e, struct other *o, uint8_t unit, uint32_t baudrate)
+{
+        return other_open_at(e, o, e->device, unit, baudrate);
+}
+
+static void other_command(struct other *o, enum power_mode mode, double volts, double amps)
+{
+        struct power_command c = {
+                .mode = mode, .voltage_dv = (uint16_t)(volts * 10), .current_da = (int16_t)(amps * 10),
+                .discharge = mode == POWER_OFF,
+        };
+
+        o->conv.ops->command(&o->conv, &c);
+}
+
+static long ctl_get_unit(struct env *e, int unit, const char *area, unsigned addr)
+{
+        return ctl(e, "unit %d", unit) ? ctl_get(e, area, addr) : -1;
+}
+
+/* Run until the other converter measures about dv (and its link is up). */
+static bool run_until_other(struct env *e, const struct other *o, int dv, int timeout_ms)
+{
+        uint64_t end = monotonic_now_us() + (uint64_t)timeout_ms * 1000;
+
+        while (monotonic_now_us() < end) {
+                ev_run(e->loop, EVRUN_ONCE | EVRUN_NOWAIT);
+                if (o->last.link_ok && o->last.ready && abs((int)o->last.voltage_dv - dv) <= 5)
+                        return true;
+                usleep(2000);
+        }
+        return false;
+}
+
+/* Two converters on one RS-485 line (units 1 and 2 of one server on one
+ * pty): commanded independently, each server state its own; one unit
+ * silent while the other stays served; one closed while the other runs;
+ * a third one with other line settings or a unit id taken refused. */
+static void case_two_on_one_line(struct env *e)
+{
+        struct other o, bad;
+        char real[PATH_MAX] = "";
+        struct request *q;
+        size_t n;
+        unsigned lost;
+        uint64_t t0;
+        int r;
+
+        if (!check(other_open(e, &o, 2, 115200) == 0, "a second converter opens on the same port, unit 2"))
+                return;
+        r = other_open(e, &bad, 2, 115200);
+        if (!check(r == -EINVAL, "the same port and unit 2 again refused (%d)", r) && r == 0)
+                bad.conv.ops->close(&bad.conv);
+        r = other_open(e, &bad, 3, 19200);
+        if (!check(r == -EINVAL, "the same port at another baud rate refused (%d)", r) && r == 0)
+                bad.conv.ops->close(&bad.conv);
+        /* The config names the pty by a link: its own name is the same port. */
+        r = realpath(e->device, real) && strcmp(real, e->device) != 0 ? other_open_at(e, &bad, real, 1, 115200) : 1;
+        if (!check(r == -EINVAL, "the same port by its other name (%s) and unit 1 again refused (%d)", real, r) &&
+            r == 0)
+                bad.conv.ops->close(&bad.conv);
+        if (!charging(e))
+                goto out;
+        other_command(&o, POWER_CHARGE, 300, 20);
+        check(run_until_other(e, &o, 3000, 3000), "the second converter measures 300 V (last %u dV)",
+              o.last.voltage_dv);
+        check(ctl_get_unit(e, 2, "holding", 0) == 3000 && ctl_get_unit(e, 2, "holding", 1) == 200 &&
+              ctl_get_unit(e, 2, "coil", 0) == 1, "unit 2 holds 300.0 V / 20.0 A, output on");
+        check(ctl_get_unit(e, 1, "holding", 0) == 4000 && ctl_get_unit(e, 1, "holding", 1) == 500 &&
+              ctl_get_unit(e, 1, "coil", 0) == 1, "unit 1 still holds 400.0 V / 50.0 A, output on");
+        check(last(e)->voltage_dv == 4000, "the first converter measures its own 400 V (got %u dV)",
+              last(e)->voltage_dv);
+        /* Both polled by turns on one line: requests of both units. */
+        ctl(e, "clearlog");
+        run_for(e, 500);
+        n = ctl_log(e, log_buf, 8192);
+        for (int u = 1; u <= 2; u++) {
+                unsigned reads = 0;
+
+                for (size_t i = 0; i < n; i++)
+                        reads += log_buf[i].unit == u && log_buf[i].fc == 4 && log_buf[i].addr == 0;
+                check(reads >= 4, "unit %d measured %u times in 500 ms (poll 50 ms)", u, reads);
+        }
+
+        /* Unit 1 silent: its link lost (and the "core" switches it off);
+         * unit 2 keeps its link and takes a new setpoint meanwhile. */
+        ctl(e, "silent 1 1");
+        lost = o.lost;
+        t0 = monotonic_now_us();
+        check(run_until(e, p_link_down, NULL, 2000), "the first converter's link lost with unit 1 silent");
+        other_command(&o, POWER_CHARGE, 320, 20);
+        check(run_until_other(e, &o, 3200, 2000), "the second converter follows 320 V meanwhile (last %u dV)",
+              o.last.voltage_dv);
+        run_for(e, 1000);
+        check(o.lost == lost && o.last.link_ok, "the second converter's link never lost (%u measurements without)",
+              o.lost - lost);
+        check(ctl_get_unit(e, 2, "holding", 0) == 3200, "unit 2 holds 320.0 V");
+        n = ctl_log(e, log_buf, 8192);
+        q = NULL;
+        for (size_t i = 0; i < n; i++)
+                if (log_buf[i].t_us >= t0 + 1000000 && log_buf[i].unit == 2 && log_buf[i].fc == 4)
+                        q = &log_buf[i];
+        check(q != NULL, "unit 2 still polled a second after unit 1 fell silent");
+        ctl(e, "silent 1 0");
+        check(run_until(e, p_link_up, NULL, 3000), "the first converter back when unit 1 answers");
+        check(ctl_get_unit(e, 1, "coil", 0) == 0, "unit 1 off (the core's OFF after the loss)");
+
+        /* The first converter closed while the second charges: off on
+         * unit 1, unit 2 untouched and still served. */
+        command(e, POWER_CHARGE, 400, 50);
+        check(run_until(e, p_register, &(struct reg_want) { "coil", 0, 1 }, 2000), "unit 1 charging again");
+        lost = o.lost;
+        converter_close(&e->conv);
+        e->open = false;
+        check(ctl_get_unit(e, 1, "coil", 0) == 0 && ctl_get_unit(e, 1, "holding", 10) == 0,
+              "unit 1 off and released after its close");
+        check(ctl_get_unit(e, 2, "coil", 0) == 1 && ctl_get_unit(e, 2, "holding", 0) == 3200,
+              "unit 2 still on at 320 V");
+        other_command(&o, POWER_CHARGE, 310, 10);
+        check(run_until_other(e, &o, 3100, 2000), "the second converter follows 310 V after the first closed");
+        check(o.lost == lost, "its link never lost");
+        other_command(&o, POWER_OFF, 0, 0);
+        check(run_until(e, p_register, &(struct reg_want) { "coil", 0, 0 }, 2000), "unit 2 off");
+out:
+        o.conv.ops->close(&o.conv);
+}
+
+/* Not a test (run only when named; bench/modbus-shared-line.sh): the
+ * measurement period of each of 1, 2 and 3 converters on one line at
+ * 9600 baud with the default timing, all charging, from the server's
+ * timestamps of the reads of input 0 (the start of each measurement). */
+static void case_bench_shared_line(struct env *e)
+{
+        struct other o[2];
+        int seconds = getenv("BENCH_SECONDS") ? atoi(getenv("BENCH_SECONDS")) : 20;
+
+        for (int n = 1; n <= 3; n++) {
+                size_t len;
+
+                for (int k = 0; k < n - 1; k++)
+                        if (!check(other_open(e, &o[k], (uint8_t)(k + 2), rtu_baud) == 0, "converter at unit %d", k + 2))
+                                return;
+                if (!charging(e))
+                        return;
+                for (int k = 0; k < n - 1; k++)
+                        other_command(&o[k], POWER_CHARGE, 300, 20);
+                run_for(e, 2000);
+                ctl(e, "clearlog");
+                run_for(e, seconds * 1000);
+                len = ctl_log(e, log_buf, sizeof(log_buf) / sizeof(log_buf[0]));
+                for (int u = 1; u <= n; u++) {
+                        uint64_t prev = 0, worst = 0, sum = 0;
+                        unsigned cycles = 0, requests = 0;
+
+                        for (size_t i = 0; i < len; i++) {
+                                if (log_buf[i].unit != u)
+                                        continue;
+                                requests++;
+                                if (log_buf[i].fc != 4 || log_buf[i].addr != 0)
+                                        continue;
+                                if (prev) {
+                                        uint64_t d = log_buf[i].t_us - prev;
+
+                                        sum += d;
+                                        worst = d > worst ? d : worst;
+                                        cycles++;
+                                }
+                                prev = log_buf[i].t_us;
+                        }
+                        printf("# shared-line converters=%d unit=%d requests_per_s=%.1f periods=%u mean_ms=%.1f "
+                               "max_ms=%.1f\n", n, u, requests / (double)seconds, cycles,
+                               cycles ? sum / 1000.0 / cycles : 0.0, worst / 1000.0);
+                        check(cycles > 0, "unit %d measured", u);
+                }
+                for (int k = 0; k < n - 1; k++)
+                        o[k].conv.ops->close(&o[k].conv);
+        }
+}
+
 static void case_rs485_on_pty(struct env *e)
 {
         char why[512];
@@ -911,24 +1143,31 @@ struct test_case {
         const char *extra;              /* [modbus] lines */
         const char *sections;           /* more sections */
         bool rtu_only;
+        int second_unit;                /* the server plays converters at units 2..this too */
+        bool bench;                     /* a figure, not a test: run only when named, at 9600 baud */
 };
 
 static const struct test_case cases[] = {
-        { "charge-and-off", case_charge_and_off, NULL, NULL, false },
-        { "limits", case_limits, NULL, NULL, false },
-        { "init-order", case_init_order, NULL, NULL, false },
-        { "grouping-and-refresh", case_grouping_and_refresh, NULL, NULL, false },
-        { "server-restart", case_server_restart, NULL, NULL, false },
-        { "drop-one", case_drop_one, "link_timeout_ms = 600\n", NULL, false },
-        { "drop-all", case_drop_all, NULL, NULL, false },
-        { "late-reply", case_late_reply, "link_timeout_ms = 1000\n", NULL, false },
-        { "exception", case_exception, NULL, NULL, false },
-        { "fault", case_fault, NULL, NULL, false },
-        { "off-preempts-slow-request", case_off_preempts, NULL, NULL, false },
-        { "close-switches-off", case_close_switches_off, NULL, NULL, false },
-        { "insulation-monitor", case_monitor, NULL, "[insulation_monitor]\nprofile = @MON@\nunit_id = 3\n", false },
-        { "rs485-mode-refused", case_rs485_on_pty, "rs485 = true\n", NULL, true },
-        { "reload-same-profile", case_reload_same_profile, NULL, NULL, false },
+        { "charge-and-off", case_charge_and_off, NULL, NULL, false, 0, false },
+        { "limits", case_limits, NULL, NULL, false, 0, false },
+        { "init-order", case_init_order, NULL, NULL, false, 0, false },
+        { "grouping-and-refresh", case_grouping_and_refresh, NULL, NULL, false, 0, false },
+        { "server-restart", case_server_restart, NULL, NULL, false, 0, false },
+        { "drop-one", case_drop_one, "link_timeout_ms = 600\n", NULL, false, 0, false },
+        { "drop-all", case_drop_all, NULL, NULL, false, 0, false },
+        { "late-reply", case_late_reply, "link_timeout_ms = 1000\n", NULL, false, 0, false },
+        { "exception", case_exception, NULL, NULL, false, 0, false },
+        { "fault", case_fault, NULL, NULL, false, 0, false },
+        { "off-preempts-slow-request", case_off_preempts, NULL, NULL, false, 0, false },
+        { "close-switches-off", case_close_switches_off, NULL, NULL, false, 0, false },
+        { "insulation-monitor", case_monitor, NULL, "[insulation_monitor]\nprofile = @MON@\nunit_id = 3\n", false, 0, false },
+        { "rs485-mode-refused", case_rs485_on_pty, "rs485 = true\n", NULL, true, 0, false },
+        { "reload-same-profile", case_reload_same_profile, NULL, NULL, false, 0, false },
+        { "two-on-one-line", case_two_on_one_line, NULL, NULL, true, 2, false },
+        { "bench-shared-line", case_bench_shared_line,
+          "poll_interval_ms = 100\nresponse_timeout_ms = 500\nbyte_timeout_ms = 100\nlink_timeout_ms = 1000\n"
+          "reconnect_max_ms = 5000\nsetpoint_refresh_ms = 1000\nshutdown_timeout_ms = 2000\nmin_gap_ms = 5\n",
+          NULL, true, 3, true },
 };
 
 int main(int argc, char **argv)
@@ -951,7 +1190,7 @@ int main(int argc, char **argv)
                 return 77;
         }
         for (size_t i = 0; i < n_cases; i++) {
-                bool wanted = argc == 4;
+                bool wanted = argc == 4 && !cases[i].bench;
 
                 for (int a = 4; a < argc; a++)
                         wanted |= strcmp(argv[a], cases[i].name) == 0;
@@ -961,7 +1200,7 @@ int main(int argc, char **argv)
         printf("1..%d\n", planned);
         for (size_t i = 0; i < n_cases; i++) {
                 const struct test_case *c = &cases[i];
-                bool wanted = argc == 4;
+                bool wanted = argc == 4 && !c->bench;
                 int before = failures;
                 char sections[512] = "";
                 struct env e;
@@ -984,6 +1223,8 @@ int main(int argc, char **argv)
                                  profile_dir, at + 5);
                 }
                 printf("# %s\n", c->name);
+                second_unit = c->second_unit;
+                rtu_baud = c->bench ? 9600 : 115200;
                 if (env_start(&e, c->extra, c->sections ? sections : NULL))
                         c->fn(&e);
                 env_stop(&e);
