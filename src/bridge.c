@@ -480,6 +480,42 @@ static void bridge_arbiter_apply(struct bridge *b)
                 else if (owner < b->n_pistols)
                         bridge_unit_command(u, session_command(&b->pistols[owner].session));
         }
+        dbus_service_sharing_changed(&b->pistols[0].dbus);
+}
+
+/* D-Bus org.seccbridge.Sharing1: the arbiter's view. */
+static void bridge_bus_sharing(struct dbus_service_sharing *out, void *userdata)
+{
+        struct bridge_pistol *p = userdata;
+        struct bridge *b = p->b;
+
+        snprintf(out->policy, sizeof(out->policy), "%s", arbiter_policy_name(b->cfg->sharing.policy));
+        for (uint8_t c = 0; c < b->n_units && c < DBUS_SERVICE_SHARING_MAX; c++) {
+                struct arbiter_converter_view v;
+
+                if (arbiter_get_converter(&b->arbiter, c, &v) < 0)
+                        continue;
+                snprintf(out->converters[c].name, sizeof(out->converters[c].name), "%s", b->cfg->units[c].name);
+                snprintf(out->converters[c].state, sizeof(out->converters[c].state), "%s",
+                         arbiter_converter_state_name(v.state));
+                out->converters[c].owner = v.owner < b->n_pistols ? b->pistols[v.owner].index : 0;
+                out->converters[c].offered = v.offered < b->n_pistols ? b->pistols[v.offered].index : 0;
+                out->converters[c].shared = v.shared;
+                out->n_converters = c + 1;
+        }
+        for (uint8_t i = 0; i < b->n_pistols && i < DBUS_SERVICE_SHARING_MAX; i++) {
+                struct arbiter_pistol_view v;
+
+                if (arbiter_get_pistol(&b->arbiter, i, &v) < 0)
+                        continue;
+                out->pistols[i].pistol = b->pistols[i].index;
+                snprintf(out->pistols[i].converter, sizeof(out->pistols[i].converter), "%s",
+                         b->cfg->units[b->cfg->pistols[i].unit].name);
+                out->pistols[i].owner = v.owner;
+                out->pistols[i].held = v.held;
+                out->pistols[i].waiting = v.waiting;
+                out->n_pistols = i + 1;
+        }
 }
 
 /* After a call into pistol p's session (a frame, an operator input). */
@@ -1073,6 +1109,9 @@ static int bridge_pistol_init(struct bridge *b, uint8_t i)
                 .shell_status = bridge_bus_shell_status,
                 .enter = bridge_bus_enter,
                 .after = bridge_bus_after,
+                /* Several pistols: the first one's service also shows the
+                 * arbiter's view. */
+                .sharing = b->cfg->several && i == 0 ? bridge_bus_sharing : NULL,
                 .userdata = p,
         };
         int r;
@@ -1137,6 +1176,17 @@ int bridge_init(struct bridge *b, struct ev_loop *loop, const struct config *cfg
         }
         for (uint8_t i = 0; i < b->n_pistols; i++) {
                 r = bridge_pistol_init(b, i);
+                if (r < 0)
+                        return r;
+        }
+        if (b->cfg->several) {
+                struct dbus_service *peers[CONFIG_MAX_PISTOLS];
+
+                /* One name (org.seccbridge) with every pistol's object and
+                 * the arbiter's view; each pistol keeps its own name too. */
+                for (uint8_t i = 1; i < b->n_pistols; i++)
+                        peers[i - 1] = &b->pistols[i].dbus;
+                r = dbus_service_set_peers(&b->pistols[0].dbus, peers, b->n_pistols - 1u);
                 if (r < 0)
                         return r;
         }
