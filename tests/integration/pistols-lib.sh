@@ -38,7 +38,7 @@ pistols_daemon_start() {
 pistols_daemon_stop() {
         S_DRC=0
         bg_stop daemon TERM || S_DRC=$?
-        S_DLOG=$TEST_TMP/daemon.log
+        S_DLOG=$TEST_TMP/daemon.stopped.log
         cp "$(bg_log daemon)" "$S_DLOG"
 }
 
