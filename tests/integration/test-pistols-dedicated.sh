@@ -4,7 +4,8 @@
 #  - Emergency_Stop on pistol 2 while pistol 1 charges: pistol 2 off,
 #    pistol 1's charge goes on (R45 touches only the pistol it names);
 #  - pistol 2's controller goes silent while pistol 1 charges: pistol 2
-#    off (R1), pistol 1 goes on.
+#    off (R1), pistol 1 goes on;
+#  - SIGHUP: a pistol's new limit applies, a new pistol index is refused.
 # One daemon for the three runs.
 # shellcheck source-path=SCRIPTDIR source=test-session-lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/test-session-lib.sh"
@@ -48,6 +49,14 @@ pistols_run silence -- --charge-time 10 -- --charge-time 8 --fault heartbeat-sto
 pistols_expect 0 0
 p1end=$(first_after 0 "Charge_Session_Finished pistol=1 ")
 [ -n "$p1end" ] || fail "pistol 1's session did not end normally"
+
+# --- SIGHUP: a pistol's limits apply at once; its index needs a restart.
+printf 'max_current = 150\n' >>"$S_CONF"
+kill -HUP "$(bg_pid daemon)"
+wait_for_line "$(bg_log daemon)" "reload: applied" 20
+sed -i 's/^pistol_index = 2$/pistol_index = 3/' "$S_CONF"
+kill -HUP "$(bg_pid daemon)"
+wait_for_line "$(bg_log daemon)" "reload: .*\\[pistol two\\]: its name, pistol_index or converter cannot change while running.*keeping the running config" 20
 
 pistols_daemon_stop
 [ "$S_DRC" = 0 ] || { show_file "$S_DLOG"; fail "the daemon exited with $S_DRC"; }
