@@ -449,6 +449,47 @@ static int bridge_arbiter_update(struct bridge_pistol *p)
         return arbiter_update(&b->arbiter, p->n, &f, b->now_us) > 0;
 }
 
+/* A shared converter's state, logged when it changes: who owns it, why the
+ * last owner let go, a drain that did not complete (once). */
+static void bridge_log_unit(struct bridge *b, struct bridge_unit *u)
+{
+        struct arbiter_converter_view v;
+        const char *name = b->cfg->units[u->n].name[0] ? b->cfg->units[u->n].name : "of [converter]";
+
+        if (arbiter_get_converter(&b->arbiter, u->n, &v) < 0 || !v.shared)
+                return;
+        if (v.state == u->logged_state && v.owner == u->logged_owner && v.offered == u->logged_offered)
+                return;
+        u->logged_state = v.state;
+        u->logged_owner = v.owner;
+        u->logged_offered = v.offered;
+        switch (v.state) {
+        case ARBITER_CONVERTER_OWNED:
+                log_info("sharing: converter %s serves pistol %u", name, (unsigned)b->pistols[v.owner].index);
+                break;
+        case ARBITER_CONVERTER_DRAINING:
+                if (v.last_owner < b->n_pistols)
+                        log_info("sharing: converter %s off, pistol %u let go (%s); waiting for it to confirm off",
+                                 name, (unsigned)b->pistols[v.last_owner].index, arbiter_release_name(v.last_release));
+                else
+                        log_info("sharing: converter %s off; waiting for it to confirm off", name);
+                break;
+        case ARBITER_CONVERTER_STUCK:
+                log_warning("sharing: converter %s did not confirm its output off within %llu ms: kept off, "
+                            "every pistol of it held until it does", name,
+                            (unsigned long long)(b->cfg->sharing.drain_timeout_us / 1000));
+                break;
+        case ARBITER_CONVERTER_OFFERED:
+                log_info("sharing: converter %s offered to pistol %u", name, (unsigned)b->pistols[v.offered].index);
+                break;
+        case ARBITER_CONVERTER_FREE:
+                log_info("sharing: converter %s free: every pistol of it released", name);
+                break;
+        case ARBITER_CONVERTER_DEDICATED:
+                break;
+        }
+}
+
 /* A decision changed: holds to the sessions until nothing more changes (a
  * hold turns a command OFF, which the arbiter may be waiting for), OFF to
  * converters without owner, the owner's command to its converter. */
@@ -479,6 +520,7 @@ static void bridge_arbiter_apply(struct bridge *b)
                         bridge_unit_command(u, &off);
                 else if (owner < b->n_pistols)
                         bridge_unit_command(u, session_command(&b->pistols[owner].session));
+                bridge_log_unit(b, u);
         }
         dbus_service_sharing_changed(&b->pistols[0].dbus);
 }
@@ -1173,6 +1215,9 @@ int bridge_init(struct bridge *b, struct ev_loop *loop, const struct config *cfg
         for (uint8_t c = 0; c < b->n_units; c++) {
                 b->units[c].b = b;
                 b->units[c].n = c;
+                b->units[c].logged_state = ARBITER_CONVERTER_DEDICATED;
+                b->units[c].logged_owner = ARBITER_NONE;
+                b->units[c].logged_offered = ARBITER_NONE;
         }
         for (uint8_t i = 0; i < b->n_pistols; i++) {
                 r = bridge_pistol_init(b, i);

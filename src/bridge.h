@@ -89,6 +89,10 @@ struct bridge_unit {
         bool command_valid;
         struct power_measurement meas;  /* latest measurement */
         bool meas_valid;
+        /* The arbiter's decision last logged (shared converters). */
+        enum arbiter_converter_state logged_state;
+        uint8_t logged_owner;
+        uint8_t logged_offered;
 };
 
 struct bridge {
