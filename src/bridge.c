@@ -35,37 +35,56 @@ static uint64_t bridge_wall_us(void)
         return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
+/* The converter a pistol uses, and the session config of a pistol. */
+static struct bridge_unit *bridge_unit_of(struct bridge_pistol *p)
+{
+        return &p->b->units[p->b->cfg->pistols[p->n].unit];
+}
+
+static const struct session_config *bridge_session_config(const struct bridge_pistol *p)
+{
+        return &p->b->cfg->pistols[p->n].session;
+}
+
+static const char *bridge_backend_of(const struct bridge_pistol *p)
+{
+        return p->b->cfg->units[p->b->cfg->pistols[p->n].unit].backend;
+}
+
 /* The report below, handed on to the publisher: the same change points as
  * the log and STATUS=, no poll of its own. */
-static void bridge_publish(struct bridge *b, const struct session_status *st)
+static void bridge_publish(struct bridge_pistol *p, const struct session_status *st)
 {
+        struct bridge *b = p->b;
+        struct bridge_unit *u = bridge_unit_of(p);
         struct telemetry_input in;
         char error[DBUS_SERVICE_TEXT_MAX] = "";
 
-        if (b->converter_ready)
-                converter_last_error(&b->conv, error, sizeof(error));
+        if (u->ready)
+                converter_last_error(&u->conv, error, sizeof(error));
         in.status = *st;
         in.can_up = can_is_open(&b->can);
         in.can_interface = b->can.ifname;
-        in.converter_backend = b->cfg->converter.backend;
+        in.converter_backend = bridge_backend_of(p);
         in.converter_error = error;
-        telemetry_observe(&b->telemetry, &in, b->now_us, bridge_wall_us());
-        mqtt_kick(&b->mqtt);
+        telemetry_observe(&p->telemetry, &in, b->now_us, bridge_wall_us());
+        mqtt_kick(&p->mqtt);
 }
 
 static void bridge_metrics_gather(struct metrics_input *in, void *userdata)
 {
-        struct bridge *b = userdata;
+        struct bridge_pistol *p = userdata;
+        struct bridge *b = p->b;
         const struct can_counters *c = &b->can.counters;
-        const struct mqtt_counters *mc = mqtt_counters(&b->mqtt);
+        const struct mqtt_counters *mc = mqtt_counters(&p->mqtt);
 
-        in->pistol = b->cfg->can.pistol_index;
+        in->pistol = p->index;
         in->version = SECCBRIDGE_VERSION;
         in->can_interface = b->can.ifname;
-        in->converter_backend = b->cfg->converter.backend;
+        in->converter_backend = bridge_backend_of(p);
         in->start_wall_us = b->start_wall_us;
         if (b->session_ready)
-                session_get_status(&b->session, &in->status);
+                session_get_status(&p->session, &in->status);
         in->can = (struct metrics_can){
                 .up = can_is_open(&b->can),
                 .rx_frames = c->rx_frames,
@@ -77,10 +96,10 @@ static void bridge_metrics_gather(struct metrics_input *in, void *userdata)
                 .tx_errors = c->tx_errors,
                 .reopens = c->reopens,
         };
-        in->telemetry = &b->telemetry;
+        in->telemetry = &p->telemetry;
         in->mqtt = (struct metrics_mqtt){
                 .enabled = b->cfg->telemetry.mqtt.enable,
-                .connected = mqtt_connected(&b->mqtt),
+                .connected = mqtt_connected(&p->mqtt),
                 .connections = mc->connections,
                 .connection_failures = mc->connection_failures,
                 .disconnections = mc->disconnections,
@@ -88,20 +107,54 @@ static void bridge_metrics_gather(struct metrics_input *in, void *userdata)
         };
 }
 
-/* The telemetry module, its event queue, the MQTT connection and the
- * metrics file; no I/O yet. */
-static int bridge_publish_init(struct bridge *b)
+/* With several pistols each publishes on its own: a topic prefix and a
+ * client id set in [mqtt] get "/pistolN" and "-pistolN", a metrics file
+ * "-pistolN" before its ".prom" (the defaults already name the pistol). */
+static void bridge_pistol_params(const struct bridge_pistol *p, struct telemetry_params *tp)
 {
-        const struct telemetry_params *tp = &b->cfg->telemetry;
+        const struct telemetry_params *cur = &p->b->cfg->telemetry;
+        char *dot;
+        int n;
+
+        *tp = *cur;
+        if (!p->b->cfg->several)
+                return;
+        if (cur->mqtt.topic_prefix[0])
+                snprintf(tp->mqtt.topic_prefix, sizeof(tp->mqtt.topic_prefix), "%.100s/pistol%u",
+                         cur->mqtt.topic_prefix, (unsigned)p->index);
+        if (cur->mqtt.client_id[0])
+                snprintf(tp->mqtt.client_id, sizeof(tp->mqtt.client_id), "%.100s-pistol%u", cur->mqtt.client_id,
+                         (unsigned)p->index);
+        if (!cur->metrics.path[0])
+                return;
+        dot = strrchr(cur->metrics.path, '.');
+        if (dot && strcmp(dot, ".prom") == 0)
+                n = snprintf(tp->metrics.path, sizeof(tp->metrics.path), "%.*s-pistol%u.prom",
+                             (int)(dot - cur->metrics.path), cur->metrics.path, (unsigned)p->index);
+        else
+                n = snprintf(tp->metrics.path, sizeof(tp->metrics.path), "%s-pistol%u", cur->metrics.path,
+                             (unsigned)p->index);
+        if (n < 0 || (size_t)n >= sizeof(tp->metrics.path))
+                tp->metrics = cur->metrics;     /* too long: validated as it was */
+}
+
+/* The telemetry module, its event queue, the MQTT connection and the
+ * metrics file of a pistol; no I/O yet. */
+static int bridge_publish_init(struct bridge_pistol *p)
+{
+        struct bridge *b = p->b;
+        struct telemetry_params params;
+        const struct telemetry_params *tp = &params;
         struct telemetry_config tc = {
-                .pistol = b->cfg->can.pistol_index,
-                .state_min_interval_us = telemetry_params_state_interval_us(&tp->mqtt),
+                .pistol = p->index,
+                .state_min_interval_us = telemetry_params_state_interval_us(&b->cfg->telemetry.mqtt),
                 .event_window = MQTT_EVENT_WINDOW,
         };
         uint8_t run[8] = { 0 };
         uint32_t slots = 0;
         int r;
 
+        bridge_pistol_params(p, &params);
         snprintf(tc.version, sizeof(tc.version), "%s", SECCBRIDGE_VERSION);
         /* Tells this run's event numbers from an earlier run's. */
         if (getrandom(run, sizeof(run), GRND_NONBLOCK) != (ssize_t)sizeof(run)) {
@@ -113,20 +166,20 @@ static int bridge_publish_init(struct bridge *b)
                 snprintf(tc.run_id + 2 * i, sizeof(tc.run_id) - 2 * i, "%02x", run[i]);
         if (tp->mqtt.enable) {
                 slots = tp->mqtt.event_queue_size;
-                b->event_slots = calloc(slots, sizeof(*b->event_slots));
-                if (!b->event_slots) {
+                p->event_slots = calloc(slots, sizeof(*p->event_slots));
+                if (!p->event_slots) {
                         log_err("cannot allocate the MQTT event queue (%u events)", slots);
                         return -ENOMEM;
                 }
         }
-        telemetry_init(&b->telemetry, &tc, b->event_slots, slots);
+        telemetry_init(&p->telemetry, &tc, p->event_slots, slots);
         b->start_wall_us = bridge_wall_us();
-        r = mqtt_init(&b->mqtt, b->loop, &tp->mqtt, b->cfg->can.pistol_index, &b->telemetry);
+        r = mqtt_init(&p->mqtt, b->loop, &tp->mqtt, p->index, &p->telemetry);
         if (r < 0) {
                 log_err("cannot prepare MQTT: %s", strerror(-r));
                 return r;
         }
-        r = metrics_file_init(&b->metrics, b->loop, &tp->metrics, bridge_metrics_gather, b);
+        r = metrics_file_init(&p->metrics, b->loop, &tp->metrics, bridge_metrics_gather, p);
         if (r < 0) {
                 log_err("cannot prepare the metrics file %s: %s", tp->metrics.path, strerror(-r));
                 return r;
@@ -160,6 +213,23 @@ static const char *bridge_yes_no(bool v)
         return v ? "yes" : "no";
 }
 
+static const char *bridge_converter_word(const struct session_status *st)
+{
+        const struct power_measurement *m = &st->measurement;
+
+        if (st->supervisor)
+                return "supervisor";
+        if (st->held)
+                return "held";
+        if (!m->link_ok)
+                return "link down";
+        if (m->fault)
+                return "fault";
+        if (m->ready)
+                return "ready";
+        return "not ready";
+}
+
 static void bridge_status_line(const struct bridge *b, const struct session_status *st, char *buf, size_t len)
 {
         const struct power_measurement *m = &st->measurement;
@@ -184,9 +254,14 @@ static void bridge_status_line(const struct bridge *b, const struct session_stat
                  b->can.ifname, can_is_open(&b->can) ? "up" : "down");
 }
 
-static void bridge_log_ev_overvoltage(const struct bridge *b, const struct session_status *st)
+/* From here to bridge_report(): a pistol's log lines carry its number when
+ * there are several ("bridge: pistol 2: session: opened"). */
+#undef LOG_MODULE
+#define LOG_MODULE (p->module)
+
+static void bridge_log_ev_overvoltage(const struct bridge_pistol *p, const struct session_status *st)
 {
-        const struct session_config *c = &b->cfg->session;
+        const struct session_config *c = bridge_session_config(p);
         char v[16], max[16], margin[16];
 
         bridge_format_dv(v, sizeof(v), st->measurement.voltage_dv);
@@ -197,20 +272,19 @@ static void bridge_log_ev_overvoltage(const struct bridge *b, const struct sessi
                     (unsigned long long)(c->ev_overvoltage_time_us / 1000), session_fault_name(st->fault));
 }
 
-/* Log what changed since the last call, and update STATUS=. */
-static void bridge_report(struct bridge *b)
+/* Log what changed since the last call of a pistol. */
+static void bridge_pistol_report(struct bridge_pistol *p)
 {
         struct session_status st;
-        const struct session_status *old = &b->last;
-        char line[256];
+        const struct session_status *old = &p->last;
 
-        session_get_status(&b->session, &st);
+        session_get_status(&p->session, &st);
 
-        if (!b->last_valid || st.controller_alive != old->controller_alive) {
+        if (!p->last_valid || st.controller_alive != old->controller_alive) {
                 if (st.controller_alive)
                         log_info("controller: heartbeat present, state %s",
                                  codec_controller_state_name(st.controller_state));
-                else if (b->last_valid && !(st.fault == SESSION_FAULT_CONTROLLER_TIMEOUT &&
+                else if (p->last_valid && !(st.fault == SESSION_FAULT_CONTROLLER_TIMEOUT &&
                                             old->fault != SESSION_FAULT_CONTROLLER_TIMEOUT))
                         log_warning("controller: heartbeat lost");
         } else if (st.controller_alive && st.controller_state != old->controller_state) {
@@ -218,7 +292,7 @@ static void bridge_report(struct bridge *b)
                          codec_controller_state_name(st.controller_state));
         }
 
-        if (b->last_valid && st.in_session != old->in_session) {
+        if (p->last_valid && st.in_session != old->in_session) {
                 if (st.in_session && st.interface_version == 3) {
                         /* V5: the EV's data follow in EV_Information_*. */
                         log_info("session: opened (protocol %u, plug %u)", st.ev.communication_protocol,
@@ -234,22 +308,22 @@ static void bridge_report(struct bridge *b)
                 } else {
                         log_info("session: closed");
                 }
-                b->discharge_refusal_logged = false;
+                p->discharge_refusal_logged = false;
         }
         /* B1: once per session, however long the EV asks. */
-        if (b->last_valid && st.counters.discharges_refused > old->counters.discharges_refused &&
-            !b->discharge_refusal_logged) {
+        if (p->last_valid && st.counters.discharges_refused > old->counters.discharges_refused &&
+            !p->discharge_refusal_logged) {
                 char i[16];
 
                 bridge_format_da(i, sizeof(i), st.request_current_da);
                 log_warning("session: the controller asks for %s A, a discharge; v3.bidirectional is false: "
                             "refused, converter at 0 A (counted)", i);
-                b->discharge_refusal_logged = true;
+                p->discharge_refusal_logged = true;
         }
-        if (b->last_valid && st.counters.mode_changes_refused > old->counters.mode_changes_refused)
+        if (p->last_valid && st.counters.mode_changes_refused > old->counters.mode_changes_refused)
                 log_warning("session: Setpoints_Mode changed inside a power transfer (V17): refused, converter "
                             "at 0 A until the transfer resumes in its mode or ends");
-        if (b->last_valid && st.in_session && old->in_session &&
+        if (p->last_valid && st.in_session && old->in_session &&
             (st.ev.ev_maximum_voltage_dv != old->ev.ev_maximum_voltage_dv ||
              st.ev.ev_maximum_current_da != old->ev.ev_maximum_current_da)) {
                 char v[16], i[16];
@@ -261,7 +335,7 @@ static void bridge_report(struct bridge *b)
                 log_info("session: EV max %s V / %s A, %u kWh, SoC %u %%", v, i, st.ev.battery_capacity_kwh,
                          st.ev.state_of_charge_pct);
         }
-        if (b->last_valid && st.ev_id_valid != old->ev_id_valid) {
+        if (p->last_valid && st.ev_id_valid != old->ev_id_valid) {
                 char id[DBUS_SERVICE_EVCCID_LEN];
 
                 dbus_service_format_evccid(id, sizeof(id), &st);
@@ -270,10 +344,10 @@ static void bridge_report(struct bridge *b)
                 else
                         log_info("session: EV identity forgotten");
         }
-        if (b->last_valid && st.system_enable != old->system_enable)
+        if (p->last_valid && st.system_enable != old->system_enable)
                 log_info("session: System_Enable %s", st.system_enable ? "Allowed" : "Not_Allowed");
 
-        if (b->last_valid ? st.fault != old->fault : st.fault != SESSION_FAULT_NONE) {
+        if (p->last_valid ? st.fault != old->fault : st.fault != SESSION_FAULT_NONE) {
                 /* Supervisor mode: reported; the controller's own modules
                  * act on it. */
                 const char *action = st.supervisor ? " (supervisor mode: no converter here)" : ", converter kept off";
@@ -284,13 +358,13 @@ static void bridge_report(struct bridge *b)
                 else if (st.fault == SESSION_FAULT_SHUTDOWN)
                         log_info("session: converter off for shutdown");
                 else if (st.fault == SESSION_FAULT_EV_OVERVOLTAGE)
-                        bridge_log_ev_overvoltage(b, &st);
+                        bridge_log_ev_overvoltage(p, &st);
                 else if (st.fault != SESSION_FAULT_NONE)
                         log_warning("session: fault %s%s", session_fault_name(st.fault), action);
                 else
                         log_notice("session: fault %s cleared", session_fault_name(old->fault));
         }
-        if (b->last_valid && st.emergency_stop_latched != old->emergency_stop_latched) {
+        if (p->last_valid && st.emergency_stop_latched != old->emergency_stop_latched) {
                 if (st.emergency_stop_latched)
                         log_warning("session: Emergency_Stop from %s",
                                     st.emergency_stop_origin == CODEC_ESTOP_ORIGIN_PEV ? "the vehicle"
@@ -300,28 +374,208 @@ static void bridge_report(struct bridge *b)
                         log_notice("session: Emergency_Stop released");
         }
 
-        if (b->last_valid && (st.measurement.link_ok != old->measurement.link_ok ||
+        if (p->last_valid && (st.measurement.link_ok != old->measurement.link_ok ||
                               st.measurement.ready != old->measurement.ready ||
                               st.measurement.fault != old->measurement.fault))
                 log_info("converter: link %s, ready %s, fault %s", st.measurement.link_ok ? "up" : "down",
                          bridge_yes_no(st.measurement.ready), bridge_yes_no(st.measurement.fault));
 
-        b->last = st;
-        b->last_valid = true;
+        if (p->last_valid && st.held != old->held)
+                log_info("sharing: %s", st.held ? "held (Start_Charge_Authorisation = 0): the converter serves another pistol"
+                                                  : "released");
 
-        bridge_status_line(b, &st, line, sizeof(line));
+        p->last = st;
+        p->last_valid = true;
+        bridge_publish(p, &st);
+}
+
+#undef LOG_MODULE
+#define LOG_MODULE "bridge"
+
+/* Every pistol's changes, then STATUS= (one pistol: the line as it always
+ * was; several: a part per pistol; notify sends it only when it changed). */
+static void bridge_report(struct bridge *b)
+{
+        char line[sizeof(b->status_line)];
+
+        for (uint8_t i = 0; i < b->n_pistols; i++)
+                bridge_pistol_report(&b->pistols[i]);
+        if (!b->cfg->several) {
+                bridge_status_line(b, &b->pistols[0].last, line, sizeof(line));
+        } else {
+                size_t n = 0;
+
+                for (uint8_t i = 0; i < b->n_pistols && n < sizeof(line); i++) {
+                        const struct session_status *st = &b->pistols[i].last;
+
+                        n += (size_t)snprintf(line + n, sizeof(line) - n, "pistol %u: %s, %s, %s (%s); ",
+                                              (unsigned)b->pistols[i].index,
+                                              st->controller_alive ? codec_controller_state_name(st->controller_state)
+                                                                   : "absent",
+                                              st->in_session ? "open" : "closed", power_mode_name(st->command.mode),
+                                              bridge_converter_word(st));
+                }
+                if (n < sizeof(line))
+                        snprintf(line + n, sizeof(line) - n, "CAN %s %s", b->can.ifname,
+                                 can_is_open(&b->can) ? "up" : "down");
+        }
+        snprintf(b->status_line, sizeof(b->status_line), "%s", line);
         notify_status(&b->notify, line);
-        bridge_publish(b, &st);
+}
+
+/* ---- the arbiter (several pistols) ---- */
+
+static void bridge_unit_command(struct bridge_unit *u, const struct power_command *cmd);
+
+/* After every call into a pistol's session: its facts to the arbiter.
+ * 1 when a decision changed. */
+static int bridge_arbiter_update(struct bridge_pistol *p)
+{
+        struct bridge *b = p->b;
+        struct session_status st;
+        struct arbiter_facts f;
+
+        if (!b->arbitrate)
+                return 0;
+        session_get_status(&p->session, &st);
+        f = (struct arbiter_facts){
+                .controller_alive = st.controller_alive,
+                .controller_state = st.controller_state,
+                .in_session = st.in_session,
+                .fault = st.fault != SESSION_FAULT_NONE,
+                .emergency_stop = st.emergency_stop_active,
+                .command_off = st.command.mode == POWER_OFF,
+        };
+        return arbiter_update(&b->arbiter, p->n, &f, b->now_us) > 0;
+}
+
+/* A shared converter's state, logged when it changes: who owns it, why the
+ * last owner let go, a drain that did not complete (once). */
+static void bridge_log_unit(struct bridge *b, struct bridge_unit *u)
+{
+        struct arbiter_converter_view v;
+        const char *name = b->cfg->units[u->n].name[0] ? b->cfg->units[u->n].name : "of [converter]";
+
+        if (arbiter_get_converter(&b->arbiter, u->n, &v) < 0 || !v.shared)
+                return;
+        if (v.state == u->logged_state && v.owner == u->logged_owner && v.offered == u->logged_offered)
+                return;
+        u->logged_state = v.state;
+        u->logged_owner = v.owner;
+        u->logged_offered = v.offered;
+        switch (v.state) {
+        case ARBITER_CONVERTER_OWNED:
+                log_info("sharing: converter %s serves pistol %u", name, (unsigned)b->pistols[v.owner].index);
+                break;
+        case ARBITER_CONVERTER_DRAINING:
+                if (v.last_owner < b->n_pistols)
+                        log_info("sharing: converter %s off, pistol %u let go (%s); waiting for it to confirm off",
+                                 name, (unsigned)b->pistols[v.last_owner].index, arbiter_release_name(v.last_release));
+                else
+                        log_info("sharing: converter %s off; waiting for it to confirm off", name);
+                break;
+        case ARBITER_CONVERTER_STUCK:
+                log_warning("sharing: converter %s did not confirm its output off within %llu ms: kept off, "
+                            "every pistol of it held until it does", name,
+                            (unsigned long long)(b->cfg->sharing.drain_timeout_us / 1000));
+                break;
+        case ARBITER_CONVERTER_OFFERED:
+                log_info("sharing: converter %s offered to pistol %u", name, (unsigned)b->pistols[v.offered].index);
+                break;
+        case ARBITER_CONVERTER_FREE:
+                log_info("sharing: converter %s free: every pistol of it released", name);
+                break;
+        case ARBITER_CONVERTER_DEDICATED:
+                break;
+        }
+}
+
+/* A decision changed: holds to the sessions until nothing more changes (a
+ * hold turns a command OFF, which the arbiter may be waiting for), OFF to
+ * converters without owner, the owner's command to its converter. */
+static void bridge_arbiter_apply(struct bridge *b)
+{
+        bool changed = true;
+
+        for (unsigned round = 0; changed && round < 2u * CONFIG_MAX_PISTOLS; round++) {
+                changed = false;
+                for (uint8_t i = 0; i < b->n_pistols; i++) {
+                        struct bridge_pistol *p = &b->pistols[i];
+                        bool held = arbiter_held(&b->arbiter, i);
+
+                        if (held == p->held)
+                                continue;
+                        p->held = held;
+                        session_set_hold(&p->session, held, b->now_us);
+                        if (bridge_arbiter_update(p))
+                                changed = true;
+                }
+        }
+        for (uint8_t c = 0; c < b->n_units; c++) {
+                struct bridge_unit *u = &b->units[c];
+                uint8_t owner = arbiter_owner(&b->arbiter, c);
+                const struct power_command off = { .mode = POWER_OFF };
+
+                if (arbiter_must_off(&b->arbiter, c))
+                        bridge_unit_command(u, &off);
+                else if (owner < b->n_pistols)
+                        bridge_unit_command(u, session_command(&b->pistols[owner].session));
+                bridge_log_unit(b, u);
+        }
+        dbus_service_sharing_changed(&b->pistols[0].dbus);
+}
+
+/* D-Bus org.seccbridge.Sharing1: the arbiter's view. */
+static void bridge_bus_sharing(struct dbus_service_sharing *out, void *userdata)
+{
+        struct bridge_pistol *p = userdata;
+        struct bridge *b = p->b;
+
+        snprintf(out->policy, sizeof(out->policy), "%s", arbiter_policy_name(b->cfg->sharing.policy));
+        for (uint8_t c = 0; c < b->n_units && c < DBUS_SERVICE_SHARING_MAX; c++) {
+                struct arbiter_converter_view v;
+
+                if (arbiter_get_converter(&b->arbiter, c, &v) < 0)
+                        continue;
+                snprintf(out->converters[c].name, sizeof(out->converters[c].name), "%s", b->cfg->units[c].name);
+                snprintf(out->converters[c].state, sizeof(out->converters[c].state), "%s",
+                         arbiter_converter_state_name(v.state));
+                out->converters[c].owner = v.owner < b->n_pistols ? b->pistols[v.owner].index : 0;
+                out->converters[c].offered = v.offered < b->n_pistols ? b->pistols[v.offered].index : 0;
+                out->converters[c].shared = v.shared;
+                out->n_converters = c + 1;
+        }
+        for (uint8_t i = 0; i < b->n_pistols && i < DBUS_SERVICE_SHARING_MAX; i++) {
+                struct arbiter_pistol_view v;
+
+                if (arbiter_get_pistol(&b->arbiter, i, &v) < 0)
+                        continue;
+                out->pistols[i].pistol = b->pistols[i].index;
+                snprintf(out->pistols[i].converter, sizeof(out->pistols[i].converter), "%s",
+                         b->cfg->units[b->cfg->pistols[i].unit].name);
+                out->pistols[i].owner = v.owner;
+                out->pistols[i].held = v.held;
+                out->pistols[i].waiting = v.waiting;
+                out->n_pistols = i + 1;
+        }
+}
+
+/* After a call into pistol p's session (a frame, an operator input). */
+static void bridge_pistol_called(struct bridge_pistol *p)
+{
+        if (bridge_arbiter_update(p))
+                bridge_arbiter_apply(p->b);
 }
 
 /* ---- the core timer ---- */
 
-/* After every core call: re-arm the one timer to the core's deadline (or the
- * idle tick when nothing is due), then report changes. */
+/* After every core call: re-arm the one timer to the earliest deadline of
+ * the sessions and the arbiter (or the idle tick when nothing is due), then
+ * report changes. */
 static void bridge_after_core(struct bridge *b, bool from_timer)
 {
         uint64_t now = b->now_us;
-        uint64_t deadline = session_next_deadline(&b->session);
+        uint64_t deadline = SESSION_NO_DEADLINE;
         /* The idle tick counts from the last tick, not from now: frames and
          * measurements re-arm the timer all the time and must not keep
          * pushing an idle tick into the future. */
@@ -331,6 +585,18 @@ static void bridge_after_core(struct bridge *b, bool from_timer)
         if (b->stopping)
                 return;
 
+        for (uint8_t i = 0; i < b->n_pistols; i++) {
+                uint64_t d = session_next_deadline(&b->pistols[i].session);
+
+                if (d < deadline)
+                        deadline = d;
+        }
+        if (b->arbitrate) {
+                uint64_t d = arbiter_next_deadline(&b->arbiter);
+
+                if (d != ARBITER_NO_DEADLINE && d < deadline)
+                        deadline = d;
+        }
         if (deadline == SESSION_NO_DEADLINE || deadline > idle)
                 deadline = idle;
         delay_us = deadline > now ? deadline - now : 0;
@@ -349,6 +615,7 @@ static void bridge_after_core(struct bridge *b, bool from_timer)
 static void bridge_core_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
         struct bridge *b = w->data;
+        bool changed = false;
         uint64_t now;
 
         /* Heartbeats that arrived while the process was held up are read
@@ -356,10 +623,22 @@ static void bridge_core_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
         can_receive_pending(&b->can);
         now = bridge_enter(b);
 
+        /* One timer ticks every session: the watchdog is petted only while
+         * all of them tick. */
         b->last_tick_us = now;
         notify_core_ticked(&b->notify, now);
-        session_tick(&b->session, now);
-        log_fault_clear_if_quiet(&b->malformed, now, BRIDGE_MALFORMED_QUIET_US);
+        for (uint8_t i = 0; i < b->n_pistols; i++) {
+                struct bridge_pistol *p = &b->pistols[i];
+
+                session_tick(&p->session, now);
+                if (bridge_arbiter_update(p))
+                        changed = true;
+                log_fault_clear_if_quiet(&p->malformed, now, BRIDGE_MALFORMED_QUIET_US);
+        }
+        if (b->arbitrate && arbiter_tick(&b->arbiter, now) > 0)
+                changed = true;
+        if (changed)
+                bridge_arbiter_apply(b);
         bridge_after_core(b, true);
 }
 
@@ -367,16 +646,21 @@ static void bridge_core_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 static void bridge_tx_frame(const struct codec_frame *frame, void *userdata)
 {
-        struct bridge *b = userdata;
+        struct bridge_pistol *p = userdata;
+        struct bridge *b = p->b;
 
         /* Failures are counted and logged (once) by the can module; the
          * controller notices a missing Power_Modules_Status by itself (R3). */
         (void)can_send(&b->can, frame, b->now_us);
 }
 
+#undef LOG_MODULE
+#define LOG_MODULE (p->module)
+
 static void bridge_power_command(const struct power_command *cmd, void *userdata)
 {
-        struct bridge *b = userdata;
+        struct bridge_pistol *p = userdata;
+        struct bridge *b = p->b;
         char v[16], i[16];
 
         bridge_format_dv(v, sizeof(v), cmd->voltage_dv);
@@ -386,58 +670,140 @@ static void bridge_power_command(const struct power_command *cmd, void *userdata
          * pass through 0 A shows);
          * setpoint changes within a mode happen at every Charging_Loop and
          * ramp step. */
-        if (!b->command_valid || cmd->mode != b->command.mode || cmd->discharge != b->command.discharge ||
-            (b->cfg->session.bidirectional &&
-             bridge_direction(cmd->current_da) != bridge_direction(b->command.current_da)))
+        if (!p->command_valid || cmd->mode != p->command.mode || cmd->discharge != p->command.discharge ||
+            (bridge_session_config(p)->bidirectional &&
+             bridge_direction(cmd->current_da) != bridge_direction(p->command.current_da)))
                 log_info("converter: %s %s V / %s A%s", power_mode_name(cmd->mode), v, i,
                          cmd->discharge ? ", discharge" : "");
         else
                 log_debug("converter: %s %s V / %s A", power_mode_name(cmd->mode), v, i);
-        b->command = *cmd;
-        b->command_valid = true;
+        p->command = *cmd;
+        p->command_valid = true;
 
-        if (b->converter_ready)
-                converter_command(&b->conv, cmd);
+        /* Only the owner of a shared converter commands it (doc/sharing.md);
+         * a dedicated one is always its pistol's. */
+        if (b->arbitrate && !arbiter_may_command(&b->arbiter, p->n))
+                return;
+        bridge_unit_command(bridge_unit_of(p), cmd);
 }
 
-/* ---- converter ---- */
+#undef LOG_MODULE
+#define LOG_MODULE "bridge"
+
+/* ---- converters ---- */
+
+static void bridge_unit_command(struct bridge_unit *u, const struct power_command *cmd)
+{
+        if (u->command_valid && memcmp(cmd, &u->command, sizeof(*cmd)) == 0)
+                return;
+        u->command = *cmd;
+        u->command_valid = true;
+        if (u->ready)
+                converter_command(&u->conv, cmd);
+}
+
+/* doc/sharing.md: what a pistol that does not own its shared converter is
+ * told of it: not ready, nothing on the output; the link as it is. */
+static struct power_measurement bridge_not_owner_measurement(const struct power_measurement *m)
+{
+        return (struct power_measurement){
+                .module_temp_c = POWER_TEMPERATURE_UNKNOWN,
+                .enclosure_temp_c = POWER_TEMPERATURE_UNKNOWN,
+                .insulation_kohm = POWER_INSULATION_UNKNOWN,
+                .link_ok = m->link_ok,
+        };
+}
 
 static void bridge_measurement(const struct power_measurement *m, void *userdata)
 {
-        struct bridge *b = userdata;
+        struct bridge_unit *u = userdata;
+        struct bridge *b = u->b;
+        bool changed = false;
 
         if (!b->session_ready || b->stopping)
                 return;
         bridge_enter(b);
-        session_on_measurement(&b->session, m, b->now_us);
+        u->meas = *m;
+        u->meas_valid = true;
+        if (b->arbitrate && m->link_ok) {
+                /* Off: OFF was commanded and no current flows (a lost link
+                 * is no report). */
+                bool off = u->command_valid && u->command.mode == POWER_OFF && m->current_da >= -10 &&
+                           m->current_da <= 10;
+
+                if (arbiter_converter_report(&b->arbiter, u->n, off, b->now_us) > 0)
+                        changed = true;
+        }
+        for (uint8_t i = 0; i < b->n_pistols; i++) {
+                struct bridge_pistol *p = &b->pistols[i];
+
+                if (b->cfg->pistols[i].unit != u->n)
+                        continue;
+                if (!b->arbitrate || arbiter_may_command(&b->arbiter, i)) {
+                        session_on_measurement(&p->session, m, b->now_us);
+                } else {
+                        struct power_measurement none = bridge_not_owner_measurement(m);
+
+                        session_on_measurement(&p->session, &none, b->now_us);
+                }
+                if (bridge_arbiter_update(p))
+                        changed = true;
+        }
+        if (changed)
+                bridge_arbiter_apply(b);
         bridge_after_core(b, false);
 }
 
 /* ---- CAN ---- */
 
+/* The pistol of a frame, by bits 28..24 of its identifier; NULL when none
+ * of ours (a mask filter lets other pistols' frames in). */
+static struct bridge_pistol *bridge_pistol_of_frame(struct bridge *b, const struct codec_frame *frame)
+{
+        uint8_t index = (uint8_t)((frame->id & CODEC_ID_PISTOL_MASK) >> CODEC_ID_PISTOL_SHIFT);
+
+        if (b->n_pistols == 1)
+                return &b->pistols[0];  /* as always: the session judges */
+        for (uint8_t i = 0; i < b->n_pistols; i++)
+                if (b->pistols[i].index == index)
+                        return &b->pistols[i];
+        return NULL;
+}
+
 static void bridge_can_rx(const struct codec_frame *frames, size_t n, uint64_t now_us, void *userdata)
 {
         struct bridge *b = userdata;
+        bool changed = false;
 
         if (!b->session_ready || b->stopping)
                 return;
         b->now_us = now_us;     /* read once by the can callback */
         for (size_t k = 0; k < n; k++) {
-                int r = session_on_frame(&b->session, &frames[k], now_us);
+                struct bridge_pistol *p = bridge_pistol_of_frame(b, &frames[k]);
+                int r;
 
+                if (!p) {
+                        b->other_pistol_frames++;
+                        continue;
+                }
+                r = session_on_frame(&p->session, &frames[k], now_us);
                 if (r == -EBADMSG) {
                         /* Counted by the core; logged here once per episode. */
-                        if (b->malformed.active)
-                                log_fault_again(&b->malformed, now_us);
+                        if (p->malformed.active)
+                                log_fault_again(&p->malformed, now_us);
                         else
-                                log_fault_raise(&b->malformed, LOG_WARNING, now_us,
+                                log_fault_raise(&p->malformed, LOG_WARNING, now_us,
                                                 "frame %08X with %u bytes is shorter than its message; dropping such frames",
                                                 (unsigned)frames[k].id, (unsigned)frames[k].len);
                 } else if (r == -ENOMSG) {
                         log_debug("frame %08X [%u] is not ours, ignored", (unsigned)frames[k].id,
                                   (unsigned)frames[k].len);
                 }
+                if (bridge_arbiter_update(p))
+                        changed = true;
         }
+        if (changed)
+                bridge_arbiter_apply(b);
         bridge_after_core(b, false);
 }
 
@@ -459,11 +825,19 @@ static void bridge_can_link(bool up, uint64_t now_us, void *userdata)
         }
 }
 
+static bool bridge_mqtt_all_flushed(const struct bridge *b)
+{
+        for (uint8_t i = 0; i < b->n_pistols; i++)
+                if (!mqtt_flushed(&b->pistols[i].mqtt))
+                        return false;
+        return true;
+}
+
 /* At stop, the loop ends once the last CAN frames and the last MQTT
  * messages are out (or the stop timer says enough). */
 static void bridge_stop_if_flushed(struct bridge *b)
 {
-        if (b->stopping && can_tx_idle(&b->can) && mqtt_flushed(&b->mqtt))
+        if (b->stopping && can_tx_idle(&b->can) && bridge_mqtt_all_flushed(b))
                 ev_break(b->loop, EVBREAK_ALL);
 }
 
@@ -481,32 +855,40 @@ static void bridge_mqtt_flushed(void *userdata)
 
 static void bridge_bus_shell_status(struct dbus_service_shell_status *out, void *userdata)
 {
-        const struct bridge *b = userdata;
+        const struct bridge_pistol *p = userdata;
+        const struct bridge *b = p->b;
+        const struct session_config *sc = bridge_session_config(p);
+        const struct bridge_unit *u = &b->units[b->cfg->pistols[p->n].unit];
 
         out->can_interface = b->can.ifname;
         out->can_up = can_is_open(&b->can);
         out->can = b->can.counters;
-        out->converter_backend = b->cfg->converter.backend;
-        if (b->converter_ready)
-                converter_last_error(&b->conv, out->converter_error, sizeof(out->converter_error));
-        out->config_limits = b->cfg->session.limits;
-        out->use_sequence_flags = b->cfg->session.use_sequence_flags;
-        out->start_authorisation = b->cfg->session.start_authorisation;
-        out->ccs_authorisation = b->cfg->session.ccs_authorisation;
-        out->charge_parameters = b->cfg->session.charge_parameters;
-        out->bidirectional = b->cfg->session.bidirectional;
-        out->range_policy = b->cfg->session.range_policy;
+        out->converter_backend = bridge_backend_of(p);
+        if (u->ready)
+                converter_last_error(&u->conv, out->converter_error, sizeof(out->converter_error));
+        out->config_limits = sc->limits;
+        out->use_sequence_flags = sc->use_sequence_flags;
+        out->start_authorisation = sc->start_authorisation;
+        out->ccs_authorisation = sc->ccs_authorisation;
+        out->charge_parameters = sc->charge_parameters;
+        out->bidirectional = sc->bidirectional;
+        out->range_policy = sc->range_policy;
         out->stopping = b->stopping;
 }
 
 static uint64_t bridge_bus_enter(void *userdata)
 {
-        return bridge_enter(userdata);
+        struct bridge_pistol *p = userdata;
+
+        return bridge_enter(p->b);
 }
 
 static void bridge_bus_after(void *userdata)
 {
-        bridge_after_core(userdata, false);
+        struct bridge_pistol *p = userdata;
+
+        bridge_pistol_called(p);
+        bridge_after_core(p->b, false);
 }
 
 /* ---- stop and reload ---- */
@@ -517,7 +899,7 @@ static void bridge_stop_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
         /* The broker's goodbye has a bound of its own (MQTT_STOP_WAIT_S):
          * once CAN is done, it is waited for up to that. */
-        if (can_tx_idle(&b->can) && !mqtt_flushed(&b->mqtt))
+        if (can_tx_idle(&b->can) && !bridge_mqtt_all_flushed(b))
                 return;
         log_warning("transmit queue not empty after %g s, stopping anyway", BRIDGE_STOP_FLUSH_S);
         ev_break(loop, EVBREAK_ALL);
@@ -535,9 +917,18 @@ static void bridge_stop(struct bridge *b, const char *why)
         log_info("%s: stopping", why);
         notify_stopping(&b->notify);
 
-        /* Converter off and a last Power_Modules_Status with System_Enable =
-         * Not_Allowed, before anything else stops. */
-        session_shutdown(&b->session, now);
+        /* Converters off and a last Power_Modules_Status with System_Enable
+         * = Not_Allowed, before anything else stops. */
+        for (uint8_t i = 0; i < b->n_pistols; i++)
+                session_shutdown(&b->pistols[i].session, now);
+        if (b->arbitrate) {
+                const struct power_command off = { .mode = POWER_OFF };
+
+                /* A shared converter's owner said OFF above; one without
+                 * owner is off already: every converter OFF whatever. */
+                for (uint8_t c = 0; c < b->n_units; c++)
+                        bridge_unit_command(&b->units[c], &off);
+        }
         bridge_report(b);
         b->stopping = true;
 
@@ -545,13 +936,44 @@ static void bridge_stop(struct bridge *b, const char *why)
         can_stop_rx(&b->can);
         /* The session's end and "offline" to the broker, then DISCONNECT
          * (so that the last will is not published). */
-        mqtt_stop(&b->mqtt, bridge_mqtt_flushed, b);
-        if (can_tx_idle(&b->can) && mqtt_flushed(&b->mqtt)) {
+        for (uint8_t i = 0; i < b->n_pistols; i++)
+                mqtt_stop(&b->pistols[i].mqtt, bridge_mqtt_flushed, b);
+        if (can_tx_idle(&b->can) && bridge_mqtt_all_flushed(b)) {
                 ev_break(b->loop, EVBREAK_ALL);
                 return;
         }
         ev_timer_set(&b->stop_timer, BRIDGE_STOP_FLUSH_S, 0.);
         ev_timer_start(b->loop, &b->stop_timer);
+}
+
+/* What a reload cannot change with several pistols: the pistols, their
+ * indexes, which converter each uses, the converters' backends.  0, or
+ * -EINVAL with the reason in why. */
+static int bridge_reload_check_several(const struct config *cur, const struct config *next, char *why, size_t len)
+{
+        if (next->several != cur->several || next->n_pistols != cur->n_pistols || next->n_units != cur->n_units) {
+                snprintf(why, len, "%s: the pistols and converters cannot change while running (%u pistols, %u converters -> %u, %u); restart the service to change them",
+                         cur->path, cur->n_pistols, cur->n_units, next->n_pistols, next->n_units);
+                return -EINVAL;
+        }
+        for (uint8_t i = 0; i < cur->n_pistols; i++) {
+                if (strcmp(next->pistols[i].name, cur->pistols[i].name) != 0 ||
+                    next->pistols[i].session.pistol != cur->pistols[i].session.pistol ||
+                    next->pistols[i].unit != cur->pistols[i].unit) {
+                        snprintf(why, len, "%s: [pistol %s]: its name, pistol_index or converter cannot change while running; restart the service to change them",
+                                 cur->path, cur->pistols[i].name);
+                        return -EINVAL;
+                }
+        }
+        for (uint8_t c = 0; c < cur->n_units; c++) {
+                if (strcmp(next->units[c].name, cur->units[c].name) != 0 ||
+                    strcmp(next->units[c].backend, cur->units[c].backend) != 0) {
+                        snprintf(why, len, "%s: [converter %s]: its name or backend cannot change while running; restart the service to change them",
+                                 cur->path, cur->units[c].name);
+                        return -EINVAL;
+                }
+        }
+        return 0;
 }
 
 static void bridge_reload(struct bridge *b)
@@ -562,6 +984,7 @@ static void bridge_reload(struct bridge *b)
         char why[sizeof(err.file) + sizeof(err.key) + sizeof(err.reason) + 16];
         uint64_t now = bridge_enter(b);
         bool can_changed;
+        uint8_t done_units = 0, done_pistols = 0;
         int r;
 
         notify_reloading(&b->notify);
@@ -578,35 +1001,51 @@ static void bridge_reload(struct bridge *b)
                          cur->path, cur->session.interface_version, next->session.interface_version);
                 goto refused;
         }
-        if (next->can.pistol_index != cur->can.pistol_index) {
+        if (!cur->several && next->can.pistol_index != cur->can.pistol_index) {
                 snprintf(why, sizeof(why),
                          "%s: can.pistol_index cannot change while running (%u -> %u); restart the service to change it",
                          cur->path, cur->can.pistol_index, next->can.pistol_index);
                 goto refused;
         }
-        if (strcmp(next->converter.backend, cur->converter.backend) != 0) {
+        if (!cur->several && strcmp(next->converter.backend, cur->converter.backend) != 0) {
                 snprintf(why, sizeof(why),
                          "%s: converter.backend cannot change while running (%s -> %s); restart the service to change it",
                          cur->path, cur->converter.backend, next->converter.backend);
                 goto refused;
         }
+        if ((cur->several || next->several) && bridge_reload_check_several(cur, next, why, sizeof(why)) < 0)
+                goto refused;
 
         if (next->dbus.enable != cur->dbus.enable || strcmp(next->dbus.address, cur->dbus.address) != 0)
                 log_notice("reload: [dbus] changes take effect at the next start");
         if (memcmp(&next->telemetry, &cur->telemetry, sizeof(next->telemetry)) != 0)
                 log_notice("reload: [mqtt] and [metrics] changes take effect at the next start");
 
-        r = next->session.supervisor ? 0 : converter_reconfigure(&b->conv, next);
-        if (r < 0) {
-                snprintf(why, sizeof(why), "the converter refused the new settings (%s)", strerror(-r));
-                goto refused;
+        for (; done_units < b->n_units; done_units++) {
+                struct bridge_unit *u = &b->units[done_units];
+
+                r = next->session.supervisor ? 0 : cur->several ? converter_reconfigure_unit(&u->conv, next, done_units)
+                                                                : converter_reconfigure(&u->conv, next);
+                if (r < 0) {
+                        snprintf(why, sizeof(why), "the converter refused the new settings (%s)", strerror(-r));
+                        goto undo;
+                }
         }
-        r = session_reconfigure(&b->session, &next->session, now);
-        if (r < 0) {
-                snprintf(why, sizeof(why), "the protocol core refused the new settings (%s)", strerror(-r));
-                if (!cur->session.supervisor)
-                        (void)converter_reconfigure(&b->conv, cur);
-                goto refused;
+        for (; done_pistols < b->n_pistols; done_pistols++) {
+                r = session_reconfigure(&b->pistols[done_pistols].session, &next->pistols[done_pistols].session, now);
+                if (r < 0) {
+                        snprintf(why, sizeof(why), "the protocol core refused the new settings (%s)", strerror(-r));
+                        goto undo;
+                }
+        }
+        if (b->arbitrate) {
+                /* Policy, priorities and bounds apply at once, ownership kept. */
+                r = arbiter_reconfigure(&b->arbiter, &next->sharing, now);
+                if (r < 0) {
+                        snprintf(why, sizeof(why), "the arbiter refused the new [sharing] settings (%s)", strerror(-r));
+                        goto undo;
+                }
+                bridge_arbiter_apply(b);
         }
         b->cfg = next;
 
@@ -622,12 +1061,26 @@ static void bridge_reload(struct bridge *b)
                 }
         }
         log_info("reload: applied %s", next->path);
-        telemetry_config_reloaded(&b->telemetry, true, next->path, NULL, now, bridge_wall_us());
+        for (uint8_t i = 0; i < b->n_pistols; i++)
+                telemetry_config_reloaded(&b->pistols[i].telemetry, true, next->path, NULL, now, bridge_wall_us());
         goto done;
 
+undo:
+        /* What took the new settings goes back to the running ones. */
+        while (done_pistols > 0) {
+                done_pistols--;
+                (void)session_reconfigure(&b->pistols[done_pistols].session, &cur->pistols[done_pistols].session, now);
+        }
+        while (done_units > 0) {
+                done_units--;
+                if (!cur->session.supervisor)
+                        (void)(cur->several ? converter_reconfigure_unit(&b->units[done_units].conv, cur, done_units)
+                                            : converter_reconfigure(&b->units[done_units].conv, cur));
+        }
 refused:
         log_err("reload: %s; keeping the running config", why);
-        telemetry_config_reloaded(&b->telemetry, false, cur->path, why, now, bridge_wall_us());
+        for (uint8_t i = 0; i < b->n_pistols; i++)
+                telemetry_config_reloaded(&b->pistols[i].telemetry, false, cur->path, why, now, bridge_wall_us());
 done:
         notify_reloaded(&b->notify);
         bridge_after_core(b, false);
@@ -678,6 +1131,50 @@ static size_t bridge_filter_ids(uint8_t pistol, uint32_t *ids, size_t max)
         return n;
 }
 
+/* Several pistols share one socket: the first pistol's identifiers, with
+ * the pistol bits in which the configured indexes differ left out of the
+ * filters' masks.  That covers every configured pistol (and maybe a few
+ * others, whose frames are dropped in bridge_can_rx()). */
+static uint32_t bridge_pistol_bits_ignored(const struct config *cfg)
+{
+        uint32_t differ = 0;
+
+        for (uint8_t i = 1; i < cfg->n_pistols; i++)
+                differ |= (uint32_t)(cfg->pistols[i].session.pistol ^ cfg->pistols[0].session.pistol);
+        return (differ << CODEC_ID_PISTOL_SHIFT) & CODEC_ID_PISTOL_MASK;
+}
+
+static int bridge_pistol_init(struct bridge *b, uint8_t i)
+{
+        struct bridge_pistol *p = &b->pistols[i];
+        const struct dbus_service_callbacks dbus_cb = {
+                .shell_status = bridge_bus_shell_status,
+                .enter = bridge_bus_enter,
+                .after = bridge_bus_after,
+                /* Several pistols: the first one's service also shows the
+                 * arbiter's view. */
+                .sharing = b->cfg->several && i == 0 ? bridge_bus_sharing : NULL,
+                .userdata = p,
+        };
+        int r;
+
+        p->b = b;
+        p->n = i;
+        p->index = b->cfg->pistols[i].session.pistol;
+        if (b->cfg->several)
+                snprintf(p->module, sizeof(p->module), "%s: pistol %u", LOG_MODULE, (unsigned)p->index);
+        else
+                snprintf(p->module, sizeof(p->module), "%s", LOG_MODULE);
+        log_fault_init(&p->malformed, p->module, "malformed frames");
+        /* Each pistol keeps its own bus name and object, so that
+         * seccbridgectl --pistol N finds it as with one process per pistol. */
+        r = dbus_service_init(&p->dbus, b->loop, b->cfg->dbus.enable, b->cfg->dbus.address, p->index, &p->session,
+                              &dbus_cb);
+        if (r < 0)
+                return r;
+        return bridge_publish_init(p);
+}
+
 int bridge_init(struct bridge *b, struct ev_loop *loop, const struct config *cfg)
 {
         const struct can_callbacks can_cb = {
@@ -685,12 +1182,6 @@ int bridge_init(struct bridge *b, struct ev_loop *loop, const struct config *cfg
                 .bus_state = bridge_can_bus_state,
                 .link = bridge_can_link,
                 .tx_drained = bridge_can_tx_drained,
-                .userdata = b,
-        };
-        const struct dbus_service_callbacks dbus_cb = {
-                .shell_status = bridge_bus_shell_status,
-                .enter = bridge_bus_enter,
-                .after = bridge_bus_after,
                 .userdata = b,
         };
         uint32_t ids[CAN_MAX_FILTERS];
@@ -701,13 +1192,15 @@ int bridge_init(struct bridge *b, struct ev_loop *loop, const struct config *cfg
         b->loop = loop;
         b->cfgs[0] = *cfg;
         b->cfg = &b->cfgs[0];
-        log_fault_init(&b->malformed, LOG_MODULE, "malformed frames");
+        b->n_pistols = b->cfg->n_pistols;
+        b->n_units = b->cfg->n_units;
+        b->arbitrate = b->cfg->several;
 
         r = notify_init(&b->notify, loop);
         if (r < 0)
                 return r;
         can_link_init(&b->link, loop, b->cfg->can.interface, b->cfg->can.bitrate, b->cfg->can.restart_ms);
-        n_ids = bridge_filter_ids(b->cfg->can.pistol_index, ids, CAN_MAX_FILTERS);
+        n_ids = bridge_filter_ids(b->cfg->pistols[0].session.pistol, ids, CAN_MAX_FILTERS);
         if (n_ids > CAN_MAX_FILTERS) {
                 log_err("cannot prepare the CAN socket: %zu identifiers to filter, at most %d", n_ids,
                         CAN_MAX_FILTERS);
@@ -718,13 +1211,30 @@ int bridge_init(struct bridge *b, struct ev_loop *loop, const struct config *cfg
                 log_err("cannot prepare the CAN socket: %s", strerror(-r));
                 return r;
         }
-        r = dbus_service_init(&b->dbus, loop, b->cfg->dbus.enable, b->cfg->dbus.address, b->cfg->can.pistol_index,
-                     &b->session, &dbus_cb);
-        if (r < 0)
-                return r;
-        r = bridge_publish_init(b);
-        if (r < 0)
-                return r;
+        can_set_ignored_bits(&b->can, bridge_pistol_bits_ignored(b->cfg));
+        for (uint8_t c = 0; c < b->n_units; c++) {
+                b->units[c].b = b;
+                b->units[c].n = c;
+                b->units[c].logged_state = ARBITER_CONVERTER_DEDICATED;
+                b->units[c].logged_owner = ARBITER_NONE;
+                b->units[c].logged_offered = ARBITER_NONE;
+        }
+        for (uint8_t i = 0; i < b->n_pistols; i++) {
+                r = bridge_pistol_init(b, i);
+                if (r < 0)
+                        return r;
+        }
+        if (b->cfg->several) {
+                struct dbus_service *peers[CONFIG_MAX_PISTOLS];
+
+                /* One name (org.seccbridge) with every pistol's object and
+                 * the arbiter's view; each pistol keeps its own name too. */
+                for (uint8_t i = 1; i < b->n_pistols; i++)
+                        peers[i - 1] = &b->pistols[i].dbus;
+                r = dbus_service_set_peers(&b->pistols[0].dbus, peers, b->n_pistols - 1u);
+                if (r < 0)
+                        return r;
+        }
 
         ev_init(&b->core_timer, bridge_core_timer_cb);
         b->core_timer.data = b;
@@ -762,20 +1272,22 @@ int bridge_open_converter(struct bridge *b)
                 log_info("converter: none (supervisor mode): no Power_Modules_Status or limits are sent");
                 return 0;
         }
-        r = converter_open(&b->conv, b->loop, b->cfg, bridge_measurement, b);
-        if (r < 0)
-                return r;
-        b->converter_ready = true;
+        for (uint8_t c = 0; c < b->n_units; c++) {
+                struct bridge_unit *u = &b->units[c];
+
+                if (b->cfg->several)
+                        r = converter_open_unit(&u->conv, b->loop, b->cfg, c, bridge_measurement, u);
+                else
+                        r = converter_open(&u->conv, b->loop, b->cfg, bridge_measurement, u);
+                if (r < 0)
+                        return r;
+                u->ready = true;
+        }
         return 0;
 }
 
 int bridge_start(struct bridge *b)
 {
-        const struct session_callbacks cb = {
-                .tx_frame = bridge_tx_frame,
-                .power_command = bridge_power_command,
-                .userdata = b,
-        };
         uint64_t now = bridge_enter(b);
         int r;
 
@@ -784,45 +1296,86 @@ int bridge_start(struct bridge *b)
         ev_signal_start(b->loop, &b->sig_int);
         ev_signal_start(b->loop, &b->sig_hup);
 
-        r = session_init(&b->session, &b->cfg->session, &cb, now);
-        if (r < 0) {
-                log_err("the protocol core refused the configuration: %s", strerror(-r));
-                return r;
+        for (uint8_t i = 0; i < b->n_pistols; i++) {
+                struct bridge_pistol *p = &b->pistols[i];
+                const struct session_callbacks cb = {
+                        .tx_frame = bridge_tx_frame,
+                        .power_command = bridge_power_command,
+                        .userdata = p,
+                };
+
+                r = session_init(&p->session, bridge_session_config(p), &cb, now);
+                if (r < 0) {
+                        log_err("the protocol core refused the configuration: %s", strerror(-r));
+                        return r;
+                }
+        }
+        if (b->arbitrate) {
+                r = arbiter_init(&b->arbiter, &b->cfg->sharing, now);
+                if (r < 0) {
+                        log_err("the arbiter refused the configuration: %s", strerror(-r));
+                        return r;
+                }
         }
         b->session_ready = true;
         b->last_tick_us = now;
+        if (b->arbitrate) {
+                /* Shared converters start draining, their pistols held. */
+                for (uint8_t i = 0; i < b->n_pistols; i++)
+                        (void)bridge_arbiter_update(&b->pistols[i]);
+                bridge_arbiter_apply(b);
+        }
 
         bridge_after_core(b, false);
-        {
-                char line[256];
+        notify_ready(&b->notify, b->status_line, now);
+        if (!b->cfg->several) {
+                log_info("ready: pistol %u on %s, converter %s, interface version %u (database %s)",
+                         b->cfg->can.pistol_index, b->cfg->can.interface, b->cfg->converter.backend,
+                         b->cfg->session.interface_version,
+                         codec_db_for_version(b->cfg->session.interface_version)->name);
+        } else {
+                for (uint8_t i = 0; i < b->n_pistols; i++) {
+                        const struct config_pistol *cp = &b->cfg->pistols[i];
+                        const struct config_unit *cu = &b->cfg->units[cp->unit];
+                        struct arbiter_converter_view v = { .shared = false };
 
-                bridge_status_line(b, &b->last, line, sizeof(line));
-                notify_ready(&b->notify, line, now);
+                        (void)arbiter_get_converter(&b->arbiter, cp->unit, &v);
+                        log_info("ready: [pistol %s] pistol %u, converter %s (%s)%s", cp->name, cp->session.pistol,
+                                 cu->name[0] ? cu->name : "of [converter]", cu->backend, v.shared ? ", shared" : "");
+                }
+                log_info("ready: %u pistols, %u converters, interface version %u (database %s), sharing policy %s",
+                         b->n_pistols, b->n_units, b->cfg->session.interface_version,
+                         codec_db_for_version(b->cfg->session.interface_version)->name,
+                         arbiter_policy_name(b->cfg->sharing.policy));
         }
-        log_info("ready: pistol %u on %s, converter %s, interface version %u (database %s)",
-                 b->cfg->can.pistol_index, b->cfg->can.interface, b->cfg->converter.backend,
-                 b->cfg->session.interface_version,
-                 codec_db_for_version(b->cfg->session.interface_version)->name);
         /* The operator interface and the publishers last: they read the
          * session, and the bus or the broker (or their absence) must never
          * hold up the start. */
-        r = dbus_service_start(&b->dbus);
-        if (r < 0)
-                return r;
-        metrics_file_start(&b->metrics);
-        /* MQTT is not needed to charge: a failure is logged, no more. */
-        (void)mqtt_start(&b->mqtt);
+        for (uint8_t i = 0; i < b->n_pistols; i++) {
+                r = dbus_service_start(&b->pistols[i].dbus);
+                if (r < 0)
+                        return r;
+        }
+        for (uint8_t i = 0; i < b->n_pistols; i++) {
+                metrics_file_start(&b->pistols[i].metrics);
+                /* MQTT is not needed to charge: a failure is logged, no more. */
+                (void)mqtt_start(&b->pistols[i].mqtt);
+        }
         return 0;
 }
 
-static void bridge_log_counters(struct bridge *b)
+#undef LOG_MODULE
+#define LOG_MODULE (p->module)
+
+static void bridge_log_counters(struct bridge_pistol *p)
 {
+        struct bridge *b = p->b;
         struct session_status st;
         const struct can_counters *c = &b->can.counters;
 
         if (!b->session_ready)
                 return;
-        session_get_status(&b->session, &st);
+        session_get_status(&p->session, &st);
         log_info("counters: frames in %llu, out %llu, malformed %llu, foreign %llu, rejected requests %llu, "
                  "controller timeouts %llu, emergency stops %llu, other version %llu, "
                  "undefined power functions %llu, malformed I/O %llu, discharges refused %llu, "
@@ -838,16 +1391,17 @@ static void bridge_log_counters(struct bridge *b)
                  (unsigned long long)st.counters.discharges_refused,
                  (unsigned long long)st.counters.mode_changes_refused,
                  (unsigned long long)st.counters.direction_changes);
-        log_info("counters: CAN rx %llu, tx %llu, tx dropped (queue full) %llu, tx dropped (interface down) %llu, "
-                 "tx errors %llu, kernel rx drops %llu, error frames %llu, reopens %llu",
-                 (unsigned long long)c->rx_frames, (unsigned long long)c->tx_frames,
-                 (unsigned long long)c->tx_dropped_overflow, (unsigned long long)c->tx_dropped_down,
-                 (unsigned long long)c->tx_errors, (unsigned long long)c->rx_kernel_drops,
-                 (unsigned long long)c->error_frames, (unsigned long long)c->reopens);
+        if (p->n + 1 == b->n_pistols)
+                log_info("counters: CAN rx %llu, tx %llu, tx dropped (queue full) %llu, tx dropped (interface down) %llu, "
+                         "tx errors %llu, kernel rx drops %llu, error frames %llu, reopens %llu",
+                         (unsigned long long)c->rx_frames, (unsigned long long)c->tx_frames,
+                         (unsigned long long)c->tx_dropped_overflow, (unsigned long long)c->tx_dropped_down,
+                         (unsigned long long)c->tx_errors, (unsigned long long)c->rx_kernel_drops,
+                         (unsigned long long)c->error_frames, (unsigned long long)c->reopens);
         if (b->cfg->telemetry.mqtt.enable) {
-                const struct mqtt_counters *m = mqtt_counters(&b->mqtt);
-                const struct telemetry_counters *t = telemetry_counters(&b->telemetry);
-                const struct event_queue *q = telemetry_queue(&b->telemetry);
+                const struct mqtt_counters *m = mqtt_counters(&p->mqtt);
+                const struct telemetry_counters *t = telemetry_counters(&p->telemetry);
+                const struct event_queue *q = telemetry_queue(&p->telemetry);
 
                 log_info("counters: MQTT connections %llu, failed attempts %llu, lost %llu, states %llu, "
                          "events %llu (acknowledged %llu, dropped %llu, waiting %llu)",
@@ -858,17 +1412,46 @@ static void bridge_log_counters(struct bridge *b)
         }
 }
 
+#undef LOG_MODULE
+#define LOG_MODULE "bridge"
+
+/* The arbiter's counters, per shared converter. */
+static void bridge_log_sharing(struct bridge *b)
+{
+        for (uint8_t c = 0; b->arbitrate && b->session_ready && c < b->n_units; c++) {
+                struct arbiter_converter_view v;
+
+                if (arbiter_get_converter(&b->arbiter, c, &v) < 0 || !v.shared)
+                        continue;
+                log_info("counters: [converter %s] handovers %llu, trips %llu, claim timeouts %llu, idle timeouts %llu, "
+                         "drain timeouts %llu, output without owner %llu",
+                         b->cfg->units[c].name[0] ? b->cfg->units[c].name : "of [converter]",
+                         (unsigned long long)v.counters.grants, (unsigned long long)v.counters.trips,
+                         (unsigned long long)v.counters.claim_timeouts, (unsigned long long)v.counters.idle_timeouts,
+                         (unsigned long long)v.counters.drain_timeouts, (unsigned long long)v.counters.stray_output);
+        }
+        if (b->other_pistol_frames)
+                log_info("counters: frames of pistols not served here %llu",
+                         (unsigned long long)b->other_pistol_frames);
+}
+
 void bridge_finish(struct bridge *b)
 {
         if (!b->loop)
                 return;
-        bridge_log_counters(b);
+        for (uint8_t i = 0; i < b->n_pistols; i++)
+                bridge_log_counters(&b->pistols[i]);
+        bridge_log_sharing(b);
 
-        metrics_file_finish(&b->metrics);
-        mqtt_finish(&b->mqtt);
-        free(b->event_slots);
-        b->event_slots = NULL;
-        dbus_service_finish(&b->dbus);
+        for (uint8_t i = b->n_pistols; i-- > 0;) {
+                struct bridge_pistol *p = &b->pistols[i];
+
+                metrics_file_finish(&p->metrics);
+                mqtt_finish(&p->mqtt);
+                free(p->event_slots);
+                p->event_slots = NULL;
+                dbus_service_finish(&p->dbus);
+        }
         ev_timer_stop(b->loop, &b->stop_timer);
         ev_timer_stop(b->loop, &b->core_timer);
         ev_signal_stop(b->loop, &b->sig_hup);
@@ -876,9 +1459,11 @@ void bridge_finish(struct bridge *b)
         ev_signal_stop(b->loop, &b->sig_term);
         b->session_ready = false;
 
-        if (b->converter_ready) {
-                converter_close(&b->conv);
-                b->converter_ready = false;
+        for (uint8_t c = b->n_units; c-- > 0;) {
+                if (b->units[c].ready) {
+                        converter_close(&b->units[c].conv);
+                        b->units[c].ready = false;
+                }
         }
         can_close(&b->can);
         b->can_ready = false;

@@ -1,7 +1,22 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The glue of the daemon: the protocol core (session) between the CAN
- * socket and the converter backend, on one libev loop.
+ * The glue of the daemon: the protocol core (one session per pistol)
+ * between the CAN socket and the converter backends, on one libev loop.
+ *
+ *  - Pistols (struct bridge_pistol): a session each, with its D-Bus
+ *    object, its publisher (MQTT, metrics file) and its reports.  A file
+ *    without [pistol NAME] sections has one.  Frames are routed to the
+ *    pistol of their identifier (bits 28..24).
+ *  - Converters (struct bridge_unit): a backend each; its measurements go
+ *    to the sessions of the pistols that use it.
+ *  - With several pistols the arbiter (doc/sharing.md) decides which
+ *    session may command a converter that pistols share: after every call
+ *    into a session its status goes to arbiter_update(), after every
+ *    measurement arbiter_converter_report(); a pistol's converter
+ *    commands reach the converter only while arbiter_may_command(), a
+ *    non-owner gets a "not ready, 0 V / 0 A" measurement; when a decision
+ *    changes the holds are applied (until stable), converters without owner
+ *    commanded OFF and the new owner's command replayed.
  *
  *  - CAN frames -> session_on_frame(); converter measurements ->
  *    session_on_measurement(); the session's frames -> can_send(), its
@@ -26,6 +41,7 @@
 
 #include <ev.h>
 
+#include "seccbridge/arbiter.h"
 #include "seccbridge/session.h"
 #include "dbus_service.h"
 #include "can.h"
@@ -37,6 +53,47 @@
 #include "mqtt.h"
 #include "notify.h"
 #include "telemetry.h"
+
+struct bridge;
+
+/* One pistol: its session and what reports it. */
+struct bridge_pistol {
+        struct bridge *b;
+        uint8_t n;                      /* index into cfg->pistols and the arbiter */
+        uint8_t index;                  /* the CAN pistol index */
+        char module[24];                /* log module: "bridge" alone, "bridge: pistol 2" with several */
+        struct session session;
+        struct dbus_service dbus;       /* the D-Bus operator interface */
+        struct telemetry telemetry;     /* what is published, and when */
+        struct event_slot *event_slots; /* its event queue ([mqtt] event_queue_size) */
+        struct mqtt mqtt;               /* ... to the MQTT broker */
+        struct metrics_file metrics;    /* ... and to the metrics file */
+
+        /* What was last logged / reported, to log changes only. */
+        struct session_status last;
+        bool last_valid;
+        struct power_command command;   /* last converter command of the session */
+        bool command_valid;
+        bool discharge_refusal_logged;  /* B1: once per session */
+        struct log_fault malformed;
+        bool held;                      /* the arbiter's hold, as applied to the session */
+};
+
+/* One converter and its backend. */
+struct bridge_unit {
+        struct bridge *b;
+        uint8_t n;                      /* index into cfg->units and the arbiter */
+        struct converter conv;
+        bool ready;                     /* opened */
+        struct power_command command;   /* last command given to the backend */
+        bool command_valid;
+        struct power_measurement meas;  /* latest measurement */
+        bool meas_valid;
+        /* The arbiter's decision last logged (shared converters). */
+        enum arbiter_converter_state logged_state;
+        uint8_t logged_owner;
+        uint8_t logged_offered;
+};
 
 struct bridge {
         struct ev_loop *loop;
@@ -50,17 +107,17 @@ struct bridge {
         struct notify notify;
         struct can_link link;
         struct can can;
-        struct converter conv;
-        struct session session;
-        struct dbus_service dbus;       /* the D-Bus operator interface */
-        struct telemetry telemetry;     /* what is published, and when */
-        struct event_slot *event_slots; /* its event queue ([mqtt] event_queue_size) */
-        struct mqtt mqtt;               /* ... to the MQTT broker */
-        struct metrics_file metrics;    /* ... and to the metrics file */
+        uint8_t n_pistols;
+        struct bridge_pistol pistols[CONFIG_MAX_PISTOLS];
+        uint8_t n_units;
+        struct bridge_unit units[CONFIG_MAX_UNITS];
+        /* Several pistols: which session may command which converter. */
+        bool arbitrate;
+        struct arbiter arbiter;
+        uint64_t other_pistol_frames;   /* let in by a mask filter, no pistol of ours */
         uint64_t start_wall_us;
 
         bool can_ready;
-        bool converter_ready;
         bool session_ready;
         bool stopping;
 
@@ -70,14 +127,7 @@ struct bridge {
         ev_signal sig_term;
         ev_signal sig_int;
         ev_signal sig_hup;
-
-        /* What was last logged / reported, to log changes only. */
-        struct session_status last;
-        bool last_valid;
-        struct power_command command;   /* last converter command */
-        bool command_valid;
-        bool discharge_refusal_logged;  /* B1: once per session */
-        struct log_fault malformed;
+        char status_line[512];          /* last STATUS= */
 };
 
 /* Copy the config and prepare every module; no I/O yet.  0 or -errno. */
@@ -87,7 +137,7 @@ int bridge_init(struct bridge *b, struct ev_loop *loop, const struct config *cfg
  * when the interface is missing or unusable: exit status 69. */
 int bridge_open_can(struct bridge *b);
 
-/* Open the converter backend.  0 or -errno (logged by the backend). */
+/* Open the converter backends.  0 or -errno (logged by the backend). */
 int bridge_open_converter(struct bridge *b);
 
 /* Start the session, the core timer and the signal watchers, then tell

@@ -87,6 +87,11 @@ int can_init(struct can *c, struct ev_loop *loop, const char *ifname,
         return 0;
 }
 
+void can_set_ignored_bits(struct can *c, uint32_t bits)
+{
+        c->ignored_bits = bits & CAN_EFF_MASK;
+}
+
 /* Open, filter and bind a socket on c->ifname.  The fd, or -errno with a
  * reason for the log. */
 static int can_open_socket(struct can *c, char *reason, size_t len)
@@ -103,7 +108,7 @@ static int can_open_socket(struct can *c, char *reason, size_t len)
 
         for (size_t i = 0; i < c->n_ids; i++) {
                 filters[i].can_id = (c->ids[i] & CAN_EFF_MASK) | CAN_EFF_FLAG;
-                filters[i].can_mask = CAN_EFF_FLAG | CAN_RTR_FLAG | CAN_EFF_MASK;
+                filters[i].can_mask = CAN_EFF_FLAG | CAN_RTR_FLAG | (CAN_EFF_MASK & ~c->ignored_bits);
         }
         return can_socket_open(c->ifname, &o, reason, len);
 }

@@ -64,6 +64,7 @@ struct can {
         char ifname[16];
         uint32_t ids[CAN_MAX_FILTERS];  /* 29-bit identifiers to receive */
         size_t n_ids;
+        uint32_t ignored_bits;          /* identifier bits the filters do not compare */
         struct can_callbacks cb;
 
         int fd;                         /* -1 while closed */
@@ -91,6 +92,11 @@ struct can {
  * CAN_MAX_FILTERS).  0 or -EINVAL. */
 int can_init(struct can *c, struct ev_loop *loop, const char *ifname,
              const uint32_t *ids, size_t n_ids, const struct can_callbacks *cb);
+
+/* Before can_open(): identifier bits the filters leave out of their masks
+ * (several pistols on one socket: the pistol bits in which their indexes
+ * differ), so that each identifier stands for a few.  0: exact. */
+void can_set_ignored_bits(struct can *c, uint32_t bits);
 
 /* Open at start.  0 when the socket is open, or when the interface exists
  * but is down (logged; reopened once it is up).  -errno, logged with the

@@ -37,6 +37,7 @@ enum config_key_type {
         CONFIG_IO_BOARD,                /* none | adm-cs-secc | adm-cs-spcc */
         CONFIG_OUTPUT_LIST,             /* output and LED names */
         CONFIG_RANGE_POLICY,    /* max | ocpp | operator */
+        CONFIG_SHARING_POLICY,  /* first-come | priority */
 };
 
 enum config_key_id {
@@ -73,6 +74,11 @@ enum config_key_id {
         KEY_DBUS_ADDRESS,
         KEY_CONTROLLER_IO_BOARD,
         KEY_CONTROLLER_IO_SAFE_ON,
+        KEY_SHARING_POLICY,
+        KEY_SHARING_OFFER_MS,
+        KEY_SHARING_DRAIN_TIMEOUT_MS,
+        KEY_SHARING_CLAIM_TIMEOUT_S,
+        KEY_SHARING_IDLE_TIMEOUT_S,
         KEY_COUNT
 };
 
@@ -147,17 +153,51 @@ static const struct config_key config_keys[KEY_COUNT] = {
         /* The outputs on at start and on shutdown (a LED at full brightness);
          * every other one off. */
         [KEY_CONTROLLER_IO_SAFE_ON] = { "controller_io", "safe_on", CONFIG_OUTPUT_LIST, false, 0, 0, false, "", "" },
+        /* doc/sharing.md: who gets a converter shared by several pistols
+         * next, and the arbiter's bounds. */
+        [KEY_SHARING_POLICY] = { "sharing", "policy", CONFIG_SHARING_POLICY, false, 0, 0, false, "", "first-come" },
+        /* R9: must cover the controller's reaction to Start_Charge_Authorisation = 1. */
+        [KEY_SHARING_OFFER_MS] = { "sharing", "offer_ms", CONFIG_UINT, false, 100, 600000, false, " ms", "5000" },
+        [KEY_SHARING_DRAIN_TIMEOUT_MS] = { "sharing", "drain_timeout_ms", CONFIG_UINT, false, 100, 600000, false, " ms", "5000" },
+        [KEY_SHARING_CLAIM_TIMEOUT_S] = { "sharing", "claim_timeout_s", CONFIG_UINT, false, 1, 86400, true, " s", "120" },
+        [KEY_SHARING_IDLE_TIMEOUT_S] = { "sharing", "idle_timeout_s", CONFIG_UINT, false, 1, 86400, true, " s", "600" },
 };
 
 static const char *const config_sections[] = {
         "can", "limits", "sequence", "safety", "v3", "converter", "sim", "modbus", "insulation_monitor", "dbus",
         "controller_io",
-        "mqtt", "metrics",
+        "mqtt", "metrics", "sharing",
 };
 #define CONFIG_N_SECTIONS (sizeof(config_sections) / sizeof(config_sections[0]))
 #define CONFIG_SIM_MAX_KEYS 64
 #define CONFIG_MODBUS_MAX_KEYS 32
 #define CONFIG_TELEMETRY_MAX_KEYS 32
+
+/* [pistol NAME], [converter NAME], [modbus-line NAME]: their keys are kept
+ * as written (with their lines) and applied once the whole file is read,
+ * on top of the process-wide sections wherever those come in the file. */
+enum config_named_kind {
+        CONFIG_NAMED_PISTOL,
+        CONFIG_NAMED_CONVERTER,
+        CONFIG_NAMED_LINE,
+        CONFIG_NAMED_KIND_COUNT
+};
+static const char *const config_named_prefix[CONFIG_NAMED_KIND_COUNT] = { "pistol", "converter", "modbus-line" };
+#define CONFIG_MAX_NAMED 8
+#define CONFIG_MAX_ENTRIES 256
+
+struct config_named {
+        char name[CONFIG_NAME_MAX];
+        unsigned line;                  /* its header */
+};
+
+struct config_entry {
+        enum config_named_kind kind;
+        uint8_t idx;                    /* which section of its kind */
+        char name[48];
+        char value[512];
+        unsigned line;
+};
 
 struct config_parser {
         struct ini_reader reader;               /* .line: the line being parsed */
@@ -187,6 +227,11 @@ struct config_parser {
                 unsigned line;
         } telemetry_keys[TELEMETRY_SECTION_COUNT][CONFIG_TELEMETRY_MAX_KEYS];
         size_t n_telemetry_keys[TELEMETRY_SECTION_COUNT];
+
+        struct config_named named[CONFIG_NAMED_KIND_COUNT][CONFIG_MAX_NAMED];
+        size_t n_named[CONFIG_NAMED_KIND_COUNT];
+        struct config_entry entries[CONFIG_MAX_ENTRIES];
+        size_t n_entries;
 };
 
 static void config_fail(struct config_parser *p, unsigned line, const char *section,
@@ -225,16 +270,71 @@ static int config_section_index(const char *name)
 
 /* Section headers are looked at here, where the line number is known:
  * inih only reports keys to the handler. */
+static bool config_name_valid(const char *name)
+{
+        if (name[0] == '\0' || strlen(name) >= CONFIG_NAME_MAX)
+                return false;
+        for (const char *c = name; *c; c++)
+                if (!isalnum((unsigned char)*c) && *c != '_' && *c != '-')
+                        return false;
+        return true;
+}
+
+/* "pistol NAME" and the like: 1 when it is one (failed or recorded). */
+static int config_on_named_section(struct config_parser *p, const char *header, unsigned line)
+{
+        const char *space = strchr(header, ' ');
+        const char *name;
+        size_t plen;
+
+        if (!space)
+                return 0;
+        plen = (size_t)(space - header);
+        name = space + 1;
+        for (int k = 0; k < CONFIG_NAMED_KIND_COUNT; k++) {
+                struct config_named *n = p->named[k];
+                size_t *count = &p->n_named[k];
+
+                if (strlen(config_named_prefix[k]) != plen || strncmp(header, config_named_prefix[k], plen) != 0)
+                        continue;
+                if (!config_name_valid(name)) {
+                        config_fail(p, line, header, NULL,
+                                    "'%s' is not a name (letters, digits, '_' and '-', at most %d characters)",
+                                    name, CONFIG_NAME_MAX - 1);
+                        return 1;
+                }
+                for (size_t i = 0; i < *count; i++) {
+                        if (strcmp(n[i].name, name) == 0) {
+                                config_fail(p, line, header, NULL, "declared twice (first on line %u)", n[i].line);
+                                return 1;
+                        }
+                }
+                if (*count >= CONFIG_MAX_NAMED) {
+                        config_fail(p, line, header, NULL, "more than %d [%s NAME] sections", CONFIG_MAX_NAMED,
+                                    config_named_prefix[k]);
+                        return 1;
+                }
+                snprintf(n[*count].name, sizeof(n[0].name), "%s", name);
+                n[*count].line = line;
+                (*count)++;
+                return 1;
+        }
+        return 0;
+}
+
 static void config_on_section(const char *name, unsigned line, void *userdata)
 {
         struct config_parser *p = userdata;
         int idx;
 
+        if (config_on_named_section(p, name, line))
+                return;
         idx = config_section_index(name);
         if (idx < 0) {
                 config_fail(p, line, name, NULL,
                             "unknown section (known: [can], [limits], [sequence], [safety], [v3], [converter], "
-                            "[sim], [modbus], [insulation_monitor], [dbus], [controller_io], [mqtt], [metrics])");
+                            "[sim], [modbus], [insulation_monitor], [dbus], [controller_io], [mqtt], [metrics], [sharing], "
+                            "[pistol NAME], [converter NAME], [modbus-line NAME])");
                 return;
         }
         if (p->section_line[idx] == 0)
@@ -498,6 +598,16 @@ static void config_set_key(struct config_parser *p, int idx, const char *value, 
                         return;
                 }
                 break;
+        case CONFIG_SHARING_POLICY:
+                if (strcmp(value, "first-come") == 0) {
+                        p->cfg->sharing.policy = ARBITER_POLICY_FIRST_COME;
+                } else if (strcmp(value, "priority") == 0) {
+                        p->cfg->sharing.policy = ARBITER_POLICY_PRIORITY;
+                } else {
+                        config_fail(p, line, k->section, k->name, "'%s' is neither first-come nor priority", value);
+                        return;
+                }
+                break;
         case CONFIG_FLAG_SOURCE:
                 if (config_parse_flag_source(value, &src) < 0) {
                         config_fail(p, line, k->section, k->name, "'%s' is neither auto nor external", value);
@@ -546,6 +656,53 @@ static void config_set_telemetry(struct config_parser *p, enum telemetry_section
         }
 }
 
+/* A key of a [pistol NAME], [converter NAME] or [modbus-line NAME]: kept
+ * as written, applied by config_build_several().  true when it was one. */
+static bool config_keep_named(struct config_parser *p, const char *section, const char *name, const char *value)
+{
+        const char *space = strchr(section, ' ');
+        struct config_entry *e;
+
+        if (!space)
+                return false;
+        for (int k = 0; k < CONFIG_NAMED_KIND_COUNT; k++) {
+                size_t plen = (size_t)(space - section);
+
+                if (strlen(config_named_prefix[k]) != plen || strncmp(section, config_named_prefix[k], plen) != 0)
+                        continue;
+                for (size_t i = 0; i < p->n_named[k]; i++) {
+                        if (strcmp(p->named[k][i].name, space + 1) != 0)
+                                continue;
+                        for (size_t j = 0; j < p->n_entries; j++) {
+                                e = &p->entries[j];
+                                if (e->kind == (enum config_named_kind)k && e->idx == i && strcmp(e->name, name) == 0) {
+                                        config_fail(p, p->reader.line, section, name, "set twice (first on line %u)",
+                                                    e->line);
+                                        return true;
+                                }
+                        }
+                        if (p->n_entries >= CONFIG_MAX_ENTRIES) {
+                                config_fail(p, p->reader.line, section, name,
+                                            "more than %d keys in named sections", CONFIG_MAX_ENTRIES);
+                                return true;
+                        }
+                        if (strlen(name) >= sizeof(e->name) || strlen(value) >= sizeof(e->value)) {
+                                config_fail(p, p->reader.line, section, name, "too long");
+                                return true;
+                        }
+                        e = &p->entries[p->n_entries++];
+                        e->kind = (enum config_named_kind)k;
+                        e->idx = (uint8_t)i;
+                        strcpy(e->name, name);
+                        strcpy(e->value, value);
+                        e->line = p->reader.line;
+                        return true;
+                }
+        }
+        /* A header the section callback refused: it failed there already. */
+        return false;
+}
+
 /* inih handler: 1 to go on, 0 on error (the reason is in the parser). */
 static int config_handle_key(void *user, const char *section, const char *name, const char *value)
 {
@@ -561,6 +718,8 @@ static int config_handle_key(void *user, const char *section, const char *name, 
                 config_fail(p, p->reader.line, NULL, name, "key outside a section");
                 return 0;
         }
+        if (config_keep_named(p, section, name, value))
+                return p->failed ? 0 : 1;
         if (strcmp(section, "sim") == 0) {
                 config_set_sim(p, name, value);
                 return p->failed ? 0 : 1;
@@ -805,15 +964,473 @@ static void config_check_discharge(struct config_parser *p)
         }
 }
 
+/* The [limits] of a session from the numbers as read (the process-wide
+ * ones, or a pistol's merged over them). */
+static void config_session_limits(const double *number, struct session_config *s)
+{
+        s->limits.max_voltage_dv = (uint16_t)config_round(number[KEY_LIMITS_MAX_VOLTAGE], 10);
+        s->limits.max_current_da = (uint16_t)config_round(number[KEY_LIMITS_MAX_CURRENT], 10);
+        s->limits.max_power_w = config_round(number[KEY_LIMITS_MAX_POWER], 1);
+        s->limits.precharge_max_current_da = (uint16_t)config_round(number[KEY_LIMITS_PRECHARGE_MAX_CURRENT], 10);
+        s->limits.insulation_max_current_da =
+                (uint16_t)config_round(number[KEY_LIMITS_INSULATION_MAX_CURRENT], 10);
+}
+
+/* The arbiter's view of the pistols and converters, with [sharing]. */
+static void config_sharing_map(struct config *cfg)
+{
+        cfg->sharing.pistols = cfg->n_pistols;
+        cfg->sharing.converters = cfg->n_units;
+        for (uint8_t i = 0; i < cfg->n_pistols; i++)
+                cfg->sharing.converter_of[i] = cfg->pistols[i].unit;
+}
+
+/* The one-pistol format: one pistol on the one converter of the
+ * process-wide sections. */
+static void config_build_one(struct config_parser *p)
+{
+        struct config *cfg = p->cfg;
+
+        cfg->several = false;
+        cfg->n_pistols = 1;
+        cfg->pistols[0].session = cfg->session;
+        cfg->n_units = 1;
+        snprintf(cfg->units[0].backend, sizeof(cfg->units[0].backend), "%s", cfg->converter.backend);
+        cfg->units[0].sim = cfg->sim;
+        cfg->units[0].modbus = cfg->modbus;
+        config_sharing_map(cfg);
+}
+
+static const struct config_entry *config_entry_find(const struct config_parser *p, enum config_named_kind kind,
+                                                    size_t idx, const char *name)
+{
+        for (size_t j = 0; j < p->n_entries; j++) {
+                const struct config_entry *e = &p->entries[j];
+
+                if (e->kind == kind && e->idx == idx && strcmp(e->name, name) == 0)
+                        return e;
+        }
+        return NULL;
+}
+
+/* "pistol NAME" as a section for messages. */
+static void config_named_section(const struct config_parser *p, enum config_named_kind kind, size_t idx, char *buf,
+                                 size_t len)
+{
+        snprintf(buf, len, "%s %s", config_named_prefix[kind], p->named[kind][idx].name);
+}
+
+/* The serial line settings a [modbus-line NAME] holds for all its
+ * converters (one port, one worker: doc/sharing.md). */
+static bool config_line_key(const char *name)
+{
+        static const char *const keys[] = {
+                "device", "baudrate", "parity", "data_bits", "stop_bits", "rs485",
+                "response_timeout_ms", "byte_timeout_ms", "min_gap_ms", "reconnect_max_ms",
+        };
+
+        for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+                if (strcmp(keys[i], name) == 0)
+                        return true;
+        return false;
+}
+
+static int config_named_find(const struct config_parser *p, enum config_named_kind kind, const char *name)
+{
+        for (size_t i = 0; i < p->n_named[kind]; i++)
+                if (strcmp(p->named[kind][i].name, name) == 0)
+                        return (int)i;
+        return -1;
+}
+
+/* [converter NAME] i into units[i]: the process-wide [converter], [sim]
+ * and [modbus] as its defaults, then its line's keys, then its own. */
+static void config_build_unit(struct config_parser *p, size_t i)
+{
+        struct config *cfg = p->cfg;
+        struct config_unit *u = &cfg->units[i];
+        const struct config_entry *backend = config_entry_find(p, CONFIG_NAMED_CONVERTER, i, "backend");
+        const struct config_entry *line = config_entry_find(p, CONFIG_NAMED_CONVERTER, i, "line");
+        char section[64], reason[sizeof(p->err->reason)] = "";
+        const char *bname;
+        enum modbus_transport t;
+        const char *key = NULL;
+        int li = -1;
+        int r;
+
+        config_named_section(p, CONFIG_NAMED_CONVERTER, i, section, sizeof(section));
+        memset(u, 0, sizeof(*u));
+        snprintf(u->name, sizeof(u->name), "%s", p->named[CONFIG_NAMED_CONVERTER][i].name);
+        bname = backend ? backend->value : cfg->converter.backend;
+        if (strcmp(bname, CONFIG_BACKEND_NONE) == 0 || !converter_find(bname)) {
+                config_fail(p, backend ? backend->line : p->named[CONFIG_NAMED_CONVERTER][i].line, section, "backend",
+                            strcmp(bname, CONFIG_BACKEND_NONE) == 0
+                                    ? "none (supervisor mode) takes the one-pistol format"
+                                    : "unknown backend '%s' (known: sim, modbus-rtu, modbus-tcp)",
+                            bname);
+                return;
+        }
+        /* A known backend's name fits. */
+        memcpy(u->backend, bname, strlen(bname) + 1);
+        t = strcmp(u->backend, "modbus-rtu") == 0   ? MODBUS_TRANSPORT_RTU
+            : strcmp(u->backend, "modbus-tcp") == 0 ? MODBUS_TRANSPORT_TCP
+                                                    : MODBUS_TRANSPORT_NONE;
+        if (line) {
+                li = config_named_find(p, CONFIG_NAMED_LINE, line->value);
+                if (li < 0) {
+                        config_fail(p, line->line, section, "line", "no [modbus-line %s] in this file", line->value);
+                        return;
+                }
+                if (t != MODBUS_TRANSPORT_RTU) {
+                        config_fail(p, line->line, section, "line", "a Modbus line takes backend = modbus-rtu, not %s",
+                                    u->backend);
+                        return;
+                }
+                snprintf(u->line, sizeof(u->line), "%s", p->named[CONFIG_NAMED_LINE][li].name);
+        }
+        u->sim = cfg->sim;
+        u->modbus = cfg->modbus;
+        /* The line's settings first: the converter's own keys may not
+         * repeat them (one port, one set of serial settings). */
+        for (size_t j = 0; li >= 0 && j < p->n_entries; j++) {
+                const struct config_entry *e = &p->entries[j];
+
+                if (e->kind != CONFIG_NAMED_LINE || e->idx != li)
+                        continue;
+                r = modbus_params_set(&u->modbus, e->name, e->value, reason, sizeof(reason));
+                if (r < 0) {
+                        char ls[64];
+
+                        config_named_section(p, CONFIG_NAMED_LINE, (size_t)li, ls, sizeof(ls));
+                        config_fail(p, e->line, ls, e->name, "%s", reason[0] ? reason : "invalid value");
+                        return;
+                }
+        }
+        for (size_t j = 0; j < p->n_entries; j++) {
+                const struct config_entry *e = &p->entries[j];
+
+                if (e->kind != CONFIG_NAMED_CONVERTER || e->idx != i || e == backend || e == line)
+                        continue;
+                if (li >= 0 && config_line_key(e->name)) {
+                        config_fail(p, e->line, section, e->name, "set by [modbus-line %s] for all its converters",
+                                    u->line);
+                        return;
+                }
+                r = t == MODBUS_TRANSPORT_NONE ? sim_params_set(&u->sim, e->name, e->value, reason, sizeof(reason))
+                                               : modbus_params_set(&u->modbus, e->name, e->value, reason,
+                                                                   sizeof(reason));
+                if (r == -ENOENT) {
+                        config_fail(p, e->line, section, e->name, "unknown key for backend %s", u->backend);
+                        return;
+                }
+                if (r < 0) {
+                        config_fail(p, e->line, section, e->name, "%s", reason[0] ? reason : "invalid value");
+                        return;
+                }
+        }
+        if (t == MODBUS_TRANSPORT_NONE)
+                r = sim_params_validate(&u->sim, &key, reason, sizeof(reason));
+        else
+                r = modbus_params_validate(&u->modbus, t, MODBUS_ROLE_CONVERTER, cfg->path, &key, reason,
+                                           sizeof(reason));
+        if (r == 0 && t != MODBUS_TRANSPORT_NONE && cfg->session.bidirectional &&
+            !modbus_profile_can_sink(&u->modbus.profile)) {
+                key = "profile";
+                snprintf(reason, sizeof(reason),
+                         "%s cannot take current out of the vehicle, but v3.bidirectional = true",
+                         u->modbus.profile.path);
+                r = -EINVAL;
+        }
+        if (r < 0) {
+                const struct config_entry *e = key ? config_entry_find(p, CONFIG_NAMED_CONVERTER, i, key) : NULL;
+
+                if (!e && key && li >= 0)
+                        e = config_entry_find(p, CONFIG_NAMED_LINE, (size_t)li, key);
+                config_fail(p, e ? e->line : p->named[CONFIG_NAMED_CONVERTER][i].line, section, key, "%s",
+                            reason[0] ? reason : "invalid");
+        }
+}
+
+/* A limit of a [pistol NAME], over the process-wide [limits]. */
+static const struct {
+        const char *name;
+        int key;
+} config_pistol_limits[] = {
+        { "max_voltage", KEY_LIMITS_MAX_VOLTAGE },
+        { "max_current", KEY_LIMITS_MAX_CURRENT },
+        { "max_power", KEY_LIMITS_MAX_POWER },
+        { "precharge_max_current", KEY_LIMITS_PRECHARGE_MAX_CURRENT },
+        { "insulation_max_current", KEY_LIMITS_INSULATION_MAX_CURRENT },
+};
+#define CONFIG_N_PISTOL_LIMITS (sizeof(config_pistol_limits) / sizeof(config_pistol_limits[0]))
+
+/* [pistol NAME] i into pistols[i]: the process-wide sections, then its own
+ * keys.  *unit_line: where its converter is named (0: not named). */
+static void config_build_pistol(struct config_parser *p, size_t i, unsigned *unit_line, int *unit)
+{
+        struct config *cfg = p->cfg;
+        struct config_pistol *pi = &cfg->pistols[i];
+        unsigned header = p->named[CONFIG_NAMED_PISTOL][i].line;
+        double number[KEY_COUNT];
+        bool set[CONFIG_N_PISTOL_LIMITS] = { false };
+        bool has_index = false;
+        char section[64];
+        double v;
+
+        config_named_section(p, CONFIG_NAMED_PISTOL, i, section, sizeof(section));
+        memcpy(number, p->number, sizeof(number));
+        memset(pi, 0, sizeof(*pi));
+        snprintf(pi->name, sizeof(pi->name), "%s", p->named[CONFIG_NAMED_PISTOL][i].name);
+        pi->session = cfg->session;
+        *unit = -1;
+        *unit_line = 0;
+        for (size_t j = 0; j < p->n_entries && !p->failed; j++) {
+                const struct config_entry *e = &p->entries[j];
+                bool known = false;
+
+                if (e->kind != CONFIG_NAMED_PISTOL || e->idx != i)
+                        continue;
+                for (size_t l = 0; l < CONFIG_N_PISTOL_LIMITS; l++) {
+                        const struct config_key *k = &config_keys[config_pistol_limits[l].key];
+
+                        if (strcmp(e->name, config_pistol_limits[l].name) != 0)
+                                continue;
+                        known = true;
+                        if (config_parse_number(e->value, false, &v) < 0) {
+                                config_fail(p, e->line, section, e->name, "'%s' is not a number", e->value);
+                                break;
+                        }
+                        if (v < k->min || v > k->max) {
+                                config_fail(p, e->line, section, e->name, "%.10g%s is out of range (%.10g to %.10g)",
+                                            v, k->unit, k->min, k->max);
+                                break;
+                        }
+                        number[config_pistol_limits[l].key] = v;
+                        set[l] = true;
+                }
+                if (known)
+                        continue;
+                if (strcmp(e->name, "pistol_index") == 0) {
+                        if (config_parse_number(e->value, true, &v) < 0 || v < 1 || v > 31) {
+                                config_fail(p, e->line, section, e->name, "'%s' is not a pistol index (1 to 31)",
+                                            e->value);
+                                break;
+                        }
+                        pi->session.pistol = (uint8_t)v;
+                        has_index = true;
+                } else if (strcmp(e->name, "converter") == 0) {
+                        *unit = config_named_find(p, CONFIG_NAMED_CONVERTER, e->value);
+                        *unit_line = e->line;
+                        if (*unit < 0) {
+                                config_fail(p, e->line, section, e->name, "no [converter %s] in this file", e->value);
+                                break;
+                        }
+                } else if (strcmp(e->name, "priority") == 0) {
+                        if (config_parse_number(e->value, true, &v) < 0 || v > 255) {
+                                config_fail(p, e->line, section, e->name, "'%s' is not a priority (0 to 255)",
+                                            e->value);
+                                break;
+                        }
+                        cfg->sharing.priority[i] = (uint8_t)v;
+                } else if (strcmp(e->name, "start_authorisation") == 0) {
+                        if (config_parse_flag_source(e->value, &pi->session.start_authorisation) < 0) {
+                                config_fail(p, e->line, section, e->name, "'%s' is neither auto nor external",
+                                            e->value);
+                                break;
+                        }
+                } else {
+                        config_fail(p, e->line, section, e->name,
+                                    "unknown key (a pistol takes pistol_index, converter, priority, "
+                                    "start_authorisation, max_voltage, max_current, max_power, "
+                                    "precharge_max_current, insulation_max_current)");
+                        break;
+                }
+        }
+        if (p->failed)
+                return;
+        if (!has_index) {
+                config_fail(p, header, section, "pistol_index", "required key missing in this section");
+                return;
+        }
+        for (size_t l = 0; l < CONFIG_N_PISTOL_LIMITS; l++) {
+                int k = config_pistol_limits[l].key;
+
+                if (config_keys[k].required && !set[l] && !p->key_line[k]) {
+                        config_fail(p, header, section, config_pistol_limits[l].name,
+                                    "required key missing (in this section or in [limits]; power limits have no default)");
+                        return;
+                }
+        }
+        for (int k = KEY_LIMITS_PRECHARGE_MAX_CURRENT; k <= KEY_LIMITS_INSULATION_MAX_CURRENT; k++) {
+                if (number[k] > number[KEY_LIMITS_MAX_CURRENT]) {
+                        const struct config_entry *e = config_entry_find(p, CONFIG_NAMED_PISTOL, i, config_keys[k].name);
+
+                        config_fail(p, e ? e->line : header, section, config_keys[k].name,
+                                    "%.10g A is above this pistol's max_current (%.10g A)", number[k],
+                                    number[KEY_LIMITS_MAX_CURRENT]);
+                        return;
+                }
+        }
+        config_session_limits(number, &pi->session);
+        if (session_config_check(&pi->session) < 0)
+                config_fail(p, header, section, NULL, "limits, sequence or safety settings refused by the protocol core");
+}
+
+/* [pistol NAME] sections: every pistol, every converter, the sharing map. */
+static void config_build_several(struct config_parser *p)
+{
+        struct config *cfg = p->cfg;
+        size_t np = p->n_named[CONFIG_NAMED_PISTOL], nc = p->n_named[CONFIG_NAMED_CONVERTER];
+        unsigned unit_line[CONFIG_MAX_PISTOLS];
+        unsigned users[CONFIG_MAX_UNITS + 1] = { 0 };
+        int unit[CONFIG_MAX_PISTOLS];
+        int default_unit = -1;
+        int s;
+
+        cfg->several = true;
+        if (p->key_line[KEY_CAN_PISTOL_INDEX]) {
+                config_fail(p, p->key_line[KEY_CAN_PISTOL_INDEX], "can", "pistol_index",
+                            "with [pistol NAME] sections each pistol names its own pistol_index");
+                return;
+        }
+        s = config_section_index("insulation_monitor");
+        if (p->section_line[s]) {
+                config_fail(p, p->section_line[s], "insulation_monitor", NULL,
+                            "takes the one-pistol format (no [pistol NAME] sections)");
+                return;
+        }
+        if (np > 1 && cfg->session.io.board != CONTROLLER_IO_BOARD_NONE) {
+                config_fail(p, config_key_where(p, KEY_CONTROLLER_IO_BOARD), "controller_io", "board",
+                            "with several [pistol NAME] sections no board's outputs are driven (none)");
+                return;
+        }
+        for (size_t j = 0; j < p->n_entries; j++) {
+                const struct config_entry *e = &p->entries[j];
+                char section[64];
+
+                if (e->kind != CONFIG_NAMED_LINE || config_line_key(e->name))
+                        continue;
+                config_named_section(p, CONFIG_NAMED_LINE, e->idx, section, sizeof(section));
+                config_fail(p, e->line, section, e->name,
+                            "not a setting of the line (device, baudrate, parity, data_bits, stop_bits, rs485, "
+                            "response_timeout_ms, byte_timeout_ms, min_gap_ms, reconnect_max_ms)");
+                return;
+        }
+        for (size_t i = 0; i < nc && !p->failed; i++)
+                config_build_unit(p, i);
+        for (size_t i = 0; i < np && !p->failed; i++)
+                config_build_pistol(p, i, &unit_line[i], &unit[i]);
+        if (p->failed)
+                return;
+        cfg->n_pistols = (uint8_t)np;
+        cfg->n_units = (uint8_t)nc;
+        for (size_t i = 0; i < np; i++) {
+                if (unit[i] >= 0)
+                        continue;
+                /* No converter named: the process-wide [converter]. */
+                if (default_unit < 0) {
+                        if (cfg->session.supervisor) {
+                                config_fail(p, config_key_where(p, KEY_CONVERTER_BACKEND), "converter", "backend",
+                                            "none (supervisor mode) takes the one-pistol format");
+                                return;
+                        }
+                        if (nc >= CONFIG_MAX_UNITS) {
+                                config_fail(p, p->named[CONFIG_NAMED_PISTOL][i].line, NULL, NULL,
+                                            "more than %d converters", CONFIG_MAX_UNITS);
+                                return;
+                        }
+                        default_unit = cfg->n_units++;
+                        memset(&cfg->units[default_unit], 0, sizeof(cfg->units[0]));
+                        snprintf(cfg->units[default_unit].backend, sizeof(cfg->units[0].backend), "%s",
+                                 cfg->converter.backend);
+                        cfg->units[default_unit].sim = cfg->sim;
+                        cfg->units[default_unit].modbus = cfg->modbus;
+                }
+                unit[i] = default_unit;
+        }
+        for (size_t i = 0; i < np; i++) {
+                char section[64];
+
+                config_named_section(p, CONFIG_NAMED_PISTOL, i, section, sizeof(section));
+                for (size_t k = 0; k < i; k++) {
+                        if (cfg->pistols[k].session.pistol != cfg->pistols[i].session.pistol)
+                                continue;
+                        config_fail(p, config_entry_find(p, CONFIG_NAMED_PISTOL, i, "pistol_index")->line, section,
+                                    "pistol_index", "%u is also the index of [pistol %s]",
+                                    cfg->pistols[i].session.pistol, cfg->pistols[k].name);
+                        return;
+                }
+                cfg->pistols[i].unit = (uint8_t)unit[i];
+                users[unit[i]]++;
+                /* A shared converter holds the pistols it does not serve
+                 * with Start_Charge_Authorisation = 0 (R9), which takes
+                 * Sequence_Control (R6); without it a held pistol could only
+                 * refuse with System_Enable = 0, which ends its session
+                 * (R21). */
+                if (users[unit[i]] > 1 && !cfg->session.use_sequence_flags) {
+                        config_fail(p, unit_line[i] ? unit_line[i] : p->named[CONFIG_NAMED_PISTOL][i].line, section,
+                                    "converter",
+                                    "shares a converter, which needs sequence.use_sequence_flags = true (R6, R9)");
+                        return;
+                }
+        }
+        for (size_t i = 0; i < nc; i++) {
+                char section[64];
+
+                config_named_section(p, CONFIG_NAMED_CONVERTER, i, section, sizeof(section));
+                if (users[i] == 0) {
+                        config_fail(p, p->named[CONFIG_NAMED_CONVERTER][i].line, section, NULL,
+                                    "no pistol uses this converter");
+                        return;
+                }
+                for (size_t k = 0; k < i; k++) {
+                        const struct config_unit *a = &cfg->units[k], *b = &cfg->units[i];
+
+                        if (strcmp(a->backend, "modbus-rtu") != 0 || strcmp(b->backend, "modbus-rtu") != 0 ||
+                            strcmp(a->modbus.device, b->modbus.device) != 0 || a->modbus.unit_id != b->modbus.unit_id)
+                                continue;
+                        config_fail(p, p->named[CONFIG_NAMED_CONVERTER][i].line, section, "unit_id",
+                                    "%u on %s is also [converter %s]'s", b->modbus.unit_id, b->modbus.device,
+                                    a->name);
+                        return;
+                }
+        }
+        for (size_t l = 0; l < p->n_named[CONFIG_NAMED_LINE]; l++) {
+                bool used = false;
+
+                for (size_t i = 0; i < nc; i++)
+                        used = used || strcmp(cfg->units[i].line, p->named[CONFIG_NAMED_LINE][l].name) == 0;
+                if (!used) {
+                        char section[64];
+
+                        config_named_section(p, CONFIG_NAMED_LINE, l, section, sizeof(section));
+                        config_fail(p, p->named[CONFIG_NAMED_LINE][l].line, section, NULL,
+                                    "no converter is on this line");
+                        return;
+                }
+        }
+        /* What reads the one-pistol fields sees the first pistol. */
+        cfg->session = cfg->pistols[0].session;
+        cfg->can.pistol_index = cfg->session.pistol;
+        config_sharing_map(cfg);
+        if (arbiter_config_check(&cfg->sharing) < 0)
+                config_fail(p, 0, "sharing", NULL, "refused by the arbiter");
+}
+
 /* The validation pass: required keys, ranges, cross-checks, then the
  * conversion into the core's units (0.1 V, 0.1 A, W, us). */
 static void config_validate(struct config_parser *p)
 {
         struct config *cfg = p->cfg;
         struct session_config *s = &cfg->session;
+        bool several = p->n_named[CONFIG_NAMED_PISTOL] > 0;
         double max_current;
 
         for (int i = 0; i < KEY_COUNT; i++) {
+                /* With [pistol NAME] sections a limit may be each pistol's
+                 * own: checked per pistol (config_build_pistol()). */
+                if (several && strcmp(config_keys[i].section, "limits") == 0)
+                        continue;
                 if (config_keys[i].required && !p->key_line[i] && !p->failed) {
                         int sec = config_section_index(config_keys[i].section);
 
@@ -829,13 +1446,15 @@ static void config_validate(struct config_parser *p)
                 return;
 
         max_current = p->number[KEY_LIMITS_MAX_CURRENT];
-        if (p->number[KEY_LIMITS_PRECHARGE_MAX_CURRENT] > max_current) {
+        if (several) {
+                /* per pistol, in config_build_pistol() */
+        } else if (p->number[KEY_LIMITS_PRECHARGE_MAX_CURRENT] > max_current) {
                 config_fail(p, config_key_where(p, KEY_LIMITS_PRECHARGE_MAX_CURRENT), "limits",
                             "precharge_max_current", "%.10g A is above limits.max_current (%.10g A)",
                             p->number[KEY_LIMITS_PRECHARGE_MAX_CURRENT], max_current);
                 return;
         }
-        if (p->number[KEY_LIMITS_INSULATION_MAX_CURRENT] > max_current) {
+        if (!several && p->number[KEY_LIMITS_INSULATION_MAX_CURRENT] > max_current) {
                 config_fail(p, config_key_where(p, KEY_LIMITS_INSULATION_MAX_CURRENT), "limits",
                             "insulation_max_current", "%.10g A is above limits.max_current (%.10g A)",
                             p->number[KEY_LIMITS_INSULATION_MAX_CURRENT], max_current);
@@ -857,13 +1476,7 @@ static void config_validate(struct config_parser *p)
         cfg->can.restart_ms = (uint32_t)p->number[KEY_CAN_RESTART_MS];
 
         s->pistol = cfg->can.pistol_index;
-        s->limits.max_voltage_dv = (uint16_t)config_round(p->number[KEY_LIMITS_MAX_VOLTAGE], 10);
-        s->limits.max_current_da = (uint16_t)config_round(max_current, 10);
-        s->limits.max_power_w = config_round(p->number[KEY_LIMITS_MAX_POWER], 1);
-        s->limits.precharge_max_current_da =
-                (uint16_t)config_round(p->number[KEY_LIMITS_PRECHARGE_MAX_CURRENT], 10);
-        s->limits.insulation_max_current_da =
-                (uint16_t)config_round(p->number[KEY_LIMITS_INSULATION_MAX_CURRENT], 10);
+        config_session_limits(p->number, s);
         s->limits.max_discharge_current_da =
                 (uint16_t)config_round(p->number[KEY_LIMITS_MAX_DISCHARGE_CURRENT], 10);
         s->limits.max_discharge_power_w = config_round(p->number[KEY_LIMITS_MAX_DISCHARGE_POWER], 1);
@@ -878,8 +1491,29 @@ static void config_validate(struct config_parser *p)
         s->ev_overvoltage_time_us = (uint64_t)p->number[KEY_SAFETY_EV_OVERVOLTAGE_TIME_MS] * 1000;
         s->supervisor = strcmp(cfg->converter.backend, CONFIG_BACKEND_NONE) == 0;
 
-        if (session_config_check(s) < 0)
+        cfg->sharing.offer_us = (uint64_t)p->number[KEY_SHARING_OFFER_MS] * 1000;
+        cfg->sharing.drain_timeout_us = (uint64_t)p->number[KEY_SHARING_DRAIN_TIMEOUT_MS] * 1000;
+        cfg->sharing.claim_timeout_us = (uint64_t)p->number[KEY_SHARING_CLAIM_TIMEOUT_S] * 1000000;
+        cfg->sharing.idle_timeout_us = (uint64_t)p->number[KEY_SHARING_IDLE_TIMEOUT_S] * 1000000;
+        if (several) {
+                config_build_several(p);
+                return;
+        }
+        for (int k = CONFIG_NAMED_CONVERTER; k <= CONFIG_NAMED_LINE; k++) {
+                char section[64];
+
+                if (!p->n_named[k])
+                        continue;
+                config_named_section(p, (enum config_named_kind)k, 0, section, sizeof(section));
+                config_fail(p, p->named[k][0].line, section, NULL,
+                            "named converters and lines are for [pistol NAME] sections (none in this file)");
+                return;
+        }
+        if (session_config_check(s) < 0) {
                 config_fail(p, 0, NULL, NULL, "limits, sequence or safety settings refused by the protocol core");
+                return;
+        }
+        config_build_one(p);
 }
 
 /* Before the file: every key at its default, through the same parsing as a
@@ -895,6 +1529,7 @@ static void config_parser_defaults(struct config_parser *p)
         modbus_params_defaults(&cfg->modbus);
         modbus_params_defaults(&cfg->insulation_monitor);
         telemetry_params_defaults(&cfg->telemetry);
+        arbiter_config_defaults(&cfg->sharing);
         for (int i = 0; i < KEY_COUNT; i++)
                 if (config_keys[i].def)
                         config_set_key(p, i, config_keys[i].def, 0);

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "modbus_params.h"
+#include "seccbridge/arbiter.h"
 #include "seccbridge/session.h"
 #include "sim_model.h"
 #include "telemetry_params.h"
@@ -39,6 +40,31 @@ struct config_dbus {
         char address[512];              /* bus address; "" = the system bus */
 };
 
+/* Several pistols in one process (doc/sharing.md): [pistol NAME],
+ * [converter NAME] and [modbus-line NAME] sections.  A file without
+ * [pistol NAME] is one pistol on one converter, as always: pistols[0] and
+ * units[0] are then built from the process-wide sections. */
+#define CONFIG_MAX_PISTOLS ARBITER_MAX_PISTOLS
+#define CONFIG_MAX_UNITS ARBITER_MAX_CONVERTERS
+#define CONFIG_NAME_MAX 32
+
+struct config_pistol {
+        char name[CONFIG_NAME_MAX];     /* [pistol NAME]; "" in the one-pistol format */
+        uint8_t unit;                   /* index into units[] */
+        /* [limits], [sequence], [safety], [v3], [controller_io], then the
+         * pistol's own keys; pistol = its pistol_index */
+        struct session_config session;
+};
+
+/* One converter (a power stage) as its backend gets it. */
+struct config_unit {
+        char name[CONFIG_NAME_MAX];     /* [converter NAME]; "" = the process-wide [converter] */
+        char line[CONFIG_NAME_MAX];     /* [modbus-line NAME] it sits on, or "" */
+        char backend[32];
+        struct sim_params sim;
+        struct modbus_params modbus;
+};
+
 struct config {
         char path[4096];                /* file it was read from */
         struct config_can can;
@@ -50,6 +76,17 @@ struct config {
         struct modbus_params modbus;    /* [modbus] */
         struct modbus_params insulation_monitor; /* [insulation_monitor]; transport NONE = none */
         struct telemetry_params telemetry;      /* [mqtt], [metrics] */
+
+        /* Every pistol and converter of the process (one each in the
+         * one-pistol format, where pistols[0].session == session).
+         * sharing: which pistol uses which converter, [sharing] and each
+         * pistol's priority, for the arbiter. */
+        bool several;                   /* the file has [pistol NAME] sections */
+        uint8_t n_pistols;
+        struct config_pistol pistols[CONFIG_MAX_PISTOLS];
+        uint8_t n_units;
+        struct config_unit units[CONFIG_MAX_UNITS];
+        struct arbiter_config sharing;
 };
 
 /* Where a config error was found (line 0 = whole file / missing key). */
@@ -61,7 +98,7 @@ struct config_error {
 };
 
 /* The i-th key of [can], [limits], [sequence], [safety], [v3], [converter],
- * [dbus] and [controller_io] (from 0), with its default as it would be written in the file (NULL
+ * [dbus], [controller_io] and [sharing] (from 0), with its default as it would be written in the file (NULL
  * for a required key).  false past the last one.  ([sim], [modbus] and
  * [insulation_monitor] have their own tables: sim_model.h, modbus_params.h.) */
 bool config_key_at(size_t i, const char **section, const char **name, const char **def);

@@ -47,6 +47,70 @@ const struct converter_ops *converter_find(const char *name)
         return NULL;
 }
 
+/* The settings of cfg->units[unit] (no insulation monitor with several
+ * pistols: config_load() refuses one). */
+static const void *converter_unit_settings(const struct converter_ops *ops, const struct config *cfg, uint8_t unit,
+                                           struct modbus_backend_settings *modbus)
+{
+        if (ops == &converter_sim_ops)
+                return &cfg->units[unit].sim;
+        *modbus = (struct modbus_backend_settings) {
+                .converter = &cfg->units[unit].modbus,
+                .monitor = NULL,
+        };
+        return modbus;
+}
+
+static int converter_start(struct converter *conv, struct ev_loop *loop, const struct converter_ops *ops,
+                           const void *settings, converter_measurement_cb cb, void *userdata)
+{
+        int r;
+
+        *conv = (struct converter) {
+                .ops = ops,
+                .loop = loop,
+                .on_measurement = cb,
+                .userdata = userdata,
+        };
+        r = ops->open(conv, settings);
+        if (r < 0) {
+                /* Logged by the backend.  Leave conv as never opened, so
+                 * converter_close() on it is harmless. */
+                *conv = (struct converter) { 0 };
+                return r;
+        }
+        return 0;
+}
+
+int converter_open_unit(struct converter *conv, struct ev_loop *loop, const struct config *cfg, uint8_t unit,
+                        converter_measurement_cb cb, void *userdata)
+{
+        const struct converter_ops *ops = unit < cfg->n_units ? converter_find(cfg->units[unit].backend) : NULL;
+        struct modbus_backend_settings modbus;
+
+        if (!ops) {
+                log_err("no backend for converter %u", (unsigned)unit);
+                return -ENOENT;
+        }
+        return converter_start(conv, loop, ops, converter_unit_settings(ops, cfg, unit, &modbus), cb, userdata);
+}
+
+int converter_reconfigure_unit(struct converter *conv, const struct config *cfg, uint8_t unit)
+{
+        struct modbus_backend_settings modbus;
+
+        if (!conv || !conv->ops || unit >= cfg->n_units)
+                return -EINVAL;
+        if (strcmp(cfg->units[unit].backend, conv->ops->name) != 0) {
+                log_warning("backend '%s' needs a restart, '%s' stays in use", cfg->units[unit].backend,
+                            conv->ops->name);
+                return -EOPNOTSUPP;
+        }
+        if (!conv->ops->reconfigure)
+                return 0;
+        return conv->ops->reconfigure(conv, converter_unit_settings(conv->ops, cfg, unit, &modbus));
+}
+
 int converter_open(struct converter *conv, struct ev_loop *loop, const struct config *cfg,
                    converter_measurement_cb cb, void *userdata)
 {

@@ -7,6 +7,8 @@
 #ifndef SECCBRIDGE_CONVERTER_H
 #define SECCBRIDGE_CONVERTER_H
 
+#include <stdint.h>
+
 #include <ev.h>
 
 #include "seccbridge/power.h"
@@ -56,11 +58,18 @@ const struct converter_ops *converter_find(const char *name);
 /* Open the backend named in cfg with its settings.  0 or -errno. */
 int converter_open(struct converter *conv, struct ev_loop *loop, const struct config *cfg,
                    converter_measurement_cb cb, void *userdata);
+/* The same for converter `unit` of cfg->units[] (several pistols: a
+ * [converter NAME]); its backend and settings are that unit's, with no
+ * insulation monitor.  0 or -errno. */
+int converter_open_unit(struct converter *conv, struct ev_loop *loop, const struct config *cfg, uint8_t unit,
+                        converter_measurement_cb cb, void *userdata);
 void converter_command(struct converter *conv, const struct power_command *cmd);
 /* Hand the backend its part of a reloaded config.  -EOPNOTSUPP when cfg
  * names another backend (a restart is needed), or the backend's -errno; the
  * running settings stay in force then. */
 int converter_reconfigure(struct converter *conv, const struct config *cfg);
+/* The same for converter `unit` of cfg->units[]. */
+int converter_reconfigure_unit(struct converter *conv, const struct config *cfg, uint8_t unit);
 /* The backend's account of the current problem, "" when it has none to give. */
 void converter_last_error(const struct converter *conv, char *buf, size_t len);
 void converter_close(struct converter *conv);

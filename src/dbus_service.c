@@ -704,6 +704,48 @@ static int dbus_service_method_set_range_target(sd_bus_message *m, void *userdat
 /* Who may call the methods is the bus policy's decision
  * (systemd/org.seccbridge.conf), hence SD_BUS_VTABLE_UNPRIVILEGED: sd-bus's
  * own capability check would query the caller's credentials synchronously. */
+/* ---- several pistols: the arbiter's view (org.seccbridge.Sharing1) ---- */
+
+static int dbus_service_get_sharing(sd_bus *bus, const char *path, const char *interface, const char *property,
+                                    sd_bus_message *reply, void *userdata, sd_bus_error *error)
+{
+        struct dbus_service *b = userdata;
+        struct dbus_service_sharing v;
+        int r;
+
+        memset(&v, 0, sizeof(v));
+        if (b->cb.sharing)
+                b->cb.sharing(&v, b->cb.userdata);
+        if (strcmp(property, "Policy") == 0)
+                return sd_bus_message_append(reply, "s", v.policy);
+        if (strcmp(property, "Converters") == 0) {
+                r = sd_bus_message_open_container(reply, 'a', "(ssyyb)");
+                for (uint8_t i = 0; r >= 0 && i < v.n_converters && i < DBUS_SERVICE_SHARING_MAX; i++)
+                        r = sd_bus_message_append(reply, "(ssyyb)", v.converters[i].name, v.converters[i].state,
+                                                  v.converters[i].owner, v.converters[i].offered,
+                                                  (int)v.converters[i].shared);
+                return r < 0 ? r : sd_bus_message_close_container(reply);
+        }
+        r = sd_bus_message_open_container(reply, 'a', "(ysbbb)");
+        for (uint8_t i = 0; r >= 0 && i < v.n_pistols && i < DBUS_SERVICE_SHARING_MAX; i++)
+                r = sd_bus_message_append(reply, "(ysbbb)", v.pistols[i].pistol, v.pistols[i].converter,
+                                          (int)v.pistols[i].owner, (int)v.pistols[i].held,
+                                          (int)v.pistols[i].waiting);
+        return r < 0 ? r : sd_bus_message_close_container(reply);
+}
+
+/* Policy; Converters: (name, state, owner, offered, shared) per converter,
+ * pistols by index (0 = none); Pistols: (index, converter, owner, held,
+ * waiting) per pistol. */
+static const sd_bus_vtable dbus_service_sharing_vtable[] = {
+        SD_BUS_VTABLE_START(0),
+        SD_BUS_PROPERTY("Policy", "s", dbus_service_get_sharing, 0, SD_BUS_VTABLE_PROPERTY_EMITS_INVALIDATION),
+        SD_BUS_PROPERTY("Converters", "a(ssyyb)", dbus_service_get_sharing, 0,
+                        SD_BUS_VTABLE_PROPERTY_EMITS_INVALIDATION),
+        SD_BUS_PROPERTY("Pistols", "a(ysbbb)", dbus_service_get_sharing, 0, SD_BUS_VTABLE_PROPERTY_EMITS_INVALIDATION),
+        SD_BUS_VTABLE_END,
+};
+
 static const sd_bus_vtable dbus_service_vtable[] = {
         SD_BUS_VTABLE_START(0),
         SD_BUS_PROPERTY("Pistol", "y", dbus_service_get_byte, DBUS_SERVICE_VALUE(pistol), SD_BUS_VTABLE_PROPERTY_CONST),
@@ -946,6 +988,9 @@ static void dbus_service_emit_changes(struct dbus_service *b)
         r = sd_bus_emit_properties_changed_strv(b->bus, b->path, DBUS_SERVICE_INTERFACE, names);
         if (r < 0)
                 log_debug("cannot signal %zu changed properties: %s", n, strerror(-r));
+        /* The same object is served under the process-wide name too. */
+        if (b->primary && b->primary->bus && sd_bus_is_ready(b->primary->bus) > 0)
+                (void)sd_bus_emit_properties_changed_strv(b->primary->bus, b->path, DBUS_SERVICE_INTERFACE, names);
 }
 
 /* ---- the connection ---- */
@@ -1096,6 +1141,22 @@ static int dbus_service_on_request_name(sd_bus_message *m, void *userdata, sd_bu
         return 0;
 }
 
+/* The process-wide name (several pistols): owned, or why not, once. */
+static int dbus_service_on_request_shared_name(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
+{
+        const sd_bus_error *e = sd_bus_message_get_error(m);
+        uint32_t reply = 0;
+
+        if (e)
+                log_err("cannot own %s: %s", DBUS_SERVICE_NAME, e->message ? e->message : e->name);
+        else if (sd_bus_message_read(m, "u", &reply) >= 0 && (reply == 1 || reply == 4))
+                log_info("%s: every pistol's object and %s", DBUS_SERVICE_NAME, DBUS_SERVICE_SHARING_PATH);
+        else
+                log_warning("%s is owned by another connection (another seccbridge?); waiting for it",
+                            DBUS_SERVICE_NAME);
+        return 0;
+}
+
 /* NameAcquired / NameLost from the bus driver (the name may come later
  * when it was queued, and may be taken away). */
 static int dbus_service_on_name_signal(sd_bus_message *m, void *userdata, sd_bus_error *ret_error)
@@ -1152,6 +1213,24 @@ static int dbus_service_connect(struct dbus_service *b)
         r = sd_bus_request_name_async(bus, NULL, b->name, SD_BUS_NAME_QUEUE, dbus_service_on_request_name, b);
         if (r < 0)
                 goto fail;
+        if (b->n_peers > 0) {
+                /* Several pistols: every pistol's object and the arbiter's
+                 * view under one more name. */
+                for (size_t i = 0; i < b->n_peers; i++) {
+                        r = sd_bus_add_object_vtable(bus, NULL, b->peers[i]->path, DBUS_SERVICE_INTERFACE,
+                                                     dbus_service_vtable, b->peers[i]);
+                        if (r < 0)
+                                goto fail;
+                }
+                r = sd_bus_add_object_vtable(bus, NULL, DBUS_SERVICE_SHARING_PATH, DBUS_SERVICE_SHARING_INTERFACE,
+                                             dbus_service_sharing_vtable, b);
+                if (r < 0)
+                        goto fail;
+                r = sd_bus_request_name_async(bus, NULL, DBUS_SERVICE_NAME, SD_BUS_NAME_QUEUE,
+                                              dbus_service_on_request_shared_name, b);
+                if (r < 0)
+                        goto fail;
+        }
 
         b->bus = bus;
         ev_io_init(&b->io, dbus_service_io_cb, sd_bus_get_fd(bus), 0);
@@ -1242,6 +1321,26 @@ int dbus_service_init(struct dbus_service *b, struct ev_loop *loop, bool enabled
         ev_prepare_init(&b->prepare, dbus_service_prepare_cb);
         b->prepare.data = b;
         return 0;
+}
+
+int dbus_service_set_peers(struct dbus_service *primary, struct dbus_service *const *peers, size_t n)
+{
+        if (n > DBUS_SERVICE_SHARING_MAX)
+                return -EINVAL;
+        for (size_t i = 0; i < n; i++) {
+                primary->peers[i] = peers[i];
+                peers[i]->primary = primary;
+        }
+        primary->n_peers = n;
+        return 0;
+}
+
+void dbus_service_sharing_changed(struct dbus_service *primary)
+{
+        if (!primary->bus || sd_bus_is_ready(primary->bus) <= 0)
+                return;
+        (void)sd_bus_emit_properties_changed(primary->bus, DBUS_SERVICE_SHARING_PATH, DBUS_SERVICE_SHARING_INTERFACE,
+                                             "Converters", "Pistols", "Policy", NULL);
 }
 
 int dbus_service_start(struct dbus_service *b)

@@ -44,6 +44,11 @@
 #define DBUS_SERVICE_INTERFACE "org.seccbridge.Bridge1"
 #define DBUS_SERVICE_NAME_PREFIX "org.seccbridge.pistol"         /* + pistol index */
 #define DBUS_SERVICE_PATH_PREFIX "/org/seccbridge/pistol/"       /* + pistol index */
+/* Several pistols in one process: one name for all of them (every pistol's
+ * object under it) and the arbiter's view (doc/sharing.md). */
+#define DBUS_SERVICE_NAME "org.seccbridge"
+#define DBUS_SERVICE_SHARING_PATH "/org/seccbridge/sharing"
+#define DBUS_SERVICE_SHARING_INTERFACE "org.seccbridge.Sharing1"
 
 #define DBUS_SERVICE_ERROR_NOT_EXTERNAL "org.seccbridge.Error.NotExternal"
 #define DBUS_SERVICE_ERROR_INVALID_LIMITS "org.seccbridge.Error.InvalidLimits"
@@ -83,6 +88,28 @@ struct dbus_service_shell_status {
         bool stopping;                          /* orderly stop under way */
 };
 
+/* The arbiter's view, for org.seccbridge.Sharing1. */
+#define DBUS_SERVICE_SHARING_MAX 8
+struct dbus_service_sharing {
+        char policy[16];
+        uint8_t n_converters;
+        struct {
+                char name[32];                  /* [converter NAME], "" = [converter] */
+                char state[16];                 /* arbiter_converter_state_name() */
+                uint8_t owner;                  /* pistol index, 0 = none */
+                uint8_t offered;                /* pistol index, 0 = none */
+                bool shared;
+        } converters[DBUS_SERVICE_SHARING_MAX];
+        uint8_t n_pistols;
+        struct {
+                uint8_t pistol;                 /* index */
+                char converter[32];
+                bool owner;                     /* may command its converter */
+                bool held;                      /* Start_Charge_Authorisation = 0 */
+                bool waiting;                   /* wants its converter, does not own it */
+        } pistols[DBUS_SERVICE_SHARING_MAX];
+};
+
 struct dbus_service_callbacks {
         void (*shell_status)(struct dbus_service_shell_status *out, void *userdata);
         /* Before an operator input: read the clock (once) for the core. */
@@ -90,6 +117,9 @@ struct dbus_service_callbacks {
         /* After an operator input reached the core: re-arm the core timer,
          * report what changed. */
         void (*after)(void *userdata);
+        /* Several pistols, the first pistol's service only: the arbiter's
+         * view (NULL otherwise). */
+        void (*sharing)(struct dbus_service_sharing *out, void *userdata);
         void *userdata;
 };
 
@@ -282,11 +312,28 @@ struct dbus_service {
 
         struct log_fault down;          /* no connection to the bus */
         struct log_fault name_fault;    /* the name cannot be owned */
+
+        /* Several pistols: the first pistol's service also owns
+         * DBUS_SERVICE_NAME and serves the other pistols' objects (peers)
+         * and the sharing view on its connection; a peer signals its
+         * changes there too (primary). */
+        struct dbus_service *peers[DBUS_SERVICE_SHARING_MAX];
+        size_t n_peers;
+        struct dbus_service *primary;
 };
 
 /* Prepare, no I/O.  address: "" = the system bus.  0 or -EINVAL. */
 int dbus_service_init(struct dbus_service *b, struct ev_loop *loop, bool enabled, const char *address, uint8_t pistol,
              struct session *session, const struct dbus_service_callbacks *cb);
+
+/* Several pistols, before dbus_service_start(): primary (the first pistol's
+ * service, with the sharing callback) also owns DBUS_SERVICE_NAME and serves
+ * the peers' objects and the sharing view.  0 or -EINVAL (too many). */
+int dbus_service_set_peers(struct dbus_service *primary, struct dbus_service *const *peers, size_t n);
+
+/* The arbiter's view changed: PropertiesChanged (invalidated) for
+ * org.seccbridge.Sharing1 on the primary's connection. */
+void dbus_service_sharing_changed(struct dbus_service *primary);
 
 /* Start offering the interface (the session must be initialised).  Never
  * fails for want of a bus: it connects in the background.  Returns 0. */

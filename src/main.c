@@ -117,11 +117,15 @@ int main(int argc, char **argv)
                 return EXIT_SUCCESS;
         }
 
-        log_info("seccbridge %s: pistol %u on %s, converter %s, limits %u.%u V / %u.%u A / %u W",
-                 SECCBRIDGE_VERSION, cfg.can.pistol_index, cfg.can.interface, cfg.converter.backend,
-                 cfg.session.limits.max_voltage_dv / 10, cfg.session.limits.max_voltage_dv % 10,
-                 cfg.session.limits.max_current_da / 10, cfg.session.limits.max_current_da % 10,
-                 (unsigned)cfg.session.limits.max_power_w);
+        if (cfg.several)
+                log_info("seccbridge %s: %u pistols and %u converters on %s", SECCBRIDGE_VERSION, cfg.n_pistols,
+                         cfg.n_units, cfg.can.interface);
+        else
+                log_info("seccbridge %s: pistol %u on %s, converter %s, limits %u.%u V / %u.%u A / %u W",
+                         SECCBRIDGE_VERSION, cfg.can.pistol_index, cfg.can.interface, cfg.converter.backend,
+                         cfg.session.limits.max_voltage_dv / 10, cfg.session.limits.max_voltage_dv % 10,
+                         cfg.session.limits.max_current_da / 10, cfg.session.limits.max_current_da % 10,
+                         (unsigned)cfg.session.limits.max_power_w);
 
         loop = ev_default_loop(EVFLAG_AUTO);
         if (!loop) {

@@ -220,6 +220,10 @@ struct session_status {
         /* V16: the operator's Range_Mode target (range_policy operator). */
         bool range_target_valid;
         int16_t range_target_da;
+        /* Held by the pistol arbiter (a shared converter serves another
+         * pistol): Start_Charge_Authorisation 0 on the bus, System_Enable
+         * Not_Allowed, converter OFF (doc/sharing.md). */
+        bool held;
 };
 
 /* Private: where the session stands, as far as the discharge decision of a
@@ -342,6 +346,10 @@ struct session {
         uint64_t user_stop_release_us;
         bool chademo_start_held;
         uint64_t chademo_start_release_us;
+        /* session_set_hold(): R9 Start_Charge_Authorisation sent as 0
+         * whatever s->flags (AUTO or the operator's) says, kept for the
+         * release. */
+        bool held;
 
         /* Power_Modules_Limits (R15..R18), DC_Power_Parameters (V4) */
         bool limits_pending;
@@ -416,6 +424,15 @@ const char *session_check_cache(const struct session *s, uint64_t now_us);
 int session_set_start_authorisation(struct session *s, bool allowed, uint64_t now_us);
 int session_set_ccs_authorisation(struct session *s, bool valid, uint64_t now_us);
 int session_set_charge_parameters_done(struct session *s, bool done, uint64_t now_us);
+/* The pistol arbiter's hold (doc/sharing.md): while held, the
+ * Sequence_Control sent carries Start_Charge_Authorisation = 0 whatever its
+ * source (R9; the AUTO or operator value comes back on release, and a change
+ * is sent at once), System_Enable is Not_Allowed (R21), the converter is
+ * commanded OFF and power requests are refused; heartbeat supervision and
+ * the status window carry on.  Holding needs use_sequence_flags (R6): without
+ * it only System_Enable = 0 tells the controller.  Idempotent. */
+void session_set_hold(struct session *s, bool held, uint64_t now_us);
+
 /* Edge flags (R10): 0, or -EBUSY while the previous press is still held,
  * -ENOTSUP when use_sequence_flags is false, -EAGAIN while the controller
  * has not left Initialising (the press could not be signalled). */

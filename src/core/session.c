@@ -318,7 +318,7 @@ static void issue_command(struct session *s, const struct power_command *cmd)
 static bool forced_off(const struct session *s)
 {
         return s->shutting_down || s->fault != SESSION_FAULT_NONE || s->estop_latched ||
-               !s->in_session;
+               !s->in_session || s->held;
 }
 
 static bool system_enable_allowed(const struct session *s)
@@ -566,23 +566,36 @@ static bool may_send_flags(const struct session *s)
         return s->cfg.use_sequence_flags && s->controller_up && !s->shutting_down;
 }
 
+/* The content on the bus: s->flags, but R9 Start_Charge_Authorisation = 0
+ * while the arbiter holds the pistol. */
+static struct codec_sequence_control flags_on_bus(const struct session *s)
+{
+        struct codec_sequence_control f = s->flags;
+
+        if (s->held)
+                f.start_charge_authorisation = false;
+        return f;
+}
+
 static void send_flags(struct session *s, uint64_t now)
 {
         struct codec_message m = { .type = CODEC_SEQUENCE_CONTROL };
 
         /* R8: the codec writes unused bits as 0. */
-        m.u.sequence_control = s->flags;
+        m.u.sequence_control = flags_on_bus(s);
         tx(s, &m);
-        s->flags_last_sent = s->flags;
+        s->flags_last_sent = m.u.sequence_control;
         s->flags_sent = true;
         flags_sent_at(s, now);
 }
 
 static void flush_flags(struct session *s, uint64_t now)
 {
+        struct codec_sequence_control f = flags_on_bus(s);
+
         if (!may_send_flags(s))
                 return;
-        if (!s->flags_sent || !flags_equal(&s->flags, &s->flags_last_sent) ||
+        if (!s->flags_sent || !flags_equal(&f, &s->flags_last_sent) ||
             (s->cfg.sequence_resend_us > 0 && now >= s->flags_resend_us))
                 send_flags(s, now);
 }
@@ -2007,6 +2020,16 @@ int session_set_start_authorisation(struct session *s, bool allowed, uint64_t no
         return 0;
 }
 
+void session_set_hold(struct session *s, bool held, uint64_t now_us)
+{
+        now_us = advance(s, now_us);
+        run_timers(s, now_us);
+        s->held = held;
+        /* An input of the command (forced off), like the others. */
+        s->command_cached = false;
+        settle(s, s->now_us);
+}
+
 int session_set_ccs_authorisation(struct session *s, bool valid, uint64_t now_us)
 {
         int r = set_level_flag(s, s->cfg.ccs_authorisation, now_us);
@@ -2173,7 +2196,8 @@ void session_get_status(const struct session *s, struct session_status *out)
         out->request_current_da = s->request_current_da;
         out->command = s->command;
         out->measurement = s->meas;
-        out->flags = s->flags;
+        out->flags = flags_on_bus(s);
+        out->held = s->held;
         out->limits = s->effective;
         out->counters = s->counters;
         out->supervisor = s->cfg.supervisor;

@@ -108,6 +108,9 @@ static void usage(FILE *out)
               "      --estop-time MS         Emergency_Stop duration (1000)\n"
               "      --expect-shutdown[=STATE]  expect System_Enable = 0 in STATE (Charging)\n"
               "      --wrong-pistol[=N]      fake session of pistol N (next index)\n"
+              "      --other-pistol N        pistol N is another session's, on the same\n"
+              "                              power side: its frames are not checked\n"
+              "                              (repeatable; two seccsim on one bus)\n"
               "      --malformed             short frames of our identifiers\n"
               "      --bus-load[=RATE]       foreign frames per second (3800)\n"
               "\n"
@@ -321,7 +324,7 @@ enum {
         OPT_PRECHARGE_TIMEOUT, OPT_END_TIMEOUT, OPT_UNLOCK_TIMEOUT, OPT_INSULATION_ITERATIONS,
         OPT_GAP, OPT_LIMITS_SPACING, OPT_MARGIN, OPT_SETTLE, OPT_CURRENT_TOLERANCE, OPT_CURRENT_MARGIN,
         OPT_OFF_CURRENT, OPT_VOLTAGE_TOLERANCE, OPT_CHARGER_POWER, OPT_FAULT, OPT_FAULT_DELAY,
-        OPT_SILENCE, OPT_ESTOP_TIME, OPT_EXPECT_SHUTDOWN, OPT_WRONG_PISTOL, OPT_MALFORMED,
+        OPT_SILENCE, OPT_ESTOP_TIME, OPT_EXPECT_SHUTDOWN, OPT_WRONG_PISTOL, OPT_OTHER_PISTOL, OPT_MALFORMED,
         OPT_BUS_LOAD, OPT_LOG, OPT_PRINT_INTERVAL, OPT_INTERFACE_VERSION,
         OPT_DISCHARGE, OPT_DISCHARGE_CURRENT, OPT_SETPOINTS_MODE,
 };
@@ -383,6 +386,7 @@ static const struct option long_options[] = {
         { "estop-time", required_argument, NULL, OPT_ESTOP_TIME },
         { "expect-shutdown", optional_argument, NULL, OPT_EXPECT_SHUTDOWN },
         { "wrong-pistol", optional_argument, NULL, OPT_WRONG_PISTOL },
+        { "other-pistol", required_argument, NULL, OPT_OTHER_PISTOL },
         { "malformed", no_argument, NULL, OPT_MALFORMED },
         { "bus-load", optional_argument, NULL, OPT_BUS_LOAD },
         { "verbose", no_argument, NULL, 'v' },
@@ -545,7 +549,11 @@ static int options_check(struct ctl_options *o, bool loop_period_given)
                         o->other_pistol = (uint8_t)(o->pistol % CODEC_PISTOL_MAX + 1);
                 if (o->other_pistol == o->pistol)
                         return usage_error("--wrong-pistol: the other pistol must differ from --pistol");
+                if (o->other_pistols & (1u << o->other_pistol))
+                        return usage_error("--wrong-pistol: that pistol is --other-pistol, whose answers are not checked");
         }
+        if (o->other_pistols & (1u << o->pistol))
+                return usage_error("--other-pistol: the other pistol must differ from --pistol");
         if (o->bus_load && o->bus_load_rate == 0)
                 return usage_error("--bus-load: the rate must be above 0");
         return 0;
@@ -768,6 +776,11 @@ static int parse_options(int argc, char **argv, struct ctl_options *o)
                                 r = parse_uint("--wrong-pistol", a, CODEC_PISTOL_MIN, CODEC_PISTOL_MAX, &u);
                                 o->other_pistol = (uint8_t)u;
                         }
+                        break;
+                case OPT_OTHER_PISTOL:
+                        r = parse_uint("--other-pistol", a, CODEC_PISTOL_MIN, CODEC_PISTOL_MAX, &u);
+                        if (r == 0)
+                                o->other_pistols |= 1u << u;
                         break;
                 case OPT_MALFORMED:
                         o->malformed = true;

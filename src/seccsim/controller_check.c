@@ -555,6 +555,8 @@ void ctl_check_frame(struct ctl *c, const struct codec_frame *f, uint64_t t)
                          (unsigned)f->id, c->db->name);
                 return;
         }
+        if (pistol != c->o.pistol && (c->o.other_pistols & (1u << pistol)))
+                return;         /* another session's (--other-pistol) */
         if (pistol != c->o.pistol) {
                 ctl_fail(c, "the power side sent %s for pistol %u; this session is pistol %u (R5)",
                          info->name, pistol, c->o.pistol);

@@ -66,6 +66,10 @@ enum ctl_fault {
 struct ctl_options {
         const char *ifname;
         uint8_t pistol;
+        /* --other-pistol: pistols the same power side serves for another
+         * controller session (one seccbridge, several pistols): their
+         * power-side frames are not this session's and are not checked. */
+        uint32_t other_pistols;         /* bit per pistol index */
         uint8_t interface_version;      /* 2 (database v2.7) or 3 (v3.6) */
         enum ctl_protocol protocol;
 

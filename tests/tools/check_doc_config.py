@@ -12,7 +12,8 @@ section:
     every key the page documents is in the file;
   - where both give a default (a commented "#key = value" line, and
     "default VALUE" in the key's parenthesis on the page), they agree.
-[insulation_monitor] takes the keys of [modbus]: its example keys must be
+[pistol NAME], [converter NAME] and [modbus-line NAME] are sections of
+their own.  [insulation_monitor] takes the keys of [modbus]: its example keys must be
 documented under [modbus].  Prints every disagreement; exit 1 if any.
 """
 import re
@@ -28,7 +29,7 @@ def conf_keys(path):
     sections, cur = {}, None
     for line in open(path, encoding="utf-8"):
         line = line.rstrip("\n")
-        m = re.fullmatch(r"#?\[([a-z_0-9]+)\]", line)
+        m = re.fullmatch(r"#?\[([a-z_0-9]+(?:-[a-z]+)?(?: NAME)?)\]", line)
         if m:
             cur = sections.setdefault(m.group(1), {})
             continue
@@ -59,7 +60,7 @@ def man_keys(path):
     sections, cur, tag = {}, None, False
     for line in open(path, encoding="utf-8"):
         line = line.rstrip("\n")
-        m = re.fullmatch(r"\.SH \[([a-z_0-9]+)\]", line)
+        m = re.fullmatch(r"\.SH \[([a-z_0-9]+(?:-[a-z]+)?(?: NAME)?)\]", line)
         if m:
             cur = sections.setdefault(m.group(1), {})
             continue

@@ -430,6 +430,164 @@ static void test_bidirectional_keys(void **state)
                    "test.conf:6: v3.range_policy: 'min' is none of max, ocpp, operator");
 }
 
+/* ---- several pistols: [pistol NAME], [converter NAME], [modbus-line NAME] ---- */
+
+/* The one-pistol format is pistols[0] on units[0], from the process-wide
+ * sections. */
+static void test_one_pistol_format_is_one_pistol(void **state)
+{
+        static struct config cfg;
+
+        (void)state;
+        load_ok("[can]\npistol_index = 4\n" LIMITS "[converter]\nbackend = sim\n", &cfg);
+        assert_false(cfg.several);
+        assert_int_equal(cfg.n_pistols, 1);
+        assert_int_equal(cfg.n_units, 1);
+        assert_int_equal(cfg.pistols[0].session.pistol, 4);
+        assert_memory_equal(&cfg.pistols[0].session, &cfg.session, sizeof(cfg.session));
+        assert_string_equal(cfg.units[0].backend, "sim");
+        assert_int_equal(cfg.sharing.pistols, 1);
+        assert_int_equal(cfg.sharing.converters, 1);
+        assert_int_equal(cfg.sharing.offer_us, 5000000);
+        assert_int_equal(cfg.sharing.claim_timeout_us, 120000000ull);
+}
+
+#define TWO_SIMS "[converter a]\nbackend = sim\n[converter b]\nbackend = sim\nmax_current_a = 50\n"
+
+static void test_two_pistols_two_converters(void **state)
+{
+        static struct config cfg;
+
+        (void)state;
+        load_ok(LIMITS TWO_SIMS
+                "[pistol ccs]\npistol_index = 1\nconverter = a\n"
+                "[pistol chademo]\npistol_index = 2\nconverter = b\nmax_current = 100\nstart_authorisation = external\n",
+                &cfg);
+        assert_true(cfg.several);
+        assert_int_equal(cfg.n_pistols, 2);
+        assert_int_equal(cfg.n_units, 2);
+        assert_string_equal(cfg.pistols[0].name, "ccs");
+        assert_string_equal(cfg.pistols[1].name, "chademo");
+        assert_int_equal(cfg.pistols[0].session.pistol, 1);
+        assert_int_equal(cfg.pistols[1].session.pistol, 2);
+        assert_int_equal(cfg.pistols[0].session.limits.max_current_da, 1250);
+        assert_int_equal(cfg.pistols[1].session.limits.max_current_da, 1000);
+        assert_int_equal(cfg.pistols[1].session.limits.max_voltage_dv, 10000);
+        assert_int_equal(cfg.pistols[0].session.start_authorisation, SESSION_FLAG_AUTO);
+        assert_int_equal(cfg.pistols[1].session.start_authorisation, SESSION_FLAG_EXTERNAL);
+        assert_int_equal(cfg.pistols[0].unit, 0);
+        assert_int_equal(cfg.pistols[1].unit, 1);
+        assert_string_equal(cfg.units[1].name, "b");
+        assert_true(cfg.units[1].sim.max_current_a == 50.0);
+        assert_true(cfg.units[0].sim.max_current_a == cfg.sim.max_current_a);
+        assert_int_equal(cfg.sharing.pistols, 2);
+        assert_int_equal(cfg.sharing.converters, 2);
+        assert_int_equal(cfg.sharing.converter_of[1], 1);
+        /* The one-pistol fields show the first pistol. */
+        assert_int_equal(cfg.can.pistol_index, 1);
+}
+
+static void test_shared_converter_and_sharing(void **state)
+{
+        static struct config cfg;
+
+        (void)state;
+        /* Without [converter NAME]: both on the converter of [converter]. */
+        load_ok("[sharing]\npolicy = priority\noffer_ms = 2000\nidle_timeout_s = 0\n"
+                "[pistol a]\npistol_index = 1\nmax_voltage = 500\nmax_current = 50\nmax_power = 20000\n"
+                "[pistol b]\npistol_index = 2\npriority = 7\nmax_voltage = 920\nmax_current = 200\nmax_power = 150000\n",
+                &cfg);
+        assert_int_equal(cfg.n_units, 1);
+        assert_int_equal(cfg.pistols[0].unit, 0);
+        assert_int_equal(cfg.pistols[1].unit, 0);
+        assert_int_equal(cfg.sharing.policy, ARBITER_POLICY_PRIORITY);
+        assert_int_equal(cfg.sharing.priority[0], 0);
+        assert_int_equal(cfg.sharing.priority[1], 7);
+        assert_int_equal(cfg.sharing.offer_us, 2000000);
+        assert_int_equal(cfg.sharing.idle_timeout_us, 0);
+        assert_int_equal(cfg.pistols[0].session.limits.max_voltage_dv, 5000);
+        assert_int_equal(cfg.pistols[1].session.limits.max_power_w, 150000);
+        assert_int_equal(arbiter_config_check(&cfg.sharing), 0);
+}
+
+static void test_two_converters_on_one_modbus_line(void **state)
+{
+        static struct config cfg;
+        char text[2048];
+
+        (void)state;
+        snprintf(text, sizeof(text),
+                 LIMITS "[modbus]\nprofile = %s/conf/profiles/generic.conf\npoll_interval_ms = 200\n"
+                 "[modbus-line bus]\ndevice = /dev/ttyS7\nbaudrate = 19200\nparity = even\n"
+                 "[converter left]\nbackend = modbus-rtu\nline = bus\nunit_id = 3\n"
+                 "[converter right]\nbackend = modbus-rtu\nline = bus\nunit_id = 4\n"
+                 "[pistol one]\npistol_index = 1\nconverter = left\n"
+                 "[pistol two]\npistol_index = 2\nconverter = right\n",
+                 SOURCE_ROOT);
+        load_ok(text, &cfg);
+        for (int i = 0; i < 2; i++) {
+                assert_int_equal(cfg.units[i].modbus.transport, MODBUS_TRANSPORT_RTU);
+                assert_string_equal(cfg.units[i].modbus.device, "/dev/ttyS7");
+                assert_int_equal(cfg.units[i].modbus.baudrate, 19200);
+                assert_int_equal(cfg.units[i].modbus.poll_interval_ms, 200);
+                assert_string_equal(cfg.units[i].line, "bus");
+        }
+        assert_int_equal(cfg.units[0].modbus.unit_id, 3);
+        assert_int_equal(cfg.units[1].modbus.unit_id, 4);
+}
+
+static void several_fails(const char *text, const char *expect)
+{
+        io_load_fails(text, expect);
+}
+
+static void test_several_pistols_refusals(void **state)
+{
+        (void)state;
+        several_fails(LIMITS "[pistol a]\npistol_index = 1\n[pistol b]\npistol_index = 1\n",
+                      "test.conf:8: pistol b.pistol_index: 1 is also the index of [pistol a]");
+        several_fails(LIMITS "[pistol a]\npistol_index = 1\nconverter = nope\n",
+                      "test.conf:7: pistol a.converter: no [converter nope] in this file");
+        several_fails(LIMITS "[sequence]\nuse_sequence_flags = false\n"
+                      "[pistol a]\npistol_index = 1\n[pistol b]\npistol_index = 2\n",
+                      "test.conf:9: pistol b.converter: shares a converter, which needs sequence.use_sequence_flags = true");
+        several_fails(LIMITS "[pistol a]\n", "test.conf:5: pistol a.pistol_index: required key missing");
+        several_fails("[limits]\nmax_voltage = 1000\nmax_power = 50000\n[pistol a]\npistol_index = 1\n",
+                      "test.conf:4: pistol a.max_current: required key missing");
+        several_fails(LIMITS "[pistol a]\npistol_index = 1\n[pistol a]\n",
+                      "test.conf:7: [pistol a]: declared twice (first on line 5)");
+        several_fails(LIMITS "[pistol a b]\n", "test.conf:5: [pistol a b]: 'a b' is not a name");
+        several_fails("[can]\npistol_index = 2\n" LIMITS "[pistol a]\npistol_index = 1\n",
+                      "test.conf:2: can.pistol_index: with [pistol NAME] sections");
+        several_fails(LIMITS "[pistol a]\npistol_index = 1\ncolour = red\n",
+                      "test.conf:7: pistol a.colour: unknown key");
+        several_fails(LIMITS "[pistol a]\npistol_index = 1\nmax_current = 4000\n",
+                      "test.conf:7: pistol a.max_current: 4000 A is out of range");
+        several_fails(LIMITS "[pistol a]\npistol_index = 1\nmax_current = 1\n",
+                      "pistol a.precharge_max_current: 2 A is above this pistol's max_current");
+        several_fails(LIMITS TWO_SIMS "[pistol a]\npistol_index = 1\nconverter = a\n",
+                      "test.conf:7: [converter b]: no pistol uses this converter");
+        several_fails(LIMITS "[converter a]\nbackend = sim\nunit_id = 3\n[pistol a]\npistol_index = 1\nconverter = a\n",
+                      "test.conf:7: converter a.unit_id: unknown key for backend sim");
+        several_fails(LIMITS "[converter a]\nbackend = modbus-tcp\nline = x\n[pistol a]\npistol_index = 1\nconverter = a\n",
+                      "test.conf:7: converter a.line: no [modbus-line x] in this file");
+        several_fails(LIMITS "[converter a]\nbackend = sim\n",
+                      "test.conf:5: [converter a]: named converters and lines are for [pistol NAME] sections");
+        several_fails(LIMITS "[modbus-line x]\ndevice = /dev/ttyS1\nunit_id = 2\n[pistol a]\npistol_index = 1\n",
+                      "test.conf:7: modbus-line x.unit_id: not a setting of the line");
+        several_fails(LIMITS "[modbus-line x]\ndevice = /dev/ttyS1\n[converter a]\nbackend = modbus-rtu\nline = x\n"
+                      "device = /dev/ttyS2\n[pistol a]\npistol_index = 1\nconverter = a\n",
+                      "test.conf:10: converter a.device: set by [modbus-line x]");
+        several_fails(LIMITS "[insulation_monitor]\ntransport = rtu\n[pistol a]\npistol_index = 1\n",
+                      "test.conf:5: [insulation_monitor]: takes the one-pistol format");
+        several_fails(LIMITS "[controller_io]\nboard = adm-cs-secc\n[pistol a]\npistol_index = 1\n"
+                      "[pistol b]\npistol_index = 2\n",
+                      "test.conf:6: controller_io.board: with several [pistol NAME] sections");
+        several_fails(LIMITS "[sharing]\npolicy = loudest\n", "test.conf:6: sharing.policy: 'loudest' is neither");
+        several_fails(LIMITS "[sharing]\noffer_ms = 10\n", "test.conf:6: sharing.offer_ms: 10 ms is out of range");
+        several_fails(LIMITS "[piston a]\n", "test.conf:5: [piston a]: unknown section");
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -440,6 +598,11 @@ int main(void)
                 cmocka_unit_test(test_bidirectional_keys),
                 cmocka_unit_test(test_telemetry_defaults),
                 cmocka_unit_test(test_telemetry_refusals),
+                cmocka_unit_test(test_one_pistol_format_is_one_pistol),
+                cmocka_unit_test(test_two_pistols_two_converters),
+                cmocka_unit_test(test_shared_converter_and_sharing),
+                cmocka_unit_test(test_two_converters_on_one_modbus_line),
+                cmocka_unit_test(test_several_pistols_refusals),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

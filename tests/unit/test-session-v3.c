@@ -617,6 +617,34 @@ static void test_V03_sequence_control_same_flags_v3_identifier(void **state)
         assert_int_equal(last_of(f, CODEC_SEQUENCE_CONTROL)->raw.data[2], 0x00);
 }
 
+/* doc/sharing.md, V3: the arbiter's hold sends Start_Charge_Authorisation
+ * 0 in the v3 Sequence_Control, turns a charge off with System_Enable
+ * Not_Allowed, and gives the 1 back on release. */
+static void test_V03_hold_in_a_v3_charge(void **state)
+{
+        struct fx *f = *state;
+        const struct rec_frame *r;
+
+        ccs_charging(f);
+        session_set_hold(&f->s, true, f->now);
+        r = last_of(f, CODEC_SEQUENCE_CONTROL);
+        assert_non_null(r);
+        assert_int_equal(r->raw.id, 0x01063002);
+        assert_false(r->msg.u.sequence_control.start_charge_authorisation);
+        assert_int_equal(session_command(&f->s)->mode, POWER_OFF);
+        run(f, 300 * MS);
+        assert_int_equal(last_status(f)->system_enable, CODEC_SYSTEM_ENABLE_NOT_ALLOWED);
+        rx_target(f, 4000, 1000);
+        run(f, 300 * MS);
+        assert_int_equal(session_command(&f->s)->mode, POWER_OFF);
+        assert_true(status_of(f).held);
+        session_set_hold(&f->s, false, f->now);
+        assert_true(last_of(f, CODEC_SEQUENCE_CONTROL)->msg.u.sequence_control.start_charge_authorisation);
+        run(f, 300 * MS);
+        assert_int_equal(last_status(f)->system_enable, CODEC_SYSTEM_ENABLE_ALLOWED);
+        assert_false(status_of(f).held);
+}
+
 static void test_V04_dc_power_parameters_in_place_of_limits(void **state)
 {
         struct fx *f = *state;
@@ -2136,6 +2164,7 @@ int main(void)
                 T(test_V01_silence_200ms_turns_converter_off),
                 T(test_V02_status_every_100ms_with_v3_identifier),
                 T(test_V03_sequence_control_same_flags_v3_identifier),
+                T(test_V03_hold_in_a_v3_charge),
                 T(test_V04_dc_power_parameters_in_place_of_limits),
                 T(test_V05_new_charge_session_wakes_ev_information_follows),
                 T(test_V06_standby_after_system_enable_keeps_converter_awake),

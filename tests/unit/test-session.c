@@ -1139,6 +1139,115 @@ static void test_R09_start_authorisation_external_is_a_level(void **state)
         assert_false(last_flags(f)->start_charge_authorisation);
 }
 
+/* doc/sharing.md: the arbiter holds a pistol whose shared converter serves
+ * another one.  R9: Start_Charge_Authorisation 0 keeps the controller
+ * Not_Available; AUTO's 1 comes back on release, each change sent at once. */
+static void test_R09_hold_sends_start_authorisation_zero_auto(void **state)
+{
+        struct fx *f = *state;
+        uint64_t m0;
+
+        f->heartbeat = true;
+        rx_state(f, CODEC_STATE_NOT_AVAILABLE);
+        assert_true(last_flags(f)->start_charge_authorisation);
+        m0 = mark(f);
+        session_set_hold(&f->s, true, f->now);
+        assert_int_equal(count_since(f, m0, CODEC_SEQUENCE_CONTROL), 1);
+        assert_false(last_flags(f)->start_charge_authorisation);
+        assert_true(status_of(f).held);
+        assert_false(status_of(f).flags.start_charge_authorisation);
+        /* The same hold again changes nothing on the bus. */
+        session_set_hold(&f->s, true, f->now);
+        run(f, 2 * SEC);
+        assert_int_equal(count_since(f, m0, CODEC_SEQUENCE_CONTROL), 1);
+        /* The other flags go out as before (R11, AUTO). */
+        assert_true(last_flags(f)->ccs_authorisation_done);
+        session_set_hold(&f->s, false, f->now);
+        assert_int_equal(count_since(f, m0, CODEC_SEQUENCE_CONTROL), 2);
+        assert_true(last_flags(f)->start_charge_authorisation);
+        assert_false(status_of(f).held);
+}
+
+/* EXTERNAL: the operator's level is kept under the hold and comes back with
+ * the release; its changes while held do not reach the bus. */
+static void test_R09_hold_keeps_the_operators_level(void **state)
+{
+        struct fx *f = *state;
+        uint64_t m0;
+
+        f->cfg.start_authorisation = SESSION_FLAG_EXTERNAL;
+        fx_init(f);
+        f->heartbeat = true;
+        rx_state(f, CODEC_STATE_NOT_AVAILABLE);
+        assert_int_equal(session_set_start_authorisation(&f->s, true, f->now), 0);
+        assert_true(last_flags(f)->start_charge_authorisation);
+        m0 = mark(f);
+        session_set_hold(&f->s, true, f->now);
+        assert_int_equal(count_since(f, m0, CODEC_SEQUENCE_CONTROL), 1);
+        assert_false(last_flags(f)->start_charge_authorisation);
+        assert_int_equal(session_set_start_authorisation(&f->s, false, f->now), 0);
+        assert_int_equal(session_set_start_authorisation(&f->s, true, f->now), 0);
+        assert_int_equal(count_since(f, m0, CODEC_SEQUENCE_CONTROL), 1);
+        session_set_hold(&f->s, false, f->now);
+        assert_int_equal(count_since(f, m0, CODEC_SEQUENCE_CONTROL), 2);
+        assert_true(last_flags(f)->start_charge_authorisation);
+        /* Released to the operator's 0: nothing to send but the 0. */
+        assert_int_equal(session_set_start_authorisation(&f->s, false, f->now), 0);
+        session_set_hold(&f->s, true, f->now);
+        session_set_hold(&f->s, false, f->now);
+        assert_int_equal(count_since(f, m0, CODEC_SEQUENCE_CONTROL), 3);
+        assert_false(last_flags(f)->start_charge_authorisation);
+}
+
+/* A hold inside a charge: converter OFF at once, System_Enable
+ * Not_Allowed, requests refused; the status window and R1 go on. */
+static void test_R09_hold_in_a_charge_turns_off_and_refuses(void **state)
+{
+        struct fx *f = *state;
+        uint64_t m0, c0;
+
+        ccs_charging(f);
+        m0 = mark(f);
+        session_set_hold(&f->s, true, f->now);
+        assert_int_equal(cmd(f)->mode, POWER_OFF);
+        run(f, 300 * MS);
+        assert_int_equal(last_status(f)->system_enable, CODEC_SYSTEM_ENABLE_NOT_ALLOWED);
+        assert_false(status_of(f).system_enable);
+        assert_true(count_since(f, m0, CODEC_POWER_MODULES_STATUS) >= 3);
+        c0 = cmd_mark(f);
+        rx_cl(f, 4000, 1000);
+        run(f, 300 * MS);
+        assert_int_equal(cmd(f)->mode, POWER_OFF);
+        assert_int_equal(cmd_mark(f), c0);
+        assert_true(status_of(f).in_session);
+        /* R1 still watched while held. */
+        f->heartbeat = false;
+        run(f, 300 * MS);
+        assert_int_equal(status_of(f).fault, SESSION_FAULT_CONTROLLER_TIMEOUT);
+        assert_true(status_of(f).held);
+}
+
+/* Released inside the window: System_Enable comes back and the next
+ * request is served. */
+static void test_R09_release_in_a_session_serves_again(void **state)
+{
+        struct fx *f = *state;
+
+        open_session(f, false);
+        session_set_hold(&f->s, true, f->now);
+        run(f, 300 * MS);
+        assert_int_equal(last_status(f)->system_enable, CODEC_SYSTEM_ENABLE_NOT_ALLOWED);
+        rx_cl(f, 0, 0);
+        run(f, 200 * MS);
+        assert_int_equal(cmd(f)->mode, POWER_OFF);
+        session_set_hold(&f->s, false, f->now);
+        run(f, 300 * MS);
+        assert_int_equal(last_status(f)->system_enable, CODEC_SYSTEM_ENABLE_ALLOWED);
+        rx_cl(f, 0, 0);
+        run(f, 200 * MS);
+        expect_cmd(f, POWER_STANDBY, 0, 0, false);
+}
+
 static void test_R10_user_stop_press_is_an_edge(void **state)
 {
         struct fx *f = *state;
@@ -3861,6 +3970,10 @@ int main(void)
                 T(test_R08_flags_default_zero_unused_bits_zero),
                 T(test_R09_start_authorisation_auto_is_set),
                 T(test_R09_start_authorisation_external_is_a_level),
+                T(test_R09_hold_sends_start_authorisation_zero_auto),
+                T(test_R09_hold_keeps_the_operators_level),
+                T(test_R09_hold_in_a_charge_turns_off_and_refuses),
+                T(test_R09_release_in_a_session_serves_again),
                 T(test_R10_user_stop_press_is_an_edge),
                 T(test_R10_press_right_after_release_sends_the_zero_first),
                 T(test_R10_chademo_start_press_and_errors),
