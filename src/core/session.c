@@ -577,6 +577,14 @@ static struct codec_sequence_control flags_on_bus(const struct session *s)
         return f;
 }
 
+/* What the bus would carry now is what it last carried. */
+static inline bool flags_equal_on_bus(const struct session *s)
+{
+        struct codec_sequence_control f = flags_on_bus(s);
+
+        return flags_equal(&f, &s->flags_last_sent);
+}
+
 static void send_flags(struct session *s, uint64_t now)
 {
         struct codec_message m = { .type = CODEC_SEQUENCE_CONTROL };
@@ -1993,7 +2001,7 @@ const char *session_check_cache(const struct session *s, uint64_t now_us)
         if (!s->cfg.supervisor && !s->command_cached && !s->ramp_pending)
                 return "command not worked out, unmarked";
         if (!s->shutting_down && may_send_flags(s) &&
-            (!s->flags_sent || !flags_equal(&s->flags, &s->flags_last_sent)))
+            (!s->flags_sent || !flags_equal_on_bus(s)))
                 return "Sequence_Control changed unmarked";
         return NULL;
 }
@@ -2024,9 +2032,13 @@ void session_set_hold(struct session *s, bool held, uint64_t now_us)
 {
         now_us = advance(s, now_us);
         run_timers(s, now_us);
+        /* An input of the command (forced off) and of the flags on the
+         * bus, like the others; the same hold again changes nothing. */
+        if (s->held != held) {
+                mark_changed(s);
+                s->command_cached = false;
+        }
         s->held = held;
-        /* An input of the command (forced off), like the others. */
-        s->command_cached = false;
         settle(s, s->now_us);
 }
 
