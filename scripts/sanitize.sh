@@ -7,8 +7,10 @@
 #             report fatal, LeakSanitizer at exit), libFuzzer short runs:
 #             the meson suites and the CAN integration suite (build-asan)
 #   tsan      clang, ThreadSanitizer: the Modbus suite (backend tests over
-#             TCP loopback and RTU over a pty pair, worker thread checks)
-#             and the D-Bus suite (build-tsan)
+#             TCP loopback and RTU over a pty pair, worker thread checks),
+#             the D-Bus suite and the MQTT suite (the publisher against a
+#             real mosquitto: TCP, Unix socket, restarts, a stalled broker,
+#             TLS, credentials) (build-tsan)
 #   valgrind  the daemon (debug build) under valgrind memcheck through a
 #             whole CCS charge on vcan: no error, no definite or indirect
 #             leak, no descriptor left open (build-valgrind)
@@ -100,9 +102,9 @@ run_tsan() {
         echo "== tsan: build ($dir)"
         setup "$dir" env CC=clang meson setup -Db_sanitize=thread -Db_lundef=false
         TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1} \
-                meson test -C "$dir" --suite modbus --suite dbus --print-errorlogs || rc=$?
+                meson test -C "$dir" --suite modbus --suite dbus --suite mqtt --print-errorlogs || rc=$?
         read -r p f s < <(meson_counts "$dir")
-        record "ThreadSanitizer" "Modbus suite (worker thread against pymodbus over TCP and RTU) and D-Bus suite" \
+        record "ThreadSanitizer" "Modbus suite (worker thread against pymodbus over TCP and RTU), D-Bus suite, MQTT suite (against a real mosquitto)" \
                 "$p passed, $f failed, $s skipped"
         [ "$rc" -eq 0 ] || failed=1
 }
