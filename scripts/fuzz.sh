@@ -3,8 +3,9 @@
 # runs each for a number of inputs from its committed corpus, a working
 # corpus kept in the build directory; prints executions, time, speed,
 # coverage and corpus size per target and writes them to the "fuzz" section
-# of BENCHMARKS.md.  A crash stops with its reproducer in the build directory
-# and exit status 1.
+# of BENCHMARKS.md (each row with its machine and date; a target not run
+# from this build directory keeps its published row).  A crash stops with its
+# reproducer in the build directory and exit status 1.
 #
 #   scripts/fuzz.sh [--runs N] [--jobs N] [--sanitize LIST] [--build-dir DIR] [TARGET...]
 #
@@ -12,7 +13,8 @@
 #   --jobs N         targets run at once (default 1)
 #   --sanitize LIST  sanitizers besides libFuzzer: address,undefined (default),
 #                    undefined, or none
-#   TARGET           codec, session, config, profile, modbus-decode (default all)
+#   TARGET           codec, session, arbiter, config, profile, modbus-decode,
+#                    modbus-device, modbus-line (default all)
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -31,13 +33,17 @@ while [ $# -gt 0 ]; do
         --jobs) jobs=$2; shift ;;
         --sanitize) sanitize=$2; shift ;;
         --build-dir) build_dir=$2; shift ;;
-        -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         -*) echo "fuzz.sh: unknown option $1" >&2; exit 2 ;;
         *) targets+=("$1") ;;
         esac
         shift
 done
-[ ${#targets[@]} -gt 0 ] || targets=(codec session config profile modbus-decode modbus-line)
+all_targets=(codec session arbiter config profile modbus-decode modbus-device modbus-line)
+[ ${#targets[@]} -gt 0 ] || targets=("${all_targets[@]}")
+for t in "${targets[@]}"; do
+        [[ " ${all_targets[*]} " == *" $t "* ]] || { echo "fuzz.sh: no target $t (${all_targets[*]})" >&2; exit 2; }
+done
 case "$sanitize" in
 address,undefined|undefined|none) ;;
 *) echo "fuzz.sh: --sanitize takes address,undefined, undefined or none" >&2; exit 2 ;;
@@ -85,7 +91,8 @@ fuzz_one() {
         rate=$(awk -v e="$execs" -v a="$start" -v b="$end" 'BEGIN { printf "%.0f", (b - a > 0 ? e / (b - a) : e) }')
         secs=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.0f", b - a }')
         echo "fuzz-$t: $execs inputs in $secs s ($rate/s), cov $cov, ft $ft, corpus $corpus, no crash"
-        echo "| \`fuzz-$t\` | $execs | $secs | $rate | $cov | $ft | $corpus | 0 |" >"$build_dir/fuzz-work/$t.row"
+        echo "| \`fuzz-$t\` | $execs | $secs | $rate | $cov | $ft | $corpus | 0 | $(bench_machine) |" \
+                >"$build_dir/fuzz-work/$t.row"
 }
 
 mkdir -p "$build_dir/fuzz-work"
@@ -103,25 +110,35 @@ for p in "${pids[@]}"; do
 done
 [ "$failed" = 0 ] || exit 1
 # The section holds every target's latest clean run in this build directory
-# (a target rerun alone after a fix replaces its own row); it is written once
-# all five have one.
+# (a target rerun alone after a fix replaces its own row); a target not run
+# from here keeps its published row (rows of the former layout, without the
+# machine column, get the machine and date their header gave).
+published=$(sed -n '/^<!-- bench:fuzz -->$/,/^<!-- \/bench:fuzz -->$/p' "$BENCH_MD")
+old_machine=$(sed -nE 's/.*shipped config and profiles as seeds\); (.*)\.$/\1/p' <<<"$published" | head -n 1)
 rows=()
-for t in codec session config profile modbus-decode; do
-        [ -f "$build_dir/fuzz-work/$t.row" ] && rows+=("$(cat "$build_dir/fuzz-work/$t.row")")
+fresh=0
+for t in "${all_targets[@]}"; do
+        if [ -f "$build_dir/fuzz-work/$t.row" ]; then
+                rows+=("$(cat "$build_dir/fuzz-work/$t.row")")
+                fresh=1
+        elif row=$(grep -F "| \`fuzz-$t\` |" <<<"$published"); then
+                [ "$(tr -cd '|' <<<"$row" | wc -c)" -ge 10 ] || row="$row ${old_machine:-unknown} |"
+                rows+=("$row")
+        fi
 done
 
-if [ ${#rows[@]} -eq 5 ]; then
+if [ "$fresh" = 1 ]; then
         md=$(mktemp)
         {
                 echo "## Fuzzing"
                 echo
                 echo "Command: \`scripts/fuzz.sh [--runs N] --sanitize $sanitize [TARGET]\`, N as in the table (libFuzzer, clang"
                 echo "$(clang --version | sed -n 's/.*clang version \([0-9.]*\).*/\1/p' | head -n 1), sanitizers: $sanitize; seed 1; committed corpus plus the"
-                echo "shipped config and profiles as seeds); $(bench_machine)."
+                echo "shipped config and profiles as seeds), each row with the machine and date of its run."
                 echo "The invariants each target checks are in \`tests/fuzz/README.md\`."
                 echo
-                echo "| target | inputs run | seconds | inputs/s | coverage (edges) | features | corpus | crashes |"
-                echo "|---|---|---|---|---|---|---|---|"
+                echo "| target | inputs run | seconds | inputs/s | coverage (edges) | features | corpus | crashes | machine, date |"
+                echo "|---|---|---|---|---|---|---|---|---|"
                 printf '%s\n' "${rows[@]}"
                 echo
                 echo "The test suite runs each target briefly (\`meson test --suite fuzz\` in a"

@@ -7,11 +7,14 @@
 #             report fatal, LeakSanitizer at exit), libFuzzer short runs:
 #             the meson suites and the CAN integration suite (build-asan)
 #   tsan      clang, ThreadSanitizer: the Modbus suite (backend tests over
-#             TCP loopback and RTU over a pty pair, worker thread checks)
-#             and the D-Bus suite (build-tsan)
-#   valgrind  the daemon (debug build) under valgrind memcheck through a
-#             whole CCS charge on vcan: no error, no definite or indirect
-#             leak, no descriptor left open (build-valgrind)
+#             TCP loopback and RTU over a pty pair, worker thread checks),
+#             the D-Bus suite and the MQTT suite (the publisher against a
+#             real mosquitto: TCP, Unix socket, restarts, a stalled broker,
+#             TLS, credentials) (build-tsan)
+#   valgrind  the daemon (debug build) under valgrind memcheck through
+#             whole sessions on vcan, a v2 CCS charge and a v3 V2G session
+#             (tests/integration/valgrind-session.sh): no error, no definite
+#             or indirect leak, no descriptor left open (build-valgrind)
 #
 # Each mode keeps its latest result (build-sanitize/MODE.rows); the
 # "sanitizers" section of BENCHMARKS.md shows those of every mode run so far
@@ -32,7 +35,7 @@ fi
 mode=${1:-}
 case "$mode" in
 asan|tsan|valgrind|all) ;;
-*) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+*) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac
 
 rows=()
@@ -100,9 +103,9 @@ run_tsan() {
         echo "== tsan: build ($dir)"
         setup "$dir" env CC=clang meson setup -Db_sanitize=thread -Db_lundef=false
         TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1} \
-                meson test -C "$dir" --suite modbus --suite dbus --print-errorlogs || rc=$?
+                meson test -C "$dir" --suite modbus --suite dbus --suite mqtt --print-errorlogs || rc=$?
         read -r p f s < <(meson_counts "$dir")
-        record "ThreadSanitizer" "Modbus suite (worker thread against pymodbus over TCP and RTU) and D-Bus suite" \
+        record "ThreadSanitizer" "Modbus suite (worker thread against pymodbus over TCP and RTU), D-Bus suite, MQTT suite (against a real mosquitto)" \
                 "$p passed, $f failed, $s skipped"
         [ "$rc" -eq 0 ] || failed=1
 }
@@ -112,9 +115,12 @@ run_valgrind() {
         begin_mode valgrind vm
         echo "== valgrind: build ($dir)"
         setup "$dir" meson setup --buildtype=debug
-        line=$(BUILD_DIR=$dir bash tests/integration/run.sh tests/integration/valgrind-session.sh 2>&1 |
+        # One boot of the VM for every case; each session under memcheck
+        # takes a minute or two there.
+        line=$(BUILD_DIR=$dir SECCBRIDGE_TEST_TIMEOUT=${SECCBRIDGE_TEST_TIMEOUT:-600} \
+                bash tests/integration/run.sh tests/integration/valgrind-session.sh 2>&1 |
                 tee /dev/stderr | grep -E '^[0-9]+ passed, [0-9]+ failed' | tail -n 1) || rc=$?
-        record "valgrind memcheck ($(valgrind --version))" "the daemon through a whole CCS charge on vcan (tests/integration/valgrind-session.sh)" \
+        record "valgrind memcheck ($(valgrind --version))" "the daemon through a v2 CCS charge and a v3 V2G session (charge, discharge, charge; bidirectional config) on vcan (tests/integration/valgrind-session.sh)" \
                 "${line:-no summary}"
         [ "$rc" -eq 0 ] || failed=1
 }

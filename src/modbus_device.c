@@ -1112,6 +1112,12 @@ void modbus_device_result(struct modbus_device_bus *m, const struct modbus_resul
                         wr->at_us = now_us;
                         m->done[k] |= (uint8_t)(1u << m->op_out);
                 }
+                /* A power write the device may have taken (all but an
+                 * exception): the OFF confirmed before no longer holds, so
+                 * an OFF that comes before the pass is over writes the
+                 * disable again. */
+                if (m->purpose == MODBUS_FOR_POWER && r->kind != MODBUS_RESULT_EXCEPTION)
+                        d->off_confirmed = false;
         }
         if (ok && m->purpose == MODBUS_FOR_READ) {
                 /* The next cycle one interval after this one began. */

@@ -672,6 +672,39 @@ static void test_estop_off_is_the_next_request(void **state)
         assert_int_equal(op.values[0], 0);
 }
 
+/* An OFF right after the enable of a power command went through, before
+ * the pass that follows it: the output is on although the OFF confirmed
+ * before the command is still the last thing read back, so the disable is
+ * the very next request (found by fuzz-modbus-device). */
+static void test_off_right_after_the_enable_is_the_next_request(void **state)
+{
+        struct fx *f = *state;
+        struct modbus_op op;
+
+        up_and_ready(f);
+        assert_int_equal(count_events(f, MODBUS_EVENT_OFF_CONFIRMED), 1);
+        command(f, POWER_CHARGE, 4000, 500);
+        for (unsigned guard = 0;; guard++) {
+                assert_true(guard < 1000);
+                if (step(f) == MODBUS_OP_WRITE && is_write(&f->log[f->n_log - 1], 5, 0, 1))
+                        break;
+        }
+        assert_int_equal(f->coil[0], 1);
+        command(f, POWER_OFF, 0, 0);
+        modbus_device_next(&f->m, f->now, &op);
+        if (op.kind == MODBUS_OP_PAUSE) {       /* the bus's minimum gap */
+                f->now = op.until_us;
+                modbus_device_next(&f->m, f->now, &op);
+        }
+        assert_int_equal(op.kind, MODBUS_OP_WRITE);
+        assert_int_equal(op.function, 5);
+        assert_int_equal(op.address, 0);
+        assert_int_equal(op.values[0], 0);
+        run_for(f, 300 * MS);
+        assert_int_equal(f->coil[0], 0);
+        assert_int_equal(count_events(f, MODBUS_EVENT_OFF_CONFIRMED), 2);
+}
+
 /* The stop: the disable and zero setpoints, read back until confirmed (an
  * output that takes 500 ms to obey), then the shutdown sequence (remote
  * control released), then close. */
@@ -1238,6 +1271,7 @@ int main(void)
                 T(test_keepalive_refresh),
                 T(test_off_rewritten_until_confirmed),
                 T(test_estop_off_is_the_next_request),
+                T(test_off_right_after_the_enable_is_the_next_request),
                 T(test_stop_insists_until_confirmed),
                 T(test_stop_gives_up_at_shutdown_timeout),
                 T(test_stop_while_down_connects_first),
