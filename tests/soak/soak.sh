@@ -40,7 +40,10 @@
 # Environment: SECCBRIDGE_SOAK_SESSIONS (200), SECCBRIDGE_SOAK_SEED (the
 # time), SECCBRIDGE_SOAK_REPORT (file for the summary, optional),
 # SECCBRIDGE_SOAK_MODES (the modes drawn, "v2 v3 v2g supervisor"),
-# SECCBRIDGE_SOAK_WARMUP (sessions per daemon before its baseline, 3).
+# SECCBRIDGE_SOAK_WARMUP (sessions per daemon before its baseline, 3),
+# SECCBRIDGE_SOAK_LANES (sessions played at a time, on different daemons, 1),
+# SECCBRIDGE_SOAK_KINDS (only these faults: a rerun of one kind),
+# SECCBRIDGE_SOAK_SHOW (1: every session's output, not only a failure's).
 # shellcheck source-path=SCRIPTDIR source=../integration/modbus-lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../integration/modbus-lib.sh"
 test_begin "$@"
@@ -51,8 +54,11 @@ SESSIONS=${SECCBRIDGE_SOAK_SESSIONS:-200}
 SEED=${SECCBRIDGE_SOAK_SEED:-$(date +%s)}
 REPORT=${SECCBRIDGE_SOAK_REPORT:-}
 WARMUP=${SECCBRIDGE_SOAK_WARMUP:-3}
+LANES=${SECCBRIDGE_SOAK_LANES:-1}
 SOAK_RSS_SLACK_KB=${SECCBRIDGE_SOAK_RSS_SLACK_KB:-512}
 read -r -a MODES <<<"${SECCBRIDGE_SOAK_MODES:-v2 v3 v2g supervisor}"
+# Only these faults, where a mode has them (a rerun of one kind).
+ONLY_KINDS=${SECCBRIDGE_SOAK_KINDS:-}
 RANDOM=$SEED
 note "soak: $SESSIONS sessions, seed $SEED, modes ${MODES[*]}"
 
@@ -86,7 +92,7 @@ M_VER[v2]=2
 M_SERVER[v2]="--tcp 0"
 M_PROFILE[v2]=$SECCBRIDGE_ROOT/conf/profiles/generic.conf
 M_CONF[v2]=""
-M_ARGS[v2]="--charge-time 2 --profile 40,60,20"
+M_ARGS[v2]="--profile 40,60,20"
 M_KINDS[v2]="$COMMON_KINDS bus-load wrong-pistol"
 M_SINK[v2]=0
 
@@ -95,18 +101,18 @@ M_VER[v3]=3
 M_SERVER[v3]="--tcp 0"
 M_PROFILE[v3]=$SECCBRIDGE_ROOT/conf/profiles/generic.conf
 M_CONF[v3]="[can]|interface_version = 3"
-M_ARGS[v3]="--charge-time 2 --profile 40,60,20"
+M_ARGS[v3]="--profile 40,60,20"
 M_KINDS[v3]="$COMMON_KINDS wrong-pistol discharge-refused"
 M_SINK[v3]=0
 
-# V2G: charge, discharge, charge, a second each; the controller's faults
-# strike in the discharge (1.5 s into the charge).
+# V2G: charge, discharge, charge, a third of the charge each; the
+# controller's faults strike in the discharge (1.3 s into a 2.4 s charge).
 M_IF[v2g]=vcan2
 M_VER[v2g]=3
 M_SERVER[v2g]="--tcp 0 --bidirectional"
 M_PROFILE[v2g]=$SECCBRIDGE_ROOT/conf/profiles/generic-bidirectional.conf
 M_CONF[v2g]="[can]|interface_version = 3|[limits]|max_discharge_current = 50|max_discharge_power = 20000|[v3]|bidirectional = true"
-M_ARGS[v2g]="--charge-time 3 --discharge --discharge-current 30 --profile 40,40,20"
+M_ARGS[v2g]="--discharge --discharge-current 30 --profile 40,40,20"
 M_KINDS[v2g]=$COMMON_KINDS
 M_SINK[v2g]=1
 
@@ -117,15 +123,25 @@ M_VER[supervisor]=2
 M_SERVER[supervisor]=""
 M_PROFILE[supervisor]=""
 M_CONF[supervisor]=""
-M_ARGS[supervisor]="--supervisor --charge-time 2"
+M_ARGS[supervisor]="--supervisor"
 M_KINDS[supervisor]="none none bus-load sighup broker-loss controller-kill"
 M_SINK[supervisor]=0
 
 for m in "${MODES[@]}"; do
         [ -n "${M_IF[$m]:-}" ] || fail "unknown soak mode '$m'"
+        if [ -n "$ONLY_KINDS" ]; then
+                k=
+                for x in ${M_KINDS[$m]}; do
+                        case " $ONLY_KINDS " in *" $x "*) k="$k $x" ;; *) ;; esac
+                done
+                M_KINDS[$m]=${k:-none}
+        fi
 done
 
-# Quick sessions: every phase short (the charge: M_ARGS).
+# Quick sessions: every phase short.  The charge: 1.5 s (V2G 2.4 s), enough
+# for the controller's faults (3/8 of it in); 2 s (V2G 3 s) when the fault
+# is staged from outside half a second into the charge and must strike
+# before its end.
 QUICK=(--protocol ccs --init-time 100 --idle-time 200 --negotiate-time 200 --wait-charge-time 100
        --welding-time 200 --cooldown 300 --after-time 200 --ccs-gap 0 --print-interval 0
        --insulation-iterations 3 --charger-power $(( MB_MAX_P / 1000 )))
@@ -156,11 +172,15 @@ wait_line_after() {
         done
 }
 
+# (a read of /proc may come back short when a child ends meanwhile: again)
 rss_of() {
-        local k v _
-        while read -r k v _; do
-                [ "$k" != VmRSS: ] || { echo "$v"; return 0; }
-        done <"/proc/$1/status"
+        local k v _ n
+        for n in 1 2 3; do
+                while read -r k v _; do
+                        [ "$k" != VmRSS: ] || { echo "$v"; return 0; }
+                done <"/proc/$1/status"
+        done
+        echo 0
 }
 
 fds_of() {
@@ -195,9 +215,34 @@ delete_ifs() {
 }
 at_exit delete_ifs
 
+# The broker: mqtt_broker_start writes its configuration and sees it run;
+# then a keeper runs it, and starts it again whenever it is gone and no
+# session holds it down (the file broker-hold, taken by the session that
+# stops it).
 # shellcheck disable=SC2119  # the defaults
 mqtt_broker_start
-MQTT_BROKER_PID=$(bg_pid broker)
+bg_stop broker || true
+broker_keeper() {
+        local pid
+        while [ ! -e "$TEST_TMP/soak-over" ]; do
+                if [ -e "$TEST_TMP/broker-hold" ]; then
+                        nap 0.1
+                        continue
+                fi
+                mosquitto -c "$MQTT_DIR/broker.conf" >>"$TEST_TMP/broker.log" 2>&1 &
+                pid=$!
+                echo "$pid" >"$TEST_TMP/broker.pid"
+                wait "$pid" || true
+        done
+}
+broker_pid() { local p=; read -r p <"$TEST_TMP/broker.pid" || true; echo "$p"; }
+broker_down() {
+        : >"$TEST_TMP/soak-over"
+        kill "$(broker_pid)" 2>/dev/null || true
+}
+at_exit broker_down
+bg_start keeper broker_keeper
+wait_for_line "$TEST_TMP/broker.log" "mosquitto version .* running" 10
 
 for m in "${MODES[@]}"; do
         ifc=${M_IF[$m]}
@@ -221,7 +266,7 @@ for m in "${MODES[@]}"; do
                 {
                         printf '[can]\ninterface = %s\npistol_index = 1\n' "$ifc"
                         printf '[limits]\nmax_voltage = %s\nmax_current = %s\nmax_power = %s\n' "$MB_MAX_V" "$MB_MAX_I" "$MB_MAX_P"
-                printf '[converter]\nbackend = none\n'
+                        printf '[converter]\nbackend = none\n'
                         printf '%s\n' "${extra[@]}" "${mq[@]}"
                 } >"$TEST_TMP/$m.conf"
                 "$SECCBRIDGE" --check-config -c "$TEST_TMP/$m.conf" >"$TEST_TMP/check-config.out" 2>&1 \
@@ -247,11 +292,12 @@ for m in "${MODES[@]}"; do
                 || { show_file "$(bg_log "daemon-$m")"; fail "the $m daemon never reached the broker"; }
 done
 
+
 # ------------------------------------------------------------------ faults
 
 # Converter and broker faults, staged once the controller is charging.
 at_charging() {
-        wait_until 60 grep -q "state Charging (7)" "$1" || return 0
+        wait_line_after "$1" 0 "state Charging \\(7\\)" 60 || return 0
         nap 0.5
 }
 hook_link_drop() { at_charging "$1"; _mb_ctl_once stop; nap 1.5; _mb_ctl_once start; }
@@ -266,8 +312,8 @@ hook_sighup() {
 }
 hook_broker() {
         at_charging "$1"
-        kill -TERM "$MQTT_BROKER_PID" 2>/dev/null || true
-        : >"$TEST_TMP/broker-stopped"
+        kill -TERM "$(broker_pid)" 2>/dev/null || true
+        : >"$TEST_TMP/broker-stopped.$LANE"
 }
 hook_kill() { at_charging "$1"; kill -TERM "$SIM_PID" 2>/dev/null || true; }
 
@@ -322,34 +368,38 @@ converter_off() {
 }
 
 # A sink setpoint (holding 2) written to a converter whose daemon is not
-# configured for discharge.
+# configured for discharge: the server's log entries "t,fc,addr,count,v/v..,.."
+# (one program, rather than a here-string per entry).
 sink_writes() {
         _mb_ctl_once log || return 1
-        tr ';' '\n' <<<"${MB_REPLY#ok * }" | awk -F, '($2 == 6 || $2 == 16) && $3 <= 2 && $3 + $4 > 2 {
-                n = split($5, v, "/"); if (v[2 - $3 + 1] + 0 != 0) { print; exit } }'
+        printf '%s\n' "${MB_REPLY#ok * }" | awk -v RS=';' -F, '($2 == 6 || $2 == 16) && $3 <= 2 && $3 + $4 > 2 {
+                split($5, v, "/"); if (v[2 - $3 + 1] + 0 != 0) { print; exit } }'
 }
 
-# ------------------------------------------------------------------ sessions
+# ------------------------------------------------------------------ a session
 
-declare -A count=() verdict_fail=() unsafe_kind=()
-declare -A m_count=() m_faults=() m_completed=() m_ended=() m_vfail=() m_unsafe=()
-declare -A fd_first=() fd_base=() fd_max=() fd_end=() rss_first=() rss_base=() rss_max=() rss_end=()
-declare -A m_done=() mq_from=()
-failures=0 unsafe=0 stalls=0 broker_losses=0
-t_start=${EPOCHREALTIME/./}
-
-for i in $(seq 1 "$SESSIONS"); do
-        use_mode "${MODES[$(( RANDOM % ${#MODES[@]} ))]}"
-        read -r -a kinds <<<"${M_KINDS[$MODE]}"
-        kind=${kinds[$(( RANDOM % ${#kinds[@]} ))]}
-        state=${STATES[$(( RANDOM % ${#STATES[@]} ))]}
+# run_session I KIND STATE (MODE set by use_mode): play it, check, print a
+# line, and add a record to RESULTS:
+#   rec I MODE KIND OUTCOME END UNSAFE FAILED MS
+# OUTCOME: PASS, FAIL or inconclusive (seccsim's verdict); END: completed
+# (the charge ran to its end), ended (by its fault, as expected) or -.
+run_session() {
+        local i=$1 kind=$2 state=$3 hook='' expect_clean=1 charge rc=0 out outcome end=- why bad m
+        local hook_pid='' watchdog t0 t1 fds rss
+        local -a margs args problems=() unsafe_now=()
         read -r -a margs <<<"${M_ARGS[$MODE]}"
         args=(--interface-version "${M_VER[$MODE]}" "${QUICK[@]}" "${margs[@]}")
-        # The controller's faults strike in the discharge in V2G.
-        [ "$MODE" != v2g ] || state=Charging
-        [ "$MODE" != v2g ] || args+=(--fault-delay 1500ms)
-        hook=
-        expect_clean=1
+        case "$kind" in
+        link-drop|late-replies|converter-fault|broker-loss|controller-kill) charge=2000 ;;
+        *) charge=1500 ;;
+        esac
+        if [ "$MODE" = v2g ]; then
+                # The controller's faults strike in the discharge.
+                state=Charging
+                args+=(--fault-delay 1300ms)
+                charge=$(( charge * 8 / 5 ))
+        fi
+        args+=(--charge-time "${charge}ms")
         case "$kind" in
         none) ;;
         heartbeat-stop) args+=(--fault "$kind@$state") ;;
@@ -368,65 +418,67 @@ for i in $(seq 1 "$SESSIONS"); do
         converter-fault) hook=hook_fault; expect_clean=0
                 args+=(--expect-shutdown=Charging --off-current 100) ;;
         sighup) hook=hook_sighup ;;
-        broker-loss) hook=hook_broker ;;
+        # One broker outage at a time (the other lane's session goes on
+        # with the broker as it finds it).
+        broker-loss)
+                if (set -o noclobber; : >"$TEST_TMP/broker-hold") 2>/dev/null; then
+                        hook=hook_broker
+                        rm -f "$TEST_TMP/broker-stopped.$LANE"
+                        for m in "${MODES[@]}"; do
+                                mq_from[$m]=$(lines_of "$(bg_log "daemon-$m")")
+                        done
+                else
+                        kind=none
+                fi ;;
         controller-kill) hook=hook_kill; expect_clean=0 ;;
         esac
-        count[$kind]=$(( ${count[$kind]:-0} + 1 ))
-        m_count[$MODE]=$(( ${m_count[$MODE]:-0} + 1 ))
-        [ "$kind" = none ] || m_faults[$MODE]=$(( ${m_faults[$MODE]:-0} + 1 ))
         [ -z "${M_SERVER[$MODE]}" ] || mb_ctl clearlog
-        if [ "$kind" = broker-loss ]; then
-                rm -f "$TEST_TMP/broker-stopped"
-                for m in "${MODES[@]}"; do
-                        mq_from[$m]=$(lines_of "$(bg_log "daemon-$m")")
-                done
-        fi
 
         # The daemon has seen the controller of its last session (or the
         # probe after it) go.
         controller_gone 5 || true
         M_QUIET[$MODE]=$(lines_of "$DLOG")
 
-        out=$TEST_TMP/session.out
+        out=$TEST_TMP/session.$LANE.out
         : >"$out"
-        "${MB_NICE[@]}" timeout --kill-after=5 120 "$SECCSIM" session -i "${M_IF[$MODE]}" "${args[@]}" >"$out" 2>&1 &
-        SIM_PID=$!
         t0=${EPOCHREALTIME/./}
-        hook_pid=
+        # (seccsim bounds every wait of its own; the watchdog, a subshell
+        # rather than timeout(1), is one program start less per session)
+        "${MB_NICE[@]}" "$SECCSIM" session -i "${M_IF[$MODE]}" "${args[@]}" >"$out" 2>&1 &
+        SIM_PID=$!
+        { nap 120; kill -KILL "$SIM_PID" 2>/dev/null; } &
+        watchdog=$!
         if [ -n "$hook" ]; then
                 "$hook" "$out" &
                 hook_pid=$!
         fi
-        rc=0
         wait "$SIM_PID" || rc=$?
         t1=${EPOCHREALTIME/./}
+        kill "$watchdog" 2>/dev/null || true
+        wait "$watchdog" 2>/dev/null || true
         if [ -n "$hook_pid" ]; then
                 kill "$hook_pid" 2>/dev/null || true
                 wait "$hook_pid" 2>/dev/null || true
         fi
-        if [ -n "${M_SERVER[$MODE]}" ]; then
-                # Whatever the fault, the converter is healthy again for the checks.
-                mb_ctl fault 0
-                mb_ctl delay 0 0
-                mb_ctl start
-                mb_ctl insulation 10000
-        fi
+        # Whatever the fault, the converter is healthy again for the checks.
+        case "$kind" in
+        insulation) mb_ctl insulation 10000 ;;
+        link-drop) mb_ctl start ;;
+        late-replies) mb_ctl delay 0 0 ;;
+        converter-fault) mb_ctl fault 0 ;;
+        *) ;;
+        esac
 
-        problems=()
-        unsafe_now=()
         if [ "$rc" -eq 0 ]; then
                 case "$kind" in
-                none|sighup|malformed|bus-load|wrong-pistol|late-replies|broker-loss|discharge-refused) m_completed[$MODE]=$(( ${m_completed[$MODE]:-0} + 1 )) ;;
-                *) m_ended[$MODE]=$(( ${m_ended[$MODE]:-0} + 1 )) ;;
+                none|sighup|malformed|bus-load|wrong-pistol|late-replies|broker-loss|discharge-refused) end=completed ;;
+                *) end=ended ;;
                 esac
                 outcome=PASS
         elif grep -q '^  reason: inconclusive' "$out"; then
-                stalls=$((stalls + 1))
                 outcome=inconclusive
         else
                 outcome=FAIL
-                verdict_fail[$kind]=$(( ${verdict_fail[$kind]:-0} + 1 ))
-                m_vfail[$MODE]=$(( ${m_vfail[$MODE]:-0} + 1 ))
                 if [ "$expect_clean" = 1 ]; then
                         why="seccsim: $(grep -m1 -E 'FAIL' "$out" | cut -c1-160)"
                         case "$SAFETY_KINDS" in
@@ -435,11 +487,9 @@ for i in $(seq 1 "$SESSIONS"); do
                         esac
                 fi
         fi
-        if [ "$kind" = controller-kill ]; then
-                # Ended by the kill, after the charge began: the daemon saw it.
-                if grep -q "state Charging (7)" "$out"; then
-                        m_ended[$MODE]=$(( ${m_ended[$MODE]:-0} + 1 ))
-                fi
+        # Killed after the charge began: the daemon saw its controller go.
+        if [ "$kind" = controller-kill ] && grep -q "state Charging (7)" "$out"; then
+                end=ended
         fi
 
         # (1) the converter off once the session is over, and no discharge
@@ -453,16 +503,17 @@ for i in $(seq 1 "$SESSIONS"); do
         fi
         # The broker back: every daemon reconnects by itself (backoff up to
         # 2 s).
-        if [ "$kind" = broker-loss ] && [ -e "$TEST_TMP/broker-stopped" ]; then
-                bg_stop broker || true
-                # shellcheck disable=SC2119  # the defaults
-                mqtt_broker_start
-                MQTT_BROKER_PID=$(bg_pid broker)
-                broker_losses=$((broker_losses + 1))
-                for m in "${MODES[@]}"; do
-                        wait_line_after "$(bg_log "daemon-$m")" "${mq_from[$m]}" "mqtt: broker: back to normal after" 10 \
-                                || problems+=("the $m daemon did not reconnect to the broker")
-                done
+        if [ "$kind" = broker-loss ]; then
+                if [ -e "$TEST_TMP/broker-stopped.$LANE" ]; then
+                        rm -f "$TEST_TMP/broker-hold"
+                        echo "outage $i" >>"$RESULTS"
+                        for m in "${MODES[@]}"; do
+                                wait_line_after "$(bg_log "daemon-$m")" "${mq_from[$m]}" "mqtt: broker: back to normal after" 10 \
+                                        || problems+=("the $m daemon did not reconnect to the broker")
+                        done
+                else
+                        rm -f "$TEST_TMP/broker-hold"
+                fi
         fi
         # (2) the same daemon answers
         if ! kill -0 "$DPID" 2>/dev/null; then
@@ -485,26 +536,78 @@ for i in $(seq 1 "$SESSIONS"); do
                 problems+=("file descriptors grew: $fds (after warm-up ${fd_base[$MODE]})")
         fi
 
-        if [ ${#unsafe_now[@]} -gt 0 ]; then
-                unsafe=$((unsafe + 1))
-                unsafe_kind[$kind]=$(( ${unsafe_kind[$kind]:-0} + 1 ))
-                m_unsafe[$MODE]=$(( ${m_unsafe[$MODE]:-0} + 1 ))
-                problems+=("UNSAFE: ${unsafe_now[*]}")
-        fi
+        [ ${#unsafe_now[@]} -eq 0 ] || problems+=("UNSAFE: ${unsafe_now[*]}")
+        printf 'rec %d %s %s %s %s %d %d %d\n' "$i" "$MODE" "$kind" "$outcome" "$end" \
+                $(( ${#unsafe_now[@]} > 0 )) $(( ${#problems[@]} > 0 )) $(( (t1 - t0) / 1000 )) >>"$RESULTS"
         if [ ${#problems[@]} -gt 0 ]; then
-                failures=$((failures + 1))
                 printf 'soak %4d %-10s %-17s %-15s %-12s FAILURE: %s\n' "$i" "$MODE" "$kind" "$state" "$outcome" "${problems[*]}"
                 show_file "$out"
+                show_file "$DLOG"
         else
                 printf 'soak %4d %-10s %-17s %-15s %-12s ok  fds %s rss %s kB  %s+%s ms\n' "$i" "$MODE" "$kind" "$state" \
                         "$outcome" "$fds" "$rss" $(( (t1 - t0) / 1000 )) $(( (${EPOCHREALTIME/./} - t1) / 1000 ))
                 [ -z "${SECCBRIDGE_SOAK_SHOW:-}" ] || show_file "$out"
         fi
+}
+
+# ------------------------------------------------------------------ lanes
+
+# The plan, drawn from the seed: "I MODE KIND STATE" per session, in the
+# plan of the mode's lane.  A lane plays its sessions one after the other;
+# with SECCBRIDGE_SOAK_LANES=2 two sessions (of modes of different lanes,
+# so of different daemons) run at a time.
+declare -A M_LANE
+n=0
+for m in "${MODES[@]}"; do
+        M_LANE[$m]=$(( n % LANES ))
+        n=$(( n + 1 ))
+done
+for l in $(seq 0 $(( LANES - 1 ))); do
+        : >"$TEST_TMP/plan.$l"
+done
+for i in $(seq 1 "$SESSIONS"); do
+        m=${MODES[$(( RANDOM % ${#MODES[@]} ))]}
+        read -r -a kinds <<<"${M_KINDS[$m]}"
+        printf '%d %s %s %s\n' "$i" "$m" "${kinds[$(( RANDOM % ${#kinds[@]} ))]}" \
+                "${STATES[$(( RANDOM % ${#STATES[@]} ))]}" >>"$TEST_TMP/plan.${M_LANE[$m]}"
+done
+
+run_lane() {
+        local i m kind state
+        declare -gA m_done=() fd_first=() fd_base=() fd_max=() rss_first=() rss_base=() rss_max=() mq_from=()
+        LANE=$1
+        RESULTS=$TEST_TMP/results.$LANE
+        : >"$RESULTS"
+        while read -r -u 3 i m kind state; do
+                use_mode "$m"
+                run_session "$i" "$kind" "$state"
+        done 3<"$TEST_TMP/plan.$LANE"
+        for m in "${MODES[@]}"; do
+                [ "${M_LANE[$m]}" = "$LANE" ] || continue
+                echo "daemon $m ${fd_first[$m]:-?} ${fd_base[$m]:-?} ${fd_max[$m]:-?} ${rss_first[$m]:-?} ${rss_base[$m]:-?} ${rss_max[$m]:-?}" >>"$RESULTS"
+        done
+}
+
+t_start=${EPOCHREALTIME/./}
+lane_pids=()
+for l in $(seq 0 $(( LANES - 1 ))); do
+        run_lane "$l" &
+        lane_pids+=("$!")
+done
+lane_failures=0
+for p in "${lane_pids[@]}"; do
+        wait "$p" || lane_failures=$(( lane_failures + 1 ))
 done
 t_end=${EPOCHREALTIME/./}
 
 # ------------------------------------------------------------------ the end
 
+failures=$lane_failures
+declare -A fd_end=() rss_end=() base_fd=() base_rss=()
+while read -r _ m _ fb _ _ rb _; do
+        base_fd[$m]=$fb
+        base_rss[$m]=$rb
+done < <(cat "$TEST_TMP"/results.* | grep '^daemon ')
 for m in "${MODES[@]}"; do
         use_mode "$m"
         if ! kill -0 "$DPID" 2>/dev/null; then
@@ -514,43 +617,68 @@ for m in "${MODES[@]}"; do
         fi
         fd_end[$m]=$(fds_of "$DPID")
         rss_end[$m]=$(rss_of "$DPID")
-        if [ -n "${rss_base[$m]:-}" ] && [ $(( ${rss_end[$m]} - ${rss_base[$m]} )) -gt "$SOAK_RSS_SLACK_KB" ]; then
+        if [[ ${base_rss[$m]:-?} =~ ^[0-9]+$ ]] && [ $(( ${rss_end[$m]} - ${base_rss[$m]} )) -gt "$SOAK_RSS_SLACK_KB" ]; then
                 failures=$((failures + 1))
-                note "FAILURE: the $m daemon's resident memory grew from ${rss_base[$m]} kB (after warm-up) to ${rss_end[$m]} kB"
+                note "FAILURE: the $m daemon's resident memory grew from ${base_rss[$m]} kB (after warm-up) to ${rss_end[$m]} kB"
         fi
-        if [ -n "${fd_base[$m]:-}" ] && [ "${fd_end[$m]}" -ne "${fd_base[$m]}" ]; then
+        if [[ ${base_fd[$m]:-?} =~ ^[0-9]+$ ]] && [ "${fd_end[$m]}" -ne "${base_fd[$m]}" ]; then
                 failures=$((failures + 1))
-                note "FAILURE: the $m daemon has ${fd_end[$m]} file descriptors at the end, ${fd_base[$m]} after warm-up"
+                note "FAILURE: the $m daemon has ${fd_end[$m]} file descriptors at the end, ${base_fd[$m]} after warm-up"
         fi
         bg_stop "daemon-$m" TERM || { failures=$((failures + 1)); note "FAILURE: the $m daemon did not stop cleanly"; }
 done
 
-faults=0
-seen=
-{
-        echo "sessions $SESSIONS"
-        echo "seed $SEED"
-        echo "ms_per_session $(( (t_end - t_start) / 1000 / SESSIONS ))"
-        for m in "${MODES[@]}"; do
-                echo "mode $m ${m_count[$m]:-0} ${m_faults[$m]:-0} ${m_completed[$m]:-0} ${m_ended[$m]:-0} ${m_vfail[$m]:-0} ${m_unsafe[$m]:-0}"
-                faults=$(( faults + ${m_faults[$m]:-0} ))
+# The figures: per mode, per fault, per daemon.
+kind_order=
+for m in "${MODES[@]}"; do
+        for k in ${M_KINDS[$m]}; do
+                case " $kind_order " in *" $k "*) ;; *) kind_order="$kind_order $k" ;; esac
         done
-        for m in "${MODES[@]}"; do
-                for k in ${M_KINDS[$m]}; do
-                        case " $seen " in *" $k "*) continue ;; esac
-                        seen="$seen $k"
-                        echo "kind $k ${count[$k]:-0} ${verdict_fail[$k]:-0} ${unsafe_kind[$k]:-0}"
-                done
-        done
-        for m in "${MODES[@]}"; do
-                echo "daemon $m fd ${fd_first[$m]:-?} ${fd_base[$m]:-?} ${fd_max[$m]:-?} ${fd_end[$m]:-?}" \
-                        "rss_kb ${rss_first[$m]:-?} ${rss_base[$m]:-?} ${rss_max[$m]:-?} ${rss_end[$m]:-?}"
-        done
-        echo "faults $faults"
-        echo "unsafe $unsafe"
-        echo "failures $failures"
-        echo "stalls $stalls"
-        echo "broker_outages $broker_losses"
-} | tee "${REPORT:-/dev/null}" >&2
+done
+end_figs=
+for m in "${MODES[@]}"; do
+        end_figs="$end_figs $m:${fd_end[$m]:-?}:${rss_end[$m]:-?}"
+done
+cat "$TEST_TMP"/results.* | awk -v sessions="$SESSIONS" -v seed="$SEED" -v lanes="$LANES" \
+        -v ms=$(( (t_end - t_start) / 1000 )) -v modes="${MODES[*]}" -v kinds="$kind_order" \
+        -v ends="$end_figs" -v extra_fail="$failures" '
+        $1 == "rec" {
+                m = $3; k = $4
+                n[m]++; kn[k]++
+                if (k != "none") { f[m]++; faults++ }
+                if ($6 == "completed") c[m]++
+                if ($6 == "ended") e[m]++
+                if ($5 == "FAIL") { vf[m]++; kvf[k]++ }
+                if ($5 == "inconclusive") stalls++
+                if ($7) { u[m]++; ku[k]++; unsafe++ }
+                if ($8) fail++
+                sim += $9
+        }
+        $1 == "outage" { outages++ }
+        $1 == "daemon" { d[$2] = $3 " " $4 " " $5; r[$2] = $6 " " $7 " " $8 }
+        END {
+                printf "sessions %d\nseed %s\nlanes %d\n", sessions, seed, lanes
+                printf "ms_per_session %d\n", ms / sessions
+                printf "ms_seccsim_mean %d\n", sim / sessions
+                nm = split(modes, M, " ")
+                for (j = 1; j <= nm; j++) {
+                        x = M[j]
+                        printf "mode %s %d %d %d %d %d %d\n", x, n[x], f[x], c[x], e[x], vf[x], u[x]
+                }
+                nk = split(kinds, K, " ")
+                for (j = 1; j <= nk; j++)
+                        printf "kind %s %d %d %d\n", K[j], kn[K[j]], kvf[K[j]], ku[K[j]]
+                ne = split(ends, E, " ")
+                for (j = 1; j <= ne; j++) {
+                        split(E[j], w, ":"); x = w[1]
+                        if (!(x in d)) { d[x] = "? ? ?"; r[x] = "? ? ?" }
+                        printf "daemon %s fd %s %s rss_kb %s %s\n", x, d[x], w[2], r[x], w[3]
+                }
+                printf "faults %d\nunsafe %d\nfailures %d\nstalls %d\nbroker_outages %d\n",
+                        faults, unsafe, fail + extra_fail, stalls, outages
+        }' | tee "${REPORT:-/dev/null}" >"$TEST_TMP/report"
+cat "$TEST_TMP/report" >&2
+read -r _ unsafe < <(grep '^unsafe ' "$TEST_TMP/report")
+read -r _ failures < <(grep '^failures ' "$TEST_TMP/report")
 [ "$unsafe" -eq 0 ] || fail "$unsafe unsafe outcome(s) in $SESSIONS sessions"
 [ "$failures" -eq 0 ] || fail "$failures failure(s) in $SESSIONS sessions"
