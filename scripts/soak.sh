@@ -69,6 +69,10 @@ ms = int(r["ms_per_session"][0])
 lanes_opt = f" --lanes {lanes}" if lanes != "1" else ""
 print("## Fault soak")
 print()
+if n < 1000:
+    print(f"**A short run: {n} sessions.** The figures below are those of this run; the full soak is")
+    print("`--sessions 1000` (its time extrapolated below).")
+    print()
 print(f"Command: `scripts/soak.sh --sessions {sessions} --seed {seed}{lanes_opt}` ({int(secs) // 60} min "
       f"{int(secs) % 60} s with the VM's boot); {machine}.")
 print("One daemon per mode, each on a vcan of its own, lives through the whole soak (the Modbus modes")
