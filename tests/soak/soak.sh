@@ -225,7 +225,7 @@ bg_stop broker || true
 broker_keeper() {
         local pid
         while [ ! -e "$TEST_TMP/soak-over" ]; do
-                if [ -e "$TEST_TMP/broker-hold" ]; then
+                if [ -e "$TEST_TMP/broker-hold" ] && [ ! -e "$TEST_TMP/broker-back" ]; then
                         nap 0.1
                         continue
                 fi
@@ -520,12 +520,17 @@ run_session() {
         # 2 s).
         if [ "$kind" = broker-loss ]; then
                 if [ -e "$TEST_TMP/broker-stopped.$LANE" ]; then
-                        rm -f "$TEST_TMP/broker-hold"
+                        # (the keeper starts it again; the hold lasts until
+                        # every daemon is back, so that no baseline of
+                        # descriptors is taken meanwhile)
+                        rm -f "$TEST_TMP/broker-stopped.$LANE"
+                        : >"$TEST_TMP/broker-back"
                         echo "outage $i" >>"$RESULTS"
                         for m in "${MODES[@]}"; do
                                 wait_line_after "$(bg_log "daemon-$m")" "${mq_from[$m]}" "mqtt: broker: back to normal after" 10 \
                                         || problems+=("the $m daemon did not reconnect to the broker")
                         done
+                        rm -f "$TEST_TMP/broker-hold" "$TEST_TMP/broker-back"
                 else
                         rm -f "$TEST_TMP/broker-hold"
                 fi
@@ -544,7 +549,9 @@ run_session() {
         [ "$fds" -le "${fd_max[$MODE]:-0}" ] || fd_max[$MODE]=$fds
         [ "$rss" -le "${rss_max[$MODE]:-0}" ] || rss_max[$MODE]=$rss
         [ "${m_done[$MODE]}" -ne 1 ] || { fd_first[$MODE]=$fds; rss_first[$MODE]=$rss; }
-        if [ "${m_done[$MODE]}" -eq "$WARMUP" ]; then
+        # The baseline after the warm-up, not while the broker is away (the
+        # MQTT connection's descriptors closed).
+        if [ -z "${fd_base[$MODE]:-}" ] && [ "${m_done[$MODE]}" -ge "$WARMUP" ] && [ ! -e "$TEST_TMP/broker-hold" ]; then
                 fd_base[$MODE]=$fds
                 rss_base[$MODE]=$rss
         elif [ -n "${fd_base[$MODE]:-}" ] && [ "$fds" -gt "${fd_base[$MODE]}" ]; then
