@@ -195,6 +195,21 @@ static void hand_out(struct modbus_line *l, size_t i, const struct modbus_op *op
         l->op_kind = op->kind;
 }
 
+/* Nobody left on the line: the port closed first.  Machines that stopped in
+ * the same round each asked to close while another still counted as live,
+ * and none of them was the last to ask. */
+static void nobody_left(struct modbus_line *l, struct modbus_line_op *out)
+{
+        if (l->connected) {
+                l->connected = false;
+                l->broken = false;
+                l->quiet = false;
+                out->op.kind = MODBUS_OP_CLOSE;
+                return;
+        }
+        out->op.kind = MODBUS_OP_DONE;
+}
+
 void modbus_line_next(struct modbus_line *l, uint64_t now_us, struct modbus_line_op *out)
 {
         struct round rd = { .ready = MODBUS_LINE_MAX, .suspect = MODBUS_LINE_MAX, .off = MODBUS_LINE_MAX,
@@ -205,7 +220,7 @@ void modbus_line_next(struct modbus_line *l, uint64_t now_us, struct modbus_line
         *out = (struct modbus_line_op) { .op = { .kind = MODBUS_OP_IDLE }, .slot = MODBUS_LINE_MAX };
         l->purpose = MODBUS_LINE_FOR_NOTHING;
         if (live == 0) {
-                out->op.kind = MODBUS_OP_DONE;
+                nobody_left(l, out);
                 return;
         }
         if (l->quiet && l->connected) {
@@ -233,7 +248,7 @@ void modbus_line_next(struct modbus_line *l, uint64_t now_us, struct modbus_line
         pick = rd.off != MODBUS_LINE_MAX ? rd.off : rd.ready != MODBUS_LINE_MAX ? rd.ready : rd.suspect;
         if (pick == MODBUS_LINE_MAX) {
                 if (modbus_line_live(l) == 0) {
-                        out->op.kind = MODBUS_OP_DONE;
+                        nobody_left(l, out);
                         return;
                 }
                 out->op = (struct modbus_op) { .kind = rd.all_pause ? MODBUS_OP_PAUSE : MODBUS_OP_IDLE,
