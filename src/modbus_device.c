@@ -34,20 +34,6 @@ static uint64_t min_u64(uint64_t a, uint64_t b)
         return a < b ? a : b;
 }
 
-static bool is_power(enum power_mode mode)
-{
-        switch (mode) {
-        case POWER_OFF:
-        case POWER_STANDBY:
-                return false;
-        case POWER_INSULATION_TEST:
-        case POWER_PRECHARGE:
-        case POWER_CHARGE:
-                return true;
-        }
-        return false;
-}
-
 static enum modbus_point_id output_point(enum modbus_output out)
 {
         switch (out) {
@@ -163,7 +149,7 @@ void modbus_device_set_timing(struct modbus_device_bus *m, const struct modbus_d
 
 void modbus_device_command(struct modbus_device_bus *m, const struct power_command *cmd, uint64_t now_us)
 {
-        bool was_power = is_power(m->cmd.mode);
+        bool was_power = power_mode_regulates(m->cmd.mode);
 
         if (m->stopping)
                 return;
@@ -174,7 +160,7 @@ void modbus_device_command(struct modbus_device_bus *m, const struct power_comma
         m->cmd_changed = true;
         /* The disable write goes out next: whatever the pass was doing (a
          * request in flight has ended by now) starts over, with it first. */
-        if (was_power && !is_power(cmd->mode))
+        if (was_power && !power_mode_regulates(cmd->mode))
                 m->pass = false;
 }
 
@@ -367,7 +353,7 @@ static bool output_op(struct modbus_device_bus *m, size_t k, uint64_t now, struc
         struct modbus_device *d = &m->dev[k];
         bool stuck = false;
 
-        if (!is_power(m->cmd.mode)) {
+        if (!power_mode_regulates(m->cmd.mode)) {
                 bool refresh = m->t.setpoint_refresh_ms &&
                                now >= d->written[MODBUS_OUT_ENABLE].at_us + ms_us(m->t.setpoint_refresh_ms);
 
@@ -432,7 +418,7 @@ static bool start_op(struct modbus_device_bus *m, uint64_t now, struct modbus_op
                         /* The OFF wanted while the link was down goes
                          * first; a device that refuses it before its init
                          * sequence gets it again right after. */
-                        if (is_converter(d) && !is_power(m->cmd.mode) && off_op(m, m->k, true, now, op))
+                        if (is_converter(d) && !power_mode_regulates(m->cmd.mode) && off_op(m, m->k, true, now, op))
                                 return true;
                         m->stage = MODBUS_STAGE_INIT_STEPS;
                         m->index = 0;
@@ -901,7 +887,7 @@ static void evaluate(struct modbus_device_bus *m, size_t k)
         snprintf(d->fault_reason, sizeof(d->fault_reason), "%s", reason);
         d->faulted = fault;
 
-        if (is_converter(d) && !is_power(m->cmd.mode) && !d->off_confirmed) {
+        if (is_converter(d) && !power_mode_regulates(m->cmd.mode) && !d->off_confirmed) {
                 const struct modbus_point *en = &p->points[MODBUS_POINT_OUTPUT_ENABLE];
                 bool off;
 

@@ -86,4 +86,20 @@ struct power_limits {
 
 const char *power_mode_name(enum power_mode mode);
 
+/* The modes in which the converter drives its output (a voltage or a
+ * current is regulated); OFF and STANDBY deliver nothing. */
+static inline bool power_mode_regulates(enum power_mode mode)
+{
+        switch (mode) {
+        case POWER_OFF:
+        case POWER_STANDBY:
+                return false;
+        case POWER_INSULATION_TEST:
+        case POWER_PRECHARGE:
+        case POWER_CHARGE:
+                return true;
+        }
+        return false;
+}
+
 #endif

@@ -435,20 +435,6 @@ static uint16_t ramp_step_da(const struct session *s)
         return step > UINT16_MAX ? UINT16_MAX : (uint16_t)step;
 }
 
-static bool mode_regulates(enum power_mode mode)
-{
-        switch (mode) {
-        case POWER_OFF:
-        case POWER_STANDBY:
-                return false;
-        case POWER_INSULATION_TEST:
-        case POWER_PRECHARGE:
-        case POWER_CHARGE:
-                return true;
-        }
-        return false;
-}
-
 /* B2: a current of the other sign than the last one commanded waits at
  * 0 A until the converter has measured <= 1 A since the command went to
  * 0 A; it never flips on the strength of the command alone, whatever the
@@ -457,7 +443,7 @@ static void hold_for_direction_change(struct session *s, struct power_command *w
 {
         int8_t dir = direction_of(want->current_da);
 
-        if (!mode_regulates(want->mode) || dir == 0 || s->last_direction == 0 ||
+        if (!power_mode_regulates(want->mode) || dir == 0 || s->last_direction == 0 ||
             dir == s->last_direction || s->zero_confirmed) {
                 s->direction_wait = false;
                 return;
@@ -867,7 +853,7 @@ static void run_timers(struct session *s, uint64_t now)
         }
         /* B2: the converter never confirmed 0 A before a change of sign:
          * it does not follow its command. */
-        if (s->direction_wait && mode_regulates(s->target.mode) &&
+        if (s->direction_wait && power_mode_regulates(s->target.mode) &&
             now >= add_sat(s->direction_wait_since_us, s->cfg.direction_change_timeout_us)) {
                 s->direction_wait = false;
                 mark_changed(s);
@@ -940,7 +926,7 @@ static inline uint64_t others_scan(const struct session *s)
                 d = min_u64(d, add_sat(s->last_estop_us, s->cfg.estop_release_us));
         if (ev_overvoltage_armed(s))
                 d = min_u64(d, add_sat(s->ev_overvoltage_since_us, s->cfg.ev_overvoltage_time_us));
-        if (s->direction_wait && mode_regulates(s->target.mode))
+        if (s->direction_wait && power_mode_regulates(s->target.mode))
                 d = min_u64(d, add_sat(s->direction_wait_since_us, s->cfg.direction_change_timeout_us));
         return d;
 }
