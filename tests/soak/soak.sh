@@ -30,9 +30,12 @@
 # output enable 0 and every setpoint 0 on the server; (2) the daemon still
 # answers -- same process, and a controller heartbeat on its bus gets its
 # Sequence_Control or limits back; (3) its file descriptors and memory: the
-# fd count never above the count after its warm-up sessions, and at the end
-# equal to it; resident memory at the end within SOAK_RSS_SLACK_KB of its
-# value after warm-up.  seccsim's own verdict is counted too: a FAIL where
+# fd count never above the count after its warm-up, and at the end equal to
+# it; resident memory at the end within SOAK_RSS_SLACK_KB of its value after
+# warm-up.  A daemon's warm-up lasts until it has played every fault of its
+# mode once (and at least SECCBRIDGE_SOAK_WARMUP sessions): the first pass
+# through a path may take memory once (a thread's stack pages, an allocator
+# arena), a leak grows after it.  seccsim's own verdict is counted too: a FAIL where
 # the fault (or none) let it expect a clean outcome is a failure, unless
 # seccsim found the machine stalled ("inconclusive", counted apart).
 # Unsafe outcomes, counted apart from the other failures: a converter not
@@ -461,6 +464,14 @@ show_session_log() {
         printf '#   %s\n' "${l[@]}" >&2
 }
 
+# Every fault of the mode played once by its daemon (m_seen).
+warmed_up() {
+        local k
+        for k in ${M_KINDS[$MODE]}; do
+                case " ${m_seen[$MODE]:-} " in *" $k "*) ;; *) return 1 ;; esac
+        done
+}
+
 # ------------------------------------------------------------------ a session
 
 # run_session I KIND STATE (MODE set by use_mode): play it, check, print a
@@ -647,11 +658,14 @@ run_session() {
         [ "$fds" -le "${fd_max[$MODE]:-0}" ] || fd_max[$MODE]=$fds
         [ "$rss" -le "${rss_max[$MODE]:-0}" ] || rss_max[$MODE]=$rss
         [ "${m_done[$MODE]}" -ne 1 ] || { fd_first[$MODE]=$fds; rss_first[$MODE]=$rss; }
+        case " ${m_seen[$MODE]:-} " in *" $kind "*) ;; *) m_seen[$MODE]="${m_seen[$MODE]:-} $kind" ;; esac
         # The baseline after the warm-up, not while the broker is away (the
         # MQTT connection's descriptors closed).
-        if [ -z "${fd_base[$MODE]:-}" ] && [ "${m_done[$MODE]}" -ge "$WARMUP" ] && [ ! -e "$TEST_TMP/broker-hold" ]; then
+        if [ -z "${fd_base[$MODE]:-}" ] && [ "${m_done[$MODE]}" -ge "$WARMUP" ] && [ ! -e "$TEST_TMP/broker-hold" ] &&
+           warmed_up; then
                 fd_base[$MODE]=$fds
                 rss_base[$MODE]=$rss
+                m_warm[$MODE]=${m_done[$MODE]}
         elif [ -n "${fd_base[$MODE]:-}" ] && [ "$fds" -gt "${fd_base[$MODE]}" ]; then
                 problems+=("file descriptors grew: $fds (after warm-up ${fd_base[$MODE]})")
         fi
@@ -696,7 +710,7 @@ done
 
 run_lane() {
         local i m kind state
-        declare -gA m_done=() fd_first=() fd_base=() fd_max=() rss_first=() rss_base=() rss_max=() mq_from=()
+        declare -gA m_done=() m_seen=() m_warm=() fd_first=() fd_base=() fd_max=() rss_first=() rss_base=() rss_max=() mq_from=()
         LANE=$1
         RESULTS=$TEST_TMP/results.$LANE
         : >"$RESULTS"
@@ -706,6 +720,7 @@ run_lane() {
         done 3<"$TEST_TMP/plan.$LANE"
         for m in "${MODES[@]}"; do
                 [ "${M_LANE[$m]}" = "$LANE" ] || continue
+                echo "warmup $m ${m_warm[$m]:-?}" >>"$RESULTS"
                 echo "daemon $m ${fd_first[$m]:-?} ${fd_base[$m]:-?} ${fd_max[$m]:-?} ${rss_first[$m]:-?} ${rss_base[$m]:-?} ${rss_max[$m]:-?}" >>"$RESULTS"
         done
 }
@@ -778,6 +793,7 @@ cat "$TEST_TMP"/results.* | awk -v sessions="$SESSIONS" -v seed="$SEED" -v lanes
         }
         $1 == "outage" { outages++ }
         $1 == "daemon" { d[$2] = $3 " " $4 " " $5; r[$2] = $6 " " $7 " " $8 }
+        $1 == "warmup" { wu[$2] = $3 }
         END {
                 printf "sessions %d\nseed %s\nlanes %d\n", sessions, seed, lanes
                 printf "ms_per_session %d\n", ms / sessions
@@ -794,7 +810,7 @@ cat "$TEST_TMP"/results.* | awk -v sessions="$SESSIONS" -v seed="$SEED" -v lanes
                 for (j = 1; j <= ne; j++) {
                         split(E[j], w, ":"); x = w[1]
                         if (!(x in d)) { d[x] = "? ? ?"; r[x] = "? ? ?" }
-                        printf "daemon %s fd %s %s rss_kb %s %s\n", x, d[x], w[2], r[x], w[3]
+                        printf "daemon %s fd %s %s rss_kb %s %s warmup %s\n", x, d[x], w[2], r[x], w[3], (x in wu) ? wu[x] : "?"
                 }
                 printf "faults %d\nunsafe %d\nfailures %d\nstalls %d\nbroker_outages %d\n",
                         faults, unsafe, fail + extra_fail, stalls, outages
