@@ -464,6 +464,24 @@ show_session_log() {
         printf '#   %s\n' "${l[@]}" >&2
 }
 
+# The daemon's memory map with each mapping's resident size (a builtin
+# read: no program started); smaps_growth FIRST END: the mappings whose
+# resident size grew between the two, largest first ("+KB range name"),
+# where a step in the resident memory comes from.
+smaps_save() {
+        local -a l
+        mapfile -t l <"/proc/$DPID/smaps" 2>/dev/null || true
+        printf '%s\n' "${l[@]}" >"$1"
+}
+smaps_growth() {
+        [ -s "$1" ] && [ -s "$2" ] || return 0
+        awk 'FNR == 1 { f++ }
+             $1 ~ /^[0-9a-f]+-[0-9a-f]+$/ { key = $1; name[key] = ($6 == "" ? "[anon]" : $6) }
+             $1 == "Rss:" { rss[f, key] = $2; keys[key] = 1 }
+             END { for (k in keys) { d = rss[2, k] - rss[1, k]; if (d != 0) printf "%+d kB %s %s\n", d, k, name[k] } }' \
+                "$1" "$2" | sort -t' ' -k1,1nr | head -n 8
+}
+
 # Every fault of the mode played once by its daemon (m_seen).
 warmed_up() {
         local k
@@ -657,7 +675,11 @@ run_session() {
         m_done[$MODE]=$(( ${m_done[$MODE]:-0} + 1 ))
         [ "$fds" -le "${fd_max[$MODE]:-0}" ] || fd_max[$MODE]=$fds
         [ "$rss" -le "${rss_max[$MODE]:-0}" ] || rss_max[$MODE]=$rss
-        [ "${m_done[$MODE]}" -ne 1 ] || { fd_first[$MODE]=$fds; rss_first[$MODE]=$rss; }
+        if [ "${m_done[$MODE]}" -eq 1 ]; then
+                fd_first[$MODE]=$fds
+                rss_first[$MODE]=$rss
+                smaps_save "$TEST_TMP/smaps-first-$MODE"
+        fi
         case " ${m_seen[$MODE]:-} " in *" $kind "*) ;; *) m_seen[$MODE]="${m_seen[$MODE]:-} $kind" ;; esac
         # The baseline after the warm-up, not while the broker is away (the
         # MQTT connection's descriptors closed).
@@ -753,6 +775,8 @@ for m in "${MODES[@]}"; do
                 continue
         fi
         fd_end[$m]=$(fds_of "$DPID")
+        smaps_save "$TEST_TMP/smaps-end-$m"
+        smaps_growth "$TEST_TMP/smaps-first-$m" "$TEST_TMP/smaps-end-$m" | sed "s/^/rss-growth $m /" >&2
         rss_end[$m]=$(rss_of "$DPID")
         if [[ ${base_rss[$m]:-?} =~ ^[0-9]+$ ]] && [ $(( ${rss_end[$m]} - ${base_rss[$m]} )) -gt "$SOAK_RSS_SLACK_KB" ]; then
                 failures=$((failures + 1))
