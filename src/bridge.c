@@ -726,10 +726,13 @@ static void bridge_measurement(const struct power_measurement *m, void *userdata
         u->meas = *m;
         u->meas_valid = true;
         if (b->arbitrate && m->link_ok) {
-                /* Off: OFF was commanded and no current flows (a lost link
-                 * is no report). */
-                bool off = u->command_valid && u->command.mode == POWER_OFF && m->current_da >= -10 &&
-                           m->current_da <= 10;
+                /* Off: OFF was commanded, no current flows and the converter
+                 * reports no fault (a lost link is no report).  A faulted
+                 * converter is not off for the arbiter: it goes to nobody
+                 * until its fault clears, so that the next pistol's session
+                 * does not open on it and trip at once. */
+                bool off = u->command_valid && u->command.mode == POWER_OFF && !m->fault &&
+                           m->current_da >= -10 && m->current_da <= 10;
 
                 if (arbiter_converter_report(&b->arbiter, u->n, off, b->now_us) > 0)
                         changed = true;
@@ -1424,7 +1427,7 @@ static void bridge_log_sharing(struct bridge *b)
                 if (arbiter_get_converter(&b->arbiter, c, &v) < 0 || !v.shared)
                         continue;
                 log_info("counters: [converter %s] handovers %llu, trips %llu, claim timeouts %llu, idle timeouts %llu, "
-                         "drain timeouts %llu, output without owner %llu",
+                         "drain timeouts %llu, output or fault without owner %llu",
                          b->cfg->units[c].name[0] ? b->cfg->units[c].name : "of [converter]",
                          (unsigned long long)v.counters.grants, (unsigned long long)v.counters.trips,
                          (unsigned long long)v.counters.claim_timeouts, (unsigned long long)v.counters.idle_timeouts,

@@ -140,7 +140,8 @@ struct arbiter_counters {
         uint64_t claim_timeouts;
         uint64_t idle_timeouts;
         uint64_t drain_timeouts;        /* became STUCK */
-        uint64_t stray_output;          /* reported output while it had no owner */
+        uint64_t stray_output;          /* reported not off (output, or a fault for the
+                                         * daemon) while it had no owner */
 };
 
 struct arbiter_converter_view {

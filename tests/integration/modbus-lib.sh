@@ -156,14 +156,17 @@ MB_TIMING=(
 # (an absolute path here; mb_config_profile_relative copies it next to the
 # config instead) and MB_TIMING; LINES go at the end, inside [modbus]
 # unless they open another section (a [modbus] key in LINES replaces the
-# one of MB_TIMING).
+# one of MB_TIMING); MB_PISTOL_SECTIONS=1 when LINES hold [pistol NAME]
+# sections (no pistol_index in [can] then).
 MB_PROFILE_REF=
 mb_config() {
         local t=$1 line
         shift
         S_CONF=$TEST_TMP/seccbridge.conf
         {
-                printf '[can]\ninterface = %s\npistol_index = 1\n' "$VCAN_IF"
+                printf '[can]\ninterface = %s\n' "$VCAN_IF"
+                # (with [pistol NAME] sections in LINES each names its index)
+                [ -n "${MB_PISTOL_SECTIONS:-}" ] || printf 'pistol_index = 1\n'
                 printf '[limits]\nmax_voltage = %s\nmax_current = %s\nmax_power = %s\n' "$MB_MAX_V" "$MB_MAX_I" "$MB_MAX_P"
                 printf '[converter]\nbackend = modbus-%s\n' "$t"
                 printf '[modbus]\nprofile = %s\n' "${MB_PROFILE_REF:-$MB_PROFILE}"

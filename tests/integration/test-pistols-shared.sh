@@ -6,7 +6,9 @@
 #    power while pistol 1 has it; once pistol 1's session ended, pistol 2
 #    is released and charges;
 #  - a converter fault while pistol 1 owns it: pistol 1 shut down (R22),
-#    the converter off; pistol 2 is served after.
+#    the converter off; pistol 2, whose controller starts during the fault,
+#    held until the fault clears (a faulted converter goes to nobody), then
+#    served.
 # shellcheck source-path=SCRIPTDIR source=test-session-lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/test-session-lib.sh"
 # shellcheck source-path=SCRIPTDIR source=pistols-lib.sh
@@ -53,13 +55,19 @@ pistols_expect 0 0
 check_one_at_a_time
 assert_file_has "$P2_OUT" "waiting for Start_Charge_Authorisation = 1" "pistol 2's controller held back"
 
-# --- a converter fault while pistol 1 owns it
+# --- a converter fault while pistol 1 owns it; pistol 2's controller
+# starts while the fault lasts: the faulted converter goes to nobody, so
+# pistol 2 stays held until the fault clears, then charges
 trip() {
         wait_for_line "$1" "state Charging \\(7\\)" 60
         sleep 2
         printf 'fault on\n' >"$S_FIFO"
-        sleep 2
-        printf 'fault off\n' >"$S_FIFO"
+        echo "$EPOCHREALTIME" >"$TEST_TMP/fault-on"
+        {
+                sleep 3
+                printf 'fault off\n' >"$S_FIFO"
+                echo "$EPOCHREALTIME" >"$TEST_TMP/fault-off"
+        } &
 }
 pistols_run fault --gate trip -- --sequence-flags --charge-time 10 --expect-shutdown=Charging \
         -- --sequence-flags --auth-timeout 90 --charge-time 5
@@ -68,6 +76,15 @@ assert_file_has "$P1_OUT" "System_Enable = Not_Allowed during Charging, as expec
 both=$(both_charging 2)
 [ -z "$both" ] || fail "both pistols delivered current at $both"
 [ -n "$(current_at_least 2 30)" ] || fail "pistol 2 never charged after the fault"
+t_on=$(cat "$TEST_TMP/fault-on")
+t_off=$(cat "$TEST_TMP/fault-off")
+held=$(awk -v a="$t_on" -v b="$t_off" '$1 > a && $1 < b && /Sequence_Control pistol=2 Start_Charge_Authorisation=Not_Allowed/' "$S_DEC" | wc -l)
+[ "$held" -gt 0 ] || fail "no Sequence_Control of pistol 2 held while the converter was faulted ($t_on to $t_off)"
+bad=$(awk -v a="$t_on" -v b="$t_off" '$1 > a && $1 < b && /Sequence_Control pistol=2 Start_Charge_Authorisation=Allowed/' "$S_DEC" | head -n 1)
+[ -z "$bad" ] || fail "pistol 2 released while the converter reported its fault: $bad"
+t2=$(current_at_least 2 30)
+awk -v a="$t_off" -v b="$t2" 'BEGIN { exit !(b > a) }' || fail "pistol 2 charged at $t2, before the fault cleared at $t_off"
+note "fault $t_on to $t_off: pistol 2 held ($held Sequence_Control), charging at $t2"
 
 pistols_daemon_stop
 [ "$S_DRC" = 0 ] || { show_file "$S_DLOG"; fail "the daemon exited with $S_DRC"; }

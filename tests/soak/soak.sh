@@ -8,6 +8,11 @@
 #               v3          interface v3.6 charge-only, Modbus TCP
 #               v2g         interface v3.6 bidirectional (charge, discharge,
 #                           charge), Modbus TCP (generic-bidirectional)
+#               shared      interface v2, two pistols of one daemon sharing
+#                           one converter (Modbus TCP, [sharing]): two
+#                           controllers per session, the second starting
+#                           up to a second after the first, each charging in
+#                           its turn (the other held), the faults on pistol 1
 #               supervisor  interface v2, [converter] backend = none
 #   controller  heartbeat-stop@STATE and estop@STATE (in V2G in the
 #               discharge), insulation failure, malformed frames,
@@ -25,21 +30,27 @@
 # output enable 0 and every setpoint 0 on the server; (2) the daemon still
 # answers -- same process, and a controller heartbeat on its bus gets its
 # Sequence_Control or limits back; (3) its file descriptors and memory: the
-# fd count never above the count after its warm-up sessions, and at the end
-# equal to it; resident memory at the end within SOAK_RSS_SLACK_KB of its
-# value after warm-up.  seccsim's own verdict is counted too: a FAIL where
+# fd count never above the count after its warm-up, and at the end equal to
+# it; resident memory at the end within SOAK_RSS_SLACK_KB of its value after
+# warm-up.  A daemon's warm-up lasts until it has played every fault of its
+# mode once (and at least SECCBRIDGE_SOAK_WARMUP sessions): the first pass
+# through a path may take memory once (a thread's stack pages, an allocator
+# arena), a leak grows after it.  seccsim's own verdict is counted too: a FAIL where
 # the fault (or none) let it expect a clean outcome is a failure, unless
 # seccsim found the machine stalled ("inconclusive", counted apart).
 # Unsafe outcomes, counted apart from the other failures: a converter not
 # off after a session, a sink setpoint written by a daemon not configured
-# for discharge, and a controller FAIL in a session whose fault is a safety
+# for discharge, a controller FAIL in a session whose fault is a safety
 # one (silence, emergency stop, insulation, converter fault, link loss, a
-# discharge refused): seccsim checks the current after the stop.
+# discharge refused): seccsim checks the current after the stop; and with
+# a shared converter both pistols reporting current at once on the bus.
+# The second controller of a shared session has no fault of its own: its
+# FAIL is a failure.
 #
 # Runs on a real vcan (inside the VM here): scripts/soak.sh drives it.
 # Environment: SECCBRIDGE_SOAK_SESSIONS (200), SECCBRIDGE_SOAK_SEED (the
 # time), SECCBRIDGE_SOAK_REPORT (file for the summary, optional),
-# SECCBRIDGE_SOAK_MODES (the modes drawn, "v2 v3 v2g supervisor"),
+# SECCBRIDGE_SOAK_MODES (the modes drawn, "v2 v3 v2g shared supervisor"),
 # SECCBRIDGE_SOAK_WARMUP (sessions per daemon before its baseline, 3),
 # SECCBRIDGE_SOAK_LANES (sessions played at a time, on different daemons, 1),
 # SECCBRIDGE_SOAK_KINDS (only these faults: a rerun of one kind),
@@ -56,7 +67,9 @@ REPORT=${SECCBRIDGE_SOAK_REPORT:-}
 WARMUP=${SECCBRIDGE_SOAK_WARMUP:-3}
 LANES=${SECCBRIDGE_SOAK_LANES:-1}
 SOAK_RSS_SLACK_KB=${SECCBRIDGE_SOAK_RSS_SLACK_KB:-512}
-read -r -a MODES <<<"${SECCBRIDGE_SOAK_MODES:-v2 v3 v2g supervisor}"
+# (in this order two lanes take v2, v2g, supervisor and v3, shared: the
+# shared sessions, two charges each, are the longest)
+read -r -a MODES <<<"${SECCBRIDGE_SOAK_MODES:-v2 v3 v2g shared supervisor}"
 # Only these faults, where a mode has them (a rerun of one kind).
 ONLY_KINDS=${SECCBRIDGE_SOAK_KINDS:-}
 RANDOM=$SEED
@@ -78,12 +91,8 @@ need_cmd cansend mosquitto
 #   M_ARGS      seccsim session arguments on top of QUICK
 #   M_KINDS     the faults drawn for it
 #   M_SINK      1: the daemon may write a sink setpoint (discharge)
-# Two pistols on a shared converter (doc/sharing.md) become one more mode:
-# a daemon with two pistols on one vcan and one converter, two seccsim
-# processes (pistols 1 and 2) per session, and a check on the server's log
-# that the converter is never commanded by both at once; mode_session
-# below is where the second controller starts.
-declare -A M_IF M_VER M_SERVER M_PROFILE M_CONF M_ARGS M_KINDS M_SINK
+#   M_PISTOLS   pistols of the daemon (2: two controllers per session)
+declare -A M_IF M_VER M_SERVER M_PROFILE M_CONF M_ARGS M_KINDS M_SINK M_PISTOLS
 SAFETY_KINDS=" heartbeat-stop estop insulation link-drop converter-fault discharge-refused "
 COMMON_KINDS="none none heartbeat-stop estop insulation malformed link-drop late-replies converter-fault sighup broker-loss"
 
@@ -116,6 +125,20 @@ M_ARGS[v2g]="--discharge --discharge-current 30 --profile 40,40,20"
 M_KINDS[v2g]=$COMMON_KINDS
 M_SINK[v2g]=1
 
+# Two pistols sharing one converter (doc/sharing.md): both controllers wait
+# for Start_Charge_Authorisation (the held one up to a minute).  Insulation
+# is left out: the test converter's one insulation reading would fail the
+# other pistol's test too.
+M_IF[shared]=vcan4
+M_VER[shared]=2
+M_SERVER[shared]="--tcp 0"
+M_PROFILE[shared]=$SECCBRIDGE_ROOT/conf/profiles/generic.conf
+M_CONF[shared]="[sharing]|[pistol one]|pistol_index = 1|[pistol two]|pistol_index = 2"
+M_ARGS[shared]="--profile 40,60,20 --sequence-flags --auth-timeout 60"
+M_KINDS[shared]="none none heartbeat-stop estop malformed link-drop late-replies converter-fault sighup broker-loss"
+M_SINK[shared]=0
+M_PISTOLS[shared]=2
+
 # Supervisor mode: no converter; seccsim --supervisor takes no fault of its
 # own, so the controller's silence is seccsim killed in the charge.
 M_IF[supervisor]=vcan3
@@ -129,6 +152,7 @@ M_SINK[supervisor]=0
 
 for m in "${MODES[@]}"; do
         [ -n "${M_IF[$m]:-}" ] || fail "unknown soak mode '$m'"
+        : "${M_PISTOLS[$m]:=1}"
         if [ -n "$ONLY_KINDS" ]; then
                 k=
                 for x in ${M_KINDS[$m]}; do
@@ -260,7 +284,10 @@ for m in "${MODES[@]}"; do
                 M_CTL[$m]=$(sed -E 's/.* control=([0-9]+).*/\1/' <<<"$line")
                 MB_CTL_PORT=${M_CTL[$m]}
                 wait_until 10 _mb_ctl_once now || fail "the $m server's control port does not answer"
-                VCAN_IF=$ifc MB_PROFILE=${M_PROFILE[$m]} mb_config tcp "link_timeout_ms = 500" "${extra[@]}" "${mq[@]}"
+                ps=
+                [ "${M_PISTOLS[$m]}" = 1 ] || ps=1
+                VCAN_IF=$ifc MB_PROFILE=${M_PROFILE[$m]} MB_PISTOL_SECTIONS=$ps \
+                        mb_config tcp "link_timeout_ms = 500" "${extra[@]}" "${mq[@]}"
                 mv "$S_CONF" "$TEST_TMP/$m.conf"
         else
                 {
@@ -274,7 +301,11 @@ for m in "${MODES[@]}"; do
         fi
         # nice runs the daemon itself (exec): the background pid is the daemon's.
         bg_start "daemon-$m" "${MB_NICE[@]}" "$SECCBRIDGE" -c "$TEST_TMP/$m.conf"
-        wait_for_line "$(bg_log "daemon-$m")" "ready: pistol 1 on $ifc"
+        if [ "${M_PISTOLS[$m]}" = 1 ]; then
+                wait_for_line "$(bg_log "daemon-$m")" "ready: pistol 1 on $ifc"
+        else
+                wait_for_line "$(bg_log "daemon-$m")" "ready: ${M_PISTOLS[$m]} pistols"
+        fi
         if [ -n "${M_SERVER[$m]}" ]; then
                 wait_until 10 grep -q "rated " "$(bg_log "daemon-$m")" \
                         || { show_file "$(bg_log "daemon-$m")"; fail "the $m daemon never reached the converter"; }
@@ -285,6 +316,11 @@ for m in "${MODES[@]}"; do
         if [ "${M_VER[$m]}" = 2 ]; then a=0106001; else a=0106300; fi
         bg_start "answers-$m" candump -L "$ifc,${a}1:1FFFFFFF,${a}2:1FFFFFFF"
         wait_ready "answers-$m"
+        # Two pistols: both pistols' Power_Modules_Status (v2 0x60010).
+        if [ "${M_PISTOLS[$m]}" = 2 ]; then
+                bg_start "status-$m" candump -L "$ifc,01060010:1FFFFFFF,02060010:1FFFFFFF"
+                wait_ready "status-$m"
+        fi
         M_QUIET[$m]=0
 done
 for m in "${MODES[@]}"; do
@@ -391,6 +427,69 @@ stalled_past_r1() {
         return 1
 }
 
+# Both pistols of a shared converter reporting at least 2 A at once in the
+# capture FILE past line N (candump -L: Present_Current bytes 2-3, signed
+# little endian, 0.1 A): the first such frame, or nothing.  "At once": the
+# other pistol's latest frame at most 250 ms old (a pistol's frames stop
+# with its session, its last value then tells nothing).
+both_delivered() {
+        local -a l
+        mapfile -t -s "$2" l <"$1"
+        [ ${#l[@]} -gt 0 ] || return 0
+        printf '%s\n' "${l[@]}" | awk '
+                function hex(s,  i, v) {
+                        v = 0
+                        for (i = 1; i <= length(s); i++)
+                                v = v * 16 + index("0123456789ABCDEF", toupper(substr(s, i, 1))) - 1
+                        return v
+                }
+                {
+                        split($3, f, "#"); d = f[2]
+                        if (length(d) < 8) next
+                        a = hex(substr(d, 5, 2)) + 256 * hex(substr(d, 7, 2))
+                        if (a >= 32768) a -= 65536
+                        if (a < 0) a = -a
+                        p = substr(f[1], 1, 2); t = substr($1, 2, length($1) - 2) + 0
+                        cur[p] = a; at[p] = t
+                        o = p == "01" ? "02" : "01"
+                        if (a >= 20 && cur[o] >= 20 && t - at[o] <= 0.25) { print; exit }
+                }'
+}
+
+# The daemon's log of this session (from line M_QUIET, at most 300 lines).
+show_session_log() {
+        local -a l
+        mapfile -t -s "${M_QUIET[$MODE]}" -n 300 l <"$DLOG"
+        printf '# --- %s from line %s\n' "$DLOG" "${M_QUIET[$MODE]}" >&2
+        printf '#   %s\n' "${l[@]}" >&2
+}
+
+# The daemon's memory map with each mapping's resident size (a builtin
+# read: no program started); smaps_growth FIRST END: the mappings whose
+# resident size grew between the two, largest first ("+KB range name"),
+# where a step in the resident memory comes from.
+smaps_save() {
+        local -a l
+        mapfile -t l <"/proc/$DPID/smaps" 2>/dev/null || true
+        printf '%s\n' "${l[@]}" >"$1"
+}
+smaps_growth() {
+        [ -s "$1" ] && [ -s "$2" ] || return 0
+        awk 'FNR == 1 { f++ }
+             $1 ~ /^[0-9a-f]+-[0-9a-f]+$/ { key = $1; name[key] = ($6 == "" ? "[anon]" : $6) }
+             $1 == "Rss:" { rss[f, key] = $2; keys[key] = 1 }
+             END { for (k in keys) { d = rss[2, k] - rss[1, k]; if (d != 0) printf "%+d kB %s %s\n", d, k, name[k] } }' \
+                "$1" "$2" | sort -t' ' -k1,1nr | head -n 8
+}
+
+# Every fault of the mode played once by its daemon (m_seen).
+warmed_up() {
+        local k
+        for k in ${M_KINDS[$MODE]}; do
+                case " ${m_seen[$MODE]:-} " in *" $k "*) ;; *) return 1 ;; esac
+        done
+}
+
 # ------------------------------------------------------------------ a session
 
 # run_session I KIND STATE (MODE set by use_mode): play it, check, print a
@@ -400,8 +499,8 @@ stalled_past_r1() {
 # (the charge ran to its end), ended (by its fault, as expected) or -.
 run_session() {
         local i=$1 kind=$2 state=$3 hook='' expect_clean=1 charge rc=0 out outcome end=- why bad m
-        local hook_pid='' watchdog t0 t1 fds rss
-        local -a margs args problems=() unsafe_now=()
+        local hook_pid='' watchdog t0 t1 fds rss out2 rc2=0 sim2='' status_from=0 both
+        local -a margs args args2 problems=() unsafe_now=()
         read -r -a margs <<<"${M_ARGS[$MODE]}"
         args=(--interface-version "${M_VER[$MODE]}" "${QUICK[@]}" "${margs[@]}")
         case "$kind" in
@@ -415,6 +514,12 @@ run_session() {
                 charge=$(( charge * 8 / 5 ))
         fi
         args+=(--charge-time "${charge}ms")
+        # Two pistols: the second controller without a fault of its own.
+        if [ "${M_PISTOLS[$MODE]}" = 2 ]; then
+                args2=(--interface-version "${M_VER[$MODE]}" "${QUICK[@]}" "${margs[@]}" --charge-time 1500ms
+                       -p 2 --other-pistol 1)
+                args+=(-p 1 --other-pistol 2)
+        fi
         case "$kind" in
         none) ;;
         heartbeat-stop) args+=(--fault "$kind@$state") ;;
@@ -455,19 +560,29 @@ run_session() {
         M_QUIET[$MODE]=$(lines_of "$DLOG")
 
         out=$TEST_TMP/session.$LANE.out
+        out2=$TEST_TMP/session.$LANE.p2.out
         : >"$out"
+        [ "${M_PISTOLS[$MODE]}" = 1 ] || status_from=$(lines_of "$(bg_log "status-$MODE")")
         t0=${EPOCHREALTIME/./}
         # (seccsim bounds every wait of its own; the watchdog, a subshell
         # rather than timeout(1), is one program start less per session)
         "${MB_NICE[@]}" "$SECCSIM" session -i "${M_IF[$MODE]}" "${args[@]}" >"$out" 2>&1 &
         SIM_PID=$!
-        { nap 120; kill -KILL "$SIM_PID" 2>/dev/null; } &
+        if [ "${M_PISTOLS[$MODE]}" = 2 ]; then
+                # the second controller up to a second later: either may
+                # be served first
+                nap "0.$(( RANDOM % 10 ))"
+                "${MB_NICE[@]}" "$SECCSIM" session -i "${M_IF[$MODE]}" "${args2[@]}" >"$out2" 2>&1 &
+                sim2=$!
+        fi
+        { nap 120; kill -KILL "$SIM_PID" $sim2 2>/dev/null; } &
         watchdog=$!
         if [ -n "$hook" ]; then
                 "$hook" "$out" &
                 hook_pid=$!
         fi
         wait "$SIM_PID" || rc=$?
+        [ -z "$sim2" ] || wait "$sim2" || rc2=$?
         t1=${EPOCHREALTIME/./}
         kill "$watchdog" 2>/dev/null || true
         wait "$watchdog" 2>/dev/null || true
@@ -501,6 +616,18 @@ run_session() {
                         *) problems+=("$why") ;;
                         esac
                 fi
+        fi
+        # The second controller: a clean charge in its turn.
+        if [ -n "$sim2" ] && [ "$rc2" -ne 0 ]; then
+                if grep -q '^  reason: inconclusive' "$out2" || stalled_past_r1 "$out2"; then
+                        [ "$outcome" = FAIL ] || outcome=inconclusive
+                else
+                        problems+=("pistol 2's seccsim: $(grep -m1 -E 'FAIL' "$out2" | cut -c1-160)")
+                fi
+        fi
+        if [ -n "$sim2" ]; then
+                both=$(both_delivered "$(bg_log "status-$MODE")" "$status_from")
+                [ -z "$both" ] || unsafe_now+=("both pistols of the shared converter delivered current: $both")
         fi
         # Killed after the charge began: the daemon saw its controller go.
         if [ "$kind" = controller-kill ] && grep -q "state Charging (7)" "$out"; then
@@ -548,12 +675,19 @@ run_session() {
         m_done[$MODE]=$(( ${m_done[$MODE]:-0} + 1 ))
         [ "$fds" -le "${fd_max[$MODE]:-0}" ] || fd_max[$MODE]=$fds
         [ "$rss" -le "${rss_max[$MODE]:-0}" ] || rss_max[$MODE]=$rss
-        [ "${m_done[$MODE]}" -ne 1 ] || { fd_first[$MODE]=$fds; rss_first[$MODE]=$rss; }
+        if [ "${m_done[$MODE]}" -eq 1 ]; then
+                fd_first[$MODE]=$fds
+                rss_first[$MODE]=$rss
+                smaps_save "$TEST_TMP/smaps-first-$MODE"
+        fi
+        case " ${m_seen[$MODE]:-} " in *" $kind "*) ;; *) m_seen[$MODE]="${m_seen[$MODE]:-} $kind" ;; esac
         # The baseline after the warm-up, not while the broker is away (the
         # MQTT connection's descriptors closed).
-        if [ -z "${fd_base[$MODE]:-}" ] && [ "${m_done[$MODE]}" -ge "$WARMUP" ] && [ ! -e "$TEST_TMP/broker-hold" ]; then
+        if [ -z "${fd_base[$MODE]:-}" ] && [ "${m_done[$MODE]}" -ge "$WARMUP" ] && [ ! -e "$TEST_TMP/broker-hold" ] &&
+           warmed_up; then
                 fd_base[$MODE]=$fds
                 rss_base[$MODE]=$rss
+                m_warm[$MODE]=${m_done[$MODE]}
         elif [ -n "${fd_base[$MODE]:-}" ] && [ "$fds" -gt "${fd_base[$MODE]}" ]; then
                 problems+=("file descriptors grew: $fds (after warm-up ${fd_base[$MODE]})")
         fi
@@ -564,11 +698,13 @@ run_session() {
         if [ ${#problems[@]} -gt 0 ]; then
                 printf 'soak %4d %-10s %-17s %-15s %-12s FAILURE: %s\n' "$i" "$MODE" "$kind" "$state" "$outcome" "${problems[*]}"
                 show_file "$out"
-                show_file "$DLOG"
+                [ -z "$sim2" ] || show_file "$out2"
+                show_session_log
         else
                 printf 'soak %4d %-10s %-17s %-15s %-12s ok  fds %s rss %s kB  %s+%s ms\n' "$i" "$MODE" "$kind" "$state" \
                         "$outcome" "$fds" "$rss" $(( (t1 - t0) / 1000 )) $(( (${EPOCHREALTIME/./} - t1) / 1000 ))
                 [ -z "${SECCBRIDGE_SOAK_SHOW:-}" ] || show_file "$out"
+                [ -z "${SECCBRIDGE_SOAK_SHOW:-}" ] || [ -z "$sim2" ] || show_file "$out2"
         fi
 }
 
@@ -596,7 +732,7 @@ done
 
 run_lane() {
         local i m kind state
-        declare -gA m_done=() fd_first=() fd_base=() fd_max=() rss_first=() rss_base=() rss_max=() mq_from=()
+        declare -gA m_done=() m_seen=() m_warm=() fd_first=() fd_base=() fd_max=() rss_first=() rss_base=() rss_max=() mq_from=()
         LANE=$1
         RESULTS=$TEST_TMP/results.$LANE
         : >"$RESULTS"
@@ -606,6 +742,7 @@ run_lane() {
         done 3<"$TEST_TMP/plan.$LANE"
         for m in "${MODES[@]}"; do
                 [ "${M_LANE[$m]}" = "$LANE" ] || continue
+                echo "warmup $m ${m_warm[$m]:-?}" >>"$RESULTS"
                 echo "daemon $m ${fd_first[$m]:-?} ${fd_base[$m]:-?} ${fd_max[$m]:-?} ${rss_first[$m]:-?} ${rss_base[$m]:-?} ${rss_max[$m]:-?}" >>"$RESULTS"
         done
 }
@@ -638,6 +775,8 @@ for m in "${MODES[@]}"; do
                 continue
         fi
         fd_end[$m]=$(fds_of "$DPID")
+        smaps_save "$TEST_TMP/smaps-end-$m"
+        smaps_growth "$TEST_TMP/smaps-first-$m" "$TEST_TMP/smaps-end-$m" | sed "s/^/rss-growth $m /" >&2
         rss_end[$m]=$(rss_of "$DPID")
         if [[ ${base_rss[$m]:-?} =~ ^[0-9]+$ ]] && [ $(( ${rss_end[$m]} - ${base_rss[$m]} )) -gt "$SOAK_RSS_SLACK_KB" ]; then
                 failures=$((failures + 1))
@@ -678,6 +817,7 @@ cat "$TEST_TMP"/results.* | awk -v sessions="$SESSIONS" -v seed="$SEED" -v lanes
         }
         $1 == "outage" { outages++ }
         $1 == "daemon" { d[$2] = $3 " " $4 " " $5; r[$2] = $6 " " $7 " " $8 }
+        $1 == "warmup" { wu[$2] = $3 }
         END {
                 printf "sessions %d\nseed %s\nlanes %d\n", sessions, seed, lanes
                 printf "ms_per_session %d\n", ms / sessions
@@ -694,7 +834,7 @@ cat "$TEST_TMP"/results.* | awk -v sessions="$SESSIONS" -v seed="$SEED" -v lanes
                 for (j = 1; j <= ne; j++) {
                         split(E[j], w, ":"); x = w[1]
                         if (!(x in d)) { d[x] = "? ? ?"; r[x] = "? ? ?" }
-                        printf "daemon %s fd %s %s rss_kb %s %s\n", x, d[x], w[2], r[x], w[3]
+                        printf "daemon %s fd %s %s rss_kb %s %s warmup %s\n", x, d[x], w[2], r[x], w[3], (x in wu) ? wu[x] : "?"
                 }
                 printf "faults %d\nunsafe %d\nfailures %d\nstalls %d\nbroker_outages %d\n",
                         faults, unsafe, fail + extra_fail, stalls, outages
