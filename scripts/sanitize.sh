@@ -12,7 +12,8 @@
 #             real mosquitto: TCP, Unix socket, restarts, a stalled broker,
 #             TLS, credentials) (build-tsan)
 #   valgrind  the daemon (debug build) under valgrind memcheck through
-#             whole sessions on vcan, a v2 CCS charge and a v3 V2G session
+#             whole sessions on vcan, a v2 CCS charge, a v3 V2G session
+#             and two pistols sharing one converter
 #             (tests/integration/valgrind-session.sh): no error, no definite
 #             or indirect leak, no descriptor left open (build-valgrind)
 #
@@ -120,7 +121,7 @@ run_valgrind() {
         line=$(BUILD_DIR=$dir SECCBRIDGE_TEST_TIMEOUT=${SECCBRIDGE_TEST_TIMEOUT:-600} \
                 bash tests/integration/run.sh tests/integration/valgrind-session.sh 2>&1 |
                 tee /dev/stderr | grep -E '^[0-9]+ passed, [0-9]+ failed' | tail -n 1) || rc=$?
-        record "valgrind memcheck ($(valgrind --version))" "the daemon through a v2 CCS charge and a v3 V2G session (charge, discharge, charge; bidirectional config) on vcan (tests/integration/valgrind-session.sh)" \
+        record "valgrind memcheck ($(valgrind --version))" "the daemon through a v2 CCS charge, a v3 V2G session (charge, discharge, charge; bidirectional config) and two pistols sharing one converter (one held, then served) on vcan (tests/integration/valgrind-session.sh)" \
                 "${line:-no summary}"
         [ "$rc" -eq 0 ] || failed=1
 }
