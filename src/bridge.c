@@ -722,6 +722,8 @@ static void bridge_measurement(const struct power_measurement *m, void *userdata
 
         if (!b->session_ready || b->stopping)
                 return;
+        /* Frames that came meanwhile first (R1, as the timer does). */
+        can_receive_pending(&b->can);
         bridge_enter(b);
         u->meas = *m;
         u->meas_valid = true;
@@ -773,14 +775,14 @@ static struct bridge_pistol *bridge_pistol_of_frame(struct bridge *b, const stru
         return NULL;
 }
 
-static void bridge_can_rx(const struct codec_frame *frames, size_t n, uint64_t now_us, void *userdata)
+static void bridge_can_rx(const struct codec_frame *frames, const uint64_t *at_us, size_t n, uint64_t now_us,
+                          void *userdata)
 {
         struct bridge *b = userdata;
         bool changed = false;
 
         if (!b->session_ready || b->stopping)
                 return;
-        b->now_us = now_us;     /* read once by the can callback */
         for (size_t k = 0; k < n; k++) {
                 struct bridge_pistol *p = bridge_pistol_of_frame(b, &frames[k]);
                 int r;
@@ -789,7 +791,11 @@ static void bridge_can_rx(const struct codec_frame *frames, size_t n, uint64_t n
                         b->other_pistol_frames++;
                         continue;
                 }
-                r = session_on_frame(&p->session, &frames[k], now_us);
+                /* Each frame at its arrival: a heartbeat that came in time
+                 * while the process was held up keeps the controller alive
+                 * (R1 judges the controller, not this process). */
+                b->now_us = at_us[k];
+                r = session_on_frame(&p->session, &frames[k], at_us[k]);
                 if (r == -EBADMSG) {
                         /* Counted by the core; logged here once per episode. */
                         if (p->malformed.active)
@@ -805,6 +811,7 @@ static void bridge_can_rx(const struct codec_frame *frames, size_t n, uint64_t n
                 if (bridge_arbiter_update(p))
                         changed = true;
         }
+        b->now_us = now_us;
         if (changed)
                 bridge_arbiter_apply(b);
         bridge_after_core(b, false);
@@ -1024,6 +1031,11 @@ static void bridge_reload(struct bridge *b)
         if (memcmp(&next->telemetry, &cur->telemetry, sizeof(next->telemetry)) != 0)
                 log_notice("reload: [mqtt] and [metrics] changes take effect at the next start");
 
+        /* Reading the file may have taken a while: the frames that came
+         * meanwhile first, each at its arrival (R1), then the new
+         * settings. */
+        can_receive_pending(&b->can);
+        now = bridge_enter(b);
         for (; done_units < b->n_units; done_units++) {
                 struct bridge_unit *u = &b->units[done_units];
 

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <linux/can.h>
@@ -20,6 +21,8 @@
  * few frame times instead (a frame takes about 0.25 ms at 500 kbit/s). */
 #define CAN_TX_RETRY_INTERVAL 0.005     /* s */
 #define CAN_RX_DROPS_QUIET_US (10 * 1000 * 1000)
+/* A frame's age by its reception stamp is believed up to this much. */
+#define CAN_RX_MAX_AGE_US (5 * 1000 * 1000)
 
 /* Error classes we want to hear about.  Lost arbitration is left out: it is
  * part of normal life on a shared bus. */
@@ -104,6 +107,7 @@ static int can_open_socket(struct can *c, char *reason, size_t len)
                 .drop_counter = true,
                 .nonblocking = true,
                 .require_up = true,
+                .timestamps = true,
         };
 
         for (size_t i = 0; i < c->n_ids; i++) {
@@ -284,12 +288,43 @@ static void can_handle_error_frame(struct can *c, const struct can_frame *f, uin
                 log_fault_raise(&c->bus_errors, LOG_WARNING, now_us, "transmit timeout in the driver");
 }
 
+/* When a frame reached the socket, on the monotonic clock: now less its age
+ * by the kernel's reception stamp (CLOCK_REALTIME), at most CAN_RX_MAX_AGE_US
+ * (a step of the wall clock moves it no further), never before the frame
+ * delivered before it.  Without a stamp: now. */
+static uint64_t can_arrival_us(struct can *c, const struct can_socket_frame *rx, uint64_t now_us,
+                               uint64_t real_us)
+{
+        uint64_t at = now_us;
+
+        if (rx->stamped && rx->stamp.tv_sec >= 0 && rx->stamp.tv_usec >= 0) {
+                uint64_t stamp = (uint64_t)rx->stamp.tv_sec * 1000000u + (uint64_t)rx->stamp.tv_usec;
+                uint64_t age = stamp < real_us ? real_us - stamp : 0;
+
+                if (age > CAN_RX_MAX_AGE_US)
+                        age = CAN_RX_MAX_AGE_US;
+                at = age < now_us ? now_us - age : 0;
+        }
+        if (at < c->last_rx_us)
+                at = c->last_rx_us;
+        if (at > now_us)
+                at = now_us;
+        c->last_rx_us = at;
+        return at;
+}
+
 static void can_rx_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
         struct can *c = w->data;
         struct codec_frame frames[CAN_RX_BATCH];
+        uint64_t at[CAN_RX_BATCH];
         uint64_t now_us = monotonic_now_us();
+        struct timespec real;
+        uint64_t real_us;
         size_t n = 0;
+
+        clock_gettime(CLOCK_REALTIME, &real);
+        real_us = (uint64_t)real.tv_sec * 1000000u + (uint64_t)real.tv_nsec / 1000u;
 
         for (int i = 0; i < CAN_RX_BATCH; i++) {
                 struct can_socket_frame rx;
@@ -301,7 +336,7 @@ static void can_rx_cb(struct ev_loop *loop, ev_io *w, int revents)
                 if (r < 0) {
                         /* Deliver what was read before the link went. */
                         if (n > 0)
-                                c->cb.rx(frames, n, now_us, c->cb.userdata);
+                                c->cb.rx(frames, at, n, now_us, c->cb.userdata);
                         can_lost(c, r, now_us);
                         return;
                 }
@@ -318,6 +353,7 @@ static void can_rx_cb(struct ev_loop *loop, ev_io *w, int revents)
                 }
                 if (canframe_to_codec(&rx.frame, &frames[n]) < 0)
                         continue;       /* RTR */
+                at[n] = can_arrival_us(c, &rx, now_us, real_us);
                 c->counters.rx_frames++;
                 n++;
         }
@@ -325,7 +361,7 @@ static void can_rx_cb(struct ev_loop *loop, ev_io *w, int revents)
         log_fault_clear_if_quiet(&c->rx_drops, now_us, CAN_RX_DROPS_QUIET_US);
         if (n > 0) {
                 log_fault_clear(&c->bus_errors, now_us);
-                c->cb.rx(frames, n, now_us, c->cb.userdata);
+                c->cb.rx(frames, at, n, now_us, c->cb.userdata);
         }
 }
 

@@ -36,9 +36,14 @@ enum can_bus_state {
 };
 
 struct can_callbacks {
-        /* Frames that passed the kernel filters, all received in one
-         * callback at now_us. */
-        void (*rx)(const struct codec_frame *frames, size_t n, uint64_t now_us, void *userdata);
+        /* Frames that passed the kernel filters, all read in one callback
+         * at now_us; at_us[k] is when frame k reached the socket (the
+         * kernel's reception time on the monotonic clock: never later than
+         * now_us, never earlier than the frame before it), so that a
+         * process held up for a while judges the controller by when its
+         * frames came, not by when it read them (R1). */
+        void (*rx)(const struct codec_frame *frames, const uint64_t *at_us, size_t n, uint64_t now_us,
+                   void *userdata);
         /* A bus state learnt from an error frame. */
         void (*bus_state)(enum can_bus_state state, uint64_t now_us, void *userdata);
         /* The socket is open on a running interface (true) or was lost. */
@@ -79,6 +84,7 @@ struct can {
         size_t q_len;
 
         uint32_t rxq_ovfl;              /* kernel drop counter of this socket */
+        uint64_t last_rx_us;            /* arrival time of the last frame delivered */
         struct can_counters counters;
 
         struct log_fault down;          /* interface missing / down */
