@@ -21,6 +21,8 @@
  * few frame times instead (a frame takes about 0.25 ms at 500 kbit/s). */
 #define CAN_TX_RETRY_INTERVAL 0.005     /* s */
 #define CAN_RX_DROPS_QUIET_US (10 * 1000 * 1000)
+/* can_receive_pending() reads at most this many batches. */
+#define CAN_RX_PENDING_BATCHES 64
 /* A frame's age by its reception stamp is believed up to this much. */
 #define CAN_RX_MAX_AGE_US (5 * 1000 * 1000)
 
@@ -313,15 +315,17 @@ static uint64_t can_arrival_us(struct can *c, const struct can_socket_frame *rx,
         return at;
 }
 
-static void can_rx_cb(struct ev_loop *loop, ev_io *w, int revents)
+/* Read one batch of frames (at most CAN_RX_BATCH socket reads) and deliver
+ * them; true when the batch was full (more may wait). */
+static bool can_read_batch(struct can *c)
 {
-        struct can *c = w->data;
         struct codec_frame frames[CAN_RX_BATCH];
         uint64_t at[CAN_RX_BATCH];
         uint64_t now_us = monotonic_now_us();
         struct timespec real;
         uint64_t real_us;
         size_t n = 0;
+        int reads = 0;
 
         clock_gettime(CLOCK_REALTIME, &real);
         real_us = (uint64_t)real.tv_sec * 1000000u + (uint64_t)real.tv_nsec / 1000u;
@@ -338,8 +342,9 @@ static void can_rx_cb(struct ev_loop *loop, ev_io *w, int revents)
                         if (n > 0)
                                 c->cb.rx(frames, at, n, now_us, c->cb.userdata);
                         can_lost(c, r, now_us);
-                        return;
+                        return false;
                 }
+                reads++;
                 if (rx.counted && rx.drops != c->rxq_ovfl) {
                         c->counters.rx_kernel_drops += (uint32_t)(rx.drops - c->rxq_ovfl);
                         c->rxq_ovfl = rx.drops;
@@ -363,12 +368,22 @@ static void can_rx_cb(struct ev_loop *loop, ev_io *w, int revents)
                 log_fault_clear(&c->bus_errors, now_us);
                 c->cb.rx(frames, at, n, now_us, c->cb.userdata);
         }
+        return reads == CAN_RX_BATCH && can_is_open(c);
+}
+
+static void can_rx_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+        /* One batch per wake-up: the loop's other watchers get their turn. */
+        (void)can_read_batch(w->data);
 }
 
 void can_receive_pending(struct can *c)
 {
-        if (can_is_open(c))
-                can_rx_cb(c->loop, &c->rx_io, EV_READ);
+        /* Everything that is waiting (bounded: a flood cannot hold the
+         * caller for ever), so that the last heartbeat is among it. */
+        for (int k = 0; k < CAN_RX_PENDING_BATCHES && can_is_open(c); k++)
+                if (!can_read_batch(c))
+                        break;
 }
 
 /* 0, or -errno of write(). */
