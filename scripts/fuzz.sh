@@ -137,7 +137,7 @@ for t in "${all_targets[@]}"; do
                 fresh=1
         elif row=$(grep -F "| \`fuzz-$t\` |" <<<"$published"); then
                 [ "$(tr -cd '|' <<<"$row" | wc -c)" -ge 10 ] || row="$row ${old_machine:-unknown} |"
-                [ "$(tr -cd '|' <<<"$row" | wc -c)" -ge 12 ] || row=$(sed -E 's/^(.*)\| ([^|]*) \|$/\1| yes | \2 |/' <<<"$row")
+                [ "$(tr -cd '|' <<<"$row" | wc -c)" -ge 11 ] || row=$(sed -E 's/^(.*)\| ([^|]*) \|$/\1| yes | \2 |/' <<<"$row")
                 rows+=("$row")
         fi
 done
