@@ -285,16 +285,7 @@ static bool sim_model_regulating(const struct sim_model *m)
 {
         if (m->fault || m->awake_s * 1000.0 < m->p.wakeup_ms - 1e-6)
                 return false;
-        switch (m->cmd.mode) {
-        case POWER_OFF:
-        case POWER_STANDBY:
-                return false;
-        case POWER_INSULATION_TEST:
-        case POWER_PRECHARGE:
-        case POWER_CHARGE:
-                return true;
-        }
-        return false;
+        return power_mode_regulates(m->cmd.mode);
 }
 
 static bool sim_model_discharging(const struct sim_model *m)

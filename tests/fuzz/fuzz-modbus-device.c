@@ -135,20 +135,6 @@ static void violation(const char *what)
         abort();
 }
 
-static bool is_power(enum power_mode mode)
-{
-        switch (mode) {
-        case POWER_OFF:
-        case POWER_STANDBY:
-                return false;
-        case POWER_INSULATION_TEST:
-        case POWER_PRECHARGE:
-        case POWER_CHARGE:
-                return true;
-        }
-        return false;
-}
-
 static int load_dir(const char *dir)
 {
         struct dirent **list;
@@ -281,7 +267,7 @@ static void check_request(const struct modbus_op *op)
                                        : "OFF wanted: the next request on the bus is not the converter's off write");
                 h.off_next = 0;
         }
-        if (op->kind == MODBUS_OP_WRITE && conv && !is_power(h.cmd.mode)) {
+        if (op->kind == MODBUS_OP_WRITE && conv && !power_mode_regulates(h.cmd.mode)) {
                 if (is_on_write(op))
                         violation("OFF wanted: the output switched on");
                 if (!is_off_write(op) && !step_matches(p->init, p->n_init, op) &&
@@ -348,7 +334,7 @@ static void drain_events(void)
 
 static void command(const struct power_command *c)
 {
-        bool was_power = is_power(h.cmd.mode);
+        bool was_power = power_mode_regulates(h.cmd.mode);
 
         if (trace)
                 fprintf(stderr, "%10llu command %s %u dV %d dA\n", (unsigned long long)h.now, power_mode_name(c->mode),
@@ -357,9 +343,9 @@ static void command(const struct power_command *c)
         if (h.stopping)
                 return;
         h.cmd = *c;
-        if (was_power && !is_power(c->mode) && h.maybe_on)
+        if (was_power && !power_mode_regulates(c->mode) && h.maybe_on)
                 h.off_next = h.n_dev == 1 ? 2 : 1;
-        else if (is_power(c->mode))
+        else if (power_mode_regulates(c->mode))
                 h.off_next = 0;         /* power again before anything went out */
 }
 
@@ -419,7 +405,7 @@ static void read_command(struct input *in, uint8_t b)
 {
         struct power_command c = { .mode = (enum power_mode)(b & 7) };
 
-        if (is_power(c.mode)) {
+        if (power_mode_regulates(c.mode)) {
                 c.voltage_dv = in_u16(in);
                 c.current_da = (int16_t)in_u16(in);
         }
