@@ -1928,9 +1928,15 @@ void session_on_measurement(struct session *s, const struct power_measurement *m
                 refresh_limits(s);
         }
         if (!s->shutting_down) {
-                if (had_link && !m->link_ok)
+                /* A held session commands nothing (doc/sharing.md): the
+                 * converter serves another pistol or nobody, and its link
+                 * or fault is the arbiter's business, which hands it over
+                 * only off, healthy and with its link up.  Latched here,
+                 * a blip of the link while held would refuse the whole
+                 * session after its release. */
+                if (had_link && !m->link_ok && !s->held)
                         latch_fault(s, SESSION_FAULT_CONVERTER_LINK);
-                if (m->fault)
+                if (m->fault && !s->held)
                         latch_fault(s, SESSION_FAULT_CONVERTER);
                 /* R40, V19: too low while a power function runs after the
                  * test. */

@@ -1248,6 +1248,47 @@ static void test_R09_release_in_a_session_serves_again(void **state)
         expect_cmd(f, POWER_STANDBY, 0, 0, false);
 }
 
+/* A held session commands nothing: the shared converter's link lost and
+ * back meanwhile is not its fault, nor a converter fault reported while
+ * held, and after the release it is served.  Once it commands the
+ * converter again, a lost link is its fault (R47). */
+static void test_R09_held_session_latches_no_converter_fault(void **state)
+{
+        struct fx *f = *state;
+
+        open_session(f, false);
+        session_set_hold(&f->s, true, f->now);
+        run(f, 300 * MS);
+        f->converter = false;
+        f->m.link_ok = false;
+        f->m.ready = false;
+        meas(f);
+        run(f, 300 * MS);
+        f->m.link_ok = true;
+        f->m.fault = true;
+        meas(f);
+        run(f, 300 * MS);
+        assert_int_equal(status_of(f).fault, SESSION_FAULT_NONE);
+        assert_int_equal(cmd(f)->mode, POWER_OFF);
+        assert_int_equal(last_status(f)->system_enable, CODEC_SYSTEM_ENABLE_NOT_ALLOWED);
+        f->m.fault = false;
+        meas(f);
+        f->converter = true;
+        session_set_hold(&f->s, false, f->now);
+        run(f, 300 * MS);
+        assert_int_equal(status_of(f).fault, SESSION_FAULT_NONE);
+        assert_int_equal(last_status(f)->system_enable, CODEC_SYSTEM_ENABLE_ALLOWED);
+        rx_cl(f, 0, 0);
+        run(f, 200 * MS);
+        expect_cmd(f, POWER_STANDBY, 0, 0, false);
+        f->converter = false;
+        f->m.link_ok = false;
+        f->m.ready = false;
+        meas(f);
+        expect_cmd(f, POWER_OFF, 0, 0, true);
+        assert_int_equal(status_of(f).fault, SESSION_FAULT_CONVERTER_LINK);
+}
+
 static void test_R10_user_stop_press_is_an_edge(void **state)
 {
         struct fx *f = *state;
@@ -3974,6 +4015,7 @@ int main(void)
                 T(test_R09_hold_keeps_the_operators_level),
                 T(test_R09_hold_in_a_charge_turns_off_and_refuses),
                 T(test_R09_release_in_a_session_serves_again),
+                T(test_R09_held_session_latches_no_converter_fault),
                 T(test_R10_user_stop_press_is_an_edge),
                 T(test_R10_press_right_after_release_sends_the_zero_first),
                 T(test_R10_chademo_start_press_and_errors),
