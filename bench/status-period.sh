@@ -2,28 +2,38 @@
 # Power_Modules_Status period during a charge: mean, deviation from 100 ms
 # (median, p99, worst) and missed periods, with no other traffic, with the
 # bus full of foreign frames (100 % of 500 kbit/s) and with an unthrottled
-# flood.  Kernel receive timestamps of a capture on the same vcan.  Writes
-# the "status-period" section of BENCHMARKS.md.
+# flood.  Kernel receive timestamps of a capture on the same vcan, and the
+# controller stand-in's own count.  Writes the "status-period" section of
+# BENCHMARKS.md.
 #
-#   bench/status-period.sh [--charge-time S] [--build-dir DIR]
+#   bench/status-period.sh [--charge-time S] [--build-dir DIR] [--report-only]
+#   (--report-only writes the section again from the last run's measurements)
 set -euo pipefail
 # shellcheck source=lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$BENCH_ROOT"
 charge=60
 build=build-bench
+report_only=0
 while [ $# -gt 0 ]; do
         case "$1" in
         --charge-time) charge=$2; shift ;;
+        --report-only) report_only=1 ;;
         --build-dir) build=$2; shift ;;
         *) echo "status-period.sh: unknown option $1" >&2; exit 2 ;;
         esac
         shift
 done
-bench_prepare "$build" status-period
-out=$BENCH_OUT
-bench_on_vcan $(( 3 * charge + 300 )) bash bench/vm/session-capture.sh "$BENCH_BUILD" "$out" "$charge" none full flood
-where=$BENCH_WHERE
+if [ "$report_only" = 1 ]; then
+        out=$build/bench-status-period
+        read -r charge where <"$out/run"
+else
+        bench_prepare "$build" status-period
+        out=$BENCH_OUT
+        bench_on_vcan $(( 3 * charge + 300 )) bash bench/vm/session-capture.sh "$BENCH_BUILD" "$out" "$charge" none full flood
+        where=$BENCH_WHERE
+        echo "$charge $where" >"$out/run"
+fi
 
 md=$out/section.md
 /usr/bin/python3 - "$out" "$charge" "$(bench_machine "$where")" >"$md" <<'PY'
@@ -49,8 +59,14 @@ for load, label in (("none", "controller traffic only"),
     missed = sum(max(0, round(g / 100) - 1) for g in gaps if g >= 150)
     p99 = dev[min(len(dev) - 1, int(len(dev) * 0.99))]
     rate = other / span if span else 0
+    # The controller stand-in reads every frame itself: its summary line.
+    sim = "-"
+    for line in open(f"{out}/{load}.seccsim"):
+        m = re.search(r"Power_Modules_Status: (\d+) in the session window.*min ([\d.]+), max ([\d.]+).*?(\d+) over 150 ms", line)
+        if m:
+            sim = f"{m.group(1)}, {m.group(2)} - {m.group(3)}, {m.group(4)}"
     rows.append(f"| {label} | {len(gaps)} | {statistics.mean(gaps):.2f} | {statistics.median(dev):.2f} | "
-                f"{p99:.2f} | {dev[-1]:.2f} | {missed} | {rate:.0f} |")
+                f"{p99:.2f} | {dev[-1]:.2f} | {missed} | {rate:.0f} | {sim} |")
 print("## Power_Modules_Status period under bus load")
 print()
 print(f"Command: `bench/status-period.sh --charge-time {charge}`; {machine}.")
@@ -64,10 +80,13 @@ print("second (vcan itself has no bit rate, so the flood row goes beyond any rea
 print("The daemon's socket filters its own identifiers in the kernel; in the flood row the")
 print("flooder, the capture and the controller stand-in (which read every frame) share the")
 print("machine with it, so on an emulated machine that row measures the machine's saturation")
-print("as much as the daemon.")
+print("as much as the daemon.  The last column is the controller stand-in's own count over")
+print("its session window (statuses, shortest - longest period in ms, periods over 150 ms):")
+print("where the capture falls behind and loses frames, the controller may still have")
+print("received every status on time.")
 print()
-print("| bus | periods | mean (ms) | median deviation from 100 ms | p99 deviation | worst | missed periods | other frames/s on the bus |")
-print("|---|---|---|---|---|---|---|---|")
+print("| bus | periods | mean (ms) | median deviation from 100 ms | p99 deviation | worst | missed periods | other frames/s on the bus | seccsim: statuses, period min - max, over 150 ms |")
+print("|---|---|---|---|---|---|---|---|---|")
 print("\n".join(rows))
 PY
 cat "$md"
