@@ -588,6 +588,18 @@ static void controller_waiting(struct fx *f)
 }
 
 /* ... then a session opened with New_Charge_Session, System_Enable = 1. */
+/* The converter's link lost (its measurements stop): a session that
+ * commands the converter goes OFF with the link fault latched (R47). */
+static void link_lost_trips(struct fx *f)
+{
+        f->converter = false;
+        f->m.link_ok = false;
+        f->m.ready = false;
+        meas(f);
+        expect_cmd(f, POWER_OFF, 0, 0, true);
+        assert_int_equal(status_of(f).fault, SESSION_FAULT_CONVERTER_LINK);
+}
+
 static void open_session(struct fx *f, bool chademo)
 {
         controller_waiting(f);
@@ -1281,12 +1293,7 @@ static void test_R09_held_session_latches_no_converter_fault(void **state)
         rx_cl(f, 0, 0);
         run(f, 200 * MS);
         expect_cmd(f, POWER_STANDBY, 0, 0, false);
-        f->converter = false;
-        f->m.link_ok = false;
-        f->m.ready = false;
-        meas(f);
-        expect_cmd(f, POWER_OFF, 0, 0, true);
-        assert_int_equal(status_of(f).fault, SESSION_FAULT_CONVERTER_LINK);
+        link_lost_trips(f);
 }
 
 static void test_R10_user_stop_press_is_an_edge(void **state)
@@ -2569,12 +2576,7 @@ static void test_R47_power_side_triggers_report_system_enable_zero(void **state)
 
         /* Converter link lost during charging. */
         ccs_charging(f);
-        f->converter = false;
-        f->m.link_ok = false;
-        f->m.ready = false;
-        meas(f);
-        expect_cmd(f, POWER_OFF, 0, 0, true);
-        assert_int_equal(status_of(f).fault, SESSION_FAULT_CONVERTER_LINK);
+        link_lost_trips(f);
         run(f, 100 * MS);
         assert_int_equal(last_status(f)->system_enable, CODEC_SYSTEM_ENABLE_NOT_ALLOWED);
         /* The link back does not re-arm the session. */
