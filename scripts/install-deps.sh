@@ -74,7 +74,19 @@ if [ "${1:-}" != "--build" ]; then
         done
 fi
 echo "install-deps: apt-get update"
-"${sudo[@]}" apt-get update -qq
+# A mirror caught in its sync fails the update for a while (index files of
+# unexpected size): tried again with a growing pause, then the package lists
+# already there are used (an install that needs a newer one fails on its own).
+tries=1
+until "${sudo[@]}" apt-get update -qq; do
+        if [ "$tries" -ge 4 ]; then
+                echo "install-deps: apt-get update failed $tries times; going on with the package lists there are" >&2
+                break
+        fi
+        echo "install-deps: apt-get update failed; again in $(( tries * 15 )) s" >&2
+        sleep $(( tries * 15 ))
+        tries=$(( tries + 1 ))
+done
 missing=()
 for p in "${pkgs[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
