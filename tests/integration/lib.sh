@@ -36,21 +36,36 @@ case ":$PATH:" in *:/usr/sbin:*) ;; *) PATH=$PATH:/usr/sbin:/sbin ;; esac
 
 note() { printf '# %s\n' "$*" >&2; }
 
+# inconclusive WHY: end the test with status 75, which run.sh treats as
+# inconclusive and runs again.
+inconclusive() {
+        printf 'INCONCLUSIVE: %s\n' "$*" >&2
+        exit 75
+}
+
 # A failure soon after the machine held the controller stand-in up past
 # the protocol's timing (cyclic-sender.py records it in $TEST_TMP/stalls)
-# says nothing about the daemon: it exits 75, which run.sh treats as
-# inconclusive and runs again.  Soon: within the longest wait of a check
-# (SECCBRIDGE_WAIT_TIMEOUT, 10 s) and 5 s more, as a lost controller shows
-# up in a check only when that check gives up waiting.
+# says nothing about the daemon: it is inconclusive.  Soon: within the
+# longest wait of a check (SECCBRIDGE_WAIT_TIMEOUT, 10 s) and 5 s more, as a
+# lost controller shows up in a check only when that check gives up
+# waiting.  So is a failure in a test where `seccsim session` gave up as
+# inconclusive itself (a stall of its own just before one of its checks
+# failed; its summary says "reason: inconclusive"): what the test checks
+# afterwards did not happen because seccsim stopped.
 fail() {
-        local last when
+        local last when out
         printf 'FAIL: %s\n' "$*" >&2
+        if [ -n "${TEST_TMP:-}" ] && [ -d "$TEST_TMP" ]; then
+                out=$(grep -rlE -m 1 '^  reason: inconclusive' "$TEST_TMP" 2>/dev/null | head -n 1 || true)
+                if [ -n "$out" ]; then
+                        inconclusive "seccsim ($(basename "$out")): $(sed -n 's/^  reason: //p' "$out" | head -n 1 | cut -c1-160)"
+                fi
+        fi
         if [ -n "${TEST_TMP:-}" ] && [ -s "$TEST_TMP/stalls" ]; then
                 last=$(tail -n 1 "$TEST_TMP/stalls")
                 when=${last%% *}
                 if (( ${EPOCHREALTIME%.*} - ${when%.*} <= ${SECCBRIDGE_WAIT_TIMEOUT:-10} + 5 )); then
-                        printf 'INCONCLUSIVE: %s\n' "${last#* }" >&2
-                        exit 75
+                        inconclusive "${last#* }"
                 fi
                 printf '(the controller stand-in was last held up %s s before this failure: not counted)\n' \
                         "$(( ${EPOCHREALTIME%.*} - ${when%.*} ))" >&2

@@ -240,7 +240,7 @@ _mb_keep() {
 # the merged timeline in MB_TL.  The daemon stops
 # (TERM) when seccsim is done: its exit status in S_DRC, its log in S_DLOG.
 # One attempt more when a failure says more about the machine than about
-# the daemon (see _mb_inconclusive).
+# the daemon (see session_inconclusive in test-session-lib.sh).
 mb_session_run() {
         local name=$1 hook='' attempt max=${SECCBRIDGE_SESSION_ATTEMPTS:-2}
         shift
@@ -251,41 +251,13 @@ mb_session_run() {
         [ "${1:-}" = -- ] && shift
         for attempt in $(seq 1 "$max"); do
                 _mb_session_once "$name" "$hook" "$@"
-                if [ "$attempt" -lt "$max" ] && _mb_inconclusive; then
-                        note "attempt $attempt inconclusive: $MB_WHY; again"
+                if [ "$attempt" -lt "$max" ] && session_inconclusive; then
+                        note "attempt $attempt inconclusive: $S_WHY; again"
                         continue
                 fi
                 break
         done
         note "seccsim session $*: exit $S_RC, daemon exit $S_DRC"
-}
-
-# A failed session is inconclusive (MB_WHY says why) when seccsim says so,
-# when seccsim was stalled by the machine (it counts its late ticks), or
-# when the daemon timed out a controller whose heartbeats reached the bus
-# on time (the daemon itself was descheduled for that long).
-MB_WHY=
-_mb_inconclusive() {
-        local gap
-        [ "$S_RC" -ne 0 ] || return 1
-        if grep -q '^  reason: inconclusive' "$S_OUT"; then
-                MB_WHY=$(sed -n 's/^  reason: //p' "$S_OUT" | cut -c1-120)
-                return 0
-        fi
-        if grep -Eq '^  controller ticks: .*, [1-9][0-9]* stall' "$S_OUT"; then
-                MB_WHY="seccsim was stalled: $(sed -nE 's/^  controller ticks: //p' "$S_OUT")"
-                return 0
-        fi
-        if grep -q "controller heartbeat lost" "$S_DLOG"; then
-                gap=$(awk '$2 == "Advantics_Controller_Status" && $3 == "pistol=1" {
-                                if (p != "" && ($1 - p) * 1000 > m) m = ($1 - p) * 1000; p = $1 }
-                           END { printf "%d\n", m }' "$S_DEC")
-                if [ "$gap" -lt 200 ]; then
-                        MB_WHY="the daemon timed out the controller, whose largest heartbeat gap on the bus was $gap ms"
-                        return 0
-                fi
-        fi
-        return 1
 }
 
 _mb_session_once() {
