@@ -23,7 +23,12 @@
  *    checks above), and never a change of sign of the current without a
  *    measurement of |I| <= 1 A, link up, taken after the command went to
  *    0 A; an Emergency_Stop switches the converter off whatever the sign
- *    (0 A), and so does silence (R1 above).
+ *    (0 A), and so does silence (R1 above);
+ *  - while the pistol arbiter holds the session (session_set_hold): no
+ *    command other than OFF, System_Enable Not_Allowed, every
+ *    Sequence_Control sent with Start_Charge_Authorisation = 0 (R9), and no
+ *    converter link loss or converter fault latched as the session's own
+ *    fault (the converter then serves another pistol, doc/sharing.md).
  *
  * Input layout: see tests/fuzz/README.md.
  */
@@ -89,6 +94,8 @@ struct harness {
         uint64_t zero_since;
         bool zero_confirmed;
         bool estop_frame;               /* the frame just fed is an Emergency_Stop */
+        bool held;                      /* session_set_hold(true) in force */
+        enum session_fault fault;       /* the fault at the last check */
 };
 
 static struct harness h;
@@ -120,6 +127,8 @@ static void on_tx(const struct codec_frame *f, void *userdata)
         if (h.cfg.supervisor && (m.type == CODEC_POWER_MODULES_STATUS || m.type == CODEC_POWER_MODULES_LIMITS ||
                                  m.type == CODEC_DC_POWER_PARAMETERS))
                 violation("supervisor mode transmitted a power-side frame", &h.cmd);
+        if (h.held && m.type == CODEC_SEQUENCE_CONTROL && m.u.sequence_control.start_charge_authorisation)
+                violation("Start_Charge_Authorisation = 1 sent while held (R9)", &h.cmd);
         if (h.cfg.io.board == CONTROLLER_IO_BOARD_NONE &&
             (m.type == CODEC_ADM_CS_SECC_OUTPUTS || m.type == CODEC_ADM_CS_SPCC_OUTPUTS))
                 violation("an outputs frame without a board configured", &h.cmd);
@@ -138,6 +147,8 @@ static void on_command(const struct power_command *c, void *userdata)
                         c->discharge ? " discharge" : "");
         if (c->current_da < 0 && !h.cfg.bidirectional)
                 violation("a discharge without bidirectional configured (B1)", c);
+        if (h.held && c->mode != POWER_OFF)
+                violation("a command other than OFF while held", c);
         if (c->current_da != 0) {
                 int dir = c->current_da > 0 ? 1 : -1;
 
@@ -166,6 +177,7 @@ static void on_command(const struct power_command *c, void *userdata)
 static void check_state(void)
 {
         const char *why = session_check_cache(&h.s, h.now);
+        struct session_status st;
 
         /* What the session keeps worked out between calls agrees with a
          * full recomputation: a missing mark of an input would show here. */
@@ -182,6 +194,17 @@ static void check_state(void)
                 violation("controller silent past the timeout but the converter is not off (R1)", &h.cmd);
         if (!h.heartbeat_seen && h.cmd.mode != POWER_OFF)
                 violation("converter not off before any controller heartbeat (R1)", &h.cmd);
+        session_get_status(&h.s, &st);
+        if (h.held) {
+                if (h.cmd.mode != POWER_OFF)
+                        violation("converter not off while held", &h.cmd);
+                if (st.system_enable)
+                        violation("System_Enable Allowed while held (R21)", &h.cmd);
+                if (st.fault != h.fault &&
+                    (st.fault == SESSION_FAULT_CONVERTER_LINK || st.fault == SESSION_FAULT_CONVERTER))
+                        violation("a converter fault latched while held", &h.cmd);
+        }
+        h.fault = st.fault;
 }
 
 /* Let time pass to `until`, firing the timer the way the shell does. */
@@ -346,6 +369,13 @@ static void operator_action(struct input *in)
                 (void)session_press_user_stop(&h.s, h.now);
                 break;
         case 4:
+                if (a & 0x80) {
+                        /* The pistol arbiter holds or releases the
+                         * session; the hold is in force inside the call. */
+                        h.held = (a & 0x40) != 0;
+                        session_set_hold(&h.s, h.held, h.now);
+                        break;
+                }
                 (void)session_press_chademo_start(&h.s, h.now);
                 break;
         case 5: {

@@ -93,15 +93,19 @@ class Session:
         """v3: a DC_Power_Control."""
         self.frame("DC_Power_Control", f"Power_Function={function}", *signals)
 
-    def measure(self, volts, amps, ok=True):
-        self.b += bytes([0x07 if ok else 0x07 | 0x40]) + struct.pack(
+    def measure(self, volts, amps, ok=True, link=True):
+        self.b += bytes([(0x07 if ok else 0x07 | 0x40) | (0 if link else 0x10)]) + struct.pack(
             "<HhhhH", int(volts * 10), int(amps * 10), 30, 25, 0xFFFF)
+
+    def hold(self, held):
+        """The pistol arbiter's hold (operator action 4, bit 7; bit 6: held)."""
+        self.b += bytes([0x0C, 0xC4 if held else 0x84])
 
     def wait_ms(self, ms):
         self.b += bytes([0x09]) + struct.pack("<H", ms * 10)
 
 
-def ccs(s, estop_in=None, silent_in=None):
+def ccs(s, estop_in=None, silent_in=None, held_in=None):
     s.heartbeat("Initialising", 2)
     s.heartbeat("Waiting_For_PEV", 3)
     s.heartbeat("Negotiating_Connection", 2)
@@ -132,6 +136,18 @@ def ccs(s, estop_in=None, silent_in=None):
             s.frame("Emergency_Stop", "Origin=1")
             s.heartbeat("Charging", 3)
             return
+        if held_in == i:
+            # Another pistol takes the converter: its link blips and it
+            # trips while this session is held, then comes back.
+            s.hold(True)
+            s.heartbeat("Charging")
+            s.measure(0, 0, link=False)
+            s.heartbeat("Charging")
+            s.measure(0, 0, ok=False)
+            s.frame("Charging_Loop", "Target_Voltage=450", "Target_Current=100", "State_of_Charge=50")
+            s.measure(0, 0)
+            s.heartbeat("Charging", 2)
+            s.hold(False)
         if silent_in == i:
             s.wait_ms(1000)
             s.heartbeat("Charging", 2)
@@ -262,6 +278,13 @@ def session_seeds():
     ccs(s)
     ccs(s)
     write("session", "ccs-twice", bytes(s.b))
+    s = Session()
+    ccs(s, held_in=4)
+    write("session", "ccs-held-mid-charge", bytes(s.b))
+    s = Session()
+    s.hold(True)
+    ccs(s, held_in=2)
+    write("session", "ccs-opened-while-held", bytes(s.b))
     s = Session(version=3)
     v3_session(s)
     write("session", "v3-ccs-full", bytes(s.b))
