@@ -56,7 +56,7 @@ fail() {
         local last when out
         printf 'FAIL: %s\n' "$*" >&2
         if [ -n "${TEST_TMP:-}" ] && [ -d "$TEST_TMP" ]; then
-                out=$(grep -rlE -m 1 '^  reason: inconclusive' "$TEST_TMP" 2>/dev/null | head -n 1 || true)
+                out=$(grep -rlE -D skip -m 1 '^  reason: inconclusive' "$TEST_TMP" 2>/dev/null | head -n 1 || true)
                 if [ -n "$out" ]; then
                         inconclusive "seccsim ($(basename "$out")): $(sed -n 's/^  reason: //p' "$out" | head -n 1 | cut -c1-160)"
                 fi
