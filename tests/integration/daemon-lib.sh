@@ -11,13 +11,10 @@ cyclic() {
         mv "$TEST_TMP/cyclic.new" "$TEST_TMP/cyclic"
 }
 cyclic_start() {
-        local python nice=()
+        local python
         python=$(command -v /usr/bin/python3 || command -v python3) || fail "python3 not found"
         cyclic
-        # The controller is a real-time device: keep it ahead of the rest
-        # of the test on a busy machine.
-        [ "$(id -u)" -ne 0 ] || nice=(nice -n -10)
-        bg_start cyclic "${nice[@]}" "$python" "$SECCBRIDGE_ROOT/tests/integration/cyclic-sender.py" \
+        bg_start cyclic "${CONTROLLER_NICE[@]}" "$python" "$SECCBRIDGE_ROOT/tests/integration/cyclic-sender.py" \
                 "$VCAN_IF" "$TEST_TMP/cyclic" "$TEST_TMP/stalls"
 }
 # daemon_conf [LINES...]: a config for pistol 1 on $VCAN_IF, lab limits, a

@@ -53,12 +53,10 @@ MB_OFFSET_US=
 MB_CLOCK_ERR_MS=
 MB_SLOG=
 MB_TL=
-MB_NICE=()
 MB_SERVER_SETUP=()
 # More arguments of the test converter (e.g. --bidirectional), set before
 # mb_setup.
 MB_SERVER_ARGS=()
-[ "$(id -u)" -ne 0 ] || MB_NICE=(nice -n -10)
 
 # ------------------------------------------------------------------ setup
 
@@ -284,8 +282,7 @@ _mb_session_once() {
                 hook_pid=$!
         fi
         S_RC=0
-        # The controller is a real-time device (as in daemon-lib.sh).
-        "${MB_NICE[@]}" timeout --kill-after=5 100 "$SECCSIM" session -i "$VCAN_IF" \
+        "${CONTROLLER_NICE[@]}" timeout --kill-after=5 100 "$SECCSIM" session -i "$VCAN_IF" \
                 --interface-version "$S_INTERFACE_VERSION" \
                 --log "$TEST_TMP/$name.seccsim-log" "$@" >"$S_OUT" 2>&1 || S_RC=$?
         if [ -n "$hook_pid" ]; then

@@ -63,12 +63,12 @@ pistols_run() {
         S_BUS=$(bg_log "$name-bus")
         candump_start "$name-bus" "$VCAN_IF"
         : >"$P1_OUT"
-        timeout --kill-after=5 150 "$SECCSIM" session -i "$VCAN_IF" -p 1 --other-pistol 2 \
+        "${CONTROLLER_NICE[@]}" timeout --kill-after=5 150 "$SECCSIM" session -i "$VCAN_IF" -p 1 --other-pistol 2 \
                 --print-interval 500 "${p1[@]}" >"$P1_OUT" 2>&1 &
         local pid1=$!
         [ -z "$gate" ] || "$gate" "$P1_OUT"
         P2_RC=0
-        timeout --kill-after=5 150 "$SECCSIM" session -i "$VCAN_IF" -p 2 --other-pistol 1 \
+        "${CONTROLLER_NICE[@]}" timeout --kill-after=5 150 "$SECCSIM" session -i "$VCAN_IF" -p 2 --other-pistol 1 \
                 --print-interval 500 "${p2[@]}" >"$P2_OUT" 2>&1 || P2_RC=$?
         P1_RC=0
         wait "$pid1" || P1_RC=$?

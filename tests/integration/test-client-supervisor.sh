@@ -50,7 +50,7 @@ assert_eq "" "$(prop ConverterError)" "ConverterError"
 bg_start watch "$CTL" --address "$DBUS_ADDR" watch
 wait_for_line "$(bg_log watch)" "watching org.seccbridge.pistol1"
 
-bg_start seccsim "$SECCSIM" session -i "$VCAN_IF" --supervisor --sequence-flags --external-auth \
+bg_start seccsim "${CONTROLLER_NICE[@]}" "$SECCSIM" session -i "$VCAN_IF" --supervisor --sequence-flags --external-auth \
         --ev-id "$EVCCID" --charge-time 60 --print-interval 0 --auth-timeout 60 --enable-timeout 30
 seccsim_out=$(bg_log seccsim)
 at_exit cp "$seccsim_out" "$CLIENT_SESSION_OUT"

@@ -56,7 +56,7 @@ decoded() {
                 <("$SECCSIM" decode --pistol 1 <"$(bg_log bus)") >"$TEST_TMP/decoded"
 }
 # ---- the controller waits for the operator (R9)
-bg_start seccsim "$SECCSIM" session -i "$VCAN_IF" --sequence-flags --external-auth \
+bg_start seccsim "${CONTROLLER_NICE[@]}" "$SECCSIM" session -i "$VCAN_IF" --sequence-flags --external-auth \
         --profile 40,60,40 --charge-time 120 --print-interval 0 --auth-timeout 90 --enable-timeout 60
 seccsim_out=$(bg_log seccsim)
 at_exit cp "$seccsim_out" "$DBUS_SESSION_OUT"

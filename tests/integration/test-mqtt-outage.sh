@@ -26,7 +26,7 @@ at_exit sed "s/^/# daemon: /" "$dlog"
 wait_for_line "$dlog" "mqtt: connected to 127.0.0.1:$MQTT_PORT as " 10
 
 # The controller: a 14 s charge, then 12 s of idle heartbeat.
-bg_start seccsim "$SECCSIM" session -i "$VCAN_IF" --protocol ccs --charge-time 14 --cooldown 12000
+bg_start seccsim "${CONTROLLER_NICE[@]}" "$SECCSIM" session -i "$VCAN_IF" --protocol ccs --charge-time 14 --cooldown 12000
 out=$(bg_log seccsim)
 at_exit sed "s/^/# seccsim: /" "$out"
 wait_for_line "$out" "state Charging " 60

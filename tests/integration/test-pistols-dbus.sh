@@ -33,7 +33,7 @@ assert_eq "y 2" "$(busctl --address="$DBUS_ADDR" get-property org.seccbridge /or
         org.seccbridge.Bridge1 Pistol)" "pistol 2's object under org.seccbridge"
 assert_eq 2 "$(ctl --pistol 2 get Pistol)" "seccbridgectl --pistol 2"
 
-"$BUILD_DIR/src/seccsim/seccsim" session -i "$VCAN_IF" -p 1 --other-pistol 2 --sequence-flags \
+"${CONTROLLER_NICE[@]}" "$BUILD_DIR/src/seccsim/seccsim" session -i "$VCAN_IF" -p 1 --other-pistol 2 --sequence-flags \
         --charge-time 8 --print-interval 500 >"$TEST_TMP/p1.out" 2>&1 &
 p1=$!
 wait_for_line "$TEST_TMP/p1.out" "state Charging \\(7\\)" 60

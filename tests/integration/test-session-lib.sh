@@ -98,7 +98,8 @@ _session_once() {
                 hook_pid=$!
         fi
         S_RC=0
-        timeout --kill-after=5 100 "$SECCSIM" session -i "$VCAN_IF" --interface-version "$S_INTERFACE_VERSION" \
+        "${CONTROLLER_NICE[@]}" timeout --kill-after=5 100 "$SECCSIM" session -i "$VCAN_IF" \
+                --interface-version "$S_INTERFACE_VERSION" \
                 --log "$TEST_TMP/$name.seccsim-log" "$@" >"$S_OUT" 2>&1 || S_RC=$?
         if [ -n "$hook_pid" ]; then
                 kill "$hook_pid" 2>/dev/null || true
