@@ -46,8 +46,12 @@ for re in "^interface +version 3$" "^power control +Power_Transfer, Target_Mode;
 done
 
 # The end of charge: contactors open and lowering asked (V20), then the
-# session ends and the vehicle's data go.
-wait_prop LowerOutputVoltage yes 60
+# session ends and the vehicle's data go.  Waiting on seccsim's log takes
+# no program start: a property polled through the 20 s of the charge
+# started one every 0.3 s, and on an emulated machine that stalls the
+# controller stand-in now and then.
+wait_for_line "$seccsim_out" "Lower_Output_Voltage \\(V20" 60
+wait_prop LowerOutputVoltage yes 10
 assert_eq Open "$(prop OutputContactors)" "OutputContactors at the end of charge"
 wait_prop SessionActive no 30
 assert_eq "" "$(prop PowerFunction)" "PowerFunction after the session"
