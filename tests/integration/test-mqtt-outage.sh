@@ -58,10 +58,7 @@ wait_for_line "$(bg_log reader)" "\"type\":\"session_ended\"" 15
 
 rc=0
 bg_wait seccsim 60 || rc=$?
-if [ "$rc" -ne 0 ] && grep -q '^  reason: inconclusive' "$out"; then
-        printf 'INCONCLUSIVE: %s\n' "$(sed -n 's/^  reason: //p' "$out" | head -n 1)" >&2
-        exit 75
-fi
+# A seccsim that gave up as inconclusive makes this inconclusive (fail()).
 assert_eq 0 "$rc" "seccsim session exit status"
 assert_file_has "$out" "^verdict: PASS$" "seccsim verdict"
 rc=0
